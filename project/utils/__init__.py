@@ -1,0 +1,1 @@
+"""Building blocks of the forecasting pipeline (data, features, models, evaluation)."""
