@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Run the addon's Odoo test-suite against a throw-away PostgreSQL cluster on 127.0.0.1.
+#
+# Finds an installed Odoo 17 (ODOO_BIN, or odoo-bin on PATH, or /opt/odoo*/odoo-bin) and the
+# Python that runs it (ODOO_PYTHON, or a venv beside odoo-bin, or python3). Exit status:
+#   0 tests ran and passed, 1 tests failed, 77 no Odoo 17 on this machine (caller prints SKIPPED).
+# Nothing is left running: the cluster is stopped and removed on exit.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+
+find_odoo() {
+    if [ -n "${ODOO_BIN:-}" ] && [ -f "$ODOO_BIN" ]; then echo "$ODOO_BIN"; return; fi
+    if command -v odoo-bin >/dev/null 2>&1; then command -v odoo-bin; return; fi
+    for candidate in /opt/odoo*/odoo-bin /opt/odoo*/odoo/odoo-bin /usr/lib/python3/dist-packages/odoo-bin; do
+        [ -f "$candidate" ] && { echo "$candidate"; return; }
+    done
+}
+
+odoo_bin=$(find_odoo)
+[ -n "$odoo_bin" ] || exit 77
+odoo_root=$(dirname "$odoo_bin")
+python=${ODOO_PYTHON:-}
+if [ -z "$python" ]; then
+    for candidate in "$odoo_root/venv/bin/python" "$odoo_root/.venv/bin/python" python3; do
+        if command -v "$candidate" >/dev/null 2>&1; then python=$candidate; break; fi
+    done
+fi
+version=$(cd "$odoo_root" && "$python" -c 'import odoo.release as r; print(r.version_info[0])' 2>/dev/null)
+[ "$version" = "17" ] || exit 77
+
+echo "Odoo 17 found at $odoo_root (python: $python)"
+echo "Installing the addon's requirements beside Odoo's pins"
+constraints=$(mktemp)
+"$python" -m pip freeze | grep -v -e '^-e' -e '^python-dateutil=' >"$constraints"
+"$python" -m pip install -q -c "$constraints" -r "$repo/requirements.txt" || exit 1
+"$python" -m pip check || exit 1
+
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+if [ -z "$pg_bin" ]; then
+    echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2
+    exit 1
+fi
+
+work=$(mktemp -d)
+chmod 755 "$work"
+pgdata="$work/pgdata"
+port=$(( 20000 + RANDOM % 20000 ))
+as_pg=()
+if [ "$(id -u)" = "0" ]; then
+    chown postgres "$work"
+    as_pg=(runuser -u postgres --)
+fi
+
+cleanup() {
+    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1
+    rm -rf "$work" "$constraints"
+}
+trap cleanup EXIT
+
+"${as_pg[@]}" "$pg_bin/initdb" -D "$pgdata" -U odoo --auth=trust -E UTF8 >/dev/null || exit 1
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdata" -l "$work/pg.log" -w \
+    -o "-h 127.0.0.1 -p $port -k $work" start >/dev/null || { cat "$work/pg.log"; exit 1; }
+
+# Odoo wants the addon folder named after the module.
+mkdir -p "$work/addons"
+ln -s "$repo" "$work/addons/ai_train_model"
+log="$work/odoo.log"
+(cd "$odoo_root" && "$python" odoo-bin \
+    --addons-path="$odoo_root/addons,$work/addons" \
+    --db_host=127.0.0.1 --db_port="$port" --db_user=odoo -d ai_train_model_test \
+    --http-interface=127.0.0.1 --http-port=$(( port + 1 )) \
+    --data-dir="$work/filestore" --without-demo=all \
+    -i ai_train_model --test-enable --test-tags=/ai_train_model \
+    --stop-after-init --log-level=test) 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+
+errors=$(grep -cE ' (ERROR|CRITICAL) ' "$log")
+ran=$(grep -oE '[0-9]+ post-tests in' "$log" | tail -n 1 | grep -oE '^[0-9]+')
+echo "Odoo suite: ${ran:-0} post-install tests ran (exit $status, $errors ERROR/CRITICAL log lines)"
+if [ "$status" -ne 0 ] || [ "$errors" -ne 0 ]; then
+    exit 1
+fi
+if [ "${ran:-0}" -eq 0 ]; then
+    echo "Odoo suite ran no test" >&2
+    exit 1
+fi
+exit 0
