@@ -4,6 +4,7 @@
 # Finds an installed Odoo 17 (ODOO_BIN, or odoo-bin on PATH, or /opt/odoo*/odoo-bin) and the
 # Python that runs it (ODOO_PYTHON, or a venv beside odoo-bin, or python3). Exit status:
 #   0 tests ran and passed, 1 tests failed, 77 no Odoo 17 on this machine (caller prints SKIPPED).
+# With --probe it only tells whether an Odoo 17 is there (0) or not (77).
 # Nothing is left running: the cluster is stopped and removed on exit.
 set -uo pipefail
 
@@ -28,6 +29,7 @@ if [ -z "$python" ]; then
 fi
 version=$(cd "$odoo_root" && "$python" -c 'import odoo.release as r; print(r.version_info[0])' 2>/dev/null)
 [ "$version" = "17" ] || exit 77
+[ "${1:-}" = "--probe" ] && exit 0
 
 echo "Odoo 17 found at $odoo_root (python: $python)"
 echo "Installing the addon's requirements beside Odoo's pins"
