@@ -1,0 +1,595 @@
+"""Read tabular input and prepare it as daily long-format series.
+
+The training pipeline works on one convention (``unique_id``, ``ds``, ``y``;
+see ``readme/ARCHITECTURE.md``). This module turns what users actually upload
+(CSV exports with a local delimiter and encoding, GA4 reports that send dates
+as ``YYYYMMDD`` and omit zero rows, Parquet files) into that convention and
+says, per series, what it had to do on the way: how many duplicate rows were
+summed, how many days were filled and how, which days look like outliers.
+
+Row numbers in messages count data rows from 1 (the header line is not
+counted), so "row 3" is the third data row of the file.
+
+Missing-day policy ``auto`` (the default)
+-----------------------------------------
+An absent day means different things in different series. GA4 omits rows
+whose metrics are zero and many shops close on some weekdays: there an absent
+day *is* a zero. In a busy series that never comes near zero, an absent day is
+an outage of the data feed, and reading it as zero sales would teach the model
+a collapse that never happened. The rule, applied per series on its observed
+(non-missing) values ``v`` between its first and last observation:
+
+1. The series is **intermittent** -- every absent day is a zero, and the
+   calendar runs on to the last date of the whole input -- if any of:
+
+   a. ``zero_share >= 0.10``: explicit zeros are a normal state;
+   b. ``quantile(v, 0.05) <= max(1, 0.10 * median(v))``: the series regularly
+      comes close to zero (low counts), so an omitted row is plausibly zero;
+   c. ``missing_share >= 0.25``: absent days are routine, not an incident.
+
+2. Otherwise the series is **busy**. Its calendar ends at its own last
+   observation (nothing is invented after it) and each absent day is
+
+   a. zero when it falls on a *closed weekday*: a weekday absent in at least
+      half of the weeks the series spans (a shop closed on Sundays);
+   b. otherwise interpolated linearly between the neighbouring observations
+      and flagged ``interpolated`` (an outage), whatever the gap length.
+
+``zero``, ``interpolate`` and ``nan`` apply one treatment to every series
+(``zero`` runs every calendar to the last date of the input, the other two
+stop at the series' own last observation).
+
+Outliers are flagged, never removed: a day is an outlier when
+``|y - rolling_median| > 5 * max(1.4826 * rolling_MAD, 0.5 * series_scale)``
+over a centred 29-day window, where ``series_scale`` is the series' own
+robust scale (``1.4826 * MAD``, or its standard deviation when the MAD is 0).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from project.errors import InputError
+
+__all__ = [
+    "MISSING_POLICIES",
+    "PreparedData",
+    "read_table",
+    "parse_dates",
+    "prepare",
+    "series_key",
+]
+
+logger = logging.getLogger(__name__)
+
+MISSING_POLICIES = ("auto", "zero", "interpolate", "nan")
+KEY_SEPARATOR = " | "
+TOTAL_SERIES = "total"
+
+# Thresholds of the ``auto`` rule (module docstring); part of the recorded policy.
+AUTO_ZERO_SHARE = 0.10
+AUTO_LOW_QUANTILE = 0.05
+AUTO_LOW_FRACTION = 0.10
+AUTO_LOW_ABSOLUTE = 1.0
+AUTO_MISSING_SHARE = 0.25
+AUTO_CLOSED_WEEKDAY_SHARE = 0.5
+OUTLIER_WINDOW = 29
+OUTLIER_THRESHOLD = 5.0
+
+_PARQUET_MAGIC = b"PAR1"
+_DELIMITERS = ",;\t|"
+_MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Result of :func:`prepare`.
+
+    Attributes
+    ----------
+    data:
+        Long format ``unique_id, ds, y, filled, interpolated, outlier`` sorted by
+        series then date, one row per calendar day. ``filled`` marks days absent
+        from the input (whatever the treatment), ``interpolated`` the filled days
+        whose value was interpolated, ``outlier`` observed days flagged by the
+        rolling median/MAD rule.
+    keys:
+        ``unique_id`` plus the original series key columns, one row per series.
+    report:
+        One row per series: what was found and done (see :func:`prepare`).
+    policy:
+        JSON-serialisable description of the treatment, stored in the artifact's
+        metadata.
+    warnings:
+        Human-readable notes (negative values, short series, all-zero series...).
+    """
+
+    data: pd.DataFrame
+    keys: pd.DataFrame
+    report: pd.DataFrame
+    policy: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame.
+
+    Parquet is recognised by its magic bytes, whatever the extension. CSV text
+    may be UTF-8 (with or without BOM) or Latin-1; the delimiter is sniffed
+    among ``, ; TAB |``. Raises :class:`InputError` for a missing, empty or
+    unreadable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"input file {str(path)!r} does not exist or is not a file")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise InputError(f"input file {path.name!r} is empty")
+    if raw[:4] == _PARQUET_MAGIC:
+        try:
+            frame = pd.read_parquet(io.BytesIO(raw))
+        except Exception as exc:  # pyarrow raises many types for corrupt files
+            raise InputError(f"input file {path.name!r} looks like Parquet but cannot be read: {exc}") from exc
+    else:
+        if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise InputError(
+                f"input file {path.name!r} is neither CSV text nor Parquet "
+                "(binary content; Excel files must be exported to CSV first)"
+            )
+        text = _decode(raw)
+        delimiter = _sniff_delimiter(text)
+        try:
+            frame = pd.read_csv(io.StringIO(text), sep=delimiter, skipinitialspace=True)
+        except (pd.errors.ParserError, ValueError) as exc:
+            raise InputError(f"input file {path.name!r} is not valid CSV: {exc}") from exc
+        frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise InputError(f"input file {path.name!r} has a header but no data rows")
+    return frame
+
+
+def _decode(raw: bytes) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8", errors="strict")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # Latin-1 maps every byte, so this never fails; Windows exports from
+        # Spanish/European tools are Latin-1/CP1252 in practice.
+        return raw.decode("latin-1")
+
+
+def _sniff_delimiter(text: str) -> str:
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    sample = "\n".join(lines)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        header = lines[0] if lines else ""
+        counts = {d: header.count(d) for d in _DELIMITERS}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+# --------------------------------------------------------------------------- dates
+
+_RE_YYYYMMDD = re.compile(r"^\d{8}$")
+_RE_ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T].*)?$")
+_RE_YMD_SLASH = re.compile(r"^\d{4}[/.]\d{1,2}[/.]\d{1,2}([ T].*)?$")
+_RE_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})([ T].*)?$")
+
+
+def parse_dates(values: pd.Series) -> tuple[pd.Series, str]:
+    """Parse a date column; return midnight-normalised dates and the format used.
+
+    The format is decided for the whole column, never row by row, so that
+    ``03/04/2024`` means the same day in every row: ISO (``2024-03-04``, with
+    or without time), ``YYYYMMDD`` (GA4), ``YYYY/MM/DD``, and day-first or
+    month-first slashed dates. Day-first versus month-first is settled by any
+    component above 12; when every row is ambiguous, by which reading gives
+    the more regular daily calendar (ties go to day-first). Times are dropped
+    (timezone-aware values keep their wall-clock date).
+
+    Raises :class:`InputError` naming the first rows that cannot be parsed.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        fmt = "datetime"
+    else:
+        text = _as_text(values)
+        nonblank = text[text != ""]
+        if nonblank.empty:
+            raise InputError("the date column is empty in every row")
+        fmt, parsed = _parse_text_dates(text, nonblank)
+    bad = parsed.isna()
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())
+        examples = ", ".join(f"row {i + 1} ({values.iloc[i]!r})" for i in rows[:_MAX_EXAMPLES])
+        more = f" and {len(rows) - _MAX_EXAMPLES} more" if len(rows) > _MAX_EXAMPLES else ""
+        raise InputError(
+            f"{len(rows)} date(s) cannot be parsed as {fmt} dates: {examples}{more}; "
+            "expected ISO (2024-03-31), YYYYMMDD (20240331) or DD/MM/YYYY in every row"
+        )
+    return pd.Series(pd.DatetimeIndex(parsed).normalize().as_unit("ns"), index=values.index), fmt
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(values):
+        # 20240331 read as float when a row is blank: drop the ".0".
+        return values.map(lambda v: "" if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
+    return values.map(lambda v: "" if pd.isna(v) else str(v).strip())
+
+
+def _parse_text_dates(text: pd.Series, nonblank: pd.Series) -> tuple[str, pd.Series]:
+    def share(pattern: re.Pattern[str]) -> float:
+        return float(nonblank.str.match(pattern).mean())
+
+    if share(_RE_YYYYMMDD) == 1.0:
+        return "YYYYMMDD", pd.to_datetime(text, format="%Y%m%d", errors="coerce")
+    if share(_RE_ISO) >= 0.5:
+        return "ISO", pd.to_datetime(text.str.replace("T", " ", regex=False).str.slice(0, 10),
+                                     format="%Y-%m-%d", errors="coerce")
+    if share(_RE_YMD_SLASH) >= 0.5:
+        norm = text.str.slice(0, 10).str.replace(".", "/", regex=False)
+        return "YYYY/MM/DD", pd.to_datetime(norm, format="%Y/%m/%d", errors="coerce")
+    if share(_RE_DMY) >= 0.5:
+        parts = nonblank.str.extract(_RE_DMY)
+        first = pd.to_numeric(parts[0], errors="coerce")
+        second = pd.to_numeric(parts[1], errors="coerce")
+        day_first_possible = not (second > 12).any()
+        month_first_possible = not (first > 12).any()
+        dmy = _parse_dmy(text, dayfirst=True)
+        mdy = _parse_dmy(text, dayfirst=False)
+        if day_first_possible and not month_first_possible:
+            return "DD/MM/YYYY", dmy
+        if month_first_possible and not day_first_possible:
+            return "MM/DD/YYYY", mdy
+        if not day_first_possible and not month_first_possible:
+            raise InputError(
+                "the date column mixes day-first and month-first dates "
+                f"(e.g. {nonblank[first > 12].iloc[0]!r} and {nonblank[second > 12].iloc[0]!r}); "
+                "use one format, preferably ISO 2024-03-31"
+            )
+        if _regularity(mdy) > _regularity(dmy):
+            return "MM/DD/YYYY", mdy
+        return "DD/MM/YYYY", dmy
+    return "mixed", pd.to_datetime(text, format="mixed", errors="coerce")
+
+
+def _parse_dmy(text: pd.Series, *, dayfirst: bool) -> pd.Series:
+    parts = text.str.extract(_RE_DMY)
+    day, month = (parts[0], parts[1]) if dayfirst else (parts[1], parts[0])
+    year = parts[2].where(parts[2].str.len() != 2, "20" + parts[2])
+    return pd.to_datetime(year + "-" + month + "-" + day, format="%Y-%m-%d", errors="coerce")
+
+
+def _regularity(parsed: pd.Series) -> float:
+    """Share of one-day steps between consecutive distinct dates (daily data is regular)."""
+    unique = np.sort(parsed.dropna().unique())
+    if len(unique) < 2:
+        return 0.0
+    steps = np.diff(unique).astype("timedelta64[D]").astype(np.int64)
+    return float(np.mean(steps == 1))
+
+
+# --------------------------------------------------------------------------- prepare
+
+
+def series_key(frame: pd.DataFrame, series_cols: Sequence[str]) -> pd.Series:
+    """The ``unique_id`` of each row: key values joined by ``" | "`` (``"total"`` without keys)."""
+    if not series_cols:
+        return pd.Series(TOTAL_SERIES, index=frame.index, dtype=object)
+    parts = [frame[c].map(lambda v: "(missing)" if pd.isna(v) else str(v).strip()) for c in series_cols]
+    key = parts[0]
+    for part in parts[1:]:
+        key = key + KEY_SEPARATOR + part
+    return key
+
+
+def prepare(
+    df: pd.DataFrame,
+    date_col: str,
+    target_col: str,
+    series_cols: Sequence[str] = (),
+    missing: str = "auto",
+    today: _dt.date | str | None = None,
+    *,
+    horizon: int | None = None,
+) -> PreparedData:
+    """Validate a user table and turn it into complete daily long-format series.
+
+    Steps: check columns; parse dates (:func:`parse_dates`); coerce the target
+    to numbers (decimal commas accepted); refuse future dates; sum duplicate
+    ``(key, date)`` rows; reindex each series to a full daily calendar and fill
+    absent days with the ``missing`` policy (module docstring); flag outliers.
+
+    A series shorter than ``horizon`` days is *not* an error: it is reported
+    (``short``) and the orchestrator falls back to a simple model.
+
+    Raises :class:`InputError` with the rows, columns or values at fault.
+    """
+    if missing not in MISSING_POLICIES:
+        raise InputError(f"missing-day policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
+    series_cols = list(series_cols)
+    _check_columns(df, date_col, target_col, series_cols)
+    if len(df) == 0:
+        raise InputError("the input has no data rows")
+    if len(df) == 1:
+        raise InputError("the input has a single data row; a forecast needs at least two days of history")
+
+    dates, date_format = parse_dates(df[date_col].reset_index(drop=True))
+    target = _coerce_target(df[target_col].reset_index(drop=True), target_col)
+    today_ts = pd.Timestamp(today if today is not None else _dt.date.today()).normalize()
+    future = (dates > today_ts).to_numpy()
+    if future.any():
+        rows = np.flatnonzero(future)
+        examples = ", ".join(f"row {i + 1} ({dates.iloc[i].date()})" for i in rows[:_MAX_EXAMPLES])
+        raise InputError(
+            f"{len(rows)} row(s) are dated after today ({today_ts.date()}): {examples}; "
+            "history cannot contain future days (check the date format or the date column)"
+        )
+
+    long = pd.DataFrame({
+        "unique_id": series_key(df.reset_index(drop=True), series_cols).to_numpy(),
+        "ds": dates.to_numpy(),
+        "y": target.to_numpy(),
+    })
+    keys = _keys_frame(df.reset_index(drop=True), series_cols, long["unique_id"])
+    warnings: list[str] = []
+
+    rows_per_series = long.groupby("unique_id", sort=True).size()
+    empty_targets = int(long["y"].isna().sum())
+    if empty_targets:
+        warnings.append(f"{empty_targets} row(s) have an empty {target_col!r}; those days are treated as missing")
+    summed = long.groupby(["unique_id", "ds"], sort=True)["y"].agg(["sum", "size", "count"])
+    summed["y"] = summed["sum"].where(summed["count"] > 0)  # all-empty duplicates stay missing
+    duplicates = (summed["size"] - 1).groupby(level="unique_id").sum()
+    total_dups = int(duplicates.sum())
+    if total_dups:
+        warnings.append(f"{total_dups} duplicate (series, date) row(s) were summed")
+    summed = summed.reset_index()[["unique_id", "ds", "y"]]
+    summed = summed[summed["y"].notna()]
+    if summed.empty:
+        raise InputError(f"column {target_col!r} has no values in any row")
+    global_end = summed["ds"].max()
+
+    pieces, reports = [], []
+    for uid, grp in summed.groupby("unique_id", sort=True):
+        frame, info = _complete_series(str(uid), grp["ds"].to_numpy(), grp["y"].to_numpy(float),
+                                       missing, global_end)
+        info["rows"] = int(rows_per_series.get(uid, 0))
+        info["duplicates_summed"] = int(duplicates.get(uid, 0))
+        pieces.append(frame)
+        reports.append(info)
+    # Series whose every target was empty have no observation at all.
+    dropped = sorted(set(rows_per_series.index) - set(summed["unique_id"]))
+    for uid in dropped:
+        warnings.append(f"series {uid!r} has no target value in any row and was left out")
+    data = pd.concat(pieces, ignore_index=True)
+    report = pd.DataFrame(reports)
+    report["short"] = report["length"] < horizon if horizon else False
+    report = report[[
+        "unique_id", "rows", "duplicates_summed", "length", "first_date", "last_date", "last_observed",
+        "days_filled", "days_zero_filled", "days_interpolated", "days_nan", "zero_share", "negatives",
+        "outliers", "policy", "closed_weekdays", "short",
+    ]]
+    keys = keys[keys["unique_id"].isin(report["unique_id"])].reset_index(drop=True)
+
+    for row in report.itertuples(index=False):
+        if row.negatives:
+            warnings.append(f"series {row.unique_id!r} has {row.negatives} negative value(s) (kept as given)")
+        if row.zero_share == 1.0:
+            warnings.append(f"series {row.unique_id!r} is zero on every day; it will get a zero forecast")
+        if row.short:
+            warnings.append(
+                f"series {row.unique_id!r} has {row.length} days, fewer than the horizon {horizon}; "
+                "a simple fallback model will be used"
+            )
+        if row.days_interpolated:
+            warnings.append(f"series {row.unique_id!r}: {row.days_interpolated} absent day(s) inside a busy "
+                            "stretch were read as a data outage and interpolated")
+    for message in warnings:
+        logger.info(message)
+
+    policy = {
+        "missing": missing,
+        "date_format": date_format,
+        "duplicates_summed": total_dups,
+        "rows": int(len(df)),
+        "series": int(len(report)),
+        "resolved": {k: int(v) for k, v in report["policy"].value_counts().sort_index().items()},
+        "auto_rule": {
+            "zero_share_at_least": AUTO_ZERO_SHARE,
+            "low_quantile": AUTO_LOW_QUANTILE,
+            "low_quantile_at_most": f"max({AUTO_LOW_ABSOLUTE:g}, {AUTO_LOW_FRACTION:g} * median)",
+            "missing_share_at_least": AUTO_MISSING_SHARE,
+            "closed_weekday_missing_share": AUTO_CLOSED_WEEKDAY_SHARE,
+        },
+        "outliers": {"method": "rolling median/MAD", "window": OUTLIER_WINDOW, "threshold": OUTLIER_THRESHOLD},
+    }
+    return PreparedData(data=data, keys=keys, report=report, policy=policy, warnings=warnings)
+
+
+def _check_columns(df: pd.DataFrame, date_col: str, target_col: str, series_cols: list[str]) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"expected a pandas DataFrame, got {type(df).__name__}")
+    wanted = {"date": [date_col], "target": [target_col], "series": series_cols}
+    missing = [f"{role} column {c!r}" for role, cols in wanted.items() for c in cols if c not in df.columns]
+    if missing:
+        available = ", ".join(repr(str(c)) for c in df.columns) or "none"
+        raise InputError(f"{'; '.join(missing)} not found; available columns: {available}")
+    used = [date_col, target_col, *series_cols]
+    repeated = sorted({c for c in used if used.count(c) > 1})
+    if repeated:
+        raise InputError(f"column(s) {', '.join(map(repr, repeated))} given for more than one role "
+                         "(date, target, series)")
+
+
+_RE_DECIMAL_COMMA = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
+
+
+def _coerce_target(values: pd.Series, target_col: str) -> pd.Series:
+    if pd.api.types.is_bool_dtype(values):
+        raise InputError(f"target column {target_col!r} holds true/false values; expected numbers")
+    if pd.api.types.is_numeric_dtype(values):
+        out = values.astype(float)
+    else:
+        text = values.map(lambda v: v if pd.isna(v) else str(v).strip().replace("\u00a0", ""))
+        text = text.where(text != "", np.nan)
+        out = pd.to_numeric(text, errors="coerce")
+        bad = out.isna() & text.notna()
+        if bad.any():
+            # European exports: "1.234,5" or "12,5". Accept only if every failing
+            # value reads that way, never a half-and-half guess.
+            failing = text[bad].astype(str)
+            if failing.str.match(_RE_DECIMAL_COMMA).all():
+                fixed = failing.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+                out = out.copy()
+                out[bad] = pd.to_numeric(fixed, errors="coerce")
+                bad = out.isna() & text.notna()
+        if bad.any():
+            rows = np.flatnonzero(bad.to_numpy())
+            examples = ", ".join(f"row {i + 1} ({values.iloc[i]!r})" for i in rows[:_MAX_EXAMPLES])
+            more = f" and {len(rows) - _MAX_EXAMPLES} more" if len(rows) > _MAX_EXAMPLES else ""
+            raise InputError(f"target column {target_col!r} must be numeric; {len(rows)} value(s) are not: "
+                             f"{examples}{more}")
+    infinite = np.isinf(out.to_numpy(dtype=float, na_value=np.nan))
+    if infinite.any():
+        rows = np.flatnonzero(infinite)
+        raise InputError(f"target column {target_col!r} has infinite values in rows "
+                         f"{', '.join(str(i + 1) for i in rows[:_MAX_EXAMPLES])}")
+    return out.astype("float64")
+
+
+def _keys_frame(df: pd.DataFrame, series_cols: list[str], unique_id: pd.Series) -> pd.DataFrame:
+    keys = pd.DataFrame({"unique_id": unique_id.to_numpy()})
+    for col in series_cols:
+        keys[col] = df[col].to_numpy()
+    return keys.drop_duplicates("unique_id").sort_values("unique_id").reset_index(drop=True)
+
+
+def _robust_scale(values: np.ndarray) -> float:
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.0
+    mad = 1.4826 * float(np.median(np.abs(values - np.median(values))))
+    return mad if mad > 0 else float(np.std(values))
+
+
+def _classify(observed: np.ndarray, span: int) -> bool:
+    """True when the series is intermittent (absent day = zero) under the ``auto`` rule."""
+    zero_share = float(np.mean(observed == 0))
+    missing_share = 1.0 - observed.size / span
+    low = float(np.quantile(observed, AUTO_LOW_QUANTILE))
+    near_zero = low <= max(AUTO_LOW_ABSOLUTE, AUTO_LOW_FRACTION * float(np.median(observed)))
+    return zero_share >= AUTO_ZERO_SHARE or near_zero or missing_share >= AUTO_MISSING_SHARE
+
+
+def _closed_weekdays(calendar: pd.DatetimeIndex, present: np.ndarray) -> list[int]:
+    weekdays = calendar.dayofweek.to_numpy()
+    closed = []
+    for day in range(7):
+        on_day = weekdays == day
+        if on_day.sum() >= 2 and np.mean(~present[on_day]) >= AUTO_CLOSED_WEEKDAY_SHARE:
+            closed.append(day)
+    return closed
+
+
+def _complete_series(
+    uid: str, ds: np.ndarray, y: np.ndarray, missing: str, global_end: pd.Timestamp
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    first, last = pd.Timestamp(ds[0]), pd.Timestamp(ds[-1])
+    span = (last - first).days + 1
+    intermittent = _classify(y, span)
+    if missing == "zero" or (missing == "auto" and intermittent):
+        end = global_end
+    else:
+        end = last
+    calendar = pd.date_range(first, end, freq="D")
+    values = pd.Series(y, index=pd.DatetimeIndex(ds)).reindex(calendar)
+    present = values.notna().to_numpy()
+    filled = ~present
+    interpolated = np.zeros(len(calendar), dtype=bool)
+    zero_filled = np.zeros(len(calendar), dtype=bool)
+    closed: list[int] = []
+
+    if missing == "zero" or (missing == "auto" and intermittent):
+        zero_filled = filled.copy()
+        label = "zero" if missing == "zero" else "auto:intermittent"
+    elif missing == "nan":
+        label = "nan"
+    elif missing == "interpolate":
+        interpolated = filled.copy()
+        label = "interpolate"
+    else:
+        closed = _closed_weekdays(calendar, present)
+        zero_filled = filled & np.isin(calendar.dayofweek.to_numpy(), closed)
+        interpolated = filled & ~zero_filled
+        label = "auto:busy"
+    out = values.to_numpy(copy=True)
+    out[zero_filled] = 0.0
+    if interpolated.any():
+        # Closed-weekday zeros are real values; interpolate outages between observations only.
+        anchor = pd.Series(np.where(present, out, np.nan), index=calendar)
+        out[interpolated] = anchor.interpolate(method="time", limit_area="inside").to_numpy()[interpolated]
+
+    outlier = _flag_outliers(out, present)
+    frame = pd.DataFrame({
+        "unique_id": uid,
+        "ds": calendar.as_unit("ns"),
+        "y": out,
+        "filled": filled,
+        "interpolated": interpolated,
+        "outlier": outlier,
+    })
+    observed = y[np.isfinite(y)]
+    info = {
+        "unique_id": uid,
+        "length": int(len(calendar)),
+        "first_date": first.date().isoformat(),
+        "last_date": pd.Timestamp(end).date().isoformat(),
+        "last_observed": last.date().isoformat(),
+        "days_filled": int(filled.sum()),
+        "days_zero_filled": int(zero_filled.sum()),
+        "days_interpolated": int(interpolated.sum()),
+        "days_nan": int(np.isnan(out).sum()),
+        "zero_share": float(np.mean(out[np.isfinite(out)] == 0)) if np.isfinite(out).any() else float("nan"),
+        "negatives": int((observed < 0).sum()),
+        "outliers": int(outlier.sum()),
+        "policy": label,
+        "closed_weekdays": ",".join(calendar[:7][np.isin(calendar[:7].dayofweek, closed)].day_name().str[:3])
+        if closed else "",
+    }
+    return frame, info
+
+
+def _flag_outliers(y: np.ndarray, present: np.ndarray) -> np.ndarray:
+    if present.sum() < 7:
+        return np.zeros(len(y), dtype=bool)
+    series = pd.Series(np.where(present, y, np.nan))
+    rolling = series.rolling(OUTLIER_WINDOW, center=True, min_periods=7)
+    median = rolling.median()
+    mad = (series - median).abs().rolling(OUTLIER_WINDOW, center=True, min_periods=7).median() * 1.4826
+    floor = 0.5 * _robust_scale(y[present])
+    scale = np.maximum(mad.to_numpy(), floor)
+    dev = np.abs(series.to_numpy() - median.to_numpy())
+    with np.errstate(invalid="ignore"):
+        flags = (dev > OUTLIER_THRESHOLD * scale) & (scale > 0)
+    return np.nan_to_num(flags, nan=0).astype(bool) & present
