@@ -37,9 +37,10 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from project.errors import ArtifactError
 
@@ -86,8 +87,19 @@ EXIT_USAGE = 2
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed member timestamps: same inputs, same bytes
 
 _LIBRARIES = (
-    "numpy", "pandas", "scipy", "statsmodels", "scikit-learn", "prophet", "holidays", "joblib",
-    "pyarrow", "matplotlib", "dask", "distributed", "statsforecast",
+    "numpy",
+    "pandas",
+    "scipy",
+    "statsmodels",
+    "scikit-learn",
+    "prophet",
+    "holidays",
+    "joblib",
+    "pyarrow",
+    "matplotlib",
+    "dask",
+    "distributed",
+    "statsforecast",
 )
 
 
@@ -97,8 +109,8 @@ class LoadedArtifact:
 
     model: Any
     metadata: dict[str, Any]
-    forecast: "pd.DataFrame"
-    metrics: "pd.DataFrame"
+    forecast: pd.DataFrame
+    metrics: pd.DataFrame
     model_card: str
     report_png: bytes
 
@@ -111,7 +123,9 @@ def resolve_signing_key(cli_value: str | bytes | None = None) -> bytes:
 
     Raises :class:`ArtifactError` saying how to provide one when neither is set.
     """
-    value: str | bytes | None = cli_value if cli_value not in (None, "", b"") else os.environ.get(SIGNING_KEY_ENV)
+    value: str | bytes | None = (
+        cli_value if cli_value not in (None, "", b"") else os.environ.get(SIGNING_KEY_ENV)
+    )
     if not value:
         raise ArtifactError(
             "no signing key: pass --signing-key (or --signing-key-file) or set the environment variable "
@@ -150,8 +164,8 @@ def file_sha256(path: str | Path, chunk_size: int = 1 << 20) -> str:
 
 def library_versions() -> dict[str, str]:
     """Versions of Python and of the installed scientific libraries (missing ones left out)."""
-    from importlib import metadata as importlib_metadata
     import platform
+    from importlib import metadata as importlib_metadata
 
     versions = {"python": platform.python_version()}
     for name in _LIBRARIES:
@@ -169,26 +183,31 @@ def code_version() -> str:
     root = Path(__file__).resolve().parents[1]
     try:
         described = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"], cwd=root, capture_output=True,
-            text=True, timeout=5, check=True,
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         described = ""
     return f"{__version__}+{described}" if described else __version__
 
 
-def render_model_card(metadata: Mapping[str, Any], metrics: "pd.DataFrame | None" = None) -> str:
+def render_model_card(metadata: Mapping[str, Any], metrics: pd.DataFrame | None = None) -> str:
     """A Markdown model card: what was trained on what, how well, and its limits."""
     data = metadata.get("data", {}) or {}
     chosen = metadata.get("chosen_models", metadata.get("chosen", {})) or {}
     levels = metadata.get("interval_levels", [])
+    horizon = metadata.get("horizon", "?")
     lines = [
         "# Model card",
         "",
         f"- Created: {metadata.get('created_at', 'unknown')}",
         f"- Format version: {metadata.get('format_version', FORMAT_VERSION)}",
         f"- Code version: {metadata.get('code_version', 'unknown')}",
-        f"- Horizon: {metadata.get('horizon', 'unknown')} days ahead (D+1 to D+{metadata.get('horizon', '?')})",
+        f"- Horizon: {horizon} days ahead (D+1 to D+{horizon})",
         f"- Interval levels: {', '.join(f'{lv}%' for lv in levels) or 'none'}",
         "",
         "## Training data",
@@ -202,7 +221,7 @@ def render_model_card(metadata: Mapping[str, Any], metrics: "pd.DataFrame | None
         lines.append(f"- Missing-day policy: `{policy['missing']}`")
     if chosen:
         counts: dict[str, int] = {}
-        for model in (chosen.values() if isinstance(chosen, Mapping) else chosen):
+        for model in chosen.values() if isinstance(chosen, Mapping) else chosen:
             counts[str(model)] = counts.get(str(model), 0) + 1
         lines += ["", "## Chosen models", "", "| model | series |", "|---|---|"]
         lines += [f"| {name} | {count} |" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])]
@@ -211,17 +230,25 @@ def render_model_card(metadata: Mapping[str, Any], metrics: "pd.DataFrame | None
 
         table = metrics
         if {"bucket", "metric", "value"} <= set(metrics.columns):
-            chosen_rows = metrics[metrics["chosen"].astype(bool)] if "chosen" in metrics.columns else metrics
-            table = (chosen_rows.pivot_table(index="bucket", columns="metric", values="value", aggfunc="mean")
-                     .reset_index())
-        lines += ["", "## Backtest accuracy (chosen models, mean over series)", "", metrics_markdown(table).rstrip()]
+            chosen_rows = metrics
+            if "chosen" in metrics.columns:  # bool, or "True"/"False" text once read back from CSV
+                chosen_rows = metrics[metrics["chosen"].astype(str).str.lower().isin(["true", "1"])]
+            table = chosen_rows.pivot_table(
+                index="bucket", columns="metric", values="value", aggfunc="mean"
+            ).reset_index()
+        lines += [
+            "",
+            "## Backtest accuracy (chosen models, mean over series)",
+            "",
+            metrics_markdown(table).rstrip(),
+        ]
     lines += [
         "",
         "## Intended use and limits",
         "",
-        "Daily forecasts of the series it was trained on, for planning. Intervals come from the model or from "
-        "backtest residuals (conformal) and assume the future behaves like the backtest windows. Retrain when "
-        "the data changes regime (new channel, tracking change, store opening).",
+        "Daily forecasts of the series it was trained on, for planning. Intervals come from the model "
+        "or from backtest residuals (conformal) and assume the future behaves like the backtest "
+        "windows. Retrain when the data changes regime (new channel, tracking change, store opening).",
         "",
         "## Verification",
         "",
@@ -263,8 +290,8 @@ def build_artifact(
     *,
     model: Any,
     metadata: Mapping[str, Any],
-    forecast: "pd.DataFrame",
-    metrics: "pd.DataFrame",
+    forecast: pd.DataFrame,
+    metrics: pd.DataFrame,
     signing_key: str | bytes,
     report_png: bytes = b"",
     model_card: str | None = None,
@@ -285,11 +312,14 @@ def build_artifact(
     joblib.dump(model, model_buffer, compress=3)
     payload = {
         "model.joblib": model_buffer.getvalue(),
-        "metadata.json": json.dumps(meta, indent=2, sort_keys=True, default=_json_default,
-                                    allow_nan=False).encode("utf-8"),
+        "metadata.json": json.dumps(
+            meta, indent=2, sort_keys=True, default=_json_default, allow_nan=False
+        ).encode("utf-8"),
         "forecast.csv": forecast.to_csv(index=False).encode("utf-8"),
         "metrics.csv": metrics.to_csv(index=False).encode("utf-8"),
-        "MODEL_CARD.md": (model_card if model_card is not None else render_model_card(meta, metrics)).encode("utf-8"),
+        "MODEL_CARD.md": (model_card if model_card is not None else render_model_card(meta, metrics)).encode(
+            "utf-8"
+        ),
         "report.png": bytes(report_png),
     }
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in payload.items()}
@@ -305,8 +335,9 @@ def build_artifact(
                     info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
                     info.external_attr = (stat.S_IFREG | 0o644) << 16
                     # PNG and joblib(compress) are already compressed.
-                    info.compress_type = zipfile.ZIP_STORED if name in ("report.png", "model.joblib") \
-                        else zipfile.ZIP_DEFLATED
+                    info.compress_type = (
+                        zipfile.ZIP_STORED if name in ("report.png", "model.joblib") else zipfile.ZIP_DEFLATED
+                    )
                     archive.writestr(info, data)
             handle.flush()
             os.fsync(handle.fileno())
@@ -340,8 +371,16 @@ def _open_zip(source: str | Path | bytes) -> zipfile.ZipFile:
 
 def _check_name(name: str) -> None:
     pure = PurePosixPath(name)
-    if (not name or "\\" in name or "\x00" in name or name.startswith("/") or pure.is_absolute()
-            or ".." in pure.parts or ":" in name or len(pure.parts) != 1):
+    if (
+        not name
+        or "\\" in name
+        or "\x00" in name
+        or name.startswith("/")
+        or pure.is_absolute()
+        or ".." in pure.parts
+        or ":" in name
+        or len(pure.parts) != 1
+    ):
         raise ArtifactError(f"unsafe member name {name!r} (paths and traversal are not allowed)")
 
 
@@ -381,25 +420,39 @@ def verify_artifact(source: str | Path | bytes, key: str | bytes) -> dict[str, b
         for info in infos:
             total += info.file_size
             ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > MAX_MEMBER_BYTES or total > MAX_TOTAL_BYTES or (
-                    info.file_size > (1 << 20) and ratio > MAX_COMPRESSION_RATIO):
-                raise ArtifactError(f"member {info.filename!r} is too large or too compressed "
-                                    f"({info.file_size} bytes, ratio {ratio:.0f}); refusing a possible zip bomb")
+            if (
+                info.file_size > MAX_MEMBER_BYTES
+                or total > MAX_TOTAL_BYTES
+                or (info.file_size > (1 << 20) and ratio > MAX_COMPRESSION_RATIO)
+            ):
+                raise ArtifactError(
+                    f"member {info.filename!r} is too large or too compressed "
+                    f"({info.file_size} bytes, ratio {ratio:.0f}); refusing a possible zip bomb"
+                )
         if SIGNATURE_MEMBER not in names:
             raise ArtifactError("the artifact is unsigned: it has no SIGNATURE member")
         try:
-            signature = json.loads(_read_member(archive, archive.getinfo(SIGNATURE_MEMBER), MAX_SIGNATURE_BYTES))
+            signature = json.loads(
+                _read_member(archive, archive.getinfo(SIGNATURE_MEMBER), MAX_SIGNATURE_BYTES)
+            )
             algorithm, listed, expected_mac = signature["algorithm"], signature["members"], signature["hmac"]
         except (ValueError, KeyError, TypeError) as exc:
             raise ArtifactError(f"the SIGNATURE member is malformed ({exc.__class__.__name__})") from exc
         if algorithm != ALGORITHM:
             raise ArtifactError(f"unsupported signature algorithm {algorithm!r}; expected {ALGORITHM}")
-        if (not isinstance(listed, dict) or not isinstance(expected_mac, str)
-                or not all(isinstance(k, str) and isinstance(v, str) for k, v in listed.items())):
-            raise ArtifactError("the SIGNATURE member is malformed (members must map names to sha256 digests)")
+        if (
+            not isinstance(listed, dict)
+            or not isinstance(expected_mac, str)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in listed.items())
+        ):
+            raise ArtifactError(
+                "the SIGNATURE member is malformed (members must map names to sha256 digests)"
+            )
         if not hmac.compare_digest(_sign(listed, key), expected_mac):
-            raise ArtifactError("signature mismatch: the artifact was signed with a different key (foreign) "
-                                "or its SIGNATURE was altered")
+            raise ArtifactError(
+                "signature mismatch: the artifact was signed with a different key (foreign) "
+                "or its SIGNATURE was altered"
+            )
         present = set(names) - {SIGNATURE_MEMBER}
         added = sorted(present - set(listed))
         removed = sorted(set(listed) - present)
@@ -461,11 +514,18 @@ def _build_parser() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("artifact", metavar="MODEL.zip", help="path of the model artifact zip")
     key = parent.add_mutually_exclusive_group()
-    key.add_argument("--signing-key", metavar="KEY",
-                     help=f"signing key (default: environment variable {SIGNING_KEY_ENV}); "
-                          "visible in the process list, prefer the environment or --signing-key-file")
-    key.add_argument("--signing-key-file", metavar="PATH", type=Path,
-                     help="read the signing key from this file (trailing newline ignored)")
+    key.add_argument(
+        "--signing-key",
+        metavar="KEY",
+        help=f"signing key (default: environment variable {SIGNING_KEY_ENV}); "
+        "visible in the process list, prefer the environment or --signing-key-file",
+    )
+    key.add_argument(
+        "--signing-key-file",
+        metavar="PATH",
+        type=Path,
+        help="read the signing key from this file (trailing newline ignored)",
+    )
     parser = argparse.ArgumentParser(
         prog="python -m project.model_artifact",
         description="Verify or inspect a signed ai_train_model artifact.",

@@ -26,8 +26,14 @@ def _daily(start: str, n: int) -> pd.DatetimeIndex:
 @pytest.mark.parametrize("sep", [",", ";", "\t", "|"])
 def test_read_table_sniffs_delimiter(tmp_path, sep):
     path = tmp_path / "data.csv"
-    path.write_text(sep.join(["date", "store", "sales"]) + "\n" + sep.join(["2024-01-01", "A", "5"]) + "\n"
-                    + sep.join(["2024-01-02", "A", "7"]) + "\n")
+    path.write_text(
+        sep.join(["date", "store", "sales"])
+        + "\n"
+        + sep.join(["2024-01-01", "A", "5"])
+        + "\n"
+        + sep.join(["2024-01-02", "A", "7"])
+        + "\n"
+    )
     frame = read_table(path)
     assert list(frame.columns) == ["date", "store", "sales"]
     assert frame["sales"].tolist() == [5, 7]
@@ -196,8 +202,11 @@ def test_infinite_target_is_refused():
 
 
 def test_duplicates_are_summed_and_reported():
-    df = _frame(["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-02", "2024-01-02"],
-                [1, 2, 3, 4, 5], store=["A"] * 5)
+    df = _frame(
+        ["2024-01-01", "2024-01-01", "2024-01-02", "2024-01-02", "2024-01-02"],
+        [1, 2, 3, 4, 5],
+        store=["A"] * 5,
+    )
     prepared = prepare(df, "date", "sales", series_cols=["store"], today=TODAY)
     assert prepared.data["y"].tolist() == [3.0, 12.0]
     assert prepared.report.loc[0, "duplicates_summed"] == 3
@@ -210,7 +219,9 @@ def test_series_key_and_keys_frame():
     prepared = prepare(df, "date", "sales", series_cols=["store", "sku"], today=TODAY)
     assert sorted(prepared.data["unique_id"].unique()) == ["A | 7", "B | 8"]
     assert prepared.keys.to_dict("records") == [
-        {"unique_id": "A | 7", "store": "A", "sku": 7}, {"unique_id": "B | 8", "store": "B", "sku": 8}]
+        {"unique_id": "A | 7", "store": "A", "sku": 7},
+        {"unique_id": "B | 8", "store": "B", "sku": 8},
+    ]
     assert series_key(df.iloc[:0], []).empty
 
 
@@ -245,9 +256,9 @@ def _busy_with_gap(n: int = 120, gap=(60, 65)) -> tuple[pd.DataFrame, pd.Datetim
     days = _daily("2024-01-01", n)
     values = 1000 + 50 * np.sin(np.arange(n) * 2 * np.pi / 7) + rng.normal(0, 20, n)
     keep = np.ones(n, dtype=bool)
-    keep[gap[0]:gap[1]] = False
+    keep[gap[0] : gap[1]] = False
     df = _frame(days[keep].strftime("%Y-%m-%d"), values[keep].round(1))
-    return df, days[gap[0]:gap[1]]
+    return df, days[gap[0] : gap[1]]
 
 
 def test_auto_busy_series_gap_is_interpolated_and_flagged():
@@ -257,7 +268,10 @@ def test_auto_busy_series_gap_is_interpolated_and_flagged():
     gap = data.loc[gap_days]
     assert gap["filled"].all() and gap["interpolated"].all()
     assert (gap["y"] > 900).all(), "an outage in a busy series must never read as zero sales"
-    before, after = data["y"].loc[gap_days[0] - pd.Timedelta(days=1)], data["y"].loc[gap_days[-1] + pd.Timedelta(days=1)]
+    before, after = (
+        data["y"].loc[gap_days[0] - pd.Timedelta(days=1)],
+        data["y"].loc[gap_days[-1] + pd.Timedelta(days=1)],
+    )
     assert gap["y"].between(min(before, after), max(before, after)).all()  # linear between neighbours
     report = prepared.report.iloc[0]
     assert report["policy"] == "auto:busy"
@@ -284,10 +298,12 @@ def test_auto_sparse_series_missing_days_are_zero():
 
 def test_auto_intermittent_calendar_runs_to_end_of_input():
     # GA4 sends nothing for a page once it goes quiet: the trailing days are zeros.
-    df = pd.concat([
-        _frame(["2024-01-01", "2024-01-03"], [2, 1], page=["/quiet"] * 2),
-        _frame(list(_daily("2024-01-01", 10).strftime("%Y-%m-%d")), [500] * 10, page=["/home"] * 10),
-    ])
+    df = pd.concat(
+        [
+            _frame(["2024-01-01", "2024-01-03"], [2, 1], page=["/quiet"] * 2),
+            _frame(list(_daily("2024-01-01", 10).strftime("%Y-%m-%d")), [500] * 10, page=["/home"] * 10),
+        ]
+    )
     prepared = prepare(df, "date", "sales", series_cols=["page"], today=TODAY)
     quiet = prepared.data[prepared.data["unique_id"] == "/quiet"]
     assert quiet["ds"].max() == pd.Timestamp("2024-01-10")
@@ -306,11 +322,14 @@ def test_auto_busy_closed_weekday_is_zero_not_interpolated():
     assert prepared.report.loc[0, "closed_weekdays"] == "Sun"
 
 
-@pytest.mark.parametrize("policy, expected", [
-    ("zero", [10.0, 0.0, 0.0, 40.0]),
-    ("interpolate", [10.0, 20.0, 30.0, 40.0]),
-    ("nan", [10.0, np.nan, np.nan, 40.0]),
-])
+@pytest.mark.parametrize(
+    "policy, expected",
+    [
+        ("zero", [10.0, 0.0, 0.0, 40.0]),
+        ("interpolate", [10.0, 20.0, 30.0, 40.0]),
+        ("nan", [10.0, np.nan, np.nan, 40.0]),
+    ],
+)
 def test_explicit_policies(policy, expected):
     df = _frame(["2024-01-01", "2024-01-04"], [10, 40])
     prepared = prepare(df, "date", "sales", missing=policy, today=TODAY)

@@ -116,9 +116,10 @@ def test_cross_validation_cutoffs_and_no_leakage(series):
 
 def test_cross_validation_scale_is_lag_m_of_training_window(series):
     y, ds = series
-    cv = ev.cross_validation(y ** 2, ds, RecordingNaive, h=5, n_windows=1, step=None, level=(80,),
-                             season_length=7)
-    train = (y ** 2)[:95]
+    cv = ev.cross_validation(
+        y**2, ds, RecordingNaive, h=5, n_windows=1, step=None, level=(80,), season_length=7
+    )
+    train = (y**2)[:95]
     assert cv["scale"].iloc[0] == pytest.approx(np.mean(np.abs(train[7:] - train[:-7])))
 
 
@@ -143,8 +144,17 @@ def _cv_frame():
     # second cutoff: the actual 12 falls 0.5 above the 80% band [9, 11.5]
     for cutoff, scale, actual, err in [("2024-01-10", 2.0, 10.0, 1.0), ("2024-01-20", 4.0, 12.0, 3.0)]:
         for hzn in range(1, 29):
-            rows.append({"cutoff": pd.Timestamp(cutoff), "horizon": hzn, "y": actual, "mean": actual + err,
-                         "lo-80": 9.0, "hi-80": 11.5, "scale": scale})
+            rows.append(
+                {
+                    "cutoff": pd.Timestamp(cutoff),
+                    "horizon": hzn,
+                    "y": actual,
+                    "mean": actual + err,
+                    "lo-80": 9.0,
+                    "hi-80": 11.5,
+                    "scale": scale,
+                }
+            )
     return pd.DataFrame(rows)
 
 

@@ -46,27 +46,54 @@ def _metadata() -> dict:
         "horizon": 28,
         "interval_levels": [80, 95],
         "chosen_models": {"store A": "ets", "store B": "snaive"},
-        "data": {"sha256": "ab" * 32, "rows": 100, "series": 2, "first_date": "2024-01-01",
-                 "last_date": "2024-12-30"},
+        "data": {
+            "sha256": "ab" * 32,
+            "rows": 100,
+            "series": 2,
+            "first_date": "2024-01-01",
+            "last_date": "2024-12-30",
+        },
         "code_version": "17.0.1.0.0",
     }
 
 
 def _forecast() -> pd.DataFrame:
-    return pd.DataFrame({"store": ["A", "A"], "ds": pd.to_datetime(["2024-12-31", "2025-01-01"]),
-                         "horizon": [1, 2], "yhat": [5.0, 6.0], "yhat_lower": [4.0, 4.5],
-                         "yhat_upper": [6.0, 7.5], "model": ["ets", "ets"]})
+    return pd.DataFrame(
+        {
+            "store": ["A", "A"],
+            "ds": pd.to_datetime(["2024-12-31", "2025-01-01"]),
+            "horizon": [1, 2],
+            "yhat": [5.0, 6.0],
+            "yhat_lower": [4.0, 4.5],
+            "yhat_upper": [6.0, 7.5],
+            "model": ["ets", "ets"],
+        }
+    )
 
 
 def _metrics() -> pd.DataFrame:
-    return pd.DataFrame({"unique_id": ["A", "A"], "model": ["ets", "snaive"], "bucket": ["1-28", "1-28"],
-                         "metric": ["mase", "mase"], "value": [0.8, 1.0], "chosen": [True, False]})
+    return pd.DataFrame(
+        {
+            "unique_id": ["A", "A"],
+            "model": ["ets", "snaive"],
+            "bucket": ["1-28", "1-28"],
+            "metric": ["mase", "mase"],
+            "value": [0.8, 1.0],
+            "chosen": [True, False],
+        }
+    )
 
 
 def _build(path: Path, model=None, key: bytes = KEY) -> Path:
-    return ma.build_artifact(path, model=model if model is not None else TinyModel(3.0), metadata=_metadata(),
-                             forecast=_forecast(), metrics=_metrics(), signing_key=key,
-                             report_png=b"\x89PNG\r\n\x1a\nfake")
+    return ma.build_artifact(
+        path,
+        model=model if model is not None else TinyModel(3.0),
+        metadata=_metadata(),
+        forecast=_forecast(),
+        metrics=_metrics(),
+        signing_key=key,
+        report_png=b"\x89PNG\r\n\x1a\nfake",
+    )
 
 
 def _rewrite(src: Path, dst: Path, *, replace: dict | None = None, drop: tuple = (), add: dict | None = None):
@@ -136,8 +163,14 @@ def test_build_is_atomic_on_failure(tmp_path):
 
 def test_metadata_must_be_json(tmp_path):
     with pytest.raises(TypeError, match="not JSON serialisable"):
-        ma.build_artifact(tmp_path / "m.zip", model=1, metadata={"bad": object()}, forecast=_forecast(),
-                          metrics=_metrics(), signing_key=KEY)
+        ma.build_artifact(
+            tmp_path / "m.zip",
+            model=1,
+            metadata={"bad": object()},
+            forecast=_forecast(),
+            metrics=_metrics(),
+            signing_key=KEY,
+        )
     assert not (tmp_path / "m.zip").exists()
 
 
@@ -179,8 +212,11 @@ def test_re_signed_manifest_without_key(artifact, tmp_path):
         signature = json.loads(archive.read("SIGNATURE"))
     evil = b"ds,yhat\n"
     signature["members"]["forecast.csv"] = hashlib.sha256(evil).hexdigest()
-    bad = _rewrite(artifact, tmp_path / "bad.zip",
-                   replace={"forecast.csv": evil, "SIGNATURE": json.dumps(signature).encode()})
+    bad = _rewrite(
+        artifact,
+        tmp_path / "bad.zip",
+        replace={"forecast.csv": evil, "SIGNATURE": json.dumps(signature).encode()},
+    )
     with pytest.raises(ArtifactError, match="SIGNATURE was altered"):
         ma.verify_artifact(bad, KEY)
 
@@ -333,12 +369,24 @@ def test_cli_show(artifact, capsys):
 
 def test_cli_subprocess(artifact, tmp_path):
     env = {**os.environ, ma.SIGNING_KEY_ENV: KEY.decode(), "PYTHONPATH": str(REPO)}
-    ok = subprocess.run([sys.executable, "-m", "project.model_artifact", "verify", str(artifact)],
-                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, "-m", "project.model_artifact", "verify", str(artifact)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0, ok.stderr
     unsigned = _rewrite(artifact, tmp_path / "unsigned.zip", drop=("SIGNATURE",))
-    bad = subprocess.run([sys.executable, "-m", "project.model_artifact", "verify", str(unsigned)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "project.model_artifact", "verify", str(unsigned)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1
     assert bad.stderr.strip() == "INVALID: the artifact is unsigned: it has no SIGNATURE member"
     assert "Traceback" not in bad.stderr

@@ -52,9 +52,10 @@ import datetime as _dt
 import io
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -142,7 +143,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
         try:
             frame = pd.read_parquet(io.BytesIO(raw))
         except Exception as exc:  # pyarrow raises many types for corrupt files
-            raise InputError(f"input file {path.name!r} looks like Parquet but cannot be read: {exc}") from exc
+            raise InputError(
+                f"input file {path.name!r} looks like Parquet but cannot be read: {exc}"
+            ) from exc
     else:
         if b"\x00" in raw[:4096] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise InputError(
@@ -244,8 +247,9 @@ def _parse_text_dates(text: pd.Series, nonblank: pd.Series) -> tuple[str, pd.Ser
     if share(_RE_YYYYMMDD) == 1.0:
         return "YYYYMMDD", pd.to_datetime(text, format="%Y%m%d", errors="coerce")
     if share(_RE_ISO) >= 0.5:
-        return "ISO", pd.to_datetime(text.str.replace("T", " ", regex=False).str.slice(0, 10),
-                                     format="%Y-%m-%d", errors="coerce")
+        return "ISO", pd.to_datetime(
+            text.str.replace("T", " ", regex=False).str.slice(0, 10), format="%Y-%m-%d", errors="coerce"
+        )
     if share(_RE_YMD_SLASH) >= 0.5:
         norm = text.str.slice(0, 10).str.replace(".", "/", regex=False)
         return "YYYY/MM/DD", pd.to_datetime(norm, format="%Y/%m/%d", errors="coerce")
@@ -326,7 +330,9 @@ def prepare(
     Raises :class:`InputError` with the rows, columns or values at fault.
     """
     if missing not in MISSING_POLICIES:
-        raise InputError(f"missing-day policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}")
+        raise InputError(
+            f"missing-day policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}"
+        )
     series_cols = list(series_cols)
     _check_columns(df, date_col, target_col, series_cols)
     if len(df) == 0:
@@ -346,18 +352,22 @@ def prepare(
             "history cannot contain future days (check the date format or the date column)"
         )
 
-    long = pd.DataFrame({
-        "unique_id": series_key(df.reset_index(drop=True), series_cols).to_numpy(),
-        "ds": dates.to_numpy(),
-        "y": target.to_numpy(),
-    })
+    long = pd.DataFrame(
+        {
+            "unique_id": series_key(df.reset_index(drop=True), series_cols).to_numpy(),
+            "ds": dates.to_numpy(),
+            "y": target.to_numpy(),
+        }
+    )
     keys = _keys_frame(df.reset_index(drop=True), series_cols, long["unique_id"])
     warnings: list[str] = []
 
     rows_per_series = long.groupby("unique_id", sort=True).size()
     empty_targets = int(long["y"].isna().sum())
     if empty_targets:
-        warnings.append(f"{empty_targets} row(s) have an empty {target_col!r}; those days are treated as missing")
+        warnings.append(
+            f"{empty_targets} row(s) have an empty {target_col!r}; those days are treated as missing"
+        )
     summed = long.groupby(["unique_id", "ds"], sort=True)["y"].agg(["sum", "size", "count"])
     summed["y"] = summed["sum"].where(summed["count"] > 0)  # all-empty duplicates stay missing
     duplicates = (summed["size"] - 1).groupby(level="unique_id").sum()
@@ -372,8 +382,9 @@ def prepare(
 
     pieces, reports = [], []
     for uid, grp in summed.groupby("unique_id", sort=True):
-        frame, info = _complete_series(str(uid), grp["ds"].to_numpy(), grp["y"].to_numpy(float),
-                                       missing, global_end)
+        frame, info = _complete_series(
+            str(uid), grp["ds"].to_numpy(), grp["y"].to_numpy(float), missing, global_end
+        )
         info["rows"] = int(rows_per_series.get(uid, 0))
         info["duplicates_summed"] = int(duplicates.get(uid, 0))
         pieces.append(frame)
@@ -385,11 +396,27 @@ def prepare(
     data = pd.concat(pieces, ignore_index=True)
     report = pd.DataFrame(reports)
     report["short"] = report["length"] < horizon if horizon else False
-    report = report[[
-        "unique_id", "rows", "duplicates_summed", "length", "first_date", "last_date", "last_observed",
-        "days_filled", "days_zero_filled", "days_interpolated", "days_nan", "zero_share", "negatives",
-        "outliers", "policy", "closed_weekdays", "short",
-    ]]
+    report = report[
+        [
+            "unique_id",
+            "rows",
+            "duplicates_summed",
+            "length",
+            "first_date",
+            "last_date",
+            "last_observed",
+            "days_filled",
+            "days_zero_filled",
+            "days_interpolated",
+            "days_nan",
+            "zero_share",
+            "negatives",
+            "outliers",
+            "policy",
+            "closed_weekdays",
+            "short",
+        ]
+    ]
     keys = keys[keys["unique_id"].isin(report["unique_id"])].reset_index(drop=True)
 
     for row in report.itertuples(index=False):
@@ -403,8 +430,10 @@ def prepare(
                 "a simple fallback model will be used"
             )
         if row.days_interpolated:
-            warnings.append(f"series {row.unique_id!r}: {row.days_interpolated} absent day(s) inside a busy "
-                            "stretch were read as a data outage and interpolated")
+            warnings.append(
+                f"series {row.unique_id!r}: {row.days_interpolated} absent day(s) inside a busy "
+                "stretch were read as a data outage and interpolated"
+            )
     for message in warnings:
         logger.info(message)
 
@@ -422,7 +451,11 @@ def prepare(
             "missing_share_at_least": AUTO_MISSING_SHARE,
             "closed_weekday_missing_share": AUTO_CLOSED_WEEKDAY_SHARE,
         },
-        "outliers": {"method": "rolling median/MAD", "window": OUTLIER_WINDOW, "threshold": OUTLIER_THRESHOLD},
+        "outliers": {
+            "method": "rolling median/MAD",
+            "window": OUTLIER_WINDOW,
+            "threshold": OUTLIER_THRESHOLD,
+        },
     }
     return PreparedData(data=data, keys=keys, report=report, policy=policy, warnings=warnings)
 
@@ -438,8 +471,9 @@ def _check_columns(df: pd.DataFrame, date_col: str, target_col: str, series_cols
     used = [date_col, target_col, *series_cols]
     repeated = sorted({c for c in used if used.count(c) > 1})
     if repeated:
-        raise InputError(f"column(s) {', '.join(map(repr, repeated))} given for more than one role "
-                         "(date, target, series)")
+        raise InputError(
+            f"column(s) {', '.join(map(repr, repeated))} given for more than one role (date, target, series)"
+        )
 
 
 _RE_DECIMAL_COMMA = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
@@ -468,13 +502,17 @@ def _coerce_target(values: pd.Series, target_col: str) -> pd.Series:
             rows = np.flatnonzero(bad.to_numpy())
             examples = ", ".join(f"row {i + 1} ({values.iloc[i]!r})" for i in rows[:_MAX_EXAMPLES])
             more = f" and {len(rows) - _MAX_EXAMPLES} more" if len(rows) > _MAX_EXAMPLES else ""
-            raise InputError(f"target column {target_col!r} must be numeric; {len(rows)} value(s) are not: "
-                             f"{examples}{more}")
+            raise InputError(
+                f"target column {target_col!r} must be numeric; {len(rows)} value(s) are not: "
+                f"{examples}{more}"
+            )
     infinite = np.isinf(out.to_numpy(dtype=float, na_value=np.nan))
     if infinite.any():
         rows = np.flatnonzero(infinite)
-        raise InputError(f"target column {target_col!r} has infinite values in rows "
-                         f"{', '.join(str(i + 1) for i in rows[:_MAX_EXAMPLES])}")
+        raise InputError(
+            f"target column {target_col!r} has infinite values in rows "
+            f"{', '.join(str(i + 1) for i in rows[:_MAX_EXAMPLES])}"
+        )
     return out.astype("float64")
 
 
@@ -551,14 +589,16 @@ def _complete_series(
         out[interpolated] = anchor.interpolate(method="time", limit_area="inside").to_numpy()[interpolated]
 
     outlier = _flag_outliers(out, present)
-    frame = pd.DataFrame({
-        "unique_id": uid,
-        "ds": calendar.as_unit("ns"),
-        "y": out,
-        "filled": filled,
-        "interpolated": interpolated,
-        "outlier": outlier,
-    })
+    frame = pd.DataFrame(
+        {
+            "unique_id": uid,
+            "ds": calendar.as_unit("ns"),
+            "y": out,
+            "filled": filled,
+            "interpolated": interpolated,
+            "outlier": outlier,
+        }
+    )
     observed = y[np.isfinite(y)]
     info = {
         "unique_id": uid,
@@ -575,7 +615,8 @@ def _complete_series(
         "outliers": int(outlier.sum()),
         "policy": label,
         "closed_weekdays": ",".join(calendar[:7][np.isin(calendar[:7].dayofweek, closed)].day_name().str[:3])
-        if closed else "",
+        if closed
+        else "",
     }
     return frame, info
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import io
 import logging
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -118,7 +119,9 @@ def seasonal_scale(y_train: Any, season_length: int = 7) -> float:
     return float(np.mean(diffs)) if diffs.size else float("nan")
 
 
-def mase(y: Any, yhat: Any, y_train: Any = None, season_length: int = 7, *, scale: float | None = None) -> float:
+def mase(
+    y: Any, yhat: Any, y_train: Any = None, season_length: int = 7, *, scale: float | None = None
+) -> float:
     """Mean absolute scaled error: MAE divided by :func:`seasonal_scale` of ``y_train``.
 
     Pass ``scale`` directly when it is already known (backtests store it per
@@ -228,15 +231,19 @@ def cross_validation(
         model.fit(train_y, train_ds)
         pred = model.predict(h, level=level)
         if len(pred) != h or "mean" not in pred:
-            raise InputError(f"model {type(model).__name__} returned {len(pred)} rows without the "
-                             f"expected columns for horizon {h}")
-        frame = pd.DataFrame({
-            "cutoff": ds[end - 1],
-            "ds": ds[end:end + h],
-            "horizon": np.arange(1, h + 1),
-            "y": y[end:end + h],
-            "mean": np.asarray(pred["mean"], dtype=float),
-        })
+            raise InputError(
+                f"model {type(model).__name__} returned {len(pred)} rows without the "
+                f"expected columns for horizon {h}"
+            )
+        frame = pd.DataFrame(
+            {
+                "cutoff": ds[end - 1],
+                "ds": ds[end : end + h],
+                "horizon": np.arange(1, h + 1),
+                "y": y[end : end + h],
+                "mean": np.asarray(pred["mean"], dtype=float),
+            }
+        )
         for lv in level:
             for side in ("lo", "hi"):
                 frame[f"{side}-{lv}"] = np.asarray(pred[f"{side}-{lv}"], dtype=float)
@@ -264,7 +271,8 @@ def _bucket_metrics(part: pd.DataFrame, metrics: Iterable[str], levels: list[int
     for name in metrics:
         if name == "mase":
             per_cutoff = [
-                mase(g["y"], g["mean"], scale=float(g["scale"].iloc[0])) for _, g in part.groupby("cutoff", sort=True)
+                mase(g["y"], g["mean"], scale=float(g["scale"].iloc[0]))
+                for _, g in part.groupby("cutoff", sort=True)
             ]
             finite = [v for v in per_cutoff if np.isfinite(v)]
             row["mase"] = float(np.mean(finite)) if finite else float("nan")
@@ -286,7 +294,12 @@ def _bucket_metrics(part: pd.DataFrame, metrics: Iterable[str], levels: list[int
 
 
 _POINT_METRICS: dict[str, Callable[[Any, Any], float]] = {
-    "mae": mae, "rmse": rmse, "mape": mape, "smape": smape, "wmape": wmape, "bias": bias,
+    "mae": mae,
+    "rmse": rmse,
+    "mape": mape,
+    "smape": smape,
+    "wmape": wmape,
+    "bias": bias,
 }
 
 
@@ -328,9 +341,11 @@ def error_by_horizon(cv: pd.DataFrame) -> pd.DataFrame:
     """MAE and scaled MAE (MAE / scale, averaged over cutoffs) per horizon step."""
     frame = cv.assign(abs_error=(cv["y"] - cv["mean"]).abs())
     frame["scaled"] = frame["abs_error"] / frame["scale"].where(frame["scale"] > 0)
-    return (frame.groupby("horizon", sort=True)
-            .agg(mae=("abs_error", "mean"), mase=("scaled", "mean"))
-            .reset_index())
+    return (
+        frame.groupby("horizon", sort=True)
+        .agg(mae=("abs_error", "mean"), mase=("scaled", "mean"))
+        .reset_index()
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -381,8 +396,14 @@ def render_report_png(
     ax.plot(hist["ds"], hist["y"], color="#333333", linewidth=1, label="history")
     ax.plot(fc["ds"], fc["mean"], color="#1f77b4", linewidth=1.5, label="forecast")
     if f"lo-{level}" in fc and f"hi-{level}" in fc:
-        ax.fill_between(fc["ds"], fc[f"lo-{level}"], fc[f"hi-{level}"], color="#1f77b4", alpha=0.25,
-                        label=f"{level}% interval")
+        ax.fill_between(
+            fc["ds"],
+            fc[f"lo-{level}"],
+            fc[f"hi-{level}"],
+            color="#1f77b4",
+            alpha=0.25,
+            label=f"{level}% interval",
+        )
     ax.set_title(title or "Forecast")
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
