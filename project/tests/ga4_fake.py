@@ -99,6 +99,7 @@ class FakeProperty:
     display_name: str
     account: str = "accounts/1000"
     account_name: str = "Demo account"
+    has_data: bool = True  #: False: every report is empty (no rows, no rowCount)
 
 
 @dataclass
@@ -450,7 +451,7 @@ class FakeGA4:
         if error is not None:
             code = int(error)
             raise _ApiError(code, _STATUS.get(code, "UNKNOWN"), f"Scripted fault {code}.")
-        self._property(property_id)
+        prop = self._property(property_id)
         dims = [d["name"] for d in body.get("dimensions", [])]
         mets = [m["name"] for m in body.get("metrics", [])]
         for name in dims:
@@ -485,7 +486,9 @@ class FakeGA4:
             )
 
         cube = _Cube(dims, ranges[0]["startDate"], ranges[0]["endDate"])
-        total = cube.size + (1 if drift else 0)
+        if not prop.has_data:
+            cube.size = 0
+        total = cube.size + (1 if drift and cube.size else 0)
         rows = []
         for i in range(offset, min(offset + limit, cube.size)):
             key = cube.row(i)
