@@ -162,9 +162,9 @@ def conformal_bands(
 
     ``errors`` is ``(n_windows, h_err)`` of ``y - mean`` from rolling-origin
     backtests.  For horizon ``k`` the half-width at level ``L`` is the
-    ``ceil((n + 1) L / 100) / n`` empirical quantile of ``|errors[:, k]|``
-    (the finite-sample conformal correction; with few windows that is the
-    largest error).  Horizons beyond ``h_err`` reuse the last one; NaN errors
+    ``ceil((n + 1) L / 100)``-th smallest of the ``n`` values ``|errors[:, k]|``
+    (split-conformal rank with its finite-sample correction; capped at the
+    largest error, which is what few windows give at high levels).  Horizons beyond ``h_err`` reuse the last one; NaN errors
     are ignored and a horizon without any finite error borrows the nearest
     earlier one (zero width if none).  Bands are monotone in the level and
     ``lo <= mean <= hi``; ``lower_bound`` (e.g. ``0.0`` for counts) clips them.
@@ -192,8 +192,8 @@ def conformal_bands(
             if n == 0:
                 widths[k] = widths[k - 1] if k > 0 else 0.0
                 continue
-            q = min(1.0, math.ceil((n + 1) * value / 100.0) / n)
-            widths[k] = np.quantile(err[finite[:, k], k], q, method="higher")
+            rank = min(n, math.ceil((n + 1) * value / 100.0 - 1e-9))
+            widths[k] = np.sort(err[finite[:, k], k])[max(rank, 1) - 1]
         widths = np.maximum(widths, widths_prev)
         widths_prev = widths
         bounds[value] = (mean - widths, mean + widths)
@@ -408,6 +408,12 @@ class ETSForecaster(BaseForecaster):
         return _back(mean_z, self.log_), bounds
 
 
+def _last_matrix(values, ndim: int) -> np.ndarray:
+    """The last time slice of a (possibly time-varying) state-space matrix."""
+    arr = np.asarray(values, dtype=np.float64)
+    return arr[..., -1] if arr.ndim > ndim else arr
+
+
 class SarimaxForecaster(BaseForecaster):
     """Seasonal ARIMA from statsmodels' ``SARIMAX``, small fixed order.
 
@@ -460,18 +466,31 @@ class SarimaxForecaster(BaseForecaster):
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.result_ = model.fit(disp=False, maxiter=int(self.maxiter))
+            result = model.fit(disp=False, maxiter=int(self.maxiter))
+        # Keep only what the forecast needs (the statsmodels results object
+        # holds every smoothed state: megabytes once pickled).
+        ssm = result.model.ssm
+        self.params_ = np.asarray(result.params, dtype=np.float64)
+        self.state_ = np.asarray(result.predicted_state[:, -1], dtype=np.float64)
+        self.transition_ = _last_matrix(ssm["transition"], 2)
+        self.design_ = _last_matrix(ssm["design"], 2).ravel()
+        self.state_intercept_ = _last_matrix(ssm["state_intercept"], 1)
+        self.obs_intercept_ = float(_last_matrix(ssm["obs_intercept"], 1)[0])
+        self.scale_ = float(result.scale)
+        self.ar_poly_ = np.asarray(result.polynomial_reduced_ar, dtype=np.float64)
+        self.ma_poly_ = np.asarray(result.polynomial_reduced_ma, dtype=np.float64)
         self.z_tail_ = z[-(int(self.order[1]) + m * 2 + 2):].copy()
 
     def _predict(self, h, levels, X):
         from statsmodels.tsa.arima_process import arma2ma
 
-        result = self.result_
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # with simple_differencing the model (and its forecast) is on the
-            # differenced series w = (1 - B)^d (1 - B^m)^D z: integrate back
-            w_hat = np.asarray(result.forecast(h), dtype=np.float64)
+        # with simple_differencing the model (and its forecast) is on the
+        # differenced series w = (1 - B)^d (1 - B^m)^D z: integrate back
+        w_hat = np.empty(h)
+        state = self.state_.copy()
+        for k in range(h):
+            w_hat[k] = self.obs_intercept_ + self.design_ @ state
+            state = self.state_intercept_ + self.transition_ @ state
         m = int(self.season_length)
         d, D = int(self.order[1]), int(self.seasonal_order[1]) if self.seasonal_order else 0
         diff_poly = np.array([1.0])
@@ -491,10 +510,9 @@ class SarimaxForecaster(BaseForecaster):
                 value -= diff_poly[j] * history[-j]
             history.append(value)
             mean_z[k] = value
-        ar = np.convolve(result.polynomial_reduced_ar, diff_poly)
-        ma = result.polynomial_reduced_ma
-        psi = arma2ma(ar, ma, lags=h)
-        sd = np.sqrt(float(result.scale) * np.cumsum(psi**2))
+        ar = np.convolve(self.ar_poly_, diff_poly)
+        psi = arma2ma(ar, self.ma_poly_, lags=h)
+        sd = np.sqrt(self.scale_ * np.cumsum(psi**2))
         bounds = {
             v: (
                 _back(mean_z - _z_value(v) * sd, self.log_),

@@ -1,0 +1,249 @@
+"""Contract, guard and interval tests of project.utils.pipelines."""
+
+import io
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from project.utils.pipelines import (
+    MODELS,
+    BaseForecaster,
+    GuardedModel,
+    conformal_bands,
+    make_model,
+)
+
+H = 14
+FAST = ["naive", "snaive", "ets", "sarimax", "gbm", "theta"]
+
+
+def _synthetic(n=150, seed=0):
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2023-01-02", periods=n, freq="D")
+    weekly = np.array([1.0, 1.1, 1.2, 1.1, 1.0, 0.6, 0.5])[ds.dayofweek]
+    y = (100 + 0.2 * np.arange(n)) * weekly * rng.lognormal(0, 0.08, n)
+    return y, ds
+
+
+def _check_contract(frame: pd.DataFrame, h: int, levels=(80, 95)):
+    expected = ["mean"] + [f"{s}-{lv}" for lv in levels for s in ("lo", "hi")]
+    assert list(frame.columns) == expected
+    assert len(frame) == h
+    values = frame.to_numpy(dtype=float)
+    assert np.isfinite(values).all()
+    narrow, wide = min(levels), max(levels)
+    assert (frame[f"lo-{wide}"] <= frame[f"lo-{narrow}"] + 1e-9).all()
+    assert (frame[f"lo-{narrow}"] <= frame["mean"] + 1e-9).all()
+    assert (frame["mean"] <= frame[f"hi-{narrow}"] + 1e-9).all()
+    assert (frame[f"hi-{narrow}"] <= frame[f"hi-{wide}"] + 1e-9).all()
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_model_contract_and_pickle(name):
+    y, ds = _synthetic()
+    model = make_model(name, season_length=7)
+    assert model.fit(y, ds) is model
+    frame = model.predict(H)
+    _check_contract(frame, H)
+    # a sensible forecast of a level-100 weekly series, not just any finite numbers
+    assert 30 < frame["mean"].mean() < 300
+    assert (frame["lo-95"] >= 0).all()  # non-negative series stay non-negative
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    assert buffer.tell() < 2_000_000
+    buffer.seek(0)
+    restored = joblib.load(buffer)
+    pd.testing.assert_frame_equal(restored.predict(H), frame)
+
+
+def test_prophet_contract_with_holidays():
+    pytest.importorskip("prophet")
+    y, ds = _synthetic(n=120)
+    model = make_model("prophet", country="US", uncertainty_samples=50)
+    model.fit(y, ds)
+    frame = model.predict(7, level=(50, 90))
+    _check_contract(frame, 7, levels=(50, 90))
+    assert "Christmas Day" in set(model.model_.train_holiday_names)
+    restored = joblib.load(_dump(model))
+    assert len(restored.predict(3, level=(80,))) == 3
+
+
+def _dump(obj):
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_registry_and_factory():
+    assert set(MODELS) == {"naive", "snaive", "ets", "sarimax", "prophet", "gbm", "theta"}
+    model = make_model("ets", season_length=7, country="US", damped=False)
+    assert model.damped is False
+    with pytest.raises(ValueError, match="Unknown model 'arima'"):
+        make_model("arima")
+    assert make_model("gbm").native_intervals is False
+    assert make_model("theta").native_intervals is False
+    assert make_model("ets").native_intervals is True
+
+
+def test_custom_levels_and_unfitted_model():
+    y, ds = _synthetic()
+    frame = make_model("snaive").fit(y, ds).predict(10, level=(50, 99))
+    _check_contract(frame, 10, levels=(50, 99))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        make_model("theta").predict(3)
+    with pytest.raises(ValueError, match="level"):
+        make_model("naive").fit(y, ds).predict(3, level=(120,))
+
+
+def test_seasonal_naive_values_and_band_growth():
+    y = np.tile(np.arange(1.0, 8.0), 5) + np.r_[np.zeros(28), np.ones(7)]
+    ds = pd.date_range("2024-01-01", periods=len(y))
+    frame = make_model("snaive").fit(y, ds).predict(14)
+    np.testing.assert_allclose(frame["mean"], np.tile(y[-7:], 2))
+    width = (frame["hi-80"] - frame["lo-80"]).to_numpy()
+    assert width[7] > width[6] > 0  # second season is wider (sqrt of seasons)
+
+
+def test_sample_forecasts_are_close_to_actuals(wiki_df):
+    """On a real page every fast model stays within a sane MASE of the hold-out."""
+    page = wiki_df["page"].iloc[0]
+    g = wiki_df[wiki_df["page"] == page]
+    y = g["pageviews"].to_numpy(float)
+    ds = pd.DatetimeIndex(pd.to_datetime(g["date"]))
+    train, test = y[:-28], y[-28:]
+    scale = np.mean(np.abs(train[7:] - train[:-7]))
+    for name in FAST:
+        model = GuardedModel(make_model(name))
+        frame = model.fit(train, ds[:-28]).predict(28)
+        _check_contract(frame, 28)
+        assert model.fallback_reason_ is None, (name, model.fallback_reason_)
+        mase = np.mean(np.abs(test - frame["mean"].to_numpy())) / scale
+        assert mase < 3.0, (name, mase)
+
+
+# ---------------------------------------------------------------- guard / fallback
+
+
+class _Exploding(BaseForecaster):
+    name = "exploding"
+
+    def __init__(self, season_length=7):
+        self.season_length = season_length
+
+    def _fit(self, y, ds, X):
+        self.top_ = float(np.max(y))
+
+    def _predict(self, h, levels, X):
+        mean = np.full(h, 1000.0 * self.top_)
+        return mean, {v: (mean - 1, mean + 1) for v in levels}
+
+
+class _NaN(_Exploding):
+    name = "nan"
+
+    def _predict(self, h, levels, X):
+        mean = np.full(h, np.nan)
+        return mean, {v: (mean, mean) for v in levels}
+
+
+class _Broken(_Exploding):
+    name = "broken"
+
+    def _fit(self, y, ds, X):
+        raise np.linalg.LinAlgError("singular matrix")
+
+
+def _snaive_forecast(y, ds, h=H):
+    return make_model("snaive").fit(y, ds).predict(h)
+
+
+@pytest.mark.parametrize(
+    "model, reason",
+    [
+        (_Exploding(), "explodes"),
+        (_NaN(), "not finite"),
+        (_Broken(), "fit failed: LinAlgError: singular matrix"),
+    ],
+)
+def test_guard_falls_back_to_seasonal_naive(model, reason):
+    y, ds = _synthetic()
+    guarded = GuardedModel(model).fit(y, ds)
+    frame = guarded.predict(H)
+    assert reason in guarded.fallback_reason_
+    _check_contract(frame, H)
+    pd.testing.assert_frame_equal(frame, _snaive_forecast(y, ds))
+    assert joblib.load(_dump(guarded)).predict(H).equals(frame)
+
+
+def test_guard_too_short_series_is_reported():
+    y, ds = _synthetic(n=12)
+    guarded = GuardedModel(make_model("ets")).fit(y, ds)
+    assert "too short for ets: 12 observations, needs 18" in guarded.fallback_reason_
+    _check_contract(guarded.predict(H), H)
+    tiny = GuardedModel("gbm").fit(np.array([5.0, 6.0, 7.0]), pd.date_range("2024-01-01", periods=3))
+    frame = tiny.predict(5)
+    assert "too short for gbm" in tiny.fallback_reason_
+    np.testing.assert_allclose(frame["mean"], 7.0)  # snaive degrades to naive
+
+
+def test_guard_keeps_a_healthy_model():
+    y, ds = _synthetic()
+    guarded = GuardedModel("theta").fit(y, ds)
+    frame = guarded.predict(H)
+    assert guarded.fallback_reason_ is None
+    assert guarded.native_intervals is False
+    pd.testing.assert_frame_equal(frame, make_model("theta").fit(y, ds).predict(H))
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_all_zero_series_does_not_crash(name):
+    y = np.zeros(90)
+    ds = pd.date_range("2024-01-01", periods=90)
+    guarded = GuardedModel(make_model(name)).fit(y, ds)
+    frame = guarded.predict(7)
+    _check_contract(frame, 7)
+    np.testing.assert_allclose(frame.to_numpy(), 0.0, atol=1e-6)
+
+
+def test_missing_values_are_interpolated_not_fatal():
+    y, ds = _synthetic()
+    y[[10, 11, 50]] = np.nan
+    frame = make_model("theta").fit(y, ds).predict(7)
+    _check_contract(frame, 7)
+
+
+# ---------------------------------------------------------------- conformal bands
+
+
+def test_conformal_bands_quantiles_and_monotone():
+    mean = np.array([10.0, 10.0, 10.0])
+    errors = np.array(
+        [
+            [1.0, -2.0, 3.0],
+            [-1.5, 2.5, -4.0],
+            [0.5, -1.0, 5.0],
+            [2.0, 0.5, np.nan],
+        ]
+    )
+    frame = conformal_bands(mean, errors, levels=(50, 95))
+    _check_contract(frame, 3, levels=(50, 95))
+    # level 50 with n = 4: the ceil(5 * 0.5) = 3rd smallest |e| of 0.5, 1, 1.5, 2
+    assert frame.loc[0, "hi-50"] == pytest.approx(11.5)
+    # level 95: the largest error (finite-sample correction saturates)
+    assert frame.loc[0, "hi-95"] == pytest.approx(12.0)
+    assert frame.loc[2, "lo-95"] == pytest.approx(5.0)  # NaN ignored: max of 3, 4, 5
+    assert frame.loc[1, "lo-95"] == pytest.approx(7.5)
+
+
+def test_conformal_bands_extends_horizon_and_clips():
+    mean = np.array([1.0, 2.0, 3.0, 4.0])
+    errors = np.array([[0.5, 3.0], [1.0, 2.0]])
+    frame = conformal_bands(mean, errors, levels=(80,), lower_bound=0.0)
+    assert len(frame) == 4
+    assert frame["hi-80"].tolist() == pytest.approx([2.0, 5.0, 6.0, 7.0])
+    assert (frame["lo-80"] >= 0).all()
+    empty = conformal_bands(mean, np.empty((0, 4)), levels=(80, 95))
+    np.testing.assert_allclose(empty["hi-95"], mean)
