@@ -364,3 +364,66 @@ def test_embedded_sample(wiki_df):
     assert len(prepared.report) == wiki_df["page"].nunique()
     assert (prepared.report["length"] == 550).all()
     assert prepared.data["y"].notna().all()
+
+
+# --------------------------------------------------------------------------- number formats, more shapes
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        (["1.234,5", "12,25", "7"], [1234.5, 12.25, 7.0]),  # European
+        (["1,234.5", "12.25", "7"], [1234.5, 12.25, 7.0]),  # US
+        (["1.234", "12,5"], [1234.0, 12.5]),  # "1.234" is a thousands group once the column reads European
+    ],
+)
+def test_separated_numbers_decided_per_column(values, expected):
+    dates = list(_daily("2024-01-01", len(values)).strftime("%Y-%m-%d"))
+    prepared = prepare(_frame(dates, values), "date", "sales", today=TODAY)
+    assert prepared.data["y"].tolist() == expected
+
+
+def test_ambiguous_thousands_comma_is_refused():
+    with pytest.raises(InputError, match="may use ',' as a decimal or as a thousands separator"):
+        prepare(_frame(["2024-01-01", "2024-01-02"], ["1,234", "2,000"]), "date", "sales", today=TODAY)
+
+
+def test_mixed_number_conventions_are_refused():
+    with pytest.raises(InputError, match="mixes number formats"):
+        prepare(_frame(["2024-01-01", "2024-01-02"], ["1.5", "2,5"]), "date", "sales", today=TODAY)
+
+
+def test_parse_dates_iso_without_zero_padding():
+    parsed, fmt = parse_dates(pd.Series(["2024-3-5", "2024-3-6 10:00", "2024-03-07T00:00:00Z"]))
+    assert fmt == "ISO"
+    assert parsed.tolist() == list(_daily("2024-03-05", 3))
+
+
+def test_outlier_pass_never_mixes_series():
+    # A busy series followed by a small one: a shared rolling window would flag the boundary.
+    days = list(_daily("2024-01-01", 40).strftime("%Y-%m-%d"))
+    rng = np.random.default_rng(3)
+    df = pd.concat(
+        [
+            _frame(days, 10000 + rng.normal(0, 50, 40), store=["big"] * 40),
+            _frame(days, 10 + rng.normal(0, 0.5, 40), store=["small"] * 40),
+        ]
+    )
+    prepared = prepare(df, "date", "sales", series_cols=["store"], today=TODAY)
+    assert not prepared.data["outlier"].any()
+    assert prepared.report["outliers"].tolist() == [0, 0]
+
+
+def test_busy_series_ending_early_keeps_its_own_end():
+    days = _daily("2024-01-01", 30)
+    df = pd.concat(
+        [
+            _frame(days.strftime("%Y-%m-%d"), np.full(30, 500.0), store=["A"] * 30),
+            _frame(days[:20].strftime("%Y-%m-%d"), np.full(20, 800.0), store=["B"] * 20),
+        ]
+    )
+    prepared = prepare(df, "date", "sales", series_cols=["store"], today=TODAY)
+    report = prepared.report.set_index("unique_id")
+    assert report.loc["B", "last_date"] == "2024-01-20"  # no invented zeros after a busy series stops
+    assert report.loc["B", "days_filled"] == 0
+    assert any("'B' ends on 2024-01-20" in w for w in prepared.warnings)

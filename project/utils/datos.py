@@ -216,11 +216,16 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, str]:
             parsed = parsed.dt.tz_localize(None)
         fmt = "datetime"
     else:
-        text = _as_text(values)
+        # A date column repeats a few hundred distinct values over many rows:
+        # parse each distinct value once.
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        text = _as_text(pd.Series(uniques, dtype=object))
         nonblank = text[text != ""]
         if nonblank.empty:
             raise InputError("the date column is empty in every row")
-        fmt, parsed = _parse_text_dates(text, nonblank)
+        fmt, parsed_unique = _parse_text_dates(text, nonblank)
+        lookup = np.append(parsed_unique.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+        parsed = pd.Series(lookup[codes], index=values.index)
     bad = parsed.isna()
     if bad.any():
         rows = np.flatnonzero(bad.to_numpy())
@@ -234,10 +239,14 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, str]:
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    if pd.api.types.is_float_dtype(values):
-        # 20240331 read as float when a row is blank: drop the ".0".
-        return values.map(lambda v: "" if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
-    return values.map(lambda v: "" if pd.isna(v) else str(v).strip())
+    def one(v: Any) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+            return ""
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))  # 20240331 read as float when a row is blank: drop the ".0"
+        return str(v).strip()
+
+    return values.map(one)
 
 
 def _parse_text_dates(text: pd.Series, nonblank: pd.Series) -> tuple[str, pd.Series]:
@@ -247,11 +256,11 @@ def _parse_text_dates(text: pd.Series, nonblank: pd.Series) -> tuple[str, pd.Ser
     if share(_RE_YYYYMMDD) == 1.0:
         return "YYYYMMDD", pd.to_datetime(text, format="%Y%m%d", errors="coerce")
     if share(_RE_ISO) >= 0.5:
-        return "ISO", pd.to_datetime(
-            text.str.replace("T", " ", regex=False).str.slice(0, 10), format="%Y-%m-%d", errors="coerce"
-        )
+        day = text.str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[ T]|$)", expand=False)
+        return "ISO", pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
     if share(_RE_YMD_SLASH) >= 0.5:
-        norm = text.str.slice(0, 10).str.replace(".", "/", regex=False)
+        norm = text.str.extract(r"^(\d{4}[/.]\d{1,2}[/.]\d{1,2})(?:[ T]|$)", expand=False)
+        norm = norm.str.replace(".", "/", regex=False)
         return "YYYY/MM/DD", pd.to_datetime(norm, format="%Y/%m/%d", errors="coerce")
     if share(_RE_DMY) >= 0.5:
         parts = nonblank.str.extract(_RE_DMY)
@@ -297,14 +306,24 @@ def _regularity(parsed: pd.Series) -> float:
 
 
 def series_key(frame: pd.DataFrame, series_cols: Sequence[str]) -> pd.Series:
-    """The ``unique_id`` of each row: key values joined by ``" | "`` (``"total"`` without keys)."""
+    """The ``unique_id`` of each row: key values joined by ``" | "`` (``"total"`` without keys).
+
+    Missing key values read ``"(missing)"``. Strings are built once per distinct
+    key, not per row.
+    """
     if not series_cols:
         return pd.Series(TOTAL_SERIES, index=frame.index, dtype=object)
-    parts = [frame[c].map(lambda v: "(missing)" if pd.isna(v) else str(v).strip()) for c in series_cols]
-    key = parts[0]
-    for part in parts[1:]:
-        key = key + KEY_SEPARATOR + part
-    return key
+    codes = []
+    labels = []
+    for col in series_cols:
+        col_codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
+        codes.append(col_codes)
+        labels.append(np.array([str(u).strip() for u in uniques] + ["(missing)"], dtype=object))
+    combo_codes, combos = pd.factorize(pd.MultiIndex.from_arrays(codes))
+    names = np.array(
+        [KEY_SEPARATOR.join(str(labels[i][c]) for i, c in enumerate(combo)) for combo in combos], dtype=object
+    )
+    return pd.Series(names[combo_codes], index=frame.index, dtype=object)
 
 
 def prepare(
@@ -380,20 +399,42 @@ def prepare(
         raise InputError(f"column {target_col!r} has no values in any row")
     global_end = summed["ds"].max()
 
+    uids = summed["unique_id"].to_numpy()
+    all_ds = summed["ds"].to_numpy("datetime64[ns]")
+    all_y = summed["y"].to_numpy(float)
+    bounds = np.flatnonzero(np.r_[True, uids[1:] != uids[:-1], True])
     pieces, reports = [], []
-    for uid, grp in summed.groupby("unique_id", sort=True):
-        frame, info = _complete_series(
-            str(uid), grp["ds"].to_numpy(), grp["y"].to_numpy(float), missing, global_end
-        )
-        info["rows"] = int(rows_per_series.get(uid, 0))
-        info["duplicates_summed"] = int(duplicates.get(uid, 0))
-        pieces.append(frame)
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        uid = str(uids[start])
+        piece, info = _complete_series(all_ds[start:stop], all_y[start:stop], missing, global_end)
+        info = {
+            "unique_id": uid,
+            "rows": int(rows_per_series.get(uids[start], 0)),
+            "duplicates_summed": int(duplicates.get(uids[start], 0)),
+            **info,
+        }
+        pieces.append(piece)
         reports.append(info)
     # Series whose every target was empty have no observation at all.
     dropped = sorted(set(rows_per_series.index) - set(summed["unique_id"]))
     for uid in dropped:
         warnings.append(f"series {uid!r} has no target value in any row and was left out")
-    data = pd.concat(pieces, ignore_index=True)
+    lengths = np.array([len(p["y"]) for p in pieces])
+    data = pd.DataFrame(
+        {
+            "unique_id": np.repeat(np.array([r["unique_id"] for r in reports], dtype=object), lengths),
+            "ds": np.concatenate([p["ds"] for p in pieces]),
+            "y": np.concatenate([p["y"] for p in pieces]),
+            "filled": np.concatenate([p["filled"] for p in pieces]),
+            "interpolated": np.concatenate([p["interpolated"] for p in pieces]),
+        }
+    )
+    data["outlier"] = _flag_outliers(data["y"].to_numpy(), ~data["filled"].to_numpy(), lengths)
+    outliers_per_series = np.add.reduceat(
+        data["outlier"].to_numpy(np.int64), np.r_[0, np.cumsum(lengths)[:-1]]
+    )
+    for info, count in zip(reports, outliers_per_series):
+        info["outliers"] = int(count)
     report = pd.DataFrame(reports)
     report["short"] = report["length"] < horizon if horizon else False
     report = report[
@@ -419,7 +460,13 @@ def prepare(
     ]
     keys = keys[keys["unique_id"].isin(report["unique_id"])].reset_index(drop=True)
 
+    last_input_day = str(global_end.date())
     for row in report.itertuples(index=False):
+        if row.last_date != last_input_day:
+            warnings.append(
+                f"series {row.unique_id!r} ends on {row.last_date}, before the last date of the input "
+                f"({last_input_day}); its forecast starts the day after its own end"
+            )
         if row.negatives:
             warnings.append(f"series {row.unique_id!r} has {row.negatives} negative value(s) (kept as given)")
         if row.zero_share == 1.0:
@@ -476,28 +523,25 @@ def _check_columns(df: pd.DataFrame, date_col: str, target_col: str, series_cols
         )
 
 
-_RE_DECIMAL_COMMA = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
+# Numbers with separators, as spreadsheets export them. "EU": 1.234,5; "US": 1,234.5.
+_RE_EU_NUMBER = r"^[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
+_RE_US_NUMBER = r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
 
 
 def _coerce_target(values: pd.Series, target_col: str) -> pd.Series:
+    """Numbers as float64; text numbers with thousands/decimal separators decided per column."""
     if pd.api.types.is_bool_dtype(values):
         raise InputError(f"target column {target_col!r} holds true/false values; expected numbers")
     if pd.api.types.is_numeric_dtype(values):
         out = values.astype(float)
     else:
-        text = values.map(lambda v: v if pd.isna(v) else str(v).strip().replace("\u00a0", ""))
-        text = text.where(text != "", np.nan)
-        out = pd.to_numeric(text, errors="coerce")
+        text = values.astype("string").str.strip().str.replace("\u00a0", "", regex=False)
+        text = text.mask(text == "")
+        out = pd.to_numeric(text, errors="coerce").astype(float)
         bad = out.isna() & text.notna()
         if bad.any():
-            # European exports: "1.234,5" or "12,5". Accept only if every failing
-            # value reads that way, never a half-and-half guess.
-            failing = text[bad].astype(str)
-            if failing.str.match(_RE_DECIMAL_COMMA).all():
-                fixed = failing.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-                out = out.copy()
-                out[bad] = pd.to_numeric(fixed, errors="coerce")
-                bad = out.isna() & text.notna()
+            out = _separated_numbers(text, bad, target_col, out)
+            bad = out.isna() & text.notna()
         if bad.any():
             rows = np.flatnonzero(bad.to_numpy())
             examples = ", ".join(f"row {i + 1} ({values.iloc[i]!r})" for i in rows[:_MAX_EXAMPLES])
@@ -516,19 +560,45 @@ def _coerce_target(values: pd.Series, target_col: str) -> pd.Series:
     return out.astype("float64")
 
 
+def _separated_numbers(text: pd.Series, bad: pd.Series, target_col: str, out: pd.Series) -> pd.Series:
+    """Re-read a text column whose numbers carry separators (``1.234,5`` or ``1,234.5``).
+
+    The convention is chosen for the whole column from the values that only
+    one convention can read; ``"1,234"`` alone is ambiguous and refused rather
+    than guessed. Values that failed for other reasons stay NaN (and are
+    reported by the caller).
+    """
+    present = text.dropna()
+    eu, us = present.str.match(_RE_EU_NUMBER), present.str.match(_RE_US_NUMBER)
+    failing = bad[bad].index
+    if not (eu | us)[failing].any():
+        return out  # nothing separator-shaped: plain garbage, let the caller report it
+    # Plain "12.5" is only US-readable; "12,5" or "1.234.567" only EU-readable.
+    eu_only, us_only = bool((eu & ~us).any()), bool((us & ~eu).any())
+    if eu_only and us_only:
+        a, b = present[eu & ~us].iloc[0], present[us & ~eu].iloc[0]
+        raise InputError(
+            f"target column {target_col!r} mixes number formats ({a!r} reads as 1.234,5 style, "
+            f"{b!r} as 1,234.5 style); export the numbers without thousands separators"
+        )
+    if not eu_only and not us_only:
+        sample = present[eu & us & present.str.contains(",", regex=False)].iloc[0]
+        raise InputError(
+            f"target column {target_col!r} has numbers like {sample!r} that may use ',' as a decimal "
+            "or as a thousands separator; export the numbers without thousands separators"
+        )
+    if eu_only:
+        fixed = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        fixed = text.str.replace(",", "", regex=False)
+    return pd.to_numeric(fixed, errors="coerce").astype(float)
+
+
 def _keys_frame(df: pd.DataFrame, series_cols: list[str], unique_id: pd.Series) -> pd.DataFrame:
     keys = pd.DataFrame({"unique_id": unique_id.to_numpy()})
     for col in series_cols:
         keys[col] = df[col].to_numpy()
     return keys.drop_duplicates("unique_id").sort_values("unique_id").reset_index(drop=True)
-
-
-def _robust_scale(values: np.ndarray) -> float:
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return 0.0
-    mad = 1.4826 * float(np.median(np.abs(values - np.median(values))))
-    return mad if mad > 0 else float(np.std(values))
 
 
 def _classify(observed: np.ndarray, span: int) -> bool:
@@ -540,8 +610,11 @@ def _classify(observed: np.ndarray, span: int) -> bool:
     return zero_share >= AUTO_ZERO_SHARE or near_zero or missing_share >= AUTO_MISSING_SHARE
 
 
-def _closed_weekdays(calendar: pd.DatetimeIndex, present: np.ndarray) -> list[int]:
-    weekdays = calendar.dayofweek.to_numpy()
+_NS_PER_DAY = np.int64(86_400 * 10**9)
+_WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def _closed_weekdays(weekdays: np.ndarray, present: np.ndarray) -> list[int]:
     closed = []
     for day in range(7):
         on_day = weekdays == day
@@ -551,86 +624,89 @@ def _closed_weekdays(calendar: pd.DatetimeIndex, present: np.ndarray) -> list[in
 
 
 def _complete_series(
-    uid: str, ds: np.ndarray, y: np.ndarray, missing: str, global_end: pd.Timestamp
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    first, last = pd.Timestamp(ds[0]), pd.Timestamp(ds[-1])
-    span = (last - first).days + 1
+    ds: np.ndarray, y: np.ndarray, missing: str, global_end: pd.Timestamp
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Reindex one series (sorted unique ``ds``, finite ``y``) to a daily calendar and fill it."""
+    first = ds[0].astype("datetime64[ns]")
+    pos = ((ds - first).astype(np.int64) // _NS_PER_DAY).astype(np.int64)
+    span = int(pos[-1]) + 1
     intermittent = _classify(y, span)
-    if missing == "zero" or (missing == "auto" and intermittent):
-        end = global_end
-    else:
-        end = last
-    calendar = pd.date_range(first, end, freq="D")
-    values = pd.Series(y, index=pd.DatetimeIndex(ds)).reindex(calendar)
-    present = values.notna().to_numpy()
+    zero_mode = missing == "zero" or (missing == "auto" and intermittent)
+    end = np.datetime64(global_end, "ns") if zero_mode else ds[-1]
+    length = int((end - first).astype(np.int64) // _NS_PER_DAY) + 1
+    calendar = first + np.arange(length) * np.timedelta64(1, "D")
+    out = np.full(length, np.nan)
+    out[pos] = y
+    present = np.zeros(length, dtype=bool)
+    present[pos] = True
     filled = ~present
-    interpolated = np.zeros(len(calendar), dtype=bool)
-    zero_filled = np.zeros(len(calendar), dtype=bool)
+    zero_filled = np.zeros(length, dtype=bool)
+    interpolated = np.zeros(length, dtype=bool)
     closed: list[int] = []
-
-    if missing == "zero" or (missing == "auto" and intermittent):
-        zero_filled = filled.copy()
+    if zero_mode:
+        zero_filled = filled
         label = "zero" if missing == "zero" else "auto:intermittent"
     elif missing == "nan":
         label = "nan"
     elif missing == "interpolate":
-        interpolated = filled.copy()
+        interpolated = filled
         label = "interpolate"
     else:
-        closed = _closed_weekdays(calendar, present)
-        zero_filled = filled & np.isin(calendar.dayofweek.to_numpy(), closed)
+        weekdays = (calendar.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+        closed = _closed_weekdays(weekdays, present)
+        zero_filled = filled & np.isin(weekdays, closed)
         interpolated = filled & ~zero_filled
         label = "auto:busy"
-    out = values.to_numpy(copy=True)
-    out[zero_filled] = 0.0
     if interpolated.any():
-        # Closed-weekday zeros are real values; interpolate outages between observations only.
-        anchor = pd.Series(np.where(present, out, np.nan), index=calendar)
-        out[interpolated] = anchor.interpolate(method="time", limit_area="inside").to_numpy()[interpolated]
-
-    outlier = _flag_outliers(out, present)
-    frame = pd.DataFrame(
-        {
-            "unique_id": uid,
-            "ds": calendar.as_unit("ns"),
-            "y": out,
-            "filled": filled,
-            "interpolated": interpolated,
-            "outlier": outlier,
-        }
-    )
-    observed = y[np.isfinite(y)]
+        # Anchor on observed days only (closed-weekday zeros are not outage evidence).
+        where = np.flatnonzero(interpolated)
+        out[where] = np.interp(where, pos, y)
+    out[zero_filled] = 0.0
+    finite = out[np.isfinite(out)]
     info = {
-        "unique_id": uid,
-        "length": int(len(calendar)),
-        "first_date": first.date().isoformat(),
-        "last_date": pd.Timestamp(end).date().isoformat(),
-        "last_observed": last.date().isoformat(),
+        "length": length,
+        "first_date": str(first.astype("datetime64[D]")),
+        "last_date": str(end.astype("datetime64[D]")),
+        "last_observed": str(ds[-1].astype("datetime64[D]")),
         "days_filled": int(filled.sum()),
         "days_zero_filled": int(zero_filled.sum()),
         "days_interpolated": int(interpolated.sum()),
-        "days_nan": int(np.isnan(out).sum()),
-        "zero_share": float(np.mean(out[np.isfinite(out)] == 0)) if np.isfinite(out).any() else float("nan"),
-        "negatives": int((observed < 0).sum()),
-        "outliers": int(outlier.sum()),
+        "days_nan": int(length - finite.size),
+        "zero_share": float(np.mean(finite == 0)) if finite.size else float("nan"),
+        "negatives": int((y < 0).sum()),
         "policy": label,
-        "closed_weekdays": ",".join(calendar[:7][np.isin(calendar[:7].dayofweek, closed)].day_name().str[:3])
-        if closed
-        else "",
+        "closed_weekdays": ",".join(_WEEKDAY_NAMES[d] for d in closed),
     }
-    return frame, info
+    arrays = {"ds": calendar, "y": out, "filled": filled, "interpolated": interpolated}
+    return arrays, info
 
 
-def _flag_outliers(y: np.ndarray, present: np.ndarray) -> np.ndarray:
-    if present.sum() < 7:
-        return np.zeros(len(y), dtype=bool)
-    series = pd.Series(np.where(present, y, np.nan))
-    rolling = series.rolling(OUTLIER_WINDOW, center=True, min_periods=7)
-    median = rolling.median()
-    mad = (series - median).abs().rolling(OUTLIER_WINDOW, center=True, min_periods=7).median() * 1.4826
-    floor = 0.5 * _robust_scale(y[present])
-    scale = np.maximum(mad.to_numpy(), floor)
-    dev = np.abs(series.to_numpy() - median.to_numpy())
+def _flag_outliers(y: np.ndarray, present: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Rolling median/MAD outlier flags for all series at once.
+
+    Series are laid end to end with ``OUTLIER_WINDOW // 2`` NaN days between
+    them, so one centred rolling pass never mixes two series.
+    """
+    pad = OUTLIER_WINDOW // 2
+    series_index = np.repeat(np.arange(len(lengths)), lengths)
+    slot = np.arange(y.size) + pad * series_index
+    padded = np.full(y.size + pad * len(lengths), np.nan)
+    observed = np.where(present, y, np.nan)
+    padded[slot] = observed
+    rolling = pd.Series(padded).rolling(OUTLIER_WINDOW, center=True, min_periods=7)
+    median = rolling.median().to_numpy()
+    deviation = np.abs(padded - median)
+    mad = pd.Series(deviation).rolling(OUTLIER_WINDOW, center=True, min_periods=7).median().to_numpy()
+    local_scale = 1.4826 * mad[slot]
+    # Floor: half the series' own robust scale, so a flat stretch (MAD 0) does not flag every wiggle.
+    frame = pd.DataFrame({"s": series_index, "v": observed})
+    series_median = frame.groupby("s")["v"].transform("median").to_numpy()
+    frame["d"] = np.abs(observed - series_median)
+    series_mad = 1.4826 * frame.groupby("s")["d"].transform("median").to_numpy()
+    series_std = frame.groupby("s")["v"].transform("std", ddof=0).to_numpy()
+    series_scale = np.where(series_mad > 0, series_mad, series_std)
+    count = frame.groupby("s")["v"].transform("count").to_numpy()
+    scale = np.fmax(local_scale, 0.5 * series_scale)
     with np.errstate(invalid="ignore"):
-        flags = (dev > OUTLIER_THRESHOLD * scale) & (scale > 0)
-    return np.nan_to_num(flags, nan=0).astype(bool) & present
+        flags = (deviation[slot] > OUTLIER_THRESHOLD * scale) & (scale > 0) & (count >= 7)
+    return flags & present
