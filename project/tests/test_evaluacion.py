@@ -136,6 +136,19 @@ def test_cross_validation_too_short(series):
         ev.cross_validation(y[:30], ds[:30], RecordingNaive, h=10, n_windows=3, step=10)
 
 
+def test_cross_validation_checks_model_output(series):
+    y, ds = series
+
+    class Short(RecordingNaive):
+        def predict(self, h, level=(80, 95)):
+            return super().predict(h, level=(80,)).head(h - 1)
+
+    with pytest.raises(
+        ValueError, match=r"returned 9 row\(s\) for horizon 10 without column\(s\) lo-95, hi-95"
+    ):
+        ev.cross_validation(y, ds, Short, h=10, n_windows=1, step=10)
+
+
 # --------------------------------------------------------------------------- evaluate
 
 

@@ -230,10 +230,13 @@ def cross_validation(
         model = model_factory()
         model.fit(train_y, train_ds)
         pred = model.predict(h, level=level)
-        if len(pred) != h or "mean" not in pred:
-            raise InputError(
-                f"model {type(model).__name__} returned {len(pred)} rows without the "
-                f"expected columns for horizon {h}"
+        expected = ["mean", *(f"{side}-{lv}" for lv in level for side in ("lo", "hi"))]
+        absent = [c for c in expected if c not in pred.columns]
+        if len(pred) != h or absent:
+            # A broken model contract, not bad user data: a plain ValueError.
+            raise ValueError(
+                f"model {type(model).__name__} returned {len(pred)} row(s) for horizon {h}"
+                + (f" without column(s) {', '.join(absent)}" if absent else "")
             )
         frame = pd.DataFrame(
             {
