@@ -61,6 +61,7 @@ __all__ = [
     "library_versions",
     "code_version",
     "file_sha256",
+    "artifact_metadata",
     "main",
 ]
 
@@ -193,6 +194,26 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         described = ""
     return f"{__version__}+{described}" if described else __version__
+
+
+def artifact_metadata(**fields: Any) -> dict[str, Any]:
+    """``fields`` plus the entries every artifact carries, unless given.
+
+    Adds ``format_version``, ``created_at`` (UTC, ISO 8601), ``code_version``
+    and ``library_versions``. The caller supplies the rest of the issue's list:
+    ``horizon``, ``interval_levels``, ``chosen_models``, ``metrics``, ``data``
+    (``sha256``, ``rows``, ``series``, ``first_date``, ``last_date``), ``params``.
+    """
+    import datetime as dt
+
+    meta: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "created_at": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "code_version": code_version(),
+        "library_versions": library_versions(),
+    }
+    meta.update(fields)
+    return meta
 
 
 def render_model_card(metadata: Mapping[str, Any], metrics: pd.DataFrame | None = None) -> str:
@@ -342,12 +363,27 @@ def build_artifact(
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, output)
+        _fsync_directory(output.parent)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
     logger.info("wrote signed artifact %s (%d members)", output, len(payload))
     return output
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 # --------------------------------------------------------------------------- verify and load

@@ -316,6 +316,14 @@ def test_metadata_helpers(tmp_path):
     assert ma.file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def test_artifact_metadata_defaults_and_overrides():
+    meta = ma.artifact_metadata(horizon=28, data={"rows": 3})
+    assert meta["format_version"] == ma.FORMAT_VERSION and meta["horizon"] == 28
+    assert meta["created_at"].endswith("+00:00") and "numpy" in meta["library_versions"]
+    assert ma.artifact_metadata(code_version="x")["code_version"] == "x"
+    json.dumps(meta)
+
+
 def test_model_card_from_metadata():
     card = ma.render_model_card(_metadata(), _metrics())
     assert "Horizon: 28" in card and "80%, 95%" in card
