@@ -1,0 +1,41 @@
+# Copyright 2026 ai_train_model contributors
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl-3.0).
+{
+    "name": "AI Train Model",
+    "summary": "Versioned datasets, daily forecasting models trained in the "
+    "background, signed model artifacts",
+    "version": "17.0.1.0.0",
+    "author": "ai_train_model contributors",
+    "website": "https://github.com/ai-train-model/ai_train_model",
+    "license": "LGPL-3",
+    "category": "Productivity/Forecasting",
+    "depends": ["base", "mail", "web"],
+    "external_dependencies": {
+        # PyPI distribution names: Odoo 17 looks the distribution up first.
+        "python": [
+            "numpy",
+            "pandas",
+            "pyarrow",
+            "scipy",
+            "scikit-learn",
+            "statsmodels",
+            "joblib",
+            "holidays",
+            "matplotlib",
+        ],
+    },
+    "data": [
+        "security/security.xml",
+        "security/ir.model.access.csv",
+        "views/view_dataset.xml",
+        "views/view_trainer.xml",
+        "views/view_model_version.xml",
+        "views/view_model_metric.xml",
+        "views/menus.xml",
+        "data/ir_sequence_data.xml",
+        "data/ir_cron_data.xml",
+    ],
+    "installable": True,
+    "application": True,
+    "development_status": "Alpha",
+}

@@ -1,0 +1,1 @@
+from . import download_model_controller

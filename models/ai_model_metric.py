@@ -1,0 +1,71 @@
+import math
+import re
+
+from odoo import api, fields, models
+
+
+class AiModelMetric(models.Model):
+    """One backtest score: a series, a candidate model, a horizon bucket and a
+    metric. Written in bulk by the engine (``_import_frame``), never by hand."""
+
+    _name = "ai.model.metric"
+    _description = "AI Model Metric"
+    _inherit = ["ai.bulk.mixin", "ai.protected.fields.mixin"]
+    _order = "version_id, unique_id, bucket, metric, model"
+    _rec_name = "metric"
+
+    _protected_create = True
+    _protected_fields = ("version_id", "unique_id", "model", "bucket", "metric", "value", "chosen")
+
+    version_id = fields.Many2one(
+        comodel_name="ai.model.version", string="Model Version", required=True, ondelete="cascade", index=True
+    )
+    company_id = fields.Many2one(related="version_id.company_id")
+    unique_id = fields.Char(string="Series", required=True, index=True)
+    model = fields.Char(required=True)
+    bucket = fields.Char(
+        required=True, help="Horizon bucket: D+1, D+7, D+28 (one day ahead) or 1-28 (average over days 1 to 28)."
+    )
+    metric = fields.Char(required=True)
+    value = fields.Float(digits=(16, 4))
+    chosen = fields.Boolean(help="The model chosen for this series.")
+
+    _sql_constraints = [
+        (
+            "metric_uniq",
+            "unique(version_id, unique_id, model, bucket, metric)",
+            "A metric line is unique per version, series, model, bucket and metric.",
+        ),
+    ]
+
+    @api.model
+    def _import_frame(self, version, frame):
+        """Store the core's metrics frame (``unique_id, model, bucket, metric,
+        value, chosen``) for ``version`` in one bulk upsert. Non-finite values
+        (a metric undefined for a series) are skipped. Returns the row count."""
+        if frame is None or not len(frame):
+            return 0
+        missing = {"unique_id", "model", "bucket", "metric", "value"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"metrics frame lacks columns {sorted(missing)}")
+        chosen = frame["chosen"] if "chosen" in frame.columns else [False] * len(frame)
+
+        def rows():
+            for uid, model, bucket, metric, value, is_chosen in zip(
+                frame["unique_id"], frame["model"], frame["bucket"], frame["metric"], frame["value"], chosen
+            ):
+                value = float(value)
+                if math.isfinite(value):
+                    yield version.id, str(uid), str(model), str(bucket), str(metric), value, bool(is_chosen)
+
+        return self._engine()._bulk_upsert(
+            ["version_id", "unique_id", "model", "bucket", "metric", "value", "chosen"],
+            rows(),
+            ["version_id", "unique_id", "model", "bucket", "metric"],
+        )
+
+    @api.model
+    def _bucket_width(self, bucket):
+        """Days a bucket label covers: ``1-28`` -> 28, ``D+7`` -> 1."""
+        match = re.fullmatch(r"(\d+)-(\d+)", bucket or "")
+        return int(match.group(2)) - int(match.group(1)) + 1 if match else 1

@@ -1,0 +1,303 @@
+import base64
+import hashlib
+import json
+import logging
+import re
+import secrets
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .ai_core import core
+
+_logger = logging.getLogger(__name__)
+
+SIGNING_KEY_PARAM = "ai_train_model.signing_key"
+
+
+class AiModelVersion(models.Model):
+    """One trained forecasting model: a signed artifact zip plus what it was
+    trained on and how well it backtested.
+
+    Created by the training engine only (``_create_from_training``); its
+    artifact, digests, metadata and metric lines cannot be edited. The zip is a
+    field attachment, so it is readable exactly by the users who can read the
+    version; download it through ``/ai_train_model/model/<id>/download``.
+    """
+
+    _name = "ai.model.version"
+    _description = "AI Model Version"
+    _inherit = ["mail.thread", "mail.activity.mixin", "ai.protected.fields.mixin"]
+    _order = "name, version desc, id desc"
+
+    _protected_create = True
+    _protected_fields = (
+        "name",
+        "version",
+        "company_id",
+        "job_id",
+        "dataset_id",
+        "artifact_file",
+        "artifact_filename",
+        "artifact_sha256",
+        "artifact_size",
+        "data_sha256",
+        "horizon",
+        "metric",
+        "score",
+        "series_count",
+        "chosen_models_json",
+        "metadata_json",
+        "metric_ids",
+        "date_trained",
+    )
+
+    name = fields.Char(required=True, readonly=True, index=True, help="Model family (the job's model name).")
+    version = fields.Integer(required=True, readonly=True, help="Version number within the model family.")
+    company_id = fields.Many2one(comodel_name="res.company", required=True, readonly=True, index=True)
+    job_id = fields.Many2one(
+        comodel_name="ai.training.job", string="Training Job", readonly=True, ondelete="set null", index=True
+    )
+    dataset_id = fields.Many2one(
+        comodel_name="ai.dataset",
+        string="Dataset",
+        readonly=True,
+        ondelete="restrict",
+        index=True,
+        help="Dataset version the model was trained on (lineage).",
+    )
+    state = fields.Selection(
+        selection=[("draft", "Draft"), ("active", "Active"), ("archived", "Archived")],
+        required=True,
+        default="draft",
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index=True,
+    )
+    artifact_file = fields.Binary(string="Artifact", attachment=True, readonly=True, copy=False)
+    artifact_filename = fields.Char(readonly=True, copy=False)
+    artifact_sha256 = fields.Char(string="Artifact SHA-256", readonly=True, copy=False)
+    artifact_size = fields.Integer(string="Artifact Size (bytes)", readonly=True, copy=False)
+    data_sha256 = fields.Char(
+        string="Data SHA-256", readonly=True, index=True, help="SHA-256 of the input the model was trained on."
+    )
+    horizon = fields.Integer(readonly=True)
+    metric = fields.Char(string="Selection Metric", readonly=True)
+    score = fields.Float(
+        readonly=True,
+        digits=(16, 4),
+        help="Mean over series of the selection metric of the chosen models, over the whole horizon "
+        "(backtest). Lower is better.",
+    )
+    series_count = fields.Integer(string="Series", readonly=True)
+    chosen_models_json = fields.Text(
+        string="Chosen Models", readonly=True, help="JSON object: series -> chosen model."
+    )
+    chosen_models_summary = fields.Char(compute="_compute_chosen_models_summary")
+    metadata_json = fields.Text(string="Metadata", readonly=True, groups="base.group_no_one")
+    metric_ids = fields.One2many(
+        comodel_name="ai.model.metric", inverse_name="version_id", string="Metrics", readonly=True
+    )
+    date_trained = fields.Datetime(readonly=True)
+    notes = fields.Html()
+
+    _sql_constraints = [
+        (
+            "name_version_uniq",
+            "unique(company_id, name, version)",
+            "This model version already exists in this company.",
+        ),
+    ]
+
+    @api.depends("name", "version")
+    def _compute_display_name(self):
+        for record in self:
+            record.display_name = f"{record.name or ''} v{record.version}"
+
+    @api.depends("chosen_models_json")
+    def _compute_chosen_models_summary(self):
+        for record in self:
+            try:
+                chosen = json.loads(record.chosen_models_json or "{}")
+            except ValueError:
+                chosen = {}
+            counts = {}
+            for model in chosen.values():
+                counts[model] = counts.get(model, 0) + 1
+            record.chosen_models_summary = ", ".join(
+                f"{model} ×{count}" for model, count in sorted(counts.items(), key=lambda item: -item[1])
+            )
+
+    # ------------------------------------------------------------------ actions
+
+    def action_download(self):
+        """Download the artifact through the access-checked controller."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/ai_train_model/model/{self.id}/download",
+            "target": "self",
+        }
+
+    def action_activate(self):
+        """Make these versions the active ones of their model families; the
+        previously active versions of the same families are archived."""
+        for record in self:
+            others = self.search(
+                [
+                    ("company_id", "=", record.company_id.id),
+                    ("name", "=", record.name),
+                    ("state", "=", "active"),
+                    ("id", "!=", record.id),
+                ]
+            )
+            others.write({"state": "archived"})
+        self.write({"state": "active"})
+        return True
+
+    def action_archive_version(self):
+        self.write({"state": "archived"})
+        return True
+
+    def action_verify_artifact(self):
+        self.ensure_one()
+        self.verify_artifact()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success",
+                "message": _("The artifact of %s is intact and signed by this database.", self.display_name),
+                "sticky": False,
+            },
+        }
+
+    # ------------------------------------------------------------------ artifact
+
+    def _get_artifact_attachment(self):
+        """The field attachment holding the zip (sudo: callers checked access
+        to ``self``; the attachment has no access of its own)."""
+        self.ensure_one()
+        return (
+            self.env["ir.attachment"]
+            .sudo()
+            .search(
+                [("res_model", "=", self._name), ("res_id", "=", self.id), ("res_field", "=", "artifact_file")],
+                limit=1,
+            )
+        )
+
+    def _get_artifact_bytes(self):
+        self.ensure_one()
+        self.check_access_rights("read")
+        self.check_access_rule("read")
+        attachment = self._get_artifact_attachment()
+        if not attachment:
+            raise UserError(_("Model version %s has no artifact.", self.display_name))
+        return attachment.raw
+
+    def verify_artifact(self):
+        """Check the artifact's signature with this database's key. Returns the
+        verified member bytes; raises ``UserError`` saying what is wrong."""
+        self.ensure_one()
+        raw = self._get_artifact_bytes()
+        if self.artifact_sha256 and hashlib.sha256(raw).hexdigest() != self.artifact_sha256:
+            raise UserError(_("The artifact of %s does not match its recorded SHA-256.", self.display_name))
+        errors = core("errors")
+        try:
+            return core("model_artifact").verify_artifact(raw, self._get_signing_key())
+        except errors.ArtifactError as exc:
+            raise UserError(_("The artifact of %s failed verification: %s", self.display_name, exc)) from exc
+
+    @api.model
+    def _get_signing_key(self):
+        """This database's artifact signing key, created on first need.
+
+        sudo: the key lives in a system parameter that only administrators may
+        read; the engine and verification need it whoever triggers them, and it
+        never leaves the server (no field, no log, no export)."""
+        params = self.env["ir.config_parameter"].sudo()
+        key = params.get_param(SIGNING_KEY_PARAM)
+        if not key:
+            key = secrets.token_hex(32)
+            params.set_param(SIGNING_KEY_PARAM, key)
+            _logger.info("created the artifact signing key of this database")
+        return key.encode("utf-8")
+
+    # ------------------------------------------------------------------ creation
+
+    @api.model
+    def _next_version(self, company, name):
+        """Next version number of a model family; an advisory lock serialises
+        concurrent jobs finishing for the same family."""
+        self.env.cr.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"ai.model.version:{company.id}:{name}",)
+        )
+        self.flush_model(["company_id", "name", "version"])
+        self.env.cr.execute(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM ai_model_version WHERE company_id = %s AND name = %s",
+            (company.id, name),
+        )
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _create_from_training(self, job, summary, artifact):
+        """Create the version of a finished training job from the core's
+        ``TrainSummary`` and the zip bytes, with its metric lines."""
+        company = job.company_id
+        name = job.model_name or job.name
+        number = self._next_version(company, name)
+        chosen = self._chosen_models(summary)
+        metadata = summary.metadata or {}
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "model"
+        version = self._engine().create(
+            {
+                "name": name,
+                "version": number,
+                "company_id": company.id,
+                "job_id": job.id,
+                "dataset_id": job.dataset_id.id,
+                "artifact_file": base64.b64encode(artifact),
+                "artifact_filename": f"{safe}-v{number}.zip",
+                "artifact_sha256": hashlib.sha256(artifact).hexdigest(),
+                "artifact_size": len(artifact),
+                "data_sha256": job.data_sha256 or (metadata.get("data") or {}).get("sha256"),
+                "horizon": job.horizon,
+                "metric": job.metric,
+                "series_count": len(chosen),
+                "chosen_models_json": json.dumps(chosen, indent=1, sort_keys=True),
+                "metadata_json": json.dumps(metadata, indent=1, sort_keys=True, default=str),
+                "date_trained": fields.Datetime.now(),
+            }
+        )
+        self.env["ai.model.metric"]._import_frame(version, summary.metrics)
+        version._update_score()
+        return version
+
+    @api.model
+    def _chosen_models(self, summary):
+        series = summary.series
+        if series is None or not len(series):
+            return {}
+        model_col = next((c for c in ("model", "chosen_model", "chosen") if c in series.columns), None)
+        if model_col is None:
+            return {}
+        return {str(uid): str(model) for uid, model in zip(series["unique_id"], series[model_col])}
+
+    def _update_score(self):
+        """Store the mean over series of the chosen models' selection metric
+        over the whole horizon (the widest bucket)."""
+        metric_model = self.env["ai.model.metric"]
+        for record in self:
+            lines = metric_model.search(
+                [("version_id", "=", record.id), ("chosen", "=", True), ("metric", "=", record.metric)]
+            )
+            if not lines:
+                score = 0.0
+            else:
+                overall = lines.filtered(lambda line: "-" in line.bucket) or lines
+                widest = max(overall.mapped("bucket"), key=metric_model._bucket_width)
+                values = overall.filtered(lambda line, b=widest: line.bucket == b).mapped("value")
+                score = sum(values) / len(values) if values else 0.0
+            record._engine().write({"score": score})

@@ -1,0 +1,590 @@
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from odoo import _, api, fields, models, modules
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import config
+
+from .ai_core import core
+
+_logger = logging.getLogger(__name__)
+
+#: Candidate model names when ``project.utils.pipelines`` cannot be imported
+#: (its own registry, ``MODELS``, is the reference).
+_FALLBACK_MODEL_NAMES = ("naive", "snaive", "ets", "sarimax", "prophet", "gbm", "theta")
+
+
+def _in_test_mode():
+    """True while Odoo runs tests: then nothing may commit the test cursor."""
+    return bool(config["test_enable"] or modules.module.current_test)
+
+
+class AiTrainingJob(models.Model):
+    """A request to train forecasting models on a dataset or an uploaded file.
+
+    Users queue jobs; the cron ``ir_cron_ai_training_job_run`` runs them one at
+    a time per worker (rows claimed with ``FOR UPDATE SKIP LOCKED``), calls
+    ``project.entrenar_modelo.train_to_artifact`` and stores the result as an
+    ``ai.model.version`` with its metric lines. Everything the engine writes
+    (state, progress, log, result) is protected against RPC writes.
+    """
+
+    _name = "ai.training.job"
+    _description = "AI Training Job"
+    _inherit = ["mail.thread", "mail.activity.mixin", "ai.protected.fields.mixin"]
+    _order = "id desc"
+    _check_company_auto = True
+
+    _protected_fields = (
+        "state",
+        "progress",
+        "log",
+        "attempts",
+        "error_message",
+        "date_queued",
+        "date_started",
+        "date_finished",
+        "date_heartbeat",
+        "model_version_id",
+        "data_sha256",
+    )
+    #: Jobs taken per cron run before the cron re-triggers itself.
+    _CRON_BATCH = 5
+    #: Attempts before a job whose worker keeps dying is marked failed.
+    _MAX_ATTEMPTS = 3
+    #: Minutes without a heartbeat after which a running job is considered
+    #: orphaned (its worker crashed); ir.config_parameter overrides it.
+    _STALE_MINUTES = 60
+    _METRICS = [
+        ("mase", "MASE"),
+        ("smape", "sMAPE"),
+        ("wmape", "wMAPE"),
+        ("mae", "MAE"),
+        ("rmse", "RMSE"),
+    ]
+
+    name = fields.Char(required=True, readonly=True, copy=False, default=lambda self: _("New"))
+    company_id = fields.Many2one(
+        comodel_name="res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+    )
+    model_name = fields.Char(
+        compute="_compute_model_name",
+        store=True,
+        readonly=False,
+        required=True,
+        help="Name of the model family; each successful run adds a version to it.",
+    )
+    input_type = fields.Selection(
+        selection=[("dataset", "Dataset"), ("file", "Uploaded File")],
+        required=True,
+        default="dataset",
+    )
+    dataset_id = fields.Many2one(
+        comodel_name="ai.dataset",
+        index=True,
+        domain="[('state', 'in', ('ready', 'registered'))]",
+        check_company=True,
+    )
+    input_file = fields.Binary(attachment=True, copy=False, help="A CSV or Parquet file in long format.")
+    input_filename = fields.Char(copy=False)
+    date_col = fields.Char(
+        string="Date Column", compute="_compute_columns", store=True, readonly=False, required=True
+    )
+    target_col = fields.Char(
+        string="Target Column", compute="_compute_columns", store=True, readonly=False, required=True
+    )
+    series_cols = fields.Char(
+        string="Series Columns",
+        compute="_compute_columns",
+        store=True,
+        readonly=False,
+        help="Columns whose values identify a series (store, product...), comma separated. "
+        "Empty: the whole file is one series.",
+    )
+    horizon = fields.Integer(default=28, required=True, help="Days to forecast (1 to 90).")
+    candidates = fields.Char(
+        default="naive,snaive,ets,sarimax,gbm,theta",
+        required=True,
+        help="Candidate models, comma separated, among: naive, snaive, ets, sarimax, prophet, gbm, theta. "
+        "Each series gets the one with the best backtest score.",
+    )
+    cv_windows = fields.Integer(
+        string="Backtest Windows", default=3, required=True, help="Rolling-origin backtest windows (1 to 20)."
+    )
+    metric = fields.Selection(selection=_METRICS, default="mase", required=True, help="Selection metric.")
+    country_id = fields.Many2one(
+        comodel_name="res.country",
+        string="Holidays Country",
+        help="Public holidays of this country become model features.",
+    )
+    state = fields.Selection(
+        selection=[
+            ("draft", "Draft"),
+            ("queued", "Queued"),
+            ("running", "Running"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+            ("cancelled", "Cancelled"),
+        ],
+        required=True,
+        default="draft",
+        readonly=True,
+        copy=False,
+        index=True,
+        tracking=True,
+    )
+    progress = fields.Float(readonly=True, copy=False, help="Share of series trained, in percent.")
+    log = fields.Text(readonly=True, copy=False)
+    attempts = fields.Integer(readonly=True, copy=False)
+    error_message = fields.Text(readonly=True, copy=False)
+    date_queued = fields.Datetime(string="Queued On", readonly=True, copy=False)
+    date_started = fields.Datetime(string="Started On", readonly=True, copy=False)
+    date_finished = fields.Datetime(string="Finished On", readonly=True, copy=False)
+    date_heartbeat = fields.Datetime(
+        string="Last Heartbeat",
+        readonly=True,
+        copy=False,
+        groups="base.group_no_one",
+        help="Last sign of life of the worker running the job.",
+    )
+    duration = fields.Float(string="Duration (s)", compute="_compute_duration")
+    data_sha256 = fields.Char(string="Data SHA-256", readonly=True, copy=False)
+    model_version_id = fields.Many2one(
+        comodel_name="ai.model.version",
+        string="Model Version",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+    )
+
+    _sql_constraints = [
+        ("horizon_range", "CHECK(horizon BETWEEN 1 AND 90)", "The horizon must be between 1 and 90 days."),
+        ("cv_windows_range", "CHECK(cv_windows BETWEEN 1 AND 20)", "Backtest windows must be between 1 and 20."),
+    ]
+
+    # ------------------------------------------------------------------ computes
+
+    @api.depends("dataset_id", "input_filename")
+    def _compute_model_name(self):
+        for job in self:
+            if job.dataset_id:
+                job.model_name = job.dataset_id.name
+            elif job.input_filename:
+                job.model_name = os.path.splitext(job.input_filename)[0]
+            else:
+                job.model_name = job.model_name
+
+    @api.depends("dataset_id")
+    def _compute_columns(self):
+        for job in self:
+            dataset = job.dataset_id
+            job.date_col = dataset.date_col or job.date_col or "date"
+            job.target_col = dataset.target_col or job.target_col
+            job.series_cols = dataset.series_cols if dataset else job.series_cols
+
+    @api.depends("date_started", "date_finished")
+    def _compute_duration(self):
+        now = fields.Datetime.now()
+        for job in self:
+            if job.date_started:
+                job.duration = ((job.date_finished or now) - job.date_started).total_seconds()
+            else:
+                job.duration = 0.0
+
+    # ------------------------------------------------------------------ constraints
+
+    @api.constrains("candidates")
+    def _check_candidates(self):
+        known = self._model_names()
+        for job in self:
+            names = job._candidate_list()
+            if not names:
+                raise ValidationError(_("Give at least one candidate model."))
+            unknown = [name for name in names if name not in known]
+            if unknown:
+                raise ValidationError(
+                    _(
+                        "Unknown candidate model(s): %(unknown)s. Known models: %(known)s.",
+                        unknown=", ".join(unknown),
+                        known=", ".join(sorted(known)),
+                    )
+                )
+
+    @api.constrains("input_type", "dataset_id")
+    def _check_input(self):
+        for job in self:
+            if job.input_type == "dataset" and not job.dataset_id:
+                raise ValidationError(_("Choose the dataset to train on."))
+
+    # ------------------------------------------------------------------ CRUD
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("name", _("New")) == _("New"):
+                vals["name"] = self.env["ir.sequence"].next_by_code("ai.training.job") or _("New")
+        return super().create(vals_list)
+
+    def unlink(self):
+        if any(job.state == "running" for job in self):
+            raise UserError(_("A running training job cannot be deleted."))
+        return super().unlink()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_queue(self):
+        """Queue draft jobs and wake the cron up. Called by the Queue button."""
+        for job in self:
+            if job.state != "draft":
+                raise UserError(_("Only draft jobs can be queued (%s is %s).", job.name, job.state))
+            job._check_ready_to_queue()
+        self._engine().write({"state": "queued", "date_queued": fields.Datetime.now(), "error_message": False})
+        self._trigger_cron()
+        return True
+
+    def action_retry(self):
+        """Queue failed or cancelled jobs again."""
+        for job in self:
+            if job.state not in ("failed", "cancelled"):
+                raise UserError(_("Only failed or cancelled jobs can be retried (%s is %s).", job.name, job.state))
+            job._check_ready_to_queue()
+        self._engine().write(
+            {
+                "state": "queued",
+                "date_queued": fields.Datetime.now(),
+                "error_message": False,
+                "progress": 0.0,
+                "attempts": 0,
+            }
+        )
+        self._trigger_cron()
+        return True
+
+    def action_cancel(self):
+        """Cancel jobs that have not started. A running job finishes its run."""
+        for job in self:
+            if job.state not in ("draft", "queued", "failed"):
+                raise UserError(_("Only draft, queued or failed jobs can be cancelled (%s is %s).", job.name, job.state))
+        self._engine().write({"state": "cancelled"})
+        return True
+
+    def action_reset_to_draft(self):
+        for job in self:
+            if job.state not in ("failed", "cancelled"):
+                raise UserError(_("Only failed or cancelled jobs go back to draft."))
+        self._engine().write({"state": "draft", "progress": 0.0, "error_message": False, "attempts": 0})
+        return True
+
+    def action_view_model_version(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_model_version_action")
+        action.update({"res_id": self.model_version_id.id, "view_mode": "form", "views": [(False, "form")]})
+        return action
+
+    # ------------------------------------------------------------------ cron
+
+    @api.model
+    def _cron_run_jobs(self, limit=None):
+        """Run queued jobs. Called from the cron ``ir_cron_ai_training_job_run``.
+
+        Orphaned running jobs are requeued first. Each job is claimed with
+        ``SELECT ... FOR UPDATE SKIP LOCKED`` so that several workers never run
+        the same job; the claim is committed before training starts (outside
+        tests), so the job shows as running while it works.
+        """
+        self._requeue_stale_jobs()
+        limit = limit or self._CRON_BATCH
+        for _index in range(limit):
+            job = self._claim_next_job()
+            if not job:
+                return True
+            job._run()
+        if self.search_count([("state", "=", "queued")], limit=1):
+            self._trigger_cron()
+        return True
+
+    @api.model
+    def _trigger_cron(self):
+        cron = self.env.ref("ai_train_model.ir_cron_ai_training_job_run", raise_if_not_found=False)
+        if cron:
+            # sudo: a user queueing a job may wake the cron up without being
+            # allowed to edit scheduled actions.
+            cron.sudo()._trigger()
+
+    @api.model
+    def _claim_next_job(self):
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT id FROM ai_training_job
+             WHERE state = 'queued'
+             ORDER BY date_queued NULLS FIRST, id
+             LIMIT 1
+               FOR UPDATE SKIP LOCKED
+            """
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            return self.browse()
+        job = self.browse(row[0])
+        now = fields.Datetime.now()
+        job._engine().write(
+            {
+                "state": "running",
+                "attempts": job.attempts + 1,
+                "progress": 0.0,
+                "error_message": False,
+                "date_started": now,
+                "date_finished": False,
+                "date_heartbeat": now,
+            }
+        )
+        job._commit()
+        return job
+
+    @api.model
+    def _requeue_stale_jobs(self):
+        """Requeue running jobs whose worker stopped sending heartbeats (crash,
+        restart, killed process); after ``_MAX_ATTEMPTS`` they fail."""
+        minutes = int(
+            self.env["ir.config_parameter"].sudo().get_param("ai_train_model.job_stale_minutes", self._STALE_MINUTES)
+        )
+        limit = fields.Datetime.now() - timedelta(minutes=minutes)
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT id FROM ai_training_job
+             WHERE state = 'running' AND (date_heartbeat IS NULL OR date_heartbeat < %s)
+               FOR UPDATE SKIP LOCKED
+            """,
+            (limit,),
+        )
+        jobs = self.browse([row[0] for row in self.env.cr.fetchall()])
+        for job in jobs:
+            if job.attempts >= self._MAX_ATTEMPTS:
+                job._engine().write(
+                    {
+                        "state": "failed",
+                        "date_finished": fields.Datetime.now(),
+                        "error_message": _(
+                            "The worker running this job stopped responding %(count)s times; "
+                            "the job is not retried automatically.",
+                            count=job.attempts,
+                        ),
+                    }
+                )
+            else:
+                job._append_log(_("No heartbeat for %s minutes: the worker probably stopped; job requeued.", minutes))
+                job._engine().write({"state": "queued", "date_queued": fields.Datetime.now()})
+        if jobs:
+            _logger.warning("requeued or failed %d orphaned training job(s): %s", len(jobs), jobs.ids)
+            self._commit()
+        return jobs
+
+    # ------------------------------------------------------------------ run
+
+    def _run(self):
+        """Train one claimed (running) job and store its result. Never raises
+        for a job-level failure: the job ends done or failed."""
+        self.ensure_one()
+        job = self.with_company(self.company_id)
+        errors = core("errors")
+        try:
+            with tempfile.TemporaryDirectory(prefix="ai_train_model_") as tmp:
+                summary, artifact = job._train(Path(tmp))
+                with self.env.cr.savepoint():
+                    job._store_result(summary, artifact)
+        except (errors.InputError, UserError) as exc:
+            # A message written for the user: the input cannot be trained on.
+            self.env.invalidate_all()
+            job._fail(str(exc.args[0]) if exc.args else str(exc))
+        except Exception:
+            # Anything else is a defect or an outage: the traceback goes to the
+            # server log only, the user gets a generic message.
+            _logger.exception("training job %s (id %s) failed", self.name, self.id)
+            self._rollback()
+            job._fail(
+                _(
+                    "The training stopped because of an internal error. An administrator can find "
+                    "the details in the server log (job %s).",
+                    job.name,
+                )
+            )
+        job._commit()
+        return True
+
+    def _train(self, workdir):
+        """Read the input, call the training core, return ``(summary, zip bytes)``."""
+        self.ensure_one()
+        errors = core("errors")
+        frame, data_sha256 = self._read_input(workdir)
+        series_cols = self._series_list()
+        self._append_log(
+            _(
+                "Training on %(rows)s rows (%(columns)s), horizon %(horizon)s, candidates %(candidates)s.",
+                rows=len(frame),
+                columns=", ".join(map(str, frame.columns)),
+                horizon=self.horizon,
+                candidates=", ".join(self._candidate_list()),
+            )
+        )
+        missing = [c for c in [self.date_col, self.target_col, *series_cols] if c not in frame.columns]
+        if missing:
+            raise errors.InputError(
+                _(
+                    "Column(s) %(missing)s not found in the input; its columns are: %(columns)s.",
+                    missing=", ".join(repr(c) for c in missing),
+                    columns=", ".join(repr(str(c)) for c in frame.columns),
+                )
+            )
+        training = core("entrenar_modelo")
+        params = self.env["ir.config_parameter"].sudo()
+        train_config = training.TrainConfig(
+            horizon=self.horizon,
+            candidates=tuple(self._candidate_list()),
+            cv_windows=self.cv_windows,
+            metric=self.metric,
+            country=self.country_id.code or None,
+            n_jobs=int(params.get_param("ai_train_model.n_jobs", 1)),
+            dask_address=params.get_param("ai_train_model.dask_address") or None,
+        )
+        output = workdir / "model.zip"
+        summary = training.train_to_artifact(
+            frame,
+            output,
+            date_col=self.date_col,
+            target_col=self.target_col,
+            series_cols=series_cols,
+            config=train_config,
+            signing_key=self.env["ai.model.version"]._get_signing_key(),
+            source_sha256=data_sha256,
+            progress=self._progress_callback(),
+        )
+        self._engine().write({"data_sha256": data_sha256})
+        return summary, output.read_bytes()
+
+    def _read_input(self, workdir):
+        """Return ``(DataFrame, sha256 of the input bytes)``."""
+        self.ensure_one()
+        errors = core("errors")
+        if self.input_type == "dataset":
+            if not self.dataset_id:
+                raise errors.InputError(_("The job has no dataset."))
+            dataset = self.dataset_id
+            raw = dataset._get_parquet_bytes()
+            name = dataset.data_filename or "dataset.parquet"
+        else:
+            attachment = (
+                self.env["ir.attachment"]
+                .sudo()
+                .search(
+                    [("res_model", "=", self._name), ("res_id", "=", self.id), ("res_field", "=", "input_file")],
+                    limit=1,
+                )
+            )
+            if not attachment:
+                raise errors.InputError(_("The job has no uploaded file."))
+            raw = attachment.raw
+            name = self.input_filename or "input"
+        path = workdir / os.path.basename(name)
+        path.write_bytes(raw)
+        frame = core("utils.datos").read_table(path)
+        return frame, hashlib.sha256(raw).hexdigest()
+
+    def _progress_callback(self):
+        """Return ``progress(done, total)`` for the training core: writes the
+        percentage and a heartbeat when the percentage moves (at most once a
+        second) and commits it outside tests."""
+        state = {"percent": -1, "at": 0.0}
+
+        def progress(done, total):
+            percent = int(100 * done / total) if total else 100
+            now = time.monotonic()
+            if percent == state["percent"] or (now - state["at"] < 1.0 and percent < 100):
+                return
+            state.update(percent=percent, at=now)
+            self._engine().write({"progress": float(percent), "date_heartbeat": fields.Datetime.now()})
+            self._commit()
+
+        return progress
+
+    def _store_result(self, summary, artifact):
+        """Create the model version and its metric lines; mark the job done."""
+        self.ensure_one()
+        version = self.env["ai.model.version"]._create_from_training(self, summary, artifact)
+        chosen = summary.series
+        self._append_log(
+            _(
+                "Done: %(series)s series, model version %(version)s.",
+                series=len(chosen) if chosen is not None else 0,
+                version=version.display_name,
+            )
+        )
+        self._engine().write(
+            {
+                "state": "done",
+                "progress": 100.0,
+                "date_finished": fields.Datetime.now(),
+                "model_version_id": version.id,
+                "error_message": False,
+            }
+        )
+        return version
+
+    def _fail(self, message):
+        self.ensure_one()
+        self._append_log(message)
+        self._engine().write(
+            {"state": "failed", "date_finished": fields.Datetime.now(), "error_message": message}
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check_ready_to_queue(self):
+        self.ensure_one()
+        if self.input_type == "dataset" and not self.dataset_id.checksum:
+            raise UserError(_("Dataset %s has no data yet.", self.dataset_id.display_name))
+        if self.input_type == "file" and not self.input_file:
+            raise UserError(_("Upload the CSV or Parquet file to train on."))
+
+    def _append_log(self, line):
+        self.ensure_one()
+        stamp = fields.Datetime.to_string(fields.Datetime.now())
+        self._engine().write({"log": f"{self.log or ''}{stamp}  {line}\n"})
+
+    def _candidate_list(self):
+        self.ensure_one()
+        return [name.strip().lower() for name in (self.candidates or "").split(",") if name.strip()]
+
+    def _series_list(self):
+        self.ensure_one()
+        return [name.strip() for name in (self.series_cols or "").split(",") if name.strip()]
+
+    @api.model
+    def _model_names(self):
+        try:
+            return set(core("utils.pipelines").MODELS)
+        except ImportError:
+            _logger.warning("project.utils.pipelines unavailable; using the built-in list of model names")
+            return set(_FALLBACK_MODEL_NAMES)
+
+    def _rollback(self):
+        """Roll back to the last commit after an unexpected error (outside
+        tests, where the savepoint around the result is what protects data)."""
+        if not _in_test_mode():
+            self.env.cr.rollback()
+        self.env.invalidate_all()
+
+    def _commit(self):
+        """Commit the current transaction, except under tests (the test cursor
+        must roll back at the end)."""
+        if not _in_test_mode():
+            self.env.cr.commit()  # pylint: disable=invalid-commit
