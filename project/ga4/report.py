@@ -1,10 +1,11 @@
 """Turning GA4 report pages into typed Arrow tables, and writing them as they arrive.
 
-A page is converted column by column: one list comprehension per column over
-the raw protobuf rows (not the proto-plus wrappers, which cost ~10x more per
-access), then pyarrow parses the strings in C (``cast`` to int64/float64,
-``strptime`` for ``date``). That keeps the Python work to one attribute chain
-per cell, about 4x faster than building row tuples.
+A page is converted without a Python loop over rows: its wire image is re-read
+by the protobuf C parser through a "flattening" descriptor that collects all
+dimension values and all metric values into two string lists (see
+:func:`_flat_page_class`); columns are strided slices of those lists and
+pyarrow parses them in C (``cast`` to int64/float64, ``strptime`` for
+``date``). Walking the rows in Python instead costs ~1 microsecond per row.
 
 Sinks write each page at once (a Parquet row group, or CSV lines) so memory
 stays bounded by about one page, into a partial file that is renamed onto the
@@ -16,6 +17,7 @@ bytes as an uninterrupted one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -73,18 +75,16 @@ def page_to_table(response: Any, schema: Any) -> Any:
     pb = getattr(type(response), "pb", None)
     if pb is not None and not hasattr(response, "SerializeToString"):
         response = pb(response)  # proto-plus wrapper -> raw message, no copy
-    rows = response.rows
+    n_rows = len(response.rows)
     n_dims = len(response.dimension_headers)
+    n_mets = len(schema) - n_dims
+    dims, mets = _flat_values(response, n_rows, n_dims, n_mets)
     columns = []
-    if len(rows):
-        dim_values = [r.dimension_values for r in rows]
-        metric_values = [r.metric_values for r in rows]
     for index, field in enumerate(schema):
         if index < n_dims:
-            raw = [v[index].value for v in dim_values] if len(rows) else []
+            raw = dims[index::n_dims]
         else:
-            j = index - n_dims
-            raw = [v[j].value for v in metric_values] if len(rows) else []
+            raw = mets[index - n_dims::n_mets]
         strings = pa.array(raw, type=pa.string())
         try:
             if field.type == pa.string():
@@ -101,6 +101,64 @@ def page_to_table(response: Any, schema: Any) -> Any:
             ) from None
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+@functools.lru_cache(maxsize=1)
+def _flat_page_class() -> Any:
+    """A message class reading a ``RunReportResponse`` wire image as two flat string lists.
+
+    Protobuf merges repeated occurrences of a singular message field and
+    concatenates the repeated fields inside. Declaring ``rows`` (field 3) as
+    one ``FlatRows`` and each row's ``dimension_values`` (1) / ``metric_values``
+    (2) as one ``Strings`` message whose repeated strings are
+    ``DimensionValue.value`` (1) and ``MetricValue.value`` (4) makes the C
+    parser collect every cell, row-major, into two repeated string fields:
+    no Python object per row or per cell wrapper, only the strings themselves.
+    """
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    fdp = descriptor_pb2.FileDescriptorProto(
+        name="ai_train_model/ga4_flat_page.proto", package="ai_train_model.ga4flat", syntax="proto3"
+    )
+    fdesc = descriptor_pb2.FieldDescriptorProto
+    string, message = fdesc.TYPE_STRING, fdesc.TYPE_MESSAGE
+    repeated, optional = fdesc.LABEL_REPEATED, fdesc.LABEL_OPTIONAL
+    strings = fdp.message_type.add(name="Strings")
+    strings.field.add(name="dimension_value", number=1, type=string, label=repeated)
+    strings.field.add(name="metric_value", number=4, type=string, label=repeated)
+    rows = fdp.message_type.add(name="FlatRows")
+    rows.field.add(name="dimension_values", number=1, type=message, label=optional,
+                   type_name=".ai_train_model.ga4flat.Strings")
+    rows.field.add(name="metric_values", number=2, type=message, label=optional,
+                   type_name=".ai_train_model.ga4flat.Strings")
+    page = fdp.message_type.add(name="FlatPage")
+    page.field.add(name="rows", number=3, type=message, label=optional,
+                   type_name=".ai_train_model.ga4flat.FlatRows")
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("ai_train_model.ga4flat.FlatPage"))
+
+
+def _flat_values(pb: Any, n_rows: int, n_dims: int, n_mets: int) -> tuple[list[str], list[str]]:
+    """All dimension and metric strings of a page, row-major.
+
+    Fast path: re-read the page's wire image with :func:`_flat_page_class`
+    (two C passes). A cell without a value (an unset oneof) would shift the
+    flat lists, so when the counts do not match, fall back to a per-row walk.
+    """
+    if n_rows == 0:
+        return [], []
+    flat = _flat_page_class().FromString(pb.SerializeToString())
+    dims = list(flat.rows.dimension_values.dimension_value)
+    mets = list(flat.rows.metric_values.metric_value)
+    if len(dims) == n_rows * n_dims and len(mets) == n_rows * n_mets:
+        return dims, mets
+    logger.debug("GA4 page with unset cells: converting row by row")
+    dims = [v.value for r in pb.rows for v in r.dimension_values]
+    mets = [v.value for r in pb.rows for v in r.metric_values]
+    if len(dims) != n_rows * n_dims or len(mets) != n_rows * n_mets:
+        raise ValueError("rows do not all carry one value per dimension and metric header")
+    return dims, mets
 
 
 def _first_bad(values: Sequence[str], arrow_type: Any) -> str:

@@ -1,0 +1,240 @@
+"""GA4 download throughput and memory over gRPC (issue 3 target).
+
+    .venv/bin/python bench/ga4.py [--rows 1000000] [--page-size 100000]
+
+A local gRPC fake of ``google.analytics.data.v1beta.BetaAnalyticsData`` runs
+in a child process (``grpc.method_handlers_generic_handler``; pages are
+serialized once at start-up so the server costs almost nothing per call).
+The official client downloads a 2-dimension, 2-metric report of ``--rows``
+rows through :func:`project.ga4.download.download_report` into Parquet.
+
+Printed, all measured in this run:
+
+* raw protobuf decoding (``ParseFromString``) of the same page bytes, rows/s;
+* the end-to-end download + Parquet write, rows/s, and its ratio to raw
+  decoding (target >= 0.065 and >= 0.3M rows/s);
+* a plain Python loop turning rows into tuples, for reference;
+* peak RSS of a 100k-row and a ``--rows`` report, each in a fresh process,
+  and the growth between them against the size of one page (target < 2x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SERVICE = "google.analytics.data.v1beta.BetaAnalyticsData"
+DIMS = ["date", "pagePath"]
+METS = ["screenPageViews", "purchaseRevenue"]
+N_PATHS = 1000
+
+
+def _page_bytes(total: int, page_size: int) -> list[bytes]:
+    """Serialized ``RunReportResponse`` pages of a ``total``-row report."""
+    import datetime as dt
+
+    from google.analytics.data_v1beta import types
+
+    pb_class = types.RunReportResponse.pb()
+    day0 = dt.date(2022, 1, 1)
+    days = [(day0 + dt.timedelta(days=k)).strftime("%Y%m%d") for k in range(total // N_PATHS + 1)]
+    paths = [f"/products/item-{k:04d}" for k in range(N_PATHS)]
+    pages = []
+    for start in range(0, total, page_size):
+        msg = pb_class()
+        for name in DIMS:
+            msg.dimension_headers.add(name=name)
+        msg.metric_headers.add(name=METS[0], type_=types.MetricType.TYPE_INTEGER)
+        msg.metric_headers.add(name=METS[1], type_=types.MetricType.TYPE_CURRENCY)
+        msg.row_count = total
+        for i in range(start, min(start + page_size, total)):
+            row = msg.rows.add()
+            row.dimension_values.add(value=days[i // N_PATHS])
+            row.dimension_values.add(value=paths[i % N_PATHS])
+            row.metric_values.add(value=str((i * 7919) % 10_000))
+            row.metric_values.add(value=f"{(i * 104729) % 100_000 / 100:.2f}")
+        msg.metadata.currency_code = "USD"
+        msg.property_quota.tokens_per_day.consumed = 10
+        msg.property_quota.tokens_per_day.remaining = 10**9
+        pages.append(msg.SerializeToString())
+    return pages
+
+
+def _serve(total: int, page_size: int, conn) -> None:  # child process
+    from concurrent import futures
+
+    import grpc
+    from google.analytics.data_v1beta import types
+
+    pages = _page_bytes(total, page_size)
+    meta = types.Metadata.pb()(name="properties/1/metadata")
+    for d in DIMS:
+        meta.dimensions.add(api_name=d)
+    meta.metrics.add(api_name=METS[0], type_=types.MetricType.TYPE_INTEGER)
+    meta.metrics.add(api_name=METS[1], type_=types.MetricType.TYPE_CURRENCY)
+    compat = types.CheckCompatibilityResponse.pb()()
+    for d in DIMS:
+        compat.dimension_compatibilities.add(dimension_metadata={"api_name": d}, compatibility=1)
+    for m in METS:
+        compat.metric_compatibilities.add(metric_metadata={"api_name": m}, compatibility=1)
+
+    def run_report(request, context):
+        return pages[request.offset // page_size]
+
+    handlers = {
+        "RunReport": grpc.unary_unary_rpc_method_handler(
+            run_report, request_deserializer=types.RunReportRequest.pb().FromString,
+            response_serializer=lambda b: b),
+        "GetMetadata": grpc.unary_unary_rpc_method_handler(
+            lambda req, ctx: meta, request_deserializer=types.GetMetadataRequest.pb().FromString,
+            response_serializer=lambda m: m.SerializeToString()),
+        "CheckCompatibility": grpc.unary_unary_rpc_method_handler(
+            lambda req, ctx: compat,
+            request_deserializer=types.CheckCompatibilityRequest.pb().FromString,
+            response_serializer=lambda m: m.SerializeToString()),
+    }
+    options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=options)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    conn.send((port, len(pages[0])))
+    conn.recv()  # wait for "stop"
+    server.stop(0)
+
+
+class FakeServer:
+    def __init__(self, total: int, page_size: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(total, page_size, child), daemon=True)
+        self.proc.start()
+        self.port, self.page_bytes = self.conn.recv()
+
+    def close(self) -> None:
+        self.conn.send("stop")
+        self.proc.join(10)
+
+
+def _client(port: int):
+    import grpc
+    from google.analytics.data_v1beta import BetaAnalyticsDataClient
+    from google.analytics.data_v1beta.services.beta_analytics_data.transports import (
+        BetaAnalyticsDataGrpcTransport,
+    )
+
+    channel = grpc.insecure_channel(
+        f"127.0.0.1:{port}",
+        options=[("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)],
+    )
+    return BetaAnalyticsDataClient(transport=BetaAnalyticsDataGrpcTransport(channel=channel))
+
+
+def _download(port: int, total: int, page_size: int, out: Path) -> tuple[float, object]:
+    from project.ga4.download import ReportRequest, download_report
+    from project.tests.ga4_fake import make_service_account
+
+    days = total // N_PATHS + 1
+    request = ReportRequest(property_id="1", start_date="2022-01-01",
+                            end_date=f"{2022 + days // 365 + 1}-12-31", dimensions=DIMS,
+                            metrics=METS, page_size=page_size, chunk_days=100_000)
+    key = make_service_account()
+    t0 = time.perf_counter()
+    stats = download_report(key, request, out, client=_client(port), restart=True)
+    return time.perf_counter() - t0, stats
+
+
+def _rss_child(total: int, page_size: int, conn) -> None:  # child process
+    server = FakeServer(total, page_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        _download(server.port, total, page_size, Path(tmp) / "r.parquet")  # warm imports
+        warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        _download(server.port, total, page_size, Path(tmp) / "r.parquet")
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    server.close()
+    conn.send((base * 1024, warm * 1024, peak * 1024, server.page_bytes))
+
+
+def _peak_rss(total: int, page_size: int) -> tuple[int, int, int]:
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_rss_child, args=(total, page_size, child))
+    proc.start()
+    base, _warm, peak, page = parent.recv()
+    proc.join()
+    return peak, page, base
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the large report")
+    parser.add_argument("--page-size", type=int, default=100_000, help="rows per page")
+    parser.add_argument("--repeat", type=int, default=3, help="timed repetitions (best kept)")
+    args = parser.parse_args(argv)
+    from google.analytics.data_v1beta import types
+
+    print(f"GA4 gRPC bench: {args.rows:,} rows, {len(DIMS)} dimensions, {len(METS)} metrics, "
+          f"pages of {args.page_size:,} rows")
+    server = FakeServer(args.rows, args.page_size)
+    pages = _page_bytes(args.rows, args.page_size)
+    pb_class = types.RunReportResponse.pb()
+
+    decode = []
+    loop = []
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        for raw in pages:
+            msg = pb_class()
+            msg.ParseFromString(raw)
+        decode.append(time.perf_counter() - t0)
+        msg = pb_class.FromString(pages[0])
+        t0 = time.perf_counter()
+        [(tuple(v.value for v in r.dimension_values), tuple(v.value for v in r.metric_values))
+         for r in msg.rows]
+        loop.append((time.perf_counter() - t0) * len(pages))
+    raw_rate = args.rows / min(decode)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = []
+        for _ in range(args.repeat):
+            seconds, stats = _download(server.port, args.rows, args.page_size, Path(tmp) / "r.parquet")
+            assert stats.rows == args.rows and stats.status == "complete", stats
+            runs.append(seconds)
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(Path(tmp) / "r.parquet").metadata
+        assert meta.num_rows == args.rows
+    server.close()
+    e2e = args.rows / min(runs)
+    print(f"raw ParseFromString          : {raw_rate / 1e6:6.2f} M rows/s")
+    print(f"python loop to tuples (ref)  : {args.rows / min(loop) / 1e6:6.2f} M rows/s")
+    print(f"end to end (gRPC + Parquet)  : {e2e / 1e6:6.2f} M rows/s  "
+          f"ratio to raw decoding {e2e / raw_rate:.3f}  (target >= 0.065, >= 0.3M rows/s)")
+
+    small = min(100_000, args.rows)
+    peak_small, page, base_small = _peak_rss(small, args.page_size)
+    peak_large, _, base_large = _peak_rss(args.rows, args.page_size)
+    growth = peak_large - peak_small
+    print(f"RSS after imports, before any download: {base_small / 2**20:.1f} / {base_large / 2**20:.1f} MiB")
+    print(f"peak RSS {small:,} rows: {peak_small / 2**20:7.1f} MiB; {args.rows:,} rows: "
+          f"{peak_large / 2**20:7.1f} MiB; growth {growth / 2**20:6.1f} MiB = "
+          f"{growth / page:.2f}x one page ({page / 2**20:.1f} MiB serialized)  (target < 2x)")
+    ok = e2e / raw_rate >= 0.065 and e2e >= 300_000 and growth < 2 * page
+    print("targets met" if ok else "TARGETS MISSED")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Page conversion: the flattening fast path, its per-row fallback, typing and bad values."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+from google.analytics.data_v1beta import types
+
+from project.ga4.report import output_schema, page_to_table
+
+SCHEMA = output_schema(["date", "city"], {"sessions": "TYPE_INTEGER", "purchaseRevenue": "TYPE_CURRENCY"})
+
+
+def _page(rows):
+    return types.RunReportResponse(
+        dimension_headers=[{"name": "date"}, {"name": "city"}],
+        metric_headers=[{"name": "sessions", "type_": "TYPE_INTEGER"},
+                        {"name": "purchaseRevenue", "type_": "TYPE_CURRENCY"}],
+        rows=[{"dimension_values": [{"value": d} for d in dims],
+               "metric_values": [{"value": m} for m in mets]} for dims, mets in rows],
+        row_count=len(rows),
+    )
+
+
+def test_columns_typed_in_row_order():
+    page = _page([(("20240102", "S\u00e3o Paulo"), ("12", "3.50")),
+                  (("20240101", "Madrid"), ("9007199254740993", "1e-3"))])
+    table = page_to_table(page, SCHEMA)
+    assert table.schema == SCHEMA
+    assert table.column("date").to_pylist() == [dt.date(2024, 1, 2), dt.date(2024, 1, 1)]
+    assert table.column("city").to_pylist() == ["S\u00e3o Paulo", "Madrid"]
+    assert table.column("sessions").to_pylist() == [12, 9007199254740993]  # no float round trip
+    assert table.column("purchaseRevenue").to_pylist() == [3.5, 0.001]
+
+
+def test_unset_cell_falls_back_to_row_walk():
+    page = _page([(("20240101", "Madrid"), ("1", "2.0")), (("20240101", "Lima"), ("3", "4.0"))])
+    pb = type(page).pb(page)
+    pb.rows[0].dimension_values[1].ClearField("value")  # oneof unset: absent from the wire
+    table = page_to_table(page, SCHEMA)
+    assert table.column("city").to_pylist() == ["", "Lima"]
+    assert table.column("sessions").to_pylist() == [1, 3]
+
+
+def test_empty_page_keeps_schema():
+    table = page_to_table(_page([]), SCHEMA)
+    assert table.num_rows == 0 and table.schema == SCHEMA
+
+
+@pytest.mark.parametrize("dims, mets, column, value", [
+    (("20240101", "Madrid"), ("12.5", "1.0"), "sessions", "12.5"),
+    (("2024-01-01", "Madrid"), ("1", "1.0"), "date", "2024-01-01"),
+    (("20240101", "Madrid"), ("1", "n/a"), "purchaseRevenue", "n/a"),
+])
+def test_bad_values_are_named(dims, mets, column, value):
+    page = _page([(("20240101", "Lima"), ("1", "1.0")), (dims, mets)])
+    with pytest.raises(ValueError) as info:
+        page_to_table(page, SCHEMA)
+    assert f"column {column!r}: value {value!r}" in str(info.value)
+
+
+def test_output_schema_types():
+    schema = output_schema(["date", "dateHour"], {"a": "TYPE_INTEGER", "b": "TYPE_SECONDS"})
+    assert [f.type for f in schema] == [pa.date32(), pa.string(), pa.int64(), pa.float64()]
