@@ -427,3 +427,9 @@ def test_busy_series_ending_early_keeps_its_own_end():
     assert report.loc["B", "last_date"] == "2024-01-20"  # no invented zeros after a busy series stops
     assert report.loc["B", "days_filled"] == 0
     assert any("'B' ends on 2024-01-20" in w for w in prepared.warnings)
+
+
+def test_today_is_allowed_but_reported_as_possibly_incomplete():
+    prepared = prepare(_frame(["2024-12-30", "2024-12-31"], [5, 1]), "date", "sales", today=TODAY)
+    assert prepared.data["ds"].max() == pd.Timestamp(TODAY)
+    assert any("includes today (2024-12-31)" in w for w in prepared.warnings)

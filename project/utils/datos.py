@@ -461,6 +461,11 @@ def prepare(
     keys = keys[keys["unique_id"].isin(report["unique_id"])].reset_index(drop=True)
 
     last_input_day = str(global_end.date())
+    if global_end == today_ts:
+        warnings.append(
+            f"the input includes today ({last_input_day}); a day still in progress is usually "
+            "incomplete (GA4 also revises the last 72 hours), consider ending the data yesterday"
+        )
     for row in report.itertuples(index=False):
         if row.last_date != last_input_day:
             warnings.append(
