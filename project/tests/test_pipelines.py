@@ -58,11 +58,12 @@ def test_model_contract_and_pickle(name):
     pd.testing.assert_frame_equal(restored.predict(H), frame)
 
 
-def test_prophet_contract_with_holidays():
+def test_prophet_contract_with_holidays(capfd):
     pytest.importorskip("prophet")
     y, ds = _synthetic(n=120)
     model = make_model("prophet", country="US", uncertainty_samples=50)
     model.fit(y, ds)
+    assert "cmdstanpy - INFO" not in capfd.readouterr().err  # fit logging silenced
     frame = model.predict(7, level=(50, 90))
     _check_contract(frame, 7, levels=(50, 90))
     assert "Christmas Day" in set(model.model_.train_holiday_names)
@@ -247,3 +248,24 @@ def test_conformal_bands_extends_horizon_and_clips():
     assert (frame["lo-80"] >= 0).all()
     empty = conformal_bands(mean, np.empty((0, 4)), levels=(80, 95))
     np.testing.assert_allclose(empty["hi-95"], mean)
+
+
+def test_gbm_uses_known_exogenous_promotions():
+    rng = np.random.default_rng(3)
+    n, h = 240, 14
+    ds = pd.date_range("2023-01-01", periods=n + h)
+    promo = (rng.random(n + h) < 0.2).astype(float)
+    promo[n:] = np.arange(h) % 3 == 0  # some promotion days in the future
+    y = 100 * (1 + 1.5 * promo) * rng.lognormal(0, 0.05, n + h)
+    X = pd.DataFrame({"promo": promo})
+    model = make_model("gbm", known_exog=("promo",), max_horizon=h, select_features=True)
+    model.fit(y[:n], ds[:n], X=X.iloc[:n])
+    frame = model.predict(h, X=X.iloc[n:])
+    _check_contract(frame, h)
+    on = frame["mean"][promo[n:] == 1]
+    off = frame["mean"][promo[n:] == 0]
+    assert len(on) and on.min() > 1.5 * off.max()
+    assert "x_promo" in model.features_
+    guarded = GuardedModel(model).fit(y[:n], ds[:n], X=X.iloc[:n])
+    guarded.predict(h)  # future promotions not given: clear failure, then fallback
+    assert "needs X with 14 future rows" in guarded.fallback_reason_

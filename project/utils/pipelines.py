@@ -210,9 +210,15 @@ def _quiet_prophet() -> None:
     """Silence cmdstanpy's per-fit INFO lines and prophet's plotly warning."""
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
     logging.getLogger("prophet").setLevel(logging.WARNING)
-    cmdstan = logging.getLogger("cmdstanpy")
-    cmdstan.setLevel(logging.WARNING)
-    cmdstan.propagate = False
+    try:
+        # cmdstanpy configures its logger (level DEBUG + a stream handler) on
+        # first use; trigger that now so our level is not overwritten later
+        from cmdstanpy.utils import get_logger
+
+        get_logger()
+    except ImportError:  # pragma: no cover - prophet without cmdstanpy
+        pass
+    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
 
 
 # --------------------------------------------------------------------------- base
@@ -745,6 +751,7 @@ class GBMForecaster(BaseForecaster):
         loss: str = "absolute_error",
         max_train: int | None = 730,
         max_rows: int | None = 6000,
+        yearly_order: int | None = None,
         known_exog: Sequence[str] = (),
         observed_exog: Sequence[str] = (),
         select_features: bool = False,
@@ -761,6 +768,7 @@ class GBMForecaster(BaseForecaster):
         self.loss = loss
         self.max_train = max_train
         self.max_rows = max_rows
+        self.yearly_order = yearly_order
         self.known_exog = known_exog
         self.observed_exog = observed_exog
         self.select_features = select_features
@@ -772,6 +780,7 @@ class GBMForecaster(BaseForecaster):
     def _config(self) -> FeatureConfig:
         return FeatureConfig(
             season_length=int(self.season_length),
+            yearly_order=self.yearly_order_,
             country=self.country,
             known_exog=tuple(self.known_exog),
             observed_exog=tuple(self.observed_exog),
@@ -783,7 +792,10 @@ class GBMForecaster(BaseForecaster):
         for name in design.columns:
             if name.startswith(_LEVEL_PREFIXES):
                 design[name] = design[name].to_numpy() - base
-        for drop in ("dayofmonth", "weekofyear"):
+        drops = ["dayofmonth", "weekofyear"]
+        if not self.yearly_order_:
+            drops += ["dayofyear", "month"]
+        for drop in drops:
             if drop in design.columns:
                 del design[drop]
         return design, base
@@ -797,6 +809,11 @@ class GBMForecaster(BaseForecaster):
         z = np.log1p(y) if self.log_ else y.copy()
         n = len(z)
         H = int(self.max_horizon)
+        if self.yearly_order is None:
+            # a yearly shape learnt from less than two years is one year's noise
+            self.yearly_order_ = 4 if n >= 2 * 365 else 0
+        else:
+            self.yearly_order_ = int(self.yearly_order)
         exog = None
         if X is not None and (self.known_exog or self.observed_exog):
             exog = X.reset_index(drop=True)
