@@ -1,0 +1,323 @@
+"""Vectorised parsers from raw cells (Arrow arrays) to typed columns.
+
+Every parser returns the parsed values, a mask of cells that are empty and a
+mask of cells that hold something that could not be parsed. Nothing loops over
+rows in Python: numbers go through Arrow's regex and cast kernels, dates are
+parsed once per distinct value (a sales file has a few thousand distinct dates
+for a million rows) and mapped back through dictionary indices.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "Parsed",
+    "parse_date",
+    "parse_number",
+    "parse_text",
+    "parse_flag",
+    "as_string",
+    "detect_decimal",
+    "DATE_FORMAT_LABELS",
+]
+
+logger = logging.getLogger(__name__)
+
+EXCEL_EPOCH = np.datetime64("1899-12-30", "ns")
+MAX_EXCEL_SERIAL = 2_958_465  # 9999-12-31
+
+#: strptime format -> what a person reads in a message.
+DATE_FORMAT_LABELS = {
+    "ISO8601": "YYYY-MM-DD",
+    "%Y%m%d": "YYYYMMDD",
+    "%d/%m/%Y": "DD/MM/YYYY",
+    "%m/%d/%Y": "MM/DD/YYYY",
+    "%d-%m-%Y": "DD-MM-YYYY",
+    "%m-%d-%Y": "MM-DD-YYYY",
+    "%d.%m.%Y": "DD.MM.YYYY",
+    "%Y/%m/%d": "YYYY/MM/DD",
+    "%d/%m/%y": "DD/MM/YY",
+    "%m/%d/%y": "MM/DD/YY",
+    "%d/%m/%Y %H:%M": "DD/MM/YYYY hh:mm",
+    "%d/%m/%Y %H:%M:%S": "DD/MM/YYYY hh:mm:ss",
+    "%m/%d/%Y %H:%M": "MM/DD/YYYY hh:mm",
+    "%m/%d/%Y %H:%M:%S": "MM/DD/YYYY hh:mm:ss",
+    "excel": "an Excel date serial",
+}
+_DMY = {"%d/%m/%Y", "%d-%m-%Y", "%d/%m/%y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d.%m.%Y"}
+_MDY = {"%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S"}
+_SERIAL_RE = re.compile(r"^\d{1,7}(\.\d+)?$")
+_YMD8_RE = re.compile(r"^(19|20|21)\d{6}$")
+
+
+@dataclass
+class Parsed:
+    """Result of a parser: values plus ``empty`` and ``invalid`` masks (numpy bool)."""
+
+    values: object  # numpy array or pyarrow Array
+    empty: np.ndarray
+    invalid: np.ndarray
+    detail: str = ""
+
+
+def _is_stringlike(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(arr, pa.ChunkedArray):
+        return arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    return arr
+
+
+def as_string(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Cells as a plain Arrow string array (dictionary decoded, numbers formatted)."""
+    arr = _chunk(arr)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_null(arr.type):
+        return pa.array([None] * len(arr), pa.string())
+    if not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    return arr
+
+
+def _empty_mask(arr: pa.Array) -> np.ndarray:
+    """Null or blank (whitespace-only) cells."""
+    if _is_stringlike(arr.type):
+        if pa.types.is_dictionary(arr.type):
+            blank_dict = pc.equal(pc.utf8_trim_whitespace(arr.dictionary), "").to_numpy(zero_copy_only=False)
+            idx = arr.indices.to_numpy(zero_copy_only=False)
+            valid = arr.is_valid().to_numpy(zero_copy_only=False)
+            out = ~valid
+            if len(blank_dict):
+                out |= valid & blank_dict[np.where(valid, idx, 0)]
+            return out
+        blank = pc.equal(pc.utf8_trim_whitespace(arr), "")
+        return pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
+    return arr.is_null().to_numpy(zero_copy_only=False)
+
+
+# ----------------------------------------------------------------- dates
+def _parse_unique_dates(values: pd.Series) -> tuple[np.ndarray, str]:
+    """Parse distinct date strings, choosing formats by how many values each explains."""
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if not len(values):
+        return out, "YYYY-MM-DD"
+    s = values.str.strip()
+    sample = s.iloc[:5000]
+    scores: dict[str, int] = {}
+    for fmt in DATE_FORMAT_LABELS:
+        if fmt == "excel":
+            scores[fmt] = int(sample.str.fullmatch(_SERIAL_RE.pattern).sum())
+            continue
+        if fmt == "ISO8601":
+            ok = pd.to_datetime(sample.where(~sample.str.fullmatch(r"\d+(\.\d+)?")), format="ISO8601",
+                                errors="coerce")
+        else:
+            ok = pd.to_datetime(sample, format=fmt, errors="coerce")
+        scores[fmt] = int(ok.notna().sum())
+    dmy = sum(v for k, v in scores.items() if k in _DMY)
+    mdy = sum(v for k, v in scores.items() if k in _MDY)
+    drop = _MDY if dmy >= mdy else _DMY  # ties go to day-first, the Spanish/European habit
+    order = sorted((k for k, v in scores.items() if v and k not in drop),
+                   key=lambda k: (-scores[k], list(DATE_FORMAT_LABELS).index(k)))
+    if "%Y%m%d" in order and "excel" in order:
+        order.remove("%Y%m%d")
+        order.insert(order.index("excel"), "%Y%m%d")
+    remaining = np.ones(len(s), dtype=bool)
+    for fmt in order:
+        sub = s[remaining]
+        if fmt == "excel":
+            serial = pd.to_numeric(sub.where(sub.str.fullmatch(_SERIAL_RE.pattern)), errors="coerce")
+            serial = serial.where((serial >= 1) & (serial <= MAX_EXCEL_SERIAL))
+            parsed = _excel_serial_to_datetime(serial.to_numpy(dtype="float64"))
+        elif fmt == "ISO8601":
+            parsed = pd.to_datetime(sub.where(~sub.str.fullmatch(r"\d+(\.\d+)?")), format="ISO8601",
+                                    errors="coerce", utc=False).to_numpy()
+        else:
+            parsed = pd.to_datetime(sub, format=fmt, errors="coerce").to_numpy()
+        parsed = np.asarray(parsed).astype("datetime64[ns]")
+        idx = np.flatnonzero(remaining)
+        ok = ~np.isnat(parsed)
+        out[idx[ok]] = parsed[ok]
+        remaining[idx[ok]] = False
+        if not remaining.any():
+            break
+    label = DATE_FORMAT_LABELS[order[0]] if order else "YYYY-MM-DD"
+    return out, label
+
+
+def _excel_serial_to_datetime(serial: np.ndarray) -> np.ndarray:
+    """Excel 1900 date system: serial 1 = 1900-01-01; 60 is Excel's phantom 1900-02-29."""
+    serial = np.asarray(serial, dtype="float64")
+    days = np.where(serial < 60, serial + 1, serial)
+    ok = np.isfinite(days)
+    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
+    ns = (days[ok] * 86_400e9).round().astype("int64")
+    out[ok] = EXCEL_EPOCH + ns.astype("timedelta64[ns]")
+    return out
+
+
+def parse_date(arr: pa.Array | pa.ChunkedArray) -> Parsed:
+    """Dates from ISO/day-first/month-first strings, YYYYMMDD, Excel serials or timestamps.
+
+    Values are normalised to midnight (datasets are daily). ``detail`` names the
+    format that explains most values, for messages ("expected DD/MM/YYYY").
+    """
+    arr = _chunk(arr)
+    empty = _empty_mask(arr)
+    t = arr.type
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        if pa.types.is_timestamp(t) and t.tz is not None:
+            arr = pc.local_timestamp(arr)
+        values = pc.cast(arr, pa.timestamp("ns")).to_numpy(zero_copy_only=False)
+        values = values.astype("datetime64[D]").astype("datetime64[ns]")
+        return Parsed(values, empty, np.zeros(len(arr), bool), "a date")
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        num = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        ymd = np.isfinite(num) & (num >= 19000101) & (num <= 21001231) & (num == np.floor(num))
+        values = np.full(len(num), np.datetime64("NaT"), dtype="datetime64[ns]")
+        if ymd.any():
+            values[ymd] = pd.to_datetime(num[ymd].astype("int64").astype(str), format="%Y%m%d",
+                                         errors="coerce").to_numpy()
+        serial = np.isfinite(num) & (num >= 1) & (num <= MAX_EXCEL_SERIAL) & ~ymd
+        if serial.any():
+            values[serial] = _excel_serial_to_datetime(num[serial])
+        values = values.astype("datetime64[D]").astype("datetime64[ns]")
+        invalid = ~empty & np.isnat(values)
+        return Parsed(values, empty, invalid, "an Excel date serial" if serial.any() else "YYYYMMDD")
+    if not _is_stringlike(t):
+        arr = as_string(arr)
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    dictionary = arr.dictionary.to_pandas().astype(object)
+    parsed_uniques, label = _parse_unique_dates(dictionary.astype(str))
+    parsed_uniques = parsed_uniques.astype("datetime64[D]").astype("datetime64[ns]")
+    idx = arr.indices.to_numpy(zero_copy_only=False)
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    values = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if len(parsed_uniques):
+        values[valid] = parsed_uniques[idx[valid]]
+    invalid = ~empty & np.isnat(values)
+    return Parsed(values, empty, invalid, label)
+
+
+# --------------------------------------------------------------- numbers
+_EVIDENCE_COMMA = re.compile(r",\d{1,2}$|,\d{4,}$|\.\d{3},")
+_EVIDENCE_POINT = re.compile(r"\.\d{1,2}$|\.\d{4,}$|,\d{3}\.")
+_NUM_POINT = r"^[+-]?(\d{1,3}(,\d{3})+|\d*)(\.\d*)?([eE][+-]?\d+)?$"
+_NUM_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d*)(,\d*)?([eE][+-]?\d+)?$"
+_JUNK = "[\\s\u00a0\u202f\u2009€$£]"
+
+
+def detect_decimal(sample: list[str], hint: str = ".") -> str:
+    """``","`` or ``"."`` as the decimal mark of a column, judged from its values.
+
+    A comma followed by one, two or four-plus digits, or ``1.234,5``, is
+    evidence for a decimal comma; the mirror cases for a point. Values that
+    say nothing (``1.234``, ``1,234``, integers) follow ``hint`` (a file
+    delimited by ``;`` usually comes from a decimal-comma locale).
+    """
+    comma = sum(1 for v in sample if _EVIDENCE_COMMA.search(v))
+    point = sum(1 for v in sample if _EVIDENCE_POINT.search(v))
+    if comma > point:
+        return ","
+    if point > comma:
+        return "."
+    return hint
+
+
+def parse_number(arr: pa.Array | pa.ChunkedArray, decimal_hint: str = ".") -> Parsed:
+    """Floats from numbers or text with decimal comma/point and thousands separators.
+
+    Thousands groups must be well formed (``1.234.567,8``); currency symbols and
+    spaces are ignored; ``nan``/``inf`` and anything else are invalid.
+    """
+    arr = _chunk(arr)
+    empty = _empty_mask(arr)
+    t = arr.type
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        values = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        invalid = ~empty & ~np.isfinite(values)
+        return Parsed(values, empty, invalid, ".")
+    s = as_string(arr) if not pa.types.is_string(t) else arr
+    s = pc.utf8_trim_whitespace(s)
+    sample = [v for v in s.slice(0, 20000).to_pylist() if v]
+    decimal = detect_decimal(sample, decimal_hint)
+    values = None
+    if decimal == "." and not any("," in v for v in sample[:2000]):
+        try:  # fast path: Arrow's own float parser, one C++ pass
+            values = pc.cast(pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), s),
+                             pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = None
+    if values is None:
+        cleaned = pc.replace_substring_regex(s, _JUNK, "")
+        valid = pc.fill_null(pc.match_substring_regex(cleaned, _NUM_COMMA if decimal == "," else _NUM_POINT),
+                             False)
+        valid = pc.and_(valid, pc.match_substring_regex(cleaned, r"\d"))
+        if decimal == ",":
+            cleaned = pc.replace_substring(pc.replace_substring(cleaned, ".", ""), ",", ".")
+        else:
+            cleaned = pc.replace_substring(cleaned, ",", "")
+        cleaned = pc.replace_substring_regex(cleaned, r"^\+", "")
+        cleaned = pc.replace_substring_regex(cleaned, r"^(-?)\.", r"\10.")
+        cleaned = pc.replace_substring_regex(cleaned, r"\.($|[eE])", r"\1")
+        values = pc.cast(pc.if_else(valid, cleaned, pa.scalar(None, pa.string())),
+                         pa.float64()).to_numpy(zero_copy_only=False)
+    values = np.array(values, dtype="float64")  # writable copy
+    invalid = ~empty & ~np.isfinite(values)
+    values[empty] = np.nan
+    return Parsed(values, empty, invalid, decimal)
+
+
+# ----------------------------------------------------------------- text
+def parse_text(arr: pa.Array | pa.ChunkedArray) -> Parsed:
+    """Trimmed, NFC-normalised text; blank cells are empty. Work is per distinct value."""
+    arr = _chunk(arr)
+    empty = _empty_mask(arr)
+    if not _is_stringlike(arr.type):
+        arr = as_string(arr)
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(arr)
+    dictionary = pc.utf8_normalize(pc.utf8_trim_whitespace(arr.dictionary), "NFC")
+    values = pc.take(dictionary, arr.indices)
+    values = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), values)
+    return Parsed(values, empty, np.zeros(len(arr), bool), "text")
+
+
+_TRUE = {"1", "1.0", "true", "t", "yes", "y", "si", "sí", "s", "x", "verdadero", "promo", "on"}
+_FALSE = {"0", "0.0", "false", "f", "no", "n", "falso", "off", "-"}
+
+
+def parse_flag(arr: pa.Array | pa.ChunkedArray) -> Parsed:
+    """Booleans from 1/0, true/false, yes/no, sí/no, x."""
+    arr = _chunk(arr)
+    empty = _empty_mask(arr)
+    if pa.types.is_boolean(arr.type):
+        values = pc.fill_null(arr, False).to_numpy(zero_copy_only=False)
+        return Parsed(values, empty, np.zeros(len(arr), bool), "yes/no")
+    if pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+        num = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        invalid = ~empty & ~np.isin(num, (0.0, 1.0))
+        return Parsed(np.nan_to_num(num) == 1.0, empty, invalid, "yes/no")
+    if not pa.types.is_dictionary(arr.type):
+        arr = pc.dictionary_encode(as_string(arr))
+    words = pc.utf8_lower(pc.utf8_trim_whitespace(arr.dictionary)).to_pylist()
+    truth = np.array([w in _TRUE for w in words] + [False], dtype=bool)
+    known = np.array([w in _TRUE or w in _FALSE for w in words] + [False], dtype=bool)
+    idx = pc.fill_null(arr.indices, len(words)).to_numpy(zero_copy_only=False)
+    values = truth[idx]
+    invalid = ~empty & ~known[idx]
+    return Parsed(values, empty, invalid, "yes/no")

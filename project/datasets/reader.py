@@ -1,0 +1,617 @@
+"""Reading uploaded files safely: type sniffing, CSV layout detection, guarded XLSX.
+
+The reader turns bytes into a :class:`RawTable`: the header as found in the
+file, the cells as Arrow arrays (still raw text for CSV), and for every row the
+number a person sees when opening the file (header = row 1, blank lines count).
+It refuses, with a one-line reason, anything that is not what its name says or
+that would cost unbounded time or memory: a ``.xlsx`` that is not a ZIP, a ZIP
+member that would inflate beyond the configured limit (checked on the ZIP
+directory *and* while actually inflating), binary content in a CSV.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import logging
+import os
+import re
+import struct
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from project.errors import InputError
+
+__all__ = [
+    "Limits",
+    "RawTable",
+    "CsvLayout",
+    "load_bytes",
+    "detect_kind",
+    "detect_encoding",
+    "sniff_csv",
+    "read_csv",
+    "check_zip",
+    "read_xlsx",
+    "DELIMITERS",
+]
+
+logger = logging.getLogger(__name__)
+
+DELIMITERS = (",", ";", "\t", "|")
+_DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_HEADER_SCAN_ROWS = 30
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for untrusted files."""
+
+    max_file_bytes: int = 1 << 30
+    #: total size the members of an XLSX may inflate to
+    max_uncompressed_bytes: int = 512 << 20
+    max_zip_members: int = 10_000
+
+
+@dataclass
+class RawTable:
+    """Cells as read, before mapping and parsing."""
+
+    columns: list[str]
+    table: pa.Table
+    row_numbers: np.ndarray
+    info: dict = field(default_factory=dict)
+    #: rows the reader itself rejected (wrong number of fields): dicts row/column/value/reason
+    errors: list[dict] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ input
+def load_bytes(source: str | os.PathLike[str] | bytes, filename: str | None, limits: Limits) -> tuple[bytes, str]:
+    """The file content and its name; refuses files above ``limits.max_file_bytes``."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        name = filename or "upload.csv"
+    else:
+        path = Path(source)
+        name = filename or path.name
+        try:
+            size = path.stat().st_size
+        except OSError as ex:
+            raise InputError(f"cannot read {path}: {ex.strerror or ex}") from None
+        if path.is_dir():
+            raise InputError(f"{path} is a directory, not a file")
+        if size > limits.max_file_bytes:
+            raise InputError(f"{name} is {size / 2**20:.0f} MiB, above the {limits.max_file_bytes / 2**20:.0f} "
+                             f"MiB limit")
+        try:
+            data = path.read_bytes()
+        except OSError as ex:
+            raise InputError(f"cannot read {path}: {ex.strerror or ex}") from None
+    if len(data) > limits.max_file_bytes:
+        raise InputError(f"{name} is {len(data) / 2**20:.0f} MiB, above the "
+                         f"{limits.max_file_bytes / 2**20:.0f} MiB limit")
+    if not data:
+        raise InputError(f"{name} is empty (0 bytes)")
+    return data, name
+
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"PAR1", "a Parquet file"),
+    (b"{\\rtf", "an RTF document"),
+)
+
+
+def detect_kind(data: bytes, filename: str) -> str:
+    """``"csv"`` or ``"xlsx"`` from the extension, checked against the content."""
+    ext = Path(filename).suffix.lower()
+    is_zip = data[:4] in (b"PK\x03\x04", b"PK\x05\x06")
+    is_ole = data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    if ext in (".xlsx", ".xlsm"):
+        if is_zip:
+            return "xlsx"
+        if is_ole:
+            raise InputError(f"{filename} is not an .xlsx workbook: it is an old-format (.xls) or "
+                             "password-protected Excel file; save it as .xlsx or CSV")
+        raise InputError(f"{filename} is not a valid .xlsx file: it is not a ZIP archive"
+                         + (" (it looks like text; rename it to .csv)" if _looks_like_text(data) else ""))
+    if ext == ".xls":
+        raise InputError(f"{filename}: old Excel 97-2003 .xls files are not supported; save it as .xlsx or CSV")
+    if ext in (".csv", ".txt", ".tsv", ".tab", ""):
+        if is_zip:
+            raise InputError(f"{filename} is not a CSV text file: it is a ZIP archive "
+                             "(an Excel .xlsx?); upload it with its .xlsx name")
+        if is_ole:
+            raise InputError(f"{filename} is not a CSV text file: it is an Excel 97-2003 (.xls) workbook")
+        for magic, what in _MAGIC:
+            if data.startswith(magic):
+                raise InputError(f"{filename} is not a CSV text file: it is {what}")
+        head = data[:4096].lstrip(b"\xef\xbb\xbf").lstrip().lower()
+        if head.startswith((b"<!doctype html", b"<html", b"<?xml")):
+            raise InputError(f"{filename} is not a CSV text file: it is an HTML/XML document")
+        return "csv"
+    raise InputError(f"{filename}: unsupported file type {ext!r}; expected .csv or .xlsx")
+
+
+def _looks_like_text(data: bytes) -> bool:
+    head = data[:4096]
+    return b"\x00" not in head and sum(b < 9 for b in head) == 0
+
+
+def detect_encoding(data: bytes) -> str:
+    """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 / Latin-1.
+
+    UTF-8 is checked over the whole file with an incremental decoder (bounded
+    memory): a file that is valid UTF-8 to the last byte is UTF-8; anything else
+    that has no NUL bytes is a single-byte Western encoding.
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 20
+    try:
+        for start in range(0, len(data), step):
+            decoder.decode(data[start:start + step], final=start + step >= len(data))
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data:
+        raise InputError("the file holds binary data (NUL bytes), not CSV text")
+    try:
+        data.decode("cp1252")
+        return "cp1252"
+    except UnicodeDecodeError:
+        return "latin-1"
+
+
+# ---------------------------------------------------------------- header
+def find_header(rows: Sequence[Sequence[object]], score: Callable[[Sequence[str]], int]) -> int:
+    """Index of the header among the first rows: the one naming most template fields.
+
+    Title lines, merged title cells and notes above the header have few cells
+    and match no field; without any match the first row holding the most
+    non-empty cells is taken.
+    """
+    best, best_score = -1, 0
+    for i, row in enumerate(rows[:_HEADER_SCAN_ROWS]):
+        cells = [str(c).strip() for c in row if c is not None and str(c).strip()]
+        if not cells:
+            continue
+        s = score(cells)
+        if s > best_score:
+            best, best_score = i, s
+    if best >= 0:
+        return best
+    widths = [sum(1 for c in row if c is not None and str(c).strip()) for row in rows[:_HEADER_SCAN_ROWS]]
+    if not widths or max(widths) == 0:
+        raise InputError("the file has no header row (no non-empty row found)")
+    return widths.index(max(widths))
+
+
+def unique_names(header: Sequence[object]) -> tuple[list[str], list[str]]:
+    """Header cells as unique strings (``Unnamed: 3``, ``ventas.1``) and the repeated names."""
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    repeated: list[str] = []
+    for i, cell in enumerate(header):
+        name = "" if cell is None else str(cell).strip()
+        if not name:
+            name = f"Unnamed: {i + 1}"
+        if name in seen:
+            seen[name] += 1
+            repeated.append(name)
+            name = f"{name}.{seen[name]}"
+        else:
+            seen[name] = 0
+        names.append(name)
+    return names, repeated
+
+
+# ------------------------------------------------------------------- CSV
+@dataclass
+class CsvLayout:
+    """What sniffing found: encoding, delimiter, where the header is."""
+
+    data: bytes  # UTF-8, without BOM
+    encoding: str
+    delimiter: str
+    header_index: int  # 0-based record index of the header
+    header_offset: int  # byte offset of the header line in ``data``
+    columns: list[str]
+    repeated_names: list[str]
+    newline: str
+    sample_rows: list[list[str]]
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r|$)")
+
+
+def _split_lines(text: str, n: int) -> list[str]:
+    """Physical lines (CRLF, LF or CR) with their endings; unlike ``str.splitlines``
+    never splits on NEL, U+2028 and other characters a CSV treats as text."""
+    out: list[str] = []
+    for m in _LINE.finditer(text):
+        if not m.group(0) or len(out) >= n:
+            break
+        out.append(m.group(0))
+    return out
+
+
+def _choose_delimiter(lines: list[str]) -> str:
+    """The delimiter giving the most rows with the same, largest field count."""
+    best, best_key = ",", (-1.0, 0)
+    body = [ln for ln in lines if ln.strip()]
+    if not body:
+        return ","
+    for delim in DELIMITERS:
+        counts = [len(r) for r in csv.reader(body, delimiter=delim)]
+        if not counts:
+            continue
+        width = max(set(counts), key=lambda c: (counts.count(c), c))
+        if width < 2:
+            continue
+        consistency = counts.count(width) / len(counts)
+        key = (consistency, width)
+        if key > best_key:
+            best, best_key = delim, key
+    return best
+
+
+def sniff_csv(data: bytes, score: Callable[[Sequence[str]], int]) -> CsvLayout:
+    """Encoding, delimiter and header position of a CSV file."""
+    encoding = detect_encoding(data)
+    if encoding != "utf-8":
+        text = data.decode(encoding)
+        data = text.encode("utf-8")
+        if encoding == "utf-16" and data.startswith(codecs.BOM_UTF8):
+            data = data[3:]
+    elif data.startswith(codecs.BOM_UTF8):  # pragma: no cover - handled by utf-8-sig
+        data = data[3:]
+    if encoding == "utf-8-sig":
+        data = data[3:]
+    head = data[: 256 << 10].decode("utf-8", errors="replace")
+    lines = _split_lines(head, 200)
+    if len(data) > len(head.encode("utf-8", errors="replace")) and len(lines) > 1:
+        lines = lines[:-1]  # the last sampled line may be cut
+    if not any(ln.strip() for ln in lines):
+        raise InputError("the file holds no data: every line is blank")
+    delimiter = _choose_delimiter(lines)
+    newline = "\r\n" if "\r\n" in head else ("\r" if "\r" in head and "\n" not in head else "\n")
+    rows = [r for r in csv.reader([ln.rstrip("\r\n") for ln in lines], delimiter=delimiter)]
+    header_index = find_header(rows, score)
+    offset = sum(len(ln.encode("utf-8")) for ln in lines[:header_index])
+    columns, repeated = unique_names(rows[header_index])
+    return CsvLayout(data, encoding, delimiter, header_index, offset, columns, repeated, newline,
+                     rows[header_index + 1: header_index + 6])
+
+
+def read_csv(layout: CsvLayout, wanted: Iterable[str], *, skip_type_row: bool = False) -> RawTable:
+    """Read the ``wanted`` columns as text with Arrow's multithreaded reader.
+
+    Row numbers are exact for clean files (one record per line after the
+    header). A file with blank lines or rows of the wrong width is read again
+    with Python's ``csv`` module so that every row keeps the number a person
+    sees, and ragged rows are reported instead of aborting the import.
+    """
+    import pyarrow.csv as pacsv
+
+    wanted = list(dict.fromkeys(wanted))
+    header_row = layout.header_index + 1  # 1-based, as a person counts
+    first_data_row = header_row + 1 + (1 if skip_type_row else 0)
+    ragged: list[int] = []
+    data = layout.data
+    end = len(data.rstrip(b"\r\n \t"))
+    blank_inside = any(data.find(sep, layout.header_offset, end) != -1
+                       for sep in (b"\n\n", b"\r\r", b"\n\r\n"))
+    raw = pa.py_buffer(data)[layout.header_offset:]
+    if not blank_inside:
+        def on_invalid(row: object) -> str:
+            ragged.append(1)
+            return "skip"
+
+        try:
+            table = pacsv.read_csv(
+                raw,
+                read_options=pacsv.ReadOptions(column_names=layout.columns, skip_rows=1,
+                                               skip_rows_after_names=1 if skip_type_row else 0,
+                                               block_size=8 << 20),
+                parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
+                                                  newlines_in_values=data.find(b'"', layout.header_offset) != -1,
+                                                  invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=wanted,
+                    column_types={c: pa.string() for c in wanted},
+                    strings_can_be_null=False, quoted_strings_can_be_null=False),
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as ex:
+            logger.info("arrow CSV reader gave up (%s); reading with the csv module", ex)
+            ragged.append(1)
+        else:
+            if not ragged:
+                rows = np.arange(first_data_row, first_data_row + table.num_rows, dtype=np.int64)
+                return RawTable(layout.columns, table, rows, _csv_info(layout))
+    return _read_csv_slow(layout, wanted, data[layout.header_offset:], header_row, skip_type_row)
+
+
+def _csv_info(layout: CsvLayout) -> dict:
+    return {"format": "csv", "encoding": layout.encoding, "delimiter": _DELIM_NAMES[layout.delimiter],
+            "header_row": layout.header_index + 1, "newline": {"\r\n": "CRLF", "\n": "LF", "\r": "CR"}[layout.newline],
+            "repeated_column_names": layout.repeated_names}
+
+
+def _read_csv_slow(layout: CsvLayout, wanted: list[str], raw: bytes, header_row: int,
+                   skip_type_row: bool) -> RawTable:
+    text = raw.decode("utf-8")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
+    next(reader, None)  # header
+    width = len(layout.columns)
+    positions = [layout.columns.index(c) for c in wanted]
+    cols: list[list[str | None]] = [[] for _ in wanted]
+    rows: list[int] = []
+    errors: list[dict] = []
+    blank = 0
+    record = header_row
+    try:
+        for fields in reader:
+            record += 1
+            if skip_type_row and record == header_row + 1:
+                continue
+            if not fields or all(not f.strip() for f in fields):
+                blank += 1
+                continue
+            if len(fields) != width:
+                errors.append({"row": record, "column": "", "value": layout.delimiter.join(fields)[:200],
+                               "reason": f"expected {width} fields separated by {_DELIM_NAMES[layout.delimiter]}, "
+                                         f"found {len(fields)}"})
+                continue
+            rows.append(record)
+            for out, pos in zip(cols, positions):
+                out.append(fields[pos])
+    except csv.Error as ex:
+        raise InputError(f"row {record + 1}: the CSV cannot be parsed ({ex})") from None
+    table = pa.table({c: pa.array(v, pa.string()) for c, v in zip(wanted, cols)})
+    info = _csv_info(layout) | {"blank_rows": blank, "slow_path": True}
+    return RawTable(layout.columns, table, np.asarray(rows, dtype=np.int64), info, errors)
+
+
+# ------------------------------------------------------------------ XLSX
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+
+
+def check_zip(data: bytes, limits: Limits, filename: str = "file") -> dict:
+    """Refuse ZIP bombs before any XML parser sees the workbook.
+
+    Two checks: the sizes the ZIP directory declares, and then each member
+    actually inflated in 1 MiB steps, stopping as soon as it exceeds its
+    declared size or the remaining budget. A member that lies about its size
+    therefore costs at most the budget, never gigabytes. Returns
+    ``{"formulas": bool}``: whether a worksheet holds formula cells.
+    """
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as ex:
+        raise InputError(f"{filename} is not a valid .xlsx file: damaged ZIP archive ({ex})") from None
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > limits.max_zip_members:
+            raise InputError(f"{filename} has {len(infos)} ZIP members, above the limit of {limits.max_zip_members}")
+        names = {i.filename for i in infos}
+        if "xl/workbook.xml" not in names:
+            raise InputError(f"{filename} is a ZIP archive but not an Excel workbook (xl/workbook.xml missing)")
+        limit_mb = limits.max_uncompressed_bytes / 2**20
+        total = 0
+        for info in infos:
+            total += info.file_size
+            if info.file_size > limits.max_uncompressed_bytes or total > limits.max_uncompressed_bytes:
+                raise InputError(
+                    f"{filename}: member {info.filename!r} would inflate to {info.file_size / 2**20:,.0f} MiB "
+                    f"(total {total / 2**20:,.0f} MiB), above the {limit_mb:,.0f} MiB limit for workbooks")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise InputError(f"{filename}: member {info.filename!r} uses an unsupported compression method")
+        budget = limits.max_uncompressed_bytes
+        formulas = False
+        for info in infos:
+            size, has_f = _inflated_size(data, info, min(info.file_size, budget), filename, limit_mb,
+                                         info.filename.startswith("xl/worksheets/"))
+            budget -= size
+            formulas |= has_f
+        return {"formulas": formulas}
+
+
+def _inflated_size(data: bytes, info: zipfile.ZipInfo, allowed: int, filename: str, limit_mb: float,
+                   scan: bool = False) -> tuple[int, bool]:
+    start = info.header_offset
+    header = data[start:start + _LOCAL_HEADER.size]
+    if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+        raise InputError(f"{filename} is not a valid .xlsx file: damaged ZIP member {info.filename!r}")
+    name_len, extra_len = _LOCAL_HEADER.unpack(header)[-2:]
+    begin = start + _LOCAL_HEADER.size + name_len + extra_len
+    payload = memoryview(data)[begin:begin + info.compress_size]
+    found = False
+    if info.compress_type == zipfile.ZIP_STORED:
+        size = len(payload)
+        found = scan and (b"<f>" in payload or b"<f " in payload)
+    else:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        size = 0
+        pos = 0
+        step = 1 << 16
+        pending = b""
+        while True:
+            if inflater.unconsumed_tail:
+                chunk = inflater.decompress(inflater.unconsumed_tail, 1 << 20)
+            elif pos < len(payload):
+                chunk = inflater.decompress(payload[pos:pos + step], 1 << 20)
+                pos += step
+            else:
+                break
+            size += len(chunk)
+            if scan and not found:
+                window = pending + chunk[:8]
+                found = b"<f>" in chunk or b"<f " in chunk or b"<f>" in window or b"<f " in window
+                pending = chunk[-8:]
+            if size > allowed:
+                raise InputError(
+                    f"{filename}: member {info.filename!r} inflates beyond its declared size of "
+                    f"{info.file_size:,} bytes or the {limit_mb:,.0f} MiB limit (a ZIP bomb?); refused")
+            if inflater.eof:
+                break
+        del pending
+    if size > allowed:
+        raise InputError(f"{filename}: member {info.filename!r} is larger than declared; refused")
+    return size, found
+
+
+def read_xlsx(data: bytes, filename: str, sheet: str | None, score: Callable[[Sequence[str]], int],
+              limits: Limits) -> RawTable:
+    """Read one sheet with openpyxl in read-only mode, values only (cached formula results)."""
+    zip_info = check_zip(data, limits, filename)
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as ex:
+        raise InputError(f"{filename} is not a readable .xlsx workbook ({type(ex).__name__}: {ex})"[:300]) from None
+    except Exception as ex:  # noqa: BLE001 - malformed XML surfaces as many types
+        raise InputError(f"{filename} is not a readable .xlsx workbook ({type(ex).__name__})") from None
+    try:
+        raw = _read_sheet(wb, filename, sheet, score)
+        if zip_info["formulas"]:
+            _fill_uncached_formulas(data, raw)
+        return raw
+    except InputError:
+        raise
+    except Exception as ex:  # noqa: BLE001
+        raise InputError(f"{filename}: the sheet cannot be read ({type(ex).__name__}: {ex})"[:300]) from None
+    finally:
+        wb.close()
+
+
+def _read_sheet(wb, filename: str, sheet: str | None, score) -> RawTable:
+    names = wb.sheetnames
+    if sheet is not None:
+        if sheet not in names:
+            raise InputError(f"{filename} has no sheet {sheet!r}; its sheets are: {', '.join(map(repr, names))}")
+        candidates = [sheet]
+    else:
+        candidates = names
+    for name in candidates:
+        ws = wb[name]
+        rows_iter = ws.iter_rows(values_only=True)
+        head: list[tuple] = []
+        for row in rows_iter:
+            head.append(row)
+            if len(head) >= _HEADER_SCAN_ROWS:
+                break
+        if not any(any(c is not None and str(c).strip() for c in row) for row in head):
+            if sheet is not None:
+                raise InputError(f"{filename}: sheet {sheet!r} is empty")
+            continue
+        header_index = find_header(head, score)
+        columns, repeated = unique_names(head[header_index])
+        width = len(columns)
+        cols: list[list[object]] = [[] for _ in range(width)]
+        row_numbers: list[int] = []
+        blank = 0
+
+        def take(row: tuple, number: int) -> None:
+            nonlocal blank
+            if not any(c is not None and not (isinstance(c, str) and not c.strip()) for c in row):
+                blank += 1
+                return
+            row_numbers.append(number)
+            for j in range(width):
+                cols[j].append(row[j] if j < len(row) else None)
+
+        extra_cells = 0
+        for i, row in enumerate(head[header_index + 1:], start=header_index + 2):
+            take(row, i)
+            extra_cells += any(c is not None for c in row[width:])
+        number = len(head)
+        for row in rows_iter:
+            number += 1
+            take(row, number)
+        table = pa.table({c: _to_arrow(v) for c, v in zip(columns, cols)})
+        info = {"format": "xlsx", "sheet": name, "header_row": header_index + 1, "blank_rows": blank,
+                "repeated_column_names": repeated, "sheets": names}
+        return RawTable(columns, table, np.asarray(row_numbers, dtype=np.int64), info)
+    raise InputError(f"{filename}: every sheet is empty ({', '.join(map(repr, names))})")
+
+
+def _fill_uncached_formulas(data: bytes, raw: RawTable) -> None:
+    """Show formulas whose result was never saved as their text (``=B2*2``), not as blanks.
+
+    Files written by scripts often hold formulas without cached results; read
+    with ``data_only`` they look empty. A second read-only pass finds them so
+    the error says "formula without a saved result" instead of "missing".
+    """
+    import openpyxl
+
+    wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    try:
+        ws = wb[raw.info["sheet"]]
+        position = {int(r): i for i, r in enumerate(raw.row_numbers)}
+        found: dict[int, dict[int, str]] = {}
+        for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+            i = position.get(number)
+            if i is None:
+                continue
+            for j, value in enumerate(row[: len(raw.columns)]):
+                if isinstance(value, str) and value.startswith("="):
+                    found.setdefault(j, {})[i] = value
+    finally:
+        wb.close()
+    for j, cells in found.items():
+        col = raw.columns[j]
+        current = raw.table.column(col).to_pylist()
+        changed = False
+        for i, formula in cells.items():
+            if current[i] is None:
+                current[i] = formula
+                changed = True
+        if changed:
+            raw.table = raw.table.set_column(j, col, _to_arrow(current))
+    raw.info["formula_cells"] = sum(len(c) for c in found.values())
+
+
+def _to_arrow(values: list[object]) -> pa.Array:
+    """A column of Python cell values as one Arrow array: numbers, timestamps or text."""
+    import datetime as dt
+
+    kinds = {type(v) for v in values if v is not None}
+    if kinds and kinds <= {int, float}:
+        return pa.array(values, pa.float64())
+    if kinds and kinds <= {dt.datetime, dt.date}:
+        return pa.array([None if v is None else dt.datetime(v.year, v.month, v.day) if type(v) is dt.date else v
+                         for v in values], pa.timestamp("us"))
+    out: list[str | None] = []
+    for v in values:
+        if v is None:
+            out.append(None)
+        elif isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, bool):
+            out.append("true" if v else "false")
+        elif isinstance(v, float):
+            out.append(repr(v) if not v.is_integer() else str(int(v)))
+        elif isinstance(v, (dt.datetime, dt.date, dt.time)):
+            out.append(v.isoformat())
+        else:
+            out.append(str(v))
+    return pa.array(out, pa.string())

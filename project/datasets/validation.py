@@ -1,0 +1,343 @@
+"""Vectorised validation of a mapped file: types, ranges, duplicates, error table.
+
+``validate`` never raises on a bad row: it collects every problem as a row of
+the errors table (row as a person counts it, column, value, reason) and
+decides acceptance from the error rate. It raises :class:`InputError` only
+for decisions about the whole file (``--duplicates fail`` meeting a
+duplicate, no data rows at all, a base dataset that does not fit).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from project.datasets.parsing import Parsed, as_string, parse_date, parse_flag, parse_number, parse_text
+from project.datasets.reader import RawTable
+from project.datasets.templates import Template, type_descriptor
+from project.errors import InputError
+
+__all__ = ["Validation", "validate", "DUPLICATE_POLICIES", "ERROR_COLUMNS"]
+
+logger = logging.getLogger(__name__)
+
+DUPLICATE_POLICIES = ("skip", "overwrite", "fail")
+ERROR_COLUMNS = ["row", "column", "value", "reason"]
+_PARSERS = {"date": parse_date, "number": parse_number, "text": parse_text, "flag": parse_flag}
+_ARROW_TYPES = {"date": pa.timestamp("ns"), "number": pa.float64(), "text": pa.string(), "flag": pa.bool_()}
+
+
+@dataclass
+class Validation:
+    """Outcome of :func:`validate`."""
+
+    table: pa.Table
+    errors: pd.DataFrame
+    stats: dict
+    accepted: bool
+    reason: str | None
+    key_columns: list[str] = field(default_factory=list)
+
+
+def _empty_errors() -> pd.DataFrame:
+    return pd.DataFrame({"row": pd.Series(dtype="int64"), "column": pd.Series(dtype=object),
+                         "value": pd.Series(dtype=object), "reason": pd.Series(dtype=object)})
+
+
+class _Errors:
+    """Collects (positions, column, reason) blocks; values are looked up once at the end."""
+
+    def __init__(self, raw: RawTable) -> None:
+        self.raw = raw
+        self.blocks: list[tuple[np.ndarray, str, np.ndarray | str, str | None]] = []
+
+    def add(self, positions: np.ndarray, column: str, reason: np.ndarray | str, value_col: str | None = None) -> None:
+        if len(positions):
+            self.blocks.append((positions, column, reason, column if value_col is None else value_col))
+
+    def frame(self) -> pd.DataFrame:
+        frames = []
+        for positions, column, reason, value_col in self.blocks:
+            if value_col and value_col in self.raw.table.column_names:
+                values = as_string(pc.take(self.raw.table.column(value_col), pa.array(positions))).to_pylist()
+            else:
+                values = [""] * len(positions)
+            frames.append(pd.DataFrame({
+                "row": self.raw.row_numbers[positions], "column": column,
+                "value": values, "reason": reason, "_order": len(frames)}))
+        if self.raw.errors:
+            extra = pd.DataFrame(self.raw.errors)
+            extra["_order"] = -1
+            frames.append(extra)
+        if not frames:
+            return _empty_errors()
+        out = pd.concat(frames, ignore_index=True).sort_values(["row", "_order"], kind="stable")
+        out["value"] = out["value"].fillna("")
+        return out.drop(columns="_order").reset_index(drop=True)[ERROR_COLUMNS]
+
+
+def _key_codes(values: Mapping[str, object], keys: list[str], positions: np.ndarray) -> pd.DataFrame:
+    """Integer codes of the key columns and the date, for fast duplicate detection."""
+    cols = {}
+    for k in keys:
+        arr = pc.take(values[k], pa.array(positions))
+        enc = pc.dictionary_encode(arr)
+        cols[k] = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
+    return pd.DataFrame(cols)
+
+
+def _describe_key(keys: list[str], values: Mapping[str, object], date_values: np.ndarray, pos: int) -> str:
+    parts = [f"{k}={values[k][pos].as_py()!r}" for k in keys]
+    parts.append(f"date={np.datetime_as_string(date_values[pos], unit='D')}")
+    return ", ".join(parts)
+
+
+def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
+             duplicates: str = "skip", base: pa.Table | None = None, today: dt.date | None = None,
+             max_error_rate: float = 0.01, decimal_hint: str = ".") -> Validation:
+    """Parse and check the mapped columns of ``raw``; see the module docstring."""
+    if duplicates not in DUPLICATE_POLICIES:
+        raise InputError(f"--duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, not {duplicates!r}")
+    if not 0 <= max_error_rate <= 1:
+        raise InputError(f"--max-error-rate must be between 0 and 1, not {max_error_rate}")
+    today = today or dt.date.today()
+    n = raw.table.num_rows
+    tbl = raw.table
+    parsed: dict[str, Parsed] = {}
+    for fname, col in mapping.items():
+        f = template.field(fname)
+        p = _PARSERS[f.type](tbl.column(col), decimal_hint) if f.type == "number" else _PARSERS[f.type](tbl.column(col))
+        parsed[fname] = p
+    date_field = template.date_field
+
+    ignored = np.zeros(n, dtype=bool)
+    blank = np.logical_and.reduce([p.empty for p in parsed.values()]) if parsed else ignored.copy()
+    ignored |= blank
+    # a template type row ("date YYYY-MM-DD (required)", ...) right under the header
+    type_row = False
+    if n:
+        descriptors = {type_descriptor(f) for f in template.fields}
+        first = [as_string(tbl.column(c).slice(0, 1))[0].as_py() for c in mapping.values()]
+        cells = [c.strip() for c in first if c and c.strip()]
+        if cells and all(c in descriptors for c in cells):
+            ignored[0] = type_row = True
+    # header rows repeated inside the data (files concatenated with their headers)
+    candidates = np.flatnonzero(parsed[date_field].invalid & ~ignored)
+    repeated = 0
+    if len(candidates):
+        same = np.ones(len(candidates), dtype=bool)
+        for col in mapping.values():
+            vals = as_string(pc.take(tbl.column(col), pa.array(candidates)))
+            same &= pc.fill_null(pc.equal(pc.utf8_trim_whitespace(vals), col), False).to_numpy(zero_copy_only=False)
+        ignored[candidates[same]] = True
+        repeated = int(same.sum())
+
+    errors = _Errors(raw)
+    bad = np.zeros(n, dtype=bool)
+    for fname, col in mapping.items():
+        f = template.field(fname)
+        p = parsed[fname]
+        invalid = p.invalid & ~ignored
+        if f.type == "date":
+            reason = f"invalid date: expected {p.detail}"
+        elif f.type == "number":
+            reason = f"not a number: expected a number like {'1234,5' if p.detail == ',' else '1234.5'}"
+        elif f.type == "flag":
+            reason = "not a yes/no value: expected 1/0, yes/no or si/no"
+        else:
+            reason = "invalid value"
+        where = np.flatnonzero(invalid)
+        if len(where):
+            text = as_string(pc.take(tbl.column(col), pa.array(where)))
+            formula = pc.fill_null(pc.starts_with(pc.utf8_trim_whitespace(text), "="), False).to_numpy(
+                zero_copy_only=False)
+            errors.add(where[formula], col, "formula without a saved result: save the file in a spreadsheet "
+                                            "application or paste the values")
+            stripped = pc.utf8_trim_whitespace(text)
+            excel_error = pc.fill_null(pc.match_substring_regex(
+                stripped, r"^#(DIV/0!|N/A|NAME\?|NULL!|NUM!|REF!|VALUE!|SPILL!|CALC!|GETTING_DATA)$"), False
+            ).to_numpy(zero_copy_only=False) & ~formula
+            errors.add(where[excel_error], col, "spreadsheet error value instead of data")
+            errors.add(where[~formula & ~excel_error], col, reason)
+        bad |= invalid
+        if f.required:
+            missing = p.empty & ~ignored
+            errors.add(np.flatnonzero(missing), col, f"required value missing for {fname!r}")
+            bad |= missing
+        ok = ~p.empty & ~p.invalid & ~ignored
+        if f.type == "number" and f.minimum is not None:
+            below = ok & (p.values < f.minimum)
+            word = "negative value" if f.minimum == 0 else "value too small"
+            errors.add(np.flatnonzero(below), col, f"{word}: {fname!r} must be >= {f.minimum:g}")
+            bad |= below
+        if f.type == "date":
+            future = ok & (p.values > np.datetime64(today, "ns"))
+            errors.add(np.flatnonzero(future), col,
+                       f"date in the future: history must end by {today.isoformat()}")
+            old = ok & (p.values < np.datetime64("1900-01-01", "ns"))
+            errors.add(np.flatnonzero(old), col, "implausible date before 1900")
+            bad |= future | old
+
+    data_rows = int(n - ignored.sum()) + len(raw.errors)
+    if data_rows == 0:
+        raise InputError(f"no data rows below the header (row {raw.info.get('header_row', 1)})")
+    error_rows = int(bad.sum()) + len(raw.errors)
+    keep = ~bad & ~ignored
+    keys = template.key_fields(mapping)
+    values = {k: parsed[k].values for k in keys}
+    dates = parsed[date_field].values
+
+    # duplicates inside the file
+    dup_in_file = 0
+    positions = np.flatnonzero(keep)
+    if len(positions):
+        codes = _key_codes(values, keys, positions)
+        codes["__date"] = dates[positions].view("int64")
+        dup = codes.duplicated(keep="last" if duplicates == "overwrite" else "first").to_numpy()
+        if dup.any():
+            group = codes.groupby(list(codes.columns), sort=False).ngroup().to_numpy()
+            if duplicates == "overwrite":
+                kept_of_group = len(group) - 1 - np.unique(group[::-1], return_index=True)[1]
+            else:
+                kept_of_group = np.unique(group, return_index=True)[1]
+            dpos = positions[dup]
+            kept_rows = raw.row_numbers[positions[kept_of_group[group[dup]]]]
+            if duplicates == "fail":
+                first = int(np.flatnonzero(dup)[0])
+                raise InputError(
+                    f"duplicate rows with --duplicates fail: row {int(kept_rows[0])} and row "
+                    f"{int(raw.row_numbers[dpos[0]])} have the same "
+                    f"{_describe_key(keys, values, dates, int(positions[first]))}; "
+                    f"{int(dup.sum())} duplicate row(s) in all")
+            word = "duplicate of row" if duplicates == "skip" else "superseded by the later row"
+            errors.add(dpos, mapping[date_field],
+                       np.char.add(f"{word} ", kept_rows.astype(str)).astype(object)
+                       + f" (same {', '.join([*keys, 'date'])}; --duplicates {duplicates})")
+            keep[dpos] = False
+            dup_in_file = int(dup.sum())
+
+    table = _clean_table(template, mapping, parsed, np.flatnonzero(keep))
+    stats: dict = {}
+    # duplicates against the base dataset
+    if base is not None:
+        table, base_stats = _apply_base(table, base, template, keys, duplicates, raw, keep, errors, mapping)
+        stats.update(base_stats)
+    sort_keys = [(k, "ascending") for k in [*keys, date_field] if k in table.column_names]
+    table = table.sort_by(sort_keys)
+
+    errors_df = errors.frame()
+    rate = error_rows / data_rows
+    accepted = rate <= max_error_rate and int(keep.sum()) > 0
+    reason = None
+    if not accepted:
+        if rate > max_error_rate:
+            reason = (f"{error_rows} of {data_rows} rows ({rate:.1%}) have errors, above the "
+                      f"{max_error_rate:.1%} threshold")
+        else:
+            reason = "no new valid rows to import"
+        if len(errors_df):
+            e = errors_df.iloc[0]
+            reason += f"; first: row {e['row']}, column {e['column']!r}: {e['reason']}"
+    stats.update({
+        "rows_read": data_rows,
+        "rows_valid": int(keep.sum()),
+        "rows_rejected": error_rows,
+        "error_rate": round(rate, 6),
+        "max_error_rate": max_error_rate,
+        "blank_rows": int(blank.sum()) + int(raw.info.get("blank_rows", 0)),
+        "repeated_header_rows": repeated,
+        "template_type_row": type_row,
+        "duplicates_in_file": dup_in_file,
+        "duplicate_policy": duplicates,
+        "output_rows": table.num_rows,
+        "decimal": {f: parsed[f].detail for f in mapping if template.field(f).type == "number"},
+        "date_format": parsed[date_field].detail,
+    })
+    return Validation(table, errors_df, stats, accepted, reason, keys)
+
+
+def _clean_table(template: Template, mapping: Mapping[str, str], parsed: Mapping[str, Parsed],
+                 positions: np.ndarray) -> pa.Table:
+    cols = {}
+    for f in template.fields:
+        if f.name not in mapping:
+            continue
+        p = parsed[f.name]
+        if f.type == "text":
+            cols[f.name] = pc.take(p.values, pa.array(positions))
+        elif f.type == "date":
+            cols[f.name] = pa.array(p.values[positions], pa.timestamp("ns"))
+        else:
+            cols[f.name] = pa.array(p.values[positions], _ARROW_TYPES[f.type], mask=p.empty[positions])
+    return pa.table(cols)
+
+
+def _conform(base: pa.Table, template: Template, columns: list[str]) -> pa.Table:
+    """Base dataset cast to the template types, with the columns of the new rows."""
+    missing = [c for c in (template.date_field, *[f.name for f in template.fields if f.required])
+               if c not in base.column_names]
+    if missing:
+        raise InputError(f"the base dataset lacks the column(s) {', '.join(missing)} of template "
+                         f"{template.name!r}; its columns are {', '.join(base.column_names)}")
+    cols = {}
+    for f in template.fields:
+        if f.name in base.column_names:
+            arr = base.column(f.name)
+            if pa.types.is_dictionary(arr.type):
+                arr = arr.dictionary_decode()
+            try:
+                cols[f.name] = pc.cast(arr, _ARROW_TYPES[f.type])
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise InputError(f"base dataset column {f.name!r} has type {arr.type}, expected "
+                                 f"{_ARROW_TYPES[f.type]}") from None
+        elif f.name in columns:
+            cols[f.name] = pa.nulls(base.num_rows, _ARROW_TYPES[f.type])
+    return pa.table(cols)
+
+
+def _apply_base(table: pa.Table, base: pa.Table, template: Template, keys: list[str], duplicates: str,
+                raw: RawTable, keep: np.ndarray, errors: _Errors, mapping: Mapping[str, str]) -> tuple[pa.Table, dict]:
+    base = _conform(base, template, table.column_names)
+    for c in base.column_names:
+        if c not in table.column_names:
+            table = table.append_column(c, pa.nulls(table.num_rows, base.schema.field(c).type))
+    table = table.select([f.name for f in template.fields if f.name in table.column_names])
+    base = base.select(table.column_names)
+    date = template.date_field
+    base_keys = [k for k in keys if k in base.column_names]
+    on = [*base_keys, date]
+    new = table.select(on).to_pandas()
+    old = base.select(on).to_pandas()
+    new["__pos"] = np.arange(len(new))
+    old["__pos_base"] = np.arange(len(old))
+    hits = new.merge(old, on=on, how="inner")
+    stats = {"base_rows": base.num_rows, "duplicates_in_base": int(hits["__pos"].nunique()),
+             "overwritten_in_base": 0}
+    if len(hits):
+        kept_positions = np.flatnonzero(keep)
+        if duplicates == "fail":
+            first = int(hits["__pos"].iloc[0])
+            row = int(raw.row_numbers[kept_positions[first]])
+            raise InputError(f"row {row}: ({', '.join(on)}) already exists in the base dataset and "
+                             f"--duplicates is fail; {stats['duplicates_in_base']} row(s) collide")
+        if duplicates == "skip":
+            drop = np.unique(hits["__pos"].to_numpy())
+            errors.add(kept_positions[drop], mapping[date], "already in the base dataset (--duplicates skip)")
+            keep[kept_positions[drop]] = False
+            mask = np.ones(table.num_rows, dtype=bool)
+            mask[drop] = False
+            table = table.filter(pa.array(mask))
+        else:
+            drop = np.unique(hits["__pos_base"].to_numpy())
+            mask = np.ones(base.num_rows, dtype=bool)
+            mask[drop] = False
+            base = base.filter(pa.array(mask))
+            stats["overwritten_in_base"] = int(len(drop))
+    return pa.concat_tables([base, table.cast(base.schema)]), stats
