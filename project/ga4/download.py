@@ -261,7 +261,7 @@ def download_report(
         sink = open_sink(fmt, partial, schema, None)
         checkpoint.sink_state = checkpoint.chunk_sink_state = sink.state()
 
-    def save(status_message: str = "") -> None:
+    def save() -> None:
         stats.duration_s = previous_duration + (time.monotonic() - started)
         checkpoint.stats = stats.to_dict()
         save_checkpoint(checkpoint_path, checkpoint)
@@ -285,7 +285,11 @@ def download_report(
     except DownloadError as exc:
         sink.close()
         stats.status, stats.message = "failed", str(exc)
-        save()
+        if stats.pages == 0:  # nothing to resume: leave no partial file behind
+            partial.unlink(missing_ok=True)
+            remove_checkpoint(checkpoint_path)
+        else:
+            save()
         exc.stats = stats
         raise
     except BaseException:

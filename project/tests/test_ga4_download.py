@@ -163,7 +163,22 @@ def test_forbidden_property(fake, sa, tmp_path):
     with pytest.raises(DownloadError) as info:
         _download(sa, fake, tmp_path / "o.parquet")
     assert info.value.reason == "permission_denied" and "123456" in str(info.value)
-    assert not (tmp_path / "o.parquet").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no output, partial or checkpoint
+
+
+def test_on_page_callback_can_stop_and_the_rerun_resumes(fake, sa, tmp_path, baseline):
+    seen = []
+
+    def on_page(stats):
+        seen.append((stats.pages, stats.rows))
+        return stats.pages < 2
+
+    out = tmp_path / "o.csv"
+    stats = _download(sa, fake, out, on_page=on_page)
+    assert stats.status == "stopped" and stats.stop_reason == "cancelled"
+    assert seen == [(1, 8), (2, 16)] and not out.exists()
+    stats = _download(sa, fake, out, on_page=lambda s: None)
+    assert stats.status == "complete" and out.read_bytes() == baseline[0]["csv"]
 
 
 def test_changed_row_count_fails_then_rerun_downloads_the_chunk_afresh(fake, sa, tmp_path, baseline):
