@@ -1,0 +1,476 @@
+"""Per-series model selection: backtest, choose, ensemble, refit, forecast.
+
+:func:`fit_series` is the unit of work that :mod:`project.entrenar_modelo`
+sends to joblib or Dask.  It is a pure function of plain, picklable values
+(an id, two arrays and a config object) and returns a picklable
+:class:`SeriesResult`, so the same code runs in a thread, a loky worker or a
+remote Dask worker.
+
+How one series is handled, and why:
+
+1. **Rolling-origin backtest** of every candidate on ``cv_windows`` windows of
+   ``horizon`` days.  The last cutoff leaves exactly ``horizon`` days; each
+   earlier one steps back ``step`` days (default **7**).  A step of 7 keeps the
+   windows on the most recent weeks, which is what the next 28 days look like
+   on web and retail data, while still moving the origin across weekdays'
+   worth of history; a step of ``h`` reaches back 3 months and, on the
+   embedded sample, picked models worse (MASE 0.90 vs 0.86 of seasonal naive
+   for the top-3 combination in our experiment).  Each window trains on at
+   most ``max_train_days`` days before its cutoff, like the final refit.
+2. **Selection** by ``config.metric`` over horizons 1..h (default MASE, scaled
+   per window by the mean absolute lag-``season_length`` difference of that
+   window's training data, averaged over windows).
+3. **Ensembles** of the best ``k`` single models (mean of the top 2 and top 3,
+   median of the top 3) are scored on the same windows from the candidates'
+   stored backtest forecasts (no extra fit).  An ensemble is kept only when its
+   backtest score beats the best single model; combinations are the most
+   reliable accuracy gain in forecasting competitions because the error of
+   the choice itself is averaged away.
+4. **Refit** of the chosen member(s) on the last ``max_train_days`` days and a
+   forecast of D+1..D+h.  Bands are the model's own when it has native
+   intervals; for models without them (``native_intervals`` False) and for
+   every ensemble they are split-conformal from the backtest errors of the
+   chosen forecast (:func:`project.utils.pipelines.conformal_bands`).  Output
+   is always finite with ``lo <= mean <= hi``.
+
+**Fallbacks** (reported in ``SeriesResult.fallback``):
+
+* all-zero series: ``naive`` (the forecast is zero with zero-width bands);
+* constant series: ``naive`` (a backtest cannot rank models on zero error);
+* a series too short for one backtest window (fewer than
+  ``horizon + min_train_length(config)`` days): ``snaive`` when it has at least
+  two seasons, else ``naive``, with their native bands;
+* a candidate that raises or explodes is replaced by seasonal naive inside
+  :class:`~project.utils.pipelines.GuardedModel`; the reason lands in
+  ``SeriesResult.errors``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "SelectionSettings",
+    "SeriesResult",
+    "fit_series",
+    "min_train_length",
+    "ensemble_name",
+    "BACKTEST_METRICS",
+    "pooled_errors",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Metrics computed for every candidate and bucket of the backtest.
+BACKTEST_METRICS: tuple[str, ...] = ("mase", "smape", "mae", "rmse", "wmape", "bias")
+#: Metrics that ``config.metric`` may name (lower is better for all of them).
+SELECTION_METRICS: tuple[str, ...] = ("mase", "smape", "mae", "rmse", "wmape")
+
+
+class SelectionSettings(Protocol):
+    """What :func:`fit_series` reads from its config (``TrainConfig`` satisfies it)."""
+
+    horizon: int
+    candidates: Sequence[str]
+    cv_windows: int
+    step: int | None
+    metric: str
+    levels: Sequence[int]
+    max_train_days: int
+    season_length: int
+    country: str | None
+    ensemble: bool
+    ensemble_sizes: Sequence[int]
+    model_params: Mapping[str, Mapping[str, Any]]
+
+
+@dataclass
+class SeriesResult:
+    """Everything learned for one series; picklable.
+
+    ``forecast`` has ``unique_id, ds, horizon, mean, lo-L, hi-L...``;
+    ``metrics`` has ``unique_id, model, bucket, metric, value, chosen`` for
+    every candidate and evaluated ensemble; ``scores`` is the selection metric
+    over 1..h per candidate/ensemble; ``fitted`` maps each chosen member to its
+    refitted (guarded) model; ``conformal_errors`` keeps the backtest errors of
+    the chosen forecast (windows x h) so an update can recompute bands.
+    """
+
+    unique_id: str
+    model: str
+    members: tuple[str, ...]
+    combine: str  # "single", "mean" or "median"
+    fitted: dict[str, Any]
+    forecast: pd.DataFrame
+    metrics: pd.DataFrame
+    scores: dict[str, float]
+    n_obs: int
+    first_date: pd.Timestamp
+    last_date: pd.Timestamp
+    fallback: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    conformal_errors: np.ndarray | None = None
+    interval_method: str = "native"
+    cutoffs: tuple[pd.Timestamp, ...] = ()
+    backtest: pd.DataFrame | None = None
+    seconds: float = 0.0
+
+
+def ensemble_name(combine: str, members: Sequence[str]) -> str:
+    """Display name of a combination, e.g. ``mean(ets+theta)``."""
+    return f"{combine}({'+'.join(members)})"
+
+
+def min_train_length(config: SelectionSettings) -> int:
+    """Fewest training days a backtest window needs: two seasons and two weeks."""
+    return max(2 * int(config.season_length), 14)
+
+
+def _param(config: Any, name: str, default: Any) -> Any:
+    value = getattr(config, name, default)
+    return default if value is None else value
+
+
+def _make(name: str, config: Any) -> Any:
+    """A fresh guarded candidate with the config's per-model parameters."""
+    from .pipelines import GuardedModel, make_model
+
+    season = int(_param(config, "season_length", 7))
+    params: dict[str, Any] = {"season_length": season}
+    if getattr(config, "country", None):
+        params["country"] = config.country
+    if name == "gbm":
+        params["max_horizon"] = int(config.horizon)
+    params.update(dict(_param(config, "model_params", {}).get(name, {})))
+    return GuardedModel(make_model(name, **params), fallback="snaive", season_length=season)
+
+
+def _scale(train: np.ndarray, season_length: int) -> float:
+    from .evaluacion import seasonal_scale
+
+    value = seasonal_scale(train, season_length)
+    if not np.isfinite(value) or value <= 0:
+        # A flat training window: fall back to the mean level so MASE stays finite.
+        value = float(np.mean(np.abs(train))) if train.size else 1.0
+    return value if value > 0 else 1.0
+
+
+def _score(errors: np.ndarray, actual: np.ndarray, scales: np.ndarray, metric: str) -> float:
+    """Selection score over all horizons: per-window value averaged over windows."""
+    abs_err = np.abs(errors)
+    if metric == "mase":
+        per = abs_err.mean(axis=1) / scales
+    elif metric == "mae":
+        per = abs_err.mean(axis=1)
+    elif metric == "rmse":
+        per = np.sqrt((errors**2).mean(axis=1))
+    elif metric == "smape":
+        fc = actual - errors
+        denom = np.abs(actual) + np.abs(fc)
+        ratio = np.where(denom > 0, 2 * abs_err / np.where(denom > 0, denom, 1), 0.0)
+        per = 100 * ratio.mean(axis=1)
+    elif metric == "wmape":
+        total = np.abs(actual).sum(axis=1)
+        per = np.where(total > 0, abs_err.sum(axis=1) / np.where(total > 0, total, 1), np.nan) * 100
+    else:  # validated by TrainConfig; kept for direct callers
+        raise ValueError(f"unknown selection metric {metric!r}; expected one of {SELECTION_METRICS}")
+    per = per[np.isfinite(per)]
+    return float(per.mean()) if per.size else float("inf")
+
+
+def _cv_frame(
+    uid: str,
+    cut_dates: list[pd.Timestamp],
+    target_ds: list[pd.DatetimeIndex],
+    actual: np.ndarray,
+    mean: np.ndarray,
+    scales: np.ndarray,
+) -> pd.DataFrame:
+    """A backtest in :func:`project.utils.evaluacion.cross_validation`'s layout."""
+    w, h = actual.shape
+    return pd.DataFrame(
+        {
+            "unique_id": uid,
+            "cutoff": np.repeat(np.array(cut_dates, dtype="datetime64[ns]"), h),
+            "ds": np.concatenate([np.asarray(d, dtype="datetime64[ns]") for d in target_ds]),
+            "horizon": np.tile(np.arange(1, h + 1), w),
+            "y": actual.ravel(),
+            "mean": mean.ravel(),
+            "scale": np.repeat(scales, h),
+        }
+    )
+
+
+def _bucket_table(uid: str, name: str, cv: pd.DataFrame) -> pd.DataFrame:
+    from .evaluacion import evaluate
+
+    table = evaluate(cv.drop(columns="unique_id"), metrics=BACKTEST_METRICS)
+    long = table.melt(id_vars="bucket", var_name="metric", value_name="value")
+    long.insert(0, "model", name)
+    long.insert(0, "unique_id", uid)
+    return long
+
+
+def _finite_frame(frame: pd.DataFrame, levels: Sequence[int], nonnegative: bool) -> pd.DataFrame:
+    """Enforce the forecast contract again after combining or re-banding."""
+    mean = frame["mean"].to_numpy(np.float64)
+    mean = np.where(np.isfinite(mean), mean, 0.0)
+    if nonnegative:
+        mean = np.maximum(mean, 0.0)
+    out = {"mean": mean}
+    prev_lo, prev_hi = mean, mean
+    for lv in sorted(levels):
+        lo = frame[f"lo-{lv}"].to_numpy(np.float64)
+        hi = frame[f"hi-{lv}"].to_numpy(np.float64)
+        lo = np.minimum(np.where(np.isfinite(lo), lo, mean), prev_lo)
+        hi = np.maximum(np.where(np.isfinite(hi), hi, mean), prev_hi)
+        if nonnegative:
+            lo = np.maximum(lo, 0.0)
+        out[f"lo-{lv}"], out[f"hi-{lv}"] = lo, hi
+        prev_lo, prev_hi = lo, hi
+    cols = ["mean"] + [f"{s}-{lv}" for lv in levels for s in ("lo", "hi")]
+    return pd.DataFrame(out)[cols]
+
+
+def _simple_fit(
+    uid: str,
+    y: np.ndarray,
+    ds: pd.DatetimeIndex,
+    config: Any,
+    name: str,
+    reason: str,
+    started: float,
+) -> SeriesResult:
+    """Fallback path: one simple model, its own bands, no backtest."""
+    from .pipelines import GuardedModel, make_model
+
+    h, levels = int(config.horizon), tuple(int(v) for v in config.levels)
+    season = int(_param(config, "season_length", 7))
+    model = GuardedModel(make_model(name, season_length=season), season_length=season)
+    model.fit(y, ds)
+    pred = _finite_frame(model.predict(h, levels), levels, bool(np.all(y >= 0)))
+    logger.info("series %s: %s", uid, reason)
+    return SeriesResult(
+        unique_id=uid,
+        model=name,
+        members=(name,),
+        combine="single",
+        fitted={name: model},
+        forecast=_forecast_frame(uid, ds, pred, h),
+        metrics=pd.DataFrame(columns=["unique_id", "model", "bucket", "metric", "value", "chosen"]),
+        scores={},
+        n_obs=int(y.size),
+        first_date=ds[0],
+        last_date=ds[-1],
+        fallback=reason,
+        interval_method="native",
+        seconds=time.perf_counter() - started,
+    )
+
+
+def pooled_errors(errors: np.ndarray, radius: int = 3) -> np.ndarray:
+    """Stack backtest errors of neighbouring horizons as extra rows.
+
+    With 3 windows a per-horizon conformal quantile rests on 3 values, so the
+    80 % and 95 % bands would both be the largest error.  Errors at horizons
+    ``k - radius .. k + radius`` are exchangeable enough for a band at ``k``
+    and give ``(2 radius + 1) x windows`` values (NaN at the edges are ignored
+    by :func:`~project.utils.pipelines.conformal_bands`).
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    if errors.ndim == 1:
+        errors = errors[None, :]
+    h = errors.shape[1]
+    rows = []
+    for shift in range(-radius, radius + 1):
+        shifted = np.full_like(errors, np.nan)
+        if shift >= 0:
+            shifted[:, : h - shift] = errors[:, shift:]
+        else:
+            shifted[:, -shift:] = errors[:, : h + shift]
+        rows.append(shifted)
+    return np.vstack(rows)
+
+
+def _forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
+    future = pd.date_range(ds[-1] + pd.Timedelta(days=1), periods=h, freq=_freq(ds))
+    frame = pred.reset_index(drop=True).copy()
+    frame.insert(0, "horizon", np.arange(1, h + 1))
+    frame.insert(0, "ds", future)
+    frame.insert(0, "unique_id", uid)
+    return frame
+
+
+def _freq(ds: pd.DatetimeIndex) -> pd.DateOffset | str:
+    """The series' step: daily unless the dates say otherwise (e.g. weekly M4 data)."""
+    if len(ds) >= 2:
+        delta = ds[-1] - ds[-2]
+        if delta != pd.Timedelta(days=1):
+            return pd.tseries.frequencies.to_offset(delta)
+    return "D"
+
+
+def fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesResult:
+    """Backtest the candidates on one series, choose, refit and forecast.
+
+    ``y`` holds the values oldest first (NaN allowed inside: the models
+    interpolate), ``ds`` their dates.  ``config`` is a
+    :class:`project.entrenar_modelo.TrainConfig` or any object with the
+    attributes of :class:`SelectionSettings`.  Never raises for a difficult
+    series: failures become fallbacks recorded in the result.
+    """
+    from .pipelines import conformal_bands
+
+    started = time.perf_counter()
+    uid = str(uid)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    ds = pd.DatetimeIndex(pd.to_datetime(ds))
+    if y.size != ds.size:
+        raise ValueError(f"series {uid!r}: y has {y.size} values but ds has {ds.size} dates")
+    if y.size == 0 or not np.isfinite(y).any():
+        raise ValueError(f"series {uid!r} has no finite value")
+    h = int(config.horizon)
+    levels = tuple(int(v) for v in config.levels)
+    season = int(_param(config, "season_length", 7))
+    max_train = int(_param(config, "max_train_days", 1095))
+    metric = str(_param(config, "metric", "mase")).lower()
+    step = int(config.step) if getattr(config, "step", None) else min(7, h)
+    finite = y[np.isfinite(y)]
+
+    if np.all(finite == 0):
+        return _simple_fit(uid, y, ds, config, "naive", "all-zero series: zero forecast (naive)", started)
+    if np.all(finite == finite[0]):
+        return _simple_fit(uid, y, ds, config, "naive", "constant series: naive forecast", started)
+    need = h + min_train_length(config)
+    if y.size < need:
+        name = "snaive" if y.size >= 2 * season else "naive"
+        reason = (
+            f"series too short for a backtest ({y.size} days, needs {need} = horizon {h} + "
+            f"{min_train_length(config)}): {name} without selection"
+        )
+        return _simple_fit(uid, y, ds, config, name, reason, started)
+
+    # ---- windows: as many as asked for that leave min_train days of training
+    n = y.size
+    ends = [n - h - k * step for k in range(int(config.cv_windows))][::-1]
+    ends = [e for e in ends if e >= min_train_length(config)] or [n - h]
+    w = len(ends)
+    actual = np.stack([y[e : e + h] for e in ends])
+    scales = np.array([_scale(y[max(0, e - max_train) : e], season) for e in ends])
+    cut_dates = [ds[e - 1] for e in ends]
+    target_ds = [ds[e : e + h] for e in ends]
+    nonnegative = bool(np.all(finite >= 0))
+
+    # ---- backtest every candidate on the same windows
+    means: dict[str, np.ndarray] = {}
+    errors: dict[str, str] = {}
+    for name in dict.fromkeys(config.candidates):
+        fc = np.empty((w, h))
+        reasons = []
+        try:
+            for i, e in enumerate(ends):
+                start = max(0, e - max_train)
+                model = _make(name, config).fit(y[start:e], ds[start:e])
+                fc[i] = model.predict(h, level=())["mean"].to_numpy(np.float64)
+                if model.fallback_reason_:
+                    reasons.append(f"window {i + 1}: {model.fallback_reason_}")
+        except Exception as exc:  # noqa: BLE001 - a broken candidate must not sink the series
+            errors[name] = f"backtest failed: {type(exc).__name__}: {exc}"
+            continue
+        if reasons:
+            errors[name] = "; ".join(reasons)
+        means[name] = fc
+    if not means:
+        reason = "every candidate failed in the backtest: seasonal naive"
+        result = _simple_fit(uid, y, ds, config, "snaive", reason, started)
+        result.errors = errors
+        return result
+
+    # Actual values may be NaN (kept missing days): those cells do not count.
+    valid = np.isfinite(actual)
+    act0 = np.where(valid, actual, 0.0)
+
+    def err_of(fc: np.ndarray) -> np.ndarray:
+        return np.where(valid, act0 - fc, 0.0)
+
+    scores = {name: _score(err_of(fc), act0, scales, metric) for name, fc in means.items()}
+    ranking = sorted(scores, key=lambda k: (scores[k], list(config.candidates).index(k)))
+    options: dict[str, tuple[str, tuple[str, ...]]] = {name: ("single", (name,)) for name in ranking}
+    if _param(config, "ensemble", True):
+        for size in _param(config, "ensemble_sizes", (2, 3)):
+            size = int(size)
+            if size < 2 or len(ranking) < size:
+                continue
+            top = tuple(ranking[:size])
+            for combine in ("mean", "median") if size >= 3 else ("mean",):
+                label = ensemble_name(combine, top)
+                combo = getattr(np, combine)([means[m] for m in top], axis=0)
+                means[label] = combo
+                scores[label] = _score(err_of(combo), act0, scales, metric)
+                options[label] = (combine, top)
+    chosen = min(options, key=lambda k: (scores[k], 0 if options[k][0] == "single" else 1))
+    combine, members = options[chosen]
+
+    # ---- per-bucket metrics for every candidate and ensemble
+    tables = []
+    chosen_cv = None
+    for label, fc in means.items():
+        cv = _cv_frame(uid, cut_dates, target_ds, actual, fc, scales)
+        tables.append(_bucket_table(uid, label, cv))
+        if label == chosen:
+            chosen_cv = cv
+    metrics = pd.concat(tables, ignore_index=True)
+    metrics["chosen"] = metrics["model"] == chosen
+
+    # ---- refit chosen member(s) on all (recent) data and forecast
+    start = max(0, n - max_train)
+    fitted: dict[str, Any] = {}
+    preds = []
+    for name in members:
+        model = _make(name, config).fit(y[start:], ds[start:])
+        pred = model.predict(h, levels)
+        if model.fallback_reason_:
+            errors[f"{name} (refit)"] = model.fallback_reason_
+        fitted[name] = model
+        preds.append(pred)
+    backtest_err = np.where(valid, act0 - means[chosen], np.nan)
+    single_native = combine == "single" and bool(fitted[members[0]].native_intervals)
+    if single_native:
+        pred = preds[0]
+        method = "native"
+    else:
+        mean = getattr(np, combine if combine != "single" else "mean")(
+            [p["mean"].to_numpy(np.float64) for p in preds], axis=0
+        )
+        pred = conformal_bands(
+            mean, pooled_errors(backtest_err), levels, lower_bound=0.0 if nonnegative else None
+        )
+        method = f"conformal ({w} backtest windows)"
+    pred = _finite_frame(pred, levels, nonnegative)
+    return SeriesResult(
+        unique_id=uid,
+        model=chosen,
+        members=tuple(members),
+        combine=combine,
+        fitted=fitted,
+        forecast=_forecast_frame(uid, ds, pred, h),
+        metrics=metrics,
+        scores={k: float(v) for k, v in scores.items()},
+        n_obs=int(n),
+        first_date=ds[0],
+        last_date=ds[-1],
+        fallback=None,
+        errors=errors,
+        conformal_errors=backtest_err,
+        interval_method=method,
+        cutoffs=tuple(cut_dates),
+        backtest=chosen_cv,
+        seconds=time.perf_counter() - started,
+    )
