@@ -139,7 +139,7 @@ class _Exploding(BaseForecaster):
 
     def _predict(self, h, levels, X):
         mean = np.full(h, 1000.0 * self.top_)
-        return mean, {v: (mean - 1, mean + 1) for v in levels}
+        return mean, dict.fromkeys(levels, (mean - 1, mean + 1))
 
 
 class _NaN(_Exploding):
@@ -147,7 +147,7 @@ class _NaN(_Exploding):
 
     def _predict(self, h, levels, X):
         mean = np.full(h, np.nan)
-        return mean, {v: (mean, mean) for v in levels}
+        return mean, dict.fromkeys(levels, (mean, mean))
 
 
 class _Broken(_Exploding):

