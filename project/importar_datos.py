@@ -168,8 +168,8 @@ def import_file(source: str | os.PathLike[str] | bytes, filename: str | None = N
     tpl = get_template(template)
     limits = limits or rd.Limits()
     overrides = dict(mapping or {})
-    data, name = rd.load_bytes(source, filename, limits)
-    kind = rd.detect_kind(data, name)
+    head, name = rd.load_head(source, filename, limits)
+    kind = rd.detect_kind(head, name)
     wanted_names = set(overrides.values())
 
     def score(cells: Sequence[str]) -> int:
@@ -185,17 +185,28 @@ def import_file(source: str | os.PathLike[str] | bytes, filename: str | None = N
             base_table = pa.Table.from_pandas(base, preserve_index=False)
 
     if kind == "csv":
-        layout = rd.sniff_csv(data, score)
-        del data
-        final, proposal = resolve_mapping(layout.columns, tpl, overrides)
-        raw = rd.read_csv(layout, final.values())
-        decimal_hint = "," if layout.delimiter == ";" else "."
+        if sheet is not None:
+            raise InputError("--sheet applies to .xlsx files only")
+        encoding = None
+        for attempt in range(2):
+            layout = rd.sniff_csv(head, score, encoding=encoding)
+            final, proposal = resolve_mapping(layout.columns, tpl, overrides)
+            decimal_hint = "," if layout.delimiter == ";" else "."
+            numeric = [c for f, c in final.items() if tpl.field(f).type == "number"] if decimal_hint == "." else []
+            try:
+                raw = rd.read_csv(source, layout, final.values(), numeric=numeric)
+                break
+            except rd.NotUtf8:
+                if attempt:
+                    raise InputError(f"{name}: the text encoding cannot be determined") from None
+                logger.info("%s is not UTF-8 past its first MiB; detecting the encoding on the whole file", name)
+                encoding = rd.detect_encoding(rd.load_all(source))
     else:
+        data = rd.load_all(source)
         raw = rd.read_xlsx(data, name, sheet, score, limits)
+        del data
         final, proposal = resolve_mapping(raw.columns, tpl, overrides)
         decimal_hint = "."
-    if kind == "csv" and sheet is not None:
-        raise InputError("--sheet applies to .xlsx files only")
     checked = validate(raw, tpl, final, duplicates=duplicates, base=base_table, today=today,
                        max_error_rate=max_error_rate, decimal_hint=decimal_hint)
     stats = {**raw.info, **checked.stats, "filename": name, "template": tpl.name,

@@ -66,6 +66,8 @@ class Parsed:
     empty: np.ndarray
     invalid: np.ndarray
     detail: str = ""
+    #: text only: int codes of the normalised values (-1 for empty), for fast grouping
+    codes: np.ndarray | None = None
 
 
 def _is_stringlike(t: pa.DataType) -> bool:
@@ -291,10 +293,13 @@ def parse_text(arr: pa.Array | pa.ChunkedArray) -> Parsed:
         arr = as_string(arr)
     if not pa.types.is_dictionary(arr.type):
         arr = pc.dictionary_encode(arr)
-    dictionary = pc.utf8_normalize(pc.utf8_trim_whitespace(arr.dictionary), "NFC")
-    values = pc.take(dictionary, arr.indices)
-    values = pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), values)
-    return Parsed(values, empty, np.zeros(len(arr), bool), "text")
+    normalized = pc.dictionary_encode(pc.utf8_normalize(pc.utf8_trim_whitespace(arr.dictionary), "NFC"))
+    remap = normalized.indices.to_numpy(zero_copy_only=False)
+    idx = pc.fill_null(arr.indices, 0).to_numpy(zero_copy_only=False)
+    codes = remap[idx].astype(np.int64) if len(remap) else np.zeros(len(arr), np.int64)
+    codes[empty] = -1
+    values = pc.take(normalized.dictionary, pa.array(codes, mask=empty))
+    return Parsed(values, empty, np.zeros(len(arr), bool), "text", codes)
 
 
 _TRUE = {"1", "1.0", "true", "t", "yes", "y", "si", "sí", "s", "x", "verdadero", "promo", "on"}

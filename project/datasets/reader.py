@@ -33,7 +33,9 @@ __all__ = [
     "Limits",
     "RawTable",
     "CsvLayout",
-    "load_bytes",
+    "NotUtf8",
+    "load_head",
+    "load_all",
     "detect_kind",
     "detect_encoding",
     "sniff_csv",
@@ -73,33 +75,44 @@ class RawTable:
 
 
 # ------------------------------------------------------------------ input
-def load_bytes(source: str | os.PathLike[str] | bytes, filename: str | None, limits: Limits) -> tuple[bytes, str]:
-    """The file content and its name; refuses files above ``limits.max_file_bytes``."""
+def load_head(source: str | os.PathLike[str] | bytes, filename: str | None, limits: Limits,
+              size: int = 1 << 20) -> tuple[bytes, str]:
+    """The first ``size`` bytes and the file's name; refuses empty or oversized files.
+
+    CSV files are then streamed from disk by Arrow: the whole file is never
+    held in memory as bytes.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
         name = filename or "upload.csv"
+        total = len(source)
+        head = bytes(source[:size])
     else:
         path = Path(source)
         name = filename or path.name
-        try:
-            size = path.stat().st_size
-        except OSError as ex:
-            raise InputError(f"cannot read {path}: {ex.strerror or ex}") from None
         if path.is_dir():
             raise InputError(f"{path} is a directory, not a file")
-        if size > limits.max_file_bytes:
-            raise InputError(f"{name} is {size / 2**20:.0f} MiB, above the {limits.max_file_bytes / 2**20:.0f} "
-                             f"MiB limit")
         try:
-            data = path.read_bytes()
+            total = path.stat().st_size
+            with open(path, "rb") as fh:
+                head = fh.read(size)
         except OSError as ex:
             raise InputError(f"cannot read {path}: {ex.strerror or ex}") from None
-    if len(data) > limits.max_file_bytes:
-        raise InputError(f"{name} is {len(data) / 2**20:.0f} MiB, above the "
-                         f"{limits.max_file_bytes / 2**20:.0f} MiB limit")
-    if not data:
+    if total > limits.max_file_bytes:
+        raise InputError(f"{name} is {total / 2**20:,.0f} MiB, above the {limits.max_file_bytes / 2**20:,.0f} "
+                         "MiB limit")
+    if not total:
         raise InputError(f"{name} is empty (0 bytes)")
-    return data, name
+    return head, name
+
+
+def load_all(source: str | os.PathLike[str] | bytes) -> bytes:
+    """The whole content (XLSX files, and CSV files needing a full encoding check)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    try:
+        return Path(source).read_bytes()
+    except OSError as ex:
+        raise InputError(f"cannot read {source}: {ex.strerror or ex}") from None
 
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -151,12 +164,17 @@ def _looks_like_text(data: bytes) -> bool:
     return b"\x00" not in head and sum(b < 9 for b in head) == 0
 
 
-def detect_encoding(data: bytes) -> str:
+class NotUtf8(Exception):
+    """Raised by the CSV readers when a file sniffed as UTF-8 holds invalid UTF-8 further on."""
+
+
+def detect_encoding(data: bytes, limit: int | None = None) -> str:
     """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252 / Latin-1.
 
-    UTF-8 is checked over the whole file with an incremental decoder (bounded
-    memory): a file that is valid UTF-8 to the last byte is UTF-8; anything else
-    that has no NUL bytes is a single-byte Western encoding.
+    UTF-8 is checked with an incremental decoder (bounded memory) over the
+    first ``limit`` bytes (all when None); the reader validates the rest as it
+    converts cells and raises :class:`NotUtf8` if it finds otherwise. Anything
+    that is not UTF-8 and has no NUL bytes is a single-byte Western encoding.
     """
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -164,9 +182,10 @@ def detect_encoding(data: bytes) -> str:
         return "utf-16"
     decoder = codecs.getincrementaldecoder("utf-8")()
     step = 1 << 20
+    stop = len(data) if limit is None else min(limit, len(data))
     try:
-        for start in range(0, len(data), step):
-            decoder.decode(data[start:start + step], final=start + step >= len(data))
+        for start in range(0, stop, step):
+            decoder.decode(data[start:min(start + step, stop)], final=min(start + step, stop) >= len(data))
         return "utf-8"
     except UnicodeDecodeError:
         pass
@@ -227,15 +246,15 @@ def unique_names(header: Sequence[object]) -> tuple[list[str], list[str]]:
 class CsvLayout:
     """What sniffing found: encoding, delimiter, where the header is."""
 
-    data: bytes  # UTF-8, without BOM
-    encoding: str
+    encoding: str  # "utf-8", "utf-8-sig", "utf-16-le", "utf-16-be", "cp1252" or "latin-1"
     delimiter: str
     header_index: int  # 0-based record index of the header
-    header_offset: int  # byte offset of the header line in ``data``
+    header_offset: int  # byte offset of the header line in the original file
     columns: list[str]
     repeated_names: list[str]
     newline: str
     sample_rows: list[list[str]]
+    quoted: bool = True
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r|$)")
@@ -272,36 +291,54 @@ def _choose_delimiter(lines: list[str]) -> str:
     return best
 
 
-def sniff_csv(data: bytes, score: Callable[[Sequence[str]], int]) -> CsvLayout:
-    """Encoding, delimiter and header position of a CSV file."""
-    encoding = detect_encoding(data)
-    if encoding != "utf-8":
-        text = data.decode(encoding)
-        data = text.encode("utf-8")
-        if encoding == "utf-16" and data.startswith(codecs.BOM_UTF8):
-            data = data[3:]
-    elif data.startswith(codecs.BOM_UTF8):  # pragma: no cover - handled by utf-8-sig
-        data = data[3:]
-    if encoding == "utf-8-sig":
-        data = data[3:]
-    head = data[: 256 << 10].decode("utf-8", errors="replace")
-    lines = _split_lines(head, 200)
-    if len(data) > len(head.encode("utf-8", errors="replace")) and len(lines) > 1:
+_SNIFF_BYTES = 1 << 20
+
+
+def sniff_csv(head: bytes, score: Callable[[Sequence[str]], int], *, encoding: str | None = None) -> CsvLayout:
+    """Encoding, delimiter and header position of a CSV file from its first bytes.
+
+    The encoding is judged on ``head`` (the first MiB) unless given; the reader
+    raises :class:`NotUtf8` if later bytes disagree and callers retry with
+    the encoding found on the whole file.
+    """
+    encoding = encoding or detect_encoding(head, _SNIFF_BYTES)
+    if encoding == "utf-16":
+        encoding = "utf-16-le" if head.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"
+    bom = {"utf-8-sig": 3, "utf-16-le": 2, "utf-16-be": 2}.get(encoding, 0)
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding
+    body = head[bom:]
+    if codec.startswith("utf-16") and len(body) % 2:
+        body = body[:-1]
+    text = body.decode(codec, errors="replace")
+    lines = _split_lines(text, 200)
+    if len(head) >= _SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last sampled line may be cut
     if not any(ln.strip() for ln in lines):
         raise InputError("the file holds no data: every line is blank")
     delimiter = _choose_delimiter(lines)
-    newline = "\r\n" if "\r\n" in head else ("\r" if "\r" in head and "\n" not in head else "\n")
+    newline = "\r\n" if "\r\n" in text else ("\r" if "\r" in text and "\n" not in text else "\n")
     rows = [r for r in csv.reader([ln.rstrip("\r\n") for ln in lines], delimiter=delimiter)]
     header_index = find_header(rows, score)
-    offset = sum(len(ln.encode("utf-8")) for ln in lines[:header_index])
+    offset = bom + len("".join(lines[:header_index]).encode(codec))
     columns, repeated = unique_names(rows[header_index])
-    return CsvLayout(data, encoding, delimiter, header_index, offset, columns, repeated, newline,
-                     rows[header_index + 1: header_index + 6])
+    return CsvLayout(encoding, delimiter, header_index, offset, columns, repeated, newline,
+                     rows[header_index + 1: header_index + 6], '"' in text)
 
 
-def read_csv(layout: CsvLayout, wanted: Iterable[str], *, skip_type_row: bool = False) -> RawTable:
-    """Read the ``wanted`` columns as text with Arrow's multithreaded reader.
+def _open_at(source: str | os.PathLike[str] | bytes, offset: int) -> pa.NativeFile:
+    stream = pa.BufferReader(source) if isinstance(source, bytes) else pa.OSFile(os.fspath(source), "rb")
+    stream.seek(offset)
+    return stream
+
+
+def read_csv(source: str | os.PathLike[str] | bytes, layout: CsvLayout, wanted: Iterable[str], *,
+             numeric: Iterable[str] = ()) -> RawTable:
+    """Read the ``wanted`` columns with Arrow's multithreaded, streaming reader.
+
+    Columns are read as dictionary-encoded text (parsed later once per
+    distinct value), except ``numeric`` ones, first tried as float64 directly
+    by Arrow; if any cell of those does not parse, the file is read again
+    with every column as text and the strict parsers report the bad cells.
 
     Row numbers are exact for clean files (one record per line after the
     header). A file with blank lines or rows of the wrong width is read again
@@ -311,41 +348,51 @@ def read_csv(layout: CsvLayout, wanted: Iterable[str], *, skip_type_row: bool = 
     import pyarrow.csv as pacsv
 
     wanted = list(dict.fromkeys(wanted))
+    numeric = [c for c in numeric if c in wanted]
     header_row = layout.header_index + 1  # 1-based, as a person counts
-    first_data_row = header_row + 1 + (1 if skip_type_row else 0)
+    first_data_row = header_row + 1
     ragged: list[int] = []
-    data = layout.data
-    end = len(data.rstrip(b"\r\n \t"))
-    blank_inside = any(data.find(sep, layout.header_offset, end) != -1
-                       for sep in (b"\n\n", b"\r\r", b"\n\r\n"))
-    raw = pa.py_buffer(data)[layout.header_offset:]
-    if not blank_inside:
-        def on_invalid(row: object) -> str:
-            ragged.append(1)
-            return "skip"
 
+    def on_invalid(row: object) -> str:
+        ragged.append(1)
+        return "error" if len(ragged) > 1 else "skip"
+
+    codec = "utf-8" if layout.encoding == "utf-8-sig" else layout.encoding
+    text = pa.dictionary(pa.int32(), pa.string())
+    for attempt_numeric in ((True, False) if numeric else (False,)):
+        types = {c: (pa.float64() if attempt_numeric and c in numeric else text) for c in wanted}
         try:
-            table = pacsv.read_csv(
-                raw,
-                read_options=pacsv.ReadOptions(column_names=layout.columns, skip_rows=1,
-                                               skip_rows_after_names=1 if skip_type_row else 0,
-                                               block_size=8 << 20),
-                parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
-                                                  newlines_in_values=data.find(b'"', layout.header_offset) != -1,
-                                                  invalid_row_handler=on_invalid),
-                convert_options=pacsv.ConvertOptions(
-                    include_columns=wanted,
-                    column_types={c: pa.string() for c in wanted},
-                    strings_can_be_null=False, quoted_strings_can_be_null=False),
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as ex:
+            with _open_at(source, layout.header_offset) as stream:
+                table = pacsv.read_csv(
+                    stream,
+                    read_options=pacsv.ReadOptions(column_names=layout.columns, skip_rows=1, encoding=codec,
+                                                   block_size=1 << 20),
+                    parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, ignore_empty_lines=False,
+                                                      newlines_in_values=layout.quoted, invalid_row_handler=on_invalid),
+                    convert_options=pacsv.ConvertOptions(
+                        include_columns=wanted, column_types=types, null_values=[""],
+                        strings_can_be_null=False, quoted_strings_can_be_null=False),
+                )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as ex:
+            if isinstance(ex, UnicodeDecodeError) or "UTF8" in str(ex) or "UTF-8" in str(ex):
+                raise NotUtf8(str(ex)) from None
+            if ragged:
+                break
+            if attempt_numeric and "conversion error" in str(ex):
+                continue
             logger.info("arrow CSV reader gave up (%s); reading with the csv module", ex)
-            ragged.append(1)
-        else:
-            if not ragged:
-                rows = np.arange(first_data_row, first_data_row + table.num_rows, dtype=np.int64)
-                return RawTable(layout.columns, table, rows, _csv_info(layout))
-    return _read_csv_slow(layout, wanted, data[layout.header_offset:], header_row, skip_type_row)
+            break
+        if ragged:
+            break
+        rows = np.arange(first_data_row, first_data_row + table.num_rows, dtype=np.int64)
+        return RawTable(layout.columns, table, rows, _csv_info(layout))
+    data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    try:
+        body = data[layout.header_offset:].decode(codec)
+    except UnicodeDecodeError as ex:
+        raise NotUtf8(str(ex)) from None
+    del data
+    return _read_csv_slow(layout, wanted, body, header_row)
 
 
 def _csv_info(layout: CsvLayout) -> dict:
@@ -354,9 +401,7 @@ def _csv_info(layout: CsvLayout) -> dict:
             "repeated_column_names": layout.repeated_names}
 
 
-def _read_csv_slow(layout: CsvLayout, wanted: list[str], raw: bytes, header_row: int,
-                   skip_type_row: bool) -> RawTable:
-    text = raw.decode("utf-8")
+def _read_csv_slow(layout: CsvLayout, wanted: list[str], text: str, header_row: int) -> RawTable:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
     next(reader, None)  # header
     width = len(layout.columns)
@@ -369,8 +414,6 @@ def _read_csv_slow(layout: CsvLayout, wanted: list[str], raw: bytes, header_row:
     try:
         for fields in reader:
             record += 1
-            if skip_type_row and record == header_row + 1:
-                continue
             if not fields or all(not f.strip() for f in fields):
                 blank += 1
                 continue

@@ -83,14 +83,20 @@ class _Errors:
         return out.drop(columns="_order").reset_index(drop=True)[ERROR_COLUMNS]
 
 
-def _key_codes(values: Mapping[str, object], keys: list[str], positions: np.ndarray) -> pd.DataFrame:
-    """Integer codes of the key columns and the date, for fast duplicate detection."""
-    cols = {}
-    for k in keys:
-        arr = pc.take(values[k], pa.array(positions))
-        enc = pc.dictionary_encode(arr)
-        cols[k] = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False)
-    return pd.DataFrame(cols)
+def _key_codes(parsed: Mapping[str, Parsed], keys: list[str], dates: np.ndarray,
+               positions: np.ndarray) -> np.ndarray | pd.DataFrame:
+    """One int64 per row identifying (keys, date); a frame of codes if that would overflow."""
+    cols = [parsed[k].codes[positions] + 1 for k in keys]
+    days = dates[positions].astype("datetime64[D]").view("int64")
+    days = days - days.min() if len(days) else days
+    cols.append(days)
+    sizes = [int(c.max()) + 1 if len(c) else 1 for c in cols]
+    if float(np.prod([float(x) for x in sizes])) < 2.0 ** 62:
+        key = np.zeros(len(positions), dtype=np.int64)
+        for c, size in zip(cols, sizes):
+            key = key * size + c
+        return key
+    return pd.DataFrame({str(i): c for i, c in enumerate(cols)})
 
 
 def _describe_key(keys: list[str], values: Mapping[str, object], date_values: np.ndarray, pos: int) -> str:
@@ -158,8 +164,9 @@ def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
             text = as_string(pc.take(tbl.column(col), pa.array(where)))
             formula = pc.fill_null(pc.starts_with(pc.utf8_trim_whitespace(text), "="), False).to_numpy(
                 zero_copy_only=False)
-            errors.add(where[formula], col, "formula without a saved result: save the file in a spreadsheet "
-                                            "application or paste the values")
+            errors.add(where[formula], col,
+                       "formula without a saved result: save the file in a spreadsheet application or paste "
+                       "the values" if raw.info.get("format") == "xlsx" else "formula text instead of a value")
             stripped = pc.utf8_trim_whitespace(text)
             excel_error = pc.fill_null(pc.match_substring_regex(
                 stripped, r"^#(DIV/0!|N/A|NAME\?|NULL!|NUM!|REF!|VALUE!|SPILL!|CALC!|GETTING_DATA)$"), False
@@ -198,11 +205,12 @@ def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
     dup_in_file = 0
     positions = np.flatnonzero(keep)
     if len(positions):
-        codes = _key_codes(values, keys, positions)
-        codes["__date"] = dates[positions].view("int64")
-        dup = codes.duplicated(keep="last" if duplicates == "overwrite" else "first").to_numpy()
+        codes = _key_codes(parsed, keys, dates, positions)
+        frame = pd.Series(codes) if isinstance(codes, np.ndarray) else codes
+        dup = frame.duplicated(keep="last" if duplicates == "overwrite" else "first").to_numpy()
         if dup.any():
-            group = codes.groupby(list(codes.columns), sort=False).ngroup().to_numpy()
+            group = (pd.factorize(codes)[0] if isinstance(codes, np.ndarray)
+                     else codes.groupby(list(codes.columns), sort=False).ngroup().to_numpy())
             if duplicates == "overwrite":
                 kept_of_group = len(group) - 1 - np.unique(group[::-1], return_index=True)[1]
             else:
@@ -229,8 +237,6 @@ def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
     if base is not None:
         table, base_stats = _apply_base(table, base, template, keys, duplicates, raw, keep, errors, mapping)
         stats.update(base_stats)
-    sort_keys = [(k, "ascending") for k in [*keys, date_field] if k in table.column_names]
-    table = table.sort_by(sort_keys)
 
     errors_df = errors.frame()
     rate = error_rows / data_rows
