@@ -11,6 +11,7 @@ here runs before a job or an action asks for it.
 
 import importlib
 import importlib.util
+import logging
 import os
 import sys
 import threading
@@ -20,6 +21,10 @@ __all__ = ["ADDON_DIR", "core"]
 ADDON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PROJECT_DIR = os.path.join(ADDON_DIR, "project")
 _LOCK = threading.Lock()
+
+# Prophet logs "Importing plotly failed" at ERROR level when it is imported
+# without plotly (we never draw interactive plots): keep the server log clean.
+logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
 
 
 def _ensure_project_package():

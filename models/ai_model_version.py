@@ -273,7 +273,8 @@ class AiModelVersion(models.Model):
         )
         self.env["ai.model.metric"]._import_frame(version, summary.metrics)
         version._update_score()
-        return version
+        # Hand back the record without the engine's context flag.
+        return self.browse(version.id)
 
     @api.model
     def _chosen_models(self, summary):

@@ -1,4 +1,5 @@
 import hashlib
+import importlib.util
 import logging
 import os
 import tempfile
@@ -14,9 +15,8 @@ from .ai_core import core
 
 _logger = logging.getLogger(__name__)
 
-#: Candidate model names when ``project.utils.pipelines`` cannot be imported
-#: (its own registry, ``MODELS``, is the reference).
-_FALLBACK_MODEL_NAMES = ("naive", "snaive", "ets", "sarimax", "prophet", "gbm", "theta")
+#: Candidates that need an optional library, and that library's module.
+_OPTIONAL_MODELS = {"prophet": "prophet"}
 
 
 def _in_test_mode():
@@ -78,6 +78,7 @@ class AiTrainingJob(models.Model):
     model_name = fields.Char(
         compute="_compute_model_name",
         store=True,
+        precompute=True,
         readonly=False,
         required=True,
         help="Name of the model family; each successful run adds a version to it.",
@@ -96,22 +97,23 @@ class AiTrainingJob(models.Model):
     input_file = fields.Binary(attachment=True, copy=False, help="A CSV or Parquet file in long format.")
     input_filename = fields.Char(copy=False)
     date_col = fields.Char(
-        string="Date Column", compute="_compute_columns", store=True, readonly=False, required=True
+        string="Date Column", compute="_compute_columns", store=True, precompute=True, readonly=False, required=True
     )
     target_col = fields.Char(
-        string="Target Column", compute="_compute_columns", store=True, readonly=False, required=True
+        string="Target Column", compute="_compute_columns", store=True, precompute=True, readonly=False, required=True
     )
     series_cols = fields.Char(
         string="Series Columns",
         compute="_compute_columns",
         store=True,
+        precompute=True,
         readonly=False,
         help="Columns whose values identify a series (store, product...), comma separated. "
         "Empty: the whole file is one series.",
     )
     horizon = fields.Integer(default=28, required=True, help="Days to forecast (1 to 90).")
     candidates = fields.Char(
-        default="naive,snaive,ets,sarimax,gbm,theta",
+        default="naive,snaive,ets,theta,gbm",
         required=True,
         help="Candidate models, comma separated, among: naive, snaive, ets, sarimax, prophet, gbm, theta. "
         "Each series gets the one with the best backtest score.",
@@ -217,6 +219,17 @@ class AiTrainingJob(models.Model):
                         known=", ".join(sorted(known)),
                     )
                 )
+            for name in names:
+                module = _OPTIONAL_MODELS.get(name)
+                if module and importlib.util.find_spec(module) is None:
+                    raise ValidationError(
+                        _(
+                            "The candidate model %(model)s needs the Python package %(package)s, "
+                            "which is not installed on the server.",
+                            model=name,
+                            package=module,
+                        )
+                    )
 
     @api.constrains("input_type", "dataset_id")
     def _check_input(self):
@@ -469,6 +482,11 @@ class AiTrainingJob(models.Model):
             progress=self._progress_callback(),
         )
         self._engine().write({"data_sha256": data_sha256})
+        metadata = summary.metadata or {}
+        for warning in metadata.get("warnings") or []:
+            self._append_log(_("Warning: %s", warning))
+        for uid, reason in sorted((metadata.get("fallbacks") or {}).items()):
+            self._append_log(_("Series %(series)s fell back to a simple model: %(reason)s", series=uid, reason=reason))
         return summary, output.read_bytes()
 
     def _read_input(self, workdir):
@@ -570,11 +588,8 @@ class AiTrainingJob(models.Model):
 
     @api.model
     def _model_names(self):
-        try:
-            return set(core("utils.pipelines").MODELS)
-        except ImportError:
-            _logger.warning("project.utils.pipelines unavailable; using the built-in list of model names")
-            return set(_FALLBACK_MODEL_NAMES)
+        """Candidate names the training core knows."""
+        return set(core("entrenar_modelo").KNOWN_CANDIDATES)
 
     def _rollback(self):
         """Roll back to the last commit after an unexpected error (outside

@@ -1,0 +1,71 @@
+from odoo.tests import TransactionCase, tagged
+
+from .common import handmade_version, make_dataset
+
+
+@tagged("post_install", "-at_install")
+class TestBulkUpsert(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        dataset = make_dataset(cls.env)
+        cls.job = cls.env["ai.training.job"].create({"dataset_id": dataset.id, "candidates": "naive,snaive"})
+        cls.version = handmade_version(cls.env, cls.job)
+        cls.Metric = cls.env["ai.model.metric"]._engine()
+
+    def _lines(self):
+        return self.env["ai.model.metric"].search([("version_id", "=", self.version.id)])
+
+    def test_insert_fills_audit_columns_and_refreshes_one2many(self):
+        self.assertEqual(len(self.version.metric_ids), 12)  # read once: cached
+        written = self.Metric._bulk_upsert(
+            ["version_id", "unique_id", "model", "bucket", "metric", "value", "chosen"],
+            [(self.version.id, f"s{i}", "ets", "1-28", "mase", 0.5 + i, i % 2 == 0) for i in range(2000)],
+            ["version_id", "unique_id", "model", "bucket", "metric"],
+        )
+        self.assertEqual(written, 2000)
+        # The cached one2many was invalidated by the helper.
+        self.assertEqual(len(self.version.metric_ids), 2012)
+        line = self._lines().filtered(lambda rec: rec.unique_id == "s3")
+        self.assertEqual(line.value, 3.5)
+        self.assertFalse(line.chosen)
+        self.assertEqual(line.create_uid, self.env.user)
+        self.assertTrue(line.create_date)
+        self.assertTrue(line.write_date)
+
+    def test_conflict_updates_in_place_last_duplicate_wins(self):
+        before = self._lines()
+        target = before.filtered(lambda rec: rec.bucket == "D+1" and rec.model == "naive")[0]
+        self.assertEqual(target.value, 1.2)
+        self.Metric._bulk_upsert(
+            ["version_id", "unique_id", "model", "bucket", "metric", "value"],
+            [
+                (self.version.id, target.unique_id, "naive", "D+1", "mase", 7.0),
+                (self.version.id, target.unique_id, "naive", "D+1", "mase", 8.0),
+            ],
+            ["version_id", "unique_id", "model", "bucket", "metric"],
+        )
+        self.assertEqual(self._lines(), before, "an upsert on existing keys must not add rows")
+        self.assertEqual(target.value, 8.0, "the cache must show the updated value")
+
+    def test_non_finite_and_false_become_null(self):
+        self.Metric._bulk_upsert(
+            ["version_id", "unique_id", "model", "bucket", "metric", "value", "chosen"],
+            [(self.version.id, 'quote " and, comma', "x", "1-28", "mase", float("nan"), None)],
+            ["version_id", "unique_id", "model", "bucket", "metric"],
+        )
+        self.env.cr.execute(
+            "SELECT value, chosen FROM ai_model_metric WHERE version_id = %s AND unique_id = %s",
+            (self.version.id, 'quote " and, comma'),
+        )
+        self.assertEqual(self.env.cr.fetchall(), [(None, False)])
+
+    def test_empty_input_writes_nothing(self):
+        self.assertEqual(
+            self.Metric._bulk_upsert(["version_id", "unique_id"], [], ["version_id", "unique_id"]),
+            0,
+        )
+
+    def test_unknown_column_refused(self):
+        with self.assertRaises(ValueError):
+            self.Metric._bulk_upsert(["version_id", "nope"], [(1, 2)], ["version_id"])
