@@ -1,0 +1,154 @@
+"""Per-series selection: right model on constructed series, ensembles, fallbacks, bands."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from project.entrenar_modelo import TrainConfig
+from project.utils.selection import fit_series, pooled_errors
+
+H = 14
+
+
+def _config(**kw):
+    base = dict(horizon=H, candidates=("naive", "snaive", "theta"), cv_windows=3, levels=(80, 95))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _dates(n):
+    return pd.date_range("2024-01-01", periods=n, freq="D")
+
+
+def _check_contract(result, h=H, levels=(80, 95)):
+    fc = result.forecast
+    assert len(fc) == h
+    assert list(fc["horizon"]) == list(range(1, h + 1))
+    values = fc[["mean", *[f"{s}-{lv}" for lv in levels for s in ("lo", "hi")]]].to_numpy()
+    assert np.isfinite(values).all()
+    for lv in levels:
+        assert (fc[f"lo-{lv}"] <= fc["mean"] + 1e-9).all()
+        assert (fc["mean"] <= fc[f"hi-{lv}"] + 1e-9).all()
+    assert (fc["lo-95"] <= fc["lo-80"] + 1e-9).all() and (fc["hi-80"] <= fc["hi-95"] + 1e-9).all()
+
+
+def test_weekly_pattern_prefers_seasonal_model_over_naive():
+    n = 140
+    pattern = np.array([10.0, 12, 15, 20, 30, 50, 40])
+    rng = np.random.default_rng(0)
+    y = np.tile(pattern, n // 7) + rng.normal(0, 0.5, n)
+    result = fit_series("weekly", y, _dates(n), _config(ensemble=False))
+    assert result.model in ("snaive", "theta")
+    assert result.scores[result.model] < 0.5 * result.scores["naive"]
+    assert result.fallback is None
+    _check_contract(result)
+    # the forecast follows the weekly pattern of the right weekdays
+    expected = pattern[(np.arange(n, n + H)) % 7]
+    assert np.mean(np.abs(result.forecast["mean"].to_numpy() - expected)) < 2.0
+
+
+def test_trend_prefers_naive_over_seasonal_naive():
+    n = 200
+    rng = np.random.default_rng(1)
+    y = 1000 + 2.0 * np.arange(n) + rng.normal(0, 0.2, n)
+    result = fit_series("trend", y, _dates(n), _config(candidates=("naive", "snaive"), ensemble=False))
+    assert result.scores["naive"] < result.scores["snaive"]
+    assert result.model == "naive" and result.combine == "single"
+    assert all("(" not in name for name in result.scores), "ensemble=False scores no combination"
+
+
+def test_ensemble_kept_only_when_it_wins_the_backtest():
+    n = 182
+    rng = np.random.default_rng(2)
+    y = np.tile([5.0, 6, 7, 8, 9, 30, 25], n // 7) + rng.normal(0, 1.0, n)
+    result = fit_series("s", y, _dates(n), _config())
+    singles = {k: v for k, v in result.scores.items() if "(" not in k}
+    ensembles = {k: v for k, v in result.scores.items() if "(" in k}
+    assert ensembles, "top-k ensembles are scored"
+    best_single = min(singles.values())
+    if result.combine == "single":
+        assert best_single <= min(ensembles.values())
+    else:
+        assert result.scores[result.model] < best_single
+    # a series where one model is exact: the ensemble cannot win, the single model is kept
+    exact = np.tile([1.0, 2, 3, 4, 5, 6, 70], n // 7)
+    result = fit_series("exact", exact, _dates(n), _config(candidates=("naive", "snaive")))
+    assert result.model == "snaive" and result.combine == "single"
+    assert result.scores["snaive"] == pytest.approx(0.0)
+
+
+def test_short_series_falls_back_to_simple_model_and_says_so():
+    y = np.arange(1.0, 20.0)
+    result = fit_series("short", y, _dates(len(y)), _config())
+    assert result.model == "snaive"
+    assert "too short" in result.fallback
+    _check_contract(result)
+    tiny = fit_series("tiny", np.array([3.0, 4.0, 5.0]), _dates(3), _config())
+    assert tiny.model == "naive" and "too short" in tiny.fallback
+    assert np.allclose(tiny.forecast["mean"], 5.0)
+
+
+def test_all_zero_series_gives_zero_forecast():
+    y = np.zeros(100)
+    result = fit_series("zeros", y, _dates(100), _config())
+    assert result.fallback.startswith("all-zero")
+    assert np.allclose(result.forecast[["mean", "lo-80", "hi-95"]].to_numpy(), 0.0)
+    _check_contract(result)
+
+
+def test_nonfinite_values_and_nonnegative_bands():
+    n = 140
+    rng = np.random.default_rng(3)
+    y = np.abs(rng.normal(3, 3, n))
+    y[50:53] = np.nan  # kept missing days
+    result = fit_series("gappy", y, _dates(n), _config(candidates=("naive", "snaive", "theta")))
+    _check_contract(result)
+    assert (result.forecast["lo-95"] >= 0).all()
+
+
+def test_metrics_cover_every_candidate_and_bucket():
+    n = 150
+    rng = np.random.default_rng(4)
+    y = 50 + 5 * np.sin(np.arange(n) * 2 * np.pi / 7) + rng.normal(0, 1, n)
+    result = fit_series("m", y, _dates(n), _config(horizon=28, cv_windows=2))
+    m = result.metrics
+    assert set(m["bucket"]) == {"D+1", "D+7", "D+28", "1-28"}
+    assert {"naive", "snaive", "theta"} <= set(m["model"])
+    assert set(m.loc[m["chosen"], "model"]) == {result.model}
+    mase = m[(m["metric"] == "mase") & (m["bucket"] == "1-28")].set_index("model")["value"]
+    assert mase[result.model] == pytest.approx(result.scores[result.model])
+    assert len(result.cutoffs) == 2
+
+
+def test_conformal_bands_for_models_without_native_intervals():
+    n = 150
+    rng = np.random.default_rng(5)
+    y = 100 + np.tile([0.0, 5, 10, 5, 0, -5, -10], n // 7 + 1)[:n] + rng.normal(0, 2, n)
+    result = fit_series("t", y, _dates(n), _config(candidates=("theta",), ensemble=False))
+    assert result.model == "theta"
+    assert result.interval_method.startswith("conformal")
+    width80 = (result.forecast["hi-80"] - result.forecast["lo-80"]).to_numpy()
+    width95 = (result.forecast["hi-95"] - result.forecast["lo-95"]).to_numpy()
+    assert (width80 > 0).all() and (width95 >= width80).all()
+
+
+def test_pooled_errors_adds_neighbouring_horizons():
+    err = np.arange(12.0).reshape(2, 6)
+    pooled = pooled_errors(err, radius=1)
+    assert pooled.shape == (6, 6)
+    col = pooled[:, 2]
+    assert sorted(col[np.isfinite(col)]) == sorted([1.0, 2, 3, 7, 8, 9])
+    assert np.isnan(pooled[:, 0]).sum() == 2
+
+
+def test_result_is_picklable():
+    import pickle
+
+    n = 100
+    y = np.tile([1.0, 2, 3, 4, 5, 6, 7], 15)[:n]
+    result = fit_series("p", y, _dates(n), _config())
+    back = pickle.loads(pickle.dumps(result))
+    assert back.model == result.model
+    pd.testing.assert_frame_equal(back.forecast, result.forecast)
