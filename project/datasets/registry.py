@@ -105,8 +105,12 @@ def _registry_bytes(rows: list[dict]) -> bytes:
 
 
 def register(dataset_path: str | os.PathLike[str], bucket: str, prefix: str = "datasets",
-             endpoint_url: str | None = None, region: str | None = None, dry_run: bool = False) -> dict:
+             endpoint_url: str | None = None, region: str | None = None, dry_run: bool = False,
+             chunk_bytes: int = MULTIPART_CHUNK) -> dict:
     """Register a dataset file; returns what was (or would be) done.
+
+    Files above ``chunk_bytes`` go up as a multipart upload in parts of that
+    size (S3's minimum part size is 5 MiB).
 
     Raises :class:`InputError` for a bad dataset or bucket name and
     :class:`RegistryError` when S3 refuses or cannot be reached.
@@ -157,7 +161,7 @@ def register(dataset_path: str | os.PathLike[str], bucket: str, prefix: str = "d
             zpath = Path(tmp) / f"{name}_v{version}.zip"
             build_zip(path, meta, zpath)
             result["zip_bytes"] = zpath.stat().st_size
-            config = TransferConfig(multipart_threshold=MULTIPART_CHUNK, multipart_chunksize=MULTIPART_CHUNK,
+            config = TransferConfig(multipart_threshold=chunk_bytes, multipart_chunksize=chunk_bytes,
                                     max_concurrency=4, use_threads=True)
             client.upload_file(str(zpath), bucket, key, Config=config,
                                ExtraArgs={"Metadata": {"sha256": digest, "dataset": name, "version": str(version)},
