@@ -213,7 +213,7 @@ def _run(tasks: list, config: TrainConfig, progress: Callable[[int, int], None] 
                 [config] * total,
                 pure=False,
             )
-            for future in as_completed(futures):
+            for future in as_completed(futures, loop=client.loop):
                 tick(future.result())
         finally:
             client.close()

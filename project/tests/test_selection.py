@@ -13,7 +13,7 @@ H = 14
 
 
 def _config(**kw):
-    base = dict(horizon=H, candidates=("naive", "snaive", "theta"), cv_windows=3, levels=(80, 95))
+    base = {"horizon": H, "candidates": ("naive", "snaive", "theta"), "cv_windows": 3, "levels": (80, 95)}
     base.update(kw)
     return TrainConfig(**base)
 

@@ -1,0 +1,265 @@
+"""Training over all series: joblib/Dask equivalence, artifact contents, CLI and bad input."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from project import entrenar_modelo as em
+from project.entrenar_modelo import TrainConfig, main, train, train_to_artifact
+from project.model_artifact import load_artifact, verify_artifact
+
+KEY = b"test-signing-key"
+FAST = "naive,snaive,theta"
+
+
+def _frame(n=120, stores=("A", "B", "C")):
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, store in enumerate(stores):
+        ds = pd.date_range("2024-01-01", periods=n, freq="D")
+        y = 20 + 5 * i + 4 * np.sin(np.arange(n) * 2 * np.pi / 7) + rng.normal(0, 1, n)
+        rows.append(pd.DataFrame({"day": ds.strftime("%Y-%m-%d"), "store": store, "sales": y.round(2)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _config(**kw):
+    base = {"horizon": 14, "candidates": ("naive", "snaive", "theta"), "cv_windows": 2}
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _long(frame):
+    return pd.DataFrame(
+        {"unique_id": frame["store"], "ds": pd.to_datetime(frame["day"]), "y": frame["sales"].astype(float)}
+    )
+
+
+def _forecasts(result):
+    return pd.concat([r.forecast for r in result.results], ignore_index=True)
+
+
+def test_parallel_joblib_gives_the_same_result_as_sequential():
+    data = _long(_frame())
+    calls = []
+    one = train(data, _config(n_jobs=1), progress=lambda d, t: calls.append((d, t)))
+    two = train(data, _config(n_jobs=2))
+    assert [r.unique_id for r in one.results] == ["A", "B", "C"]
+    assert [r.model for r in one.results] == [r.model for r in two.results]
+    pd.testing.assert_frame_equal(_forecasts(one), _forecasts(two))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_dask_local_cluster_gives_the_same_result():
+    distributed = pytest.importorskip("distributed")
+    data = _long(_frame(stores=("A", "B")))
+    local = train(data, _config())
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        done = []
+        remote = train(
+            data, _config(dask_address=cluster.scheduler_address), progress=lambda d, t: done.append(d)
+        )
+    assert [r.model for r in local.results] == [r.model for r in remote.results]
+    pd.testing.assert_frame_equal(_forecasts(local), _forecasts(remote))
+    assert done == [1, 2]
+
+
+def test_train_to_artifact_writes_a_verifiable_complete_zip(tmp_path):
+    out = tmp_path / "model.zip"
+    summary = train_to_artifact(
+        _frame(),
+        out,
+        date_col="day",
+        target_col="sales",
+        series_cols=["store"],
+        config=_config(),
+        signing_key=KEY,
+        source_sha256="ab" * 32,
+    )
+    members = verify_artifact(out, KEY)
+    assert {
+        "model.joblib",
+        "metadata.json",
+        "forecast.csv",
+        "metrics.csv",
+        "MODEL_CARD.md",
+        "report.png",
+    } <= set(members)
+    assert members["report.png"].startswith(b"\x89PNG")
+    meta = json.loads(members["metadata.json"])
+    for key in (
+        "format_version",
+        "created_at",
+        "horizon",
+        "interval_levels",
+        "chosen_models",
+        "metrics",
+        "data",
+    ):
+        assert key in meta
+    assert meta["data"]["sha256"] == "ab" * 32
+    assert meta["data"]["series"] == 3 and meta["data"]["rows"] == 360
+    assert meta["data"]["first_date"] == "2024-01-01" and meta["data"]["last_date"] == "2024-04-29"
+    assert set(meta["chosen_models"]) == {"A", "B", "C"}
+    assert set(meta["metrics"]["candidates"]["A"]) >= {"naive", "snaive", "theta"}
+    assert meta["metrics"]["chosen"]["A"]["1-14"]["mase"] > 0
+    assert meta["params"]["horizon"] == 14 and meta["missing_policy"]["missing"] == "auto"
+    fc = summary.forecast
+    assert list(fc.columns[:3]) == ["unique_id", "store", "ds"]
+    assert {"horizon", "yhat", "yhat_lower", "yhat_upper", "yhat_lower_95", "yhat_upper_95", "model"} <= set(
+        fc
+    )
+    assert len(fc) == 3 * 14 and fc["horizon"].max() == 14
+    assert (fc["yhat_lower"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["yhat_upper"]).all()
+    assert (fc["yhat_lower_95"] <= fc["yhat_lower"]).all()
+    assert fc["ds"].min() == pd.Timestamp("2024-04-30")
+    assert set(summary.metrics.columns) == {"unique_id", "model", "bucket", "metric", "value", "chosen"}
+    assert set(summary.series.columns) >= {
+        "unique_id",
+        "model",
+        "fallback",
+        "length",
+        "first_date",
+        "last_date",
+    }
+    loaded = load_artifact(out, KEY)
+    assert set(loaded.model["series"]) == {"A", "B", "C"}
+    assert loaded.model["series"]["A"].fitted  # refitted member models travel in model.joblib
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_cli_end_to_end(tmp_path, capsys):
+    src = tmp_path / "sales.csv"
+    _frame().to_csv(src, index=False)
+    out = tmp_path / "m.zip"
+    code = main(
+        [
+            "--input", str(src), "--date-col", "day", "--target-col", "sales", "--series-cols", "store",
+            "--horizon", "14", "--candidates", FAST, "--cv-windows", "2", "--signing-key", "k1",
+            "--output", str(out), "-q",
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == em.EXIT_OK, captured.err
+    assert verify_artifact(out, "k1")
+    assert "MASE D+1" in captured.out and "MASE 1-14" in captured.out
+    assert f"model artifact: {out}" in captured.out
+    assert "k1" not in captured.out + captured.err  # a configured key is never printed
+
+
+def test_cli_short_series_falls_back_and_reports_it(tmp_path, capsys):
+    frame = pd.concat([_frame(stores=("A",)), _frame(n=10, stores=("tiny",))], ignore_index=True)
+    src = tmp_path / "s.csv"
+    frame.to_csv(src, index=False)
+    out = tmp_path / "m.zip"
+    args = ["--input", str(src), "--date-col", "day", "--target-col", "sales", "--series-cols", "store"]
+    code = main(
+        [*args, "--horizon", "14", "--candidates", FAST, "--signing-key", "k", "--output", str(out), "-q"]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    meta = json.loads(zipfile.ZipFile(out).read("metadata.json"))
+    assert "too short" in meta["fallbacks"]["tiny"]
+    assert "tiny" in captured.err  # the short-series warning names it
+
+
+BAD_INPUTS = {
+    "empty": ("", "empty"),
+    "one_row": ("day,sales\n2024-01-01,3\n", "single data row"),
+    "non_numeric": ("day,sales\n2024-01-01,3\n2024-01-02,abc\n2024-01-03,4\n", "sales"),
+    "bad_dates": ("day,sales\nyesterday,3\nnot a date,4\n2024-01-03,5\n", "day"),
+    "future": ("day,sales\n2024-01-01,3\n2099-01-02,4\n", "after today"),
+    "all_zero": ("day,sales\n" + "".join(f"2024-01-{d:02d},0\n" for d in range(1, 29)), "zero"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_cli_bad_input_one_line_exit_2_and_no_zip(tmp_path, capsys, case):
+    text, expected = BAD_INPUTS[case]
+    src = tmp_path / "bad.csv"
+    src.write_text(text)
+    out = tmp_path / "m.zip"
+    code = main(
+        ["--input", str(src), "--date-col", "day", "--target-col", "sales", "--horizon", "7",
+         "--candidates", FAST, "--signing-key", "k", "--output", str(out), "-q"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == em.EXIT_BAD_INPUT
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:"), err
+    assert expected in lines[0]
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [src]
+
+
+_BASE = [
+    "--input",
+    "x.csv",
+    "--date-col",
+    "d",
+    "--target-col",
+    "y",
+    "--output",
+    "m.zip",
+    "--signing-key",
+    "k",
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--date-col", "d"], "missing argument"),
+        (["--input", "nope.csv", *_BASE[2:]], "does not exist"),
+        ([*_BASE, "--candidates", "magic"], "unknown candidate"),
+        ([*_BASE, "--metric", "r2"], "unknown metric"),
+        (["--horizon", "many"], "invalid int"),
+    ],
+)
+def test_cli_bad_arguments_exit_2(tmp_path, monkeypatch, capsys, argv, expected):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AI_TRAIN_MODEL_SIGNING_KEY", raising=False)
+    with pytest.raises(SystemExit) if "many" in argv else _nullcontext() as ctx:
+        code = main(argv)
+    code = ctx.value.code if ctx is not None else code
+    err = capsys.readouterr().err
+    assert code == em.EXIT_BAD_INPUT
+    assert expected in err and "Traceback" not in err
+    assert not list(tmp_path.glob("*.zip"))
+
+
+def test_cli_without_signing_key_refuses(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("AI_TRAIN_MODEL_SIGNING_KEY", raising=False)
+    src = tmp_path / "s.csv"
+    _frame(stores=("A",)).to_csv(src, index=False)
+    code = main(
+        [
+            "--input",
+            str(src),
+            "--date-col",
+            "day",
+            "--target-col",
+            "sales",
+            "--output",
+            str(tmp_path / "m.zip"),
+        ]
+    )
+    assert code == em.EXIT_BAD_INPUT
+    assert "signing key" in capsys.readouterr().err
+    assert not (tmp_path / "m.zip").exists()
+
+
+class _nullcontext:
+    value = None
+
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
