@@ -83,7 +83,9 @@ class TrainConfig:
     ``step`` is the backtest step in days (``None``: 7, see
     :mod:`project.utils.selection`); ``season_length`` is the seasonal period
     in observations (7 for daily data, 52 or 1 for weekly); ``ensemble_sizes``
-    are the sizes of the top-k combinations tried; ``model_params`` maps a
+    are the sizes of the top-k combinations tried, ``pool_trim`` and
+    ``ensemble_margin`` steer the default pool combination (see
+    :mod:`project.utils.selection`); ``model_params`` maps a
     candidate name to extra keyword arguments for it.
     """
 
@@ -101,6 +103,8 @@ class TrainConfig:
     season_length: int = 7
     ensemble: bool = True
     ensemble_sizes: tuple[int, ...] = (2, 3)
+    ensemble_margin: float = 0.1
+    pool_trim: float = 1.25
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

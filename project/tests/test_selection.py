@@ -63,7 +63,7 @@ def test_ensemble_kept_only_when_it_wins_the_backtest():
     n = 182
     rng = np.random.default_rng(2)
     y = np.tile([5.0, 6, 7, 8, 9, 30, 25], n // 7) + rng.normal(0, 1.0, n)
-    result = fit_series("s", y, _dates(n), _config())
+    result = fit_series("s", y, _dates(n), _config(ensemble_margin=0.0))
     singles = {k: v for k, v in result.scores.items() if "(" not in k}
     ensembles = {k: v for k, v in result.scores.items() if "(" in k}
     assert ensembles, "top-k ensembles are scored"
@@ -77,6 +77,26 @@ def test_ensemble_kept_only_when_it_wins_the_backtest():
     result = fit_series("exact", exact, _dates(n), _config(candidates=("naive", "snaive")))
     assert result.model == "snaive" and result.combine == "single"
     assert result.scores["snaive"] == pytest.approx(0.0)
+
+
+def test_pool_is_kept_unless_an_option_beats_it_by_the_margin():
+    n = 182
+    rng = np.random.default_rng(6)
+    y = 50 + np.tile([0.0, 2, 4, 6, 8, 20, 15], n // 7) + np.cumsum(rng.normal(0, 1.0, n))
+    result = fit_series("p", y, _dates(n), _config(ensemble_margin=0.1))
+    singles = {k: v for k, v in result.scores.items() if "(" not in k}
+    best = min(singles.values())
+    pool = [
+        k
+        for k in result.scores
+        if k.startswith("mean(") and all(m in k for m in singles if singles[m] <= 1.25 * best)
+    ]
+    assert pool, result.scores
+    pool_score = min(result.scores[k] for k in pool)
+    if result.combine == "single" or len(result.members) < len(pool[0].split("+")):
+        assert result.scores[result.model] <= 0.9 * pool_score
+    else:
+        assert min(result.scores.values()) > 0.9 * pool_score
 
 
 def test_short_series_falls_back_to_simple_model_and_says_so():
