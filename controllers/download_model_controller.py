@@ -23,11 +23,10 @@ class DownloadModelController(http.Controller):
         """Stream a model version's signed zip to a user allowed to read the
         version. Anything else (unknown id, other company, missing group)
         answers 404, so the answer never tells whether the version exists."""
-        version = request.env["ai.model.version"].browse(version_id)
+        version = request.env["ai.model.version"].browse(version_id).exists()
+        if not version:
+            raise request.not_found()
         try:
-            version = version.exists()
-            if not version:
-                raise MissingError("no such version")
             version.check_access_rights("read")
             version.check_access_rule("read")
             filename = _safe_filename(version)

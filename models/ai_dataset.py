@@ -146,10 +146,14 @@ class AiDataset(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        taken = {}
         for vals in vals_list:
             if "version" not in vals and vals.get("name"):
-                company_id = vals.get("company_id") or self.env.company.id
-                vals["version"] = self._next_version(vals["name"], company_id)
+                key = (vals["name"], vals.get("company_id") or self.env.company.id)
+                if key not in taken:
+                    taken[key] = self._next_version(*key) - 1
+                taken[key] += 1
+                vals["version"] = taken[key]
         return super().create(vals_list)
 
     # ------------------------------------------------------------------ actions
@@ -177,6 +181,7 @@ class AiDataset(models.Model):
 
     @api.model
     def _next_version(self, name, company_id):
+        self.flush_model(["name", "company_id", "version"])
         self.env.cr.execute(
             "SELECT COALESCE(MAX(version), 0) + 1 FROM ai_dataset WHERE name = %s AND company_id = %s",
             (name, company_id),

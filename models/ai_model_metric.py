@@ -27,7 +27,7 @@ class AiModelMetric(models.Model):
         required=True, help="Horizon bucket: D+1, D+7, D+28 (one day ahead) or 1-28 (average over days 1 to 28)."
     )
     metric = fields.Char(required=True)
-    value = fields.Float(digits=(16, 4))
+    value = fields.Float(help="Stored at full precision; shown with 4 decimals.")
     chosen = fields.Boolean(help="The model chosen for this series.")
 
     _sql_constraints = [

@@ -60,7 +60,6 @@ class AiModelVersion(models.Model):
     )
     dataset_id = fields.Many2one(
         comodel_name="ai.dataset",
-        string="Dataset",
         readonly=True,
         ondelete="restrict",
         index=True,
@@ -86,7 +85,6 @@ class AiModelVersion(models.Model):
     metric = fields.Char(string="Selection Metric", readonly=True)
     score = fields.Float(
         readonly=True,
-        digits=(16, 4),
         help="Mean over series of the selection metric of the chosen models, over the whole horizon "
         "(backtest). Lower is better.",
     )
@@ -208,7 +206,9 @@ class AiModelVersion(models.Model):
         try:
             return core("model_artifact").verify_artifact(raw, self._get_signing_key())
         except errors.ArtifactError as exc:
-            raise UserError(_("The artifact of %s failed verification: %s", self.display_name, exc)) from exc
+            raise UserError(
+                _("The artifact of %(version)s failed verification: %(reason)s", version=self.display_name, reason=exc)
+            ) from exc
 
     @api.model
     def _get_signing_key(self):

@@ -61,7 +61,7 @@ class AiProtectedFieldsMixin(models.AbstractModel):
                 for key, value in self.env.context.items()
                 if not (key.startswith("default_") and key[len("default_") :] in protected)
             }
-            self = self.with_context(context)  # noqa: PLW0642
+            self = self.with_env(self.env(context=context))  # noqa: PLW0642
         return super().create(vals_list)
 
     def write(self, vals):

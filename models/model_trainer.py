@@ -161,7 +161,6 @@ class AiTrainingJob(models.Model):
     data_sha256 = fields.Char(string="Data SHA-256", readonly=True, copy=False)
     model_version_id = fields.Many2one(
         comodel_name="ai.model.version",
-        string="Model Version",
         readonly=True,
         copy=False,
         index="btree_not_null",
@@ -257,7 +256,7 @@ class AiTrainingJob(models.Model):
         """Queue draft jobs and wake the cron up. Called by the Queue button."""
         for job in self:
             if job.state != "draft":
-                raise UserError(_("Only draft jobs can be queued (%s is %s).", job.name, job.state))
+                raise UserError(_("Only draft jobs can be queued (%(job)s is %(state)s).", job=job.name, state=job.state))
             job._check_ready_to_queue()
         self._engine().write({"state": "queued", "date_queued": fields.Datetime.now(), "error_message": False})
         self._trigger_cron()
@@ -267,7 +266,9 @@ class AiTrainingJob(models.Model):
         """Queue failed or cancelled jobs again."""
         for job in self:
             if job.state not in ("failed", "cancelled"):
-                raise UserError(_("Only failed or cancelled jobs can be retried (%s is %s).", job.name, job.state))
+                raise UserError(
+                    _("Only failed or cancelled jobs can be retried (%(job)s is %(state)s).", job=job.name, state=job.state)
+                )
             job._check_ready_to_queue()
         self._engine().write(
             {
@@ -285,7 +286,13 @@ class AiTrainingJob(models.Model):
         """Cancel jobs that have not started. A running job finishes its run."""
         for job in self:
             if job.state not in ("draft", "queued", "failed"):
-                raise UserError(_("Only draft, queued or failed jobs can be cancelled (%s is %s).", job.name, job.state))
+                raise UserError(
+                    _(
+                        "Only draft, queued or failed jobs can be cancelled (%(job)s is %(state)s).",
+                        job=job.name,
+                        state=job.state,
+                    )
+                )
         self._engine().write({"state": "cancelled"})
         return True
 

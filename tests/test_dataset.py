@@ -31,6 +31,8 @@ class TestDataset(TransactionCase):
         self.assertEqual((first.version, second.version, other.version), (1, 2, 1))
         self.assertEqual(first.child_ids, second)
         self.assertEqual(second.display_name, "Sales v2")
+        batch = self.env["ai.dataset"].create([{"name": "Sales"}, {"name": "Sales"}])
+        self.assertEqual(batch.mapped("version"), [3, 4])
 
     def test_content_fields_protected(self):
         dataset = make_dataset(self.env)

@@ -2,6 +2,7 @@ import base64
 import hashlib
 import io
 import json
+import re
 import zipfile
 from datetime import timedelta
 from unittest.mock import patch
@@ -60,7 +61,11 @@ class TestTrainingRun(TransactionCase):
         self.assertEqual(version.series_count, 3)
         chosen = json.loads(version.chosen_models_json)
         self.assertEqual(len(chosen), 3)
-        self.assertTrue(set(chosen.values()) <= {"naive", "snaive", "ets"} | {v for v in chosen.values() if "+" in v})
+        for name in chosen.values():
+            # A candidate, or an ensemble of candidates such as "mean(ets+snaive)".
+            ensemble = re.fullmatch(r"\w+\((.+)\)", name)
+            members = ensemble.group(1).split("+") if ensemble else [name]
+            self.assertLessEqual(set(members), {"naive", "snaive", "ets"}, name)
         raw = base64.b64decode(version.artifact_file)
         self.assertEqual(version.artifact_sha256, hashlib.sha256(raw).hexdigest())
         self.assertEqual(version.artifact_size, len(raw))
@@ -73,8 +78,13 @@ class TestTrainingRun(TransactionCase):
         self.assertTrue({"naive", "snaive", "ets"} <= set(lines.mapped("model")))
         self.assertIn("mase", lines.mapped("metric"))
         self.assertIn("D+1", lines.mapped("bucket"))
-        self.assertTrue(lines.filtered("chosen"))
-        self.assertGreater(self.version.score, 0.0)
+        chosen = json.loads(self.version.chosen_models_json)
+        for uid, model in chosen.items():
+            picked = lines.filtered(lambda line, uid=uid: line.unique_id == uid and line.chosen)
+            self.assertEqual(set(picked.mapped("model")), {model}, uid)
+        mase = lines.filtered(lambda line: line.chosen and line.metric == "mase" and line.bucket == "1-7")
+        self.assertEqual(len(mase), 3)
+        self.assertAlmostEqual(self.version.score, sum(mase.mapped("value")) / 3, places=6)
 
     def test_artifact_verifies_with_database_key_only(self):
         members = self.version.verify_artifact()
@@ -239,6 +249,18 @@ class TestJobLifecycle(TransactionCase):
             job.action_cancel()
         with self.assertRaises(UserError):
             job.unlink()
+
+    def test_progress_callback_writes_percent_and_heartbeat(self):
+        job = self._job()
+        job.action_queue()
+        job = self.env["ai.training.job"]._claim_next_job()
+        progress = job._progress_callback()
+        progress(1, 4)
+        self.assertEqual(job.progress, 25.0)
+        beat = job.sudo().date_heartbeat
+        self.assertTrue(beat)
+        progress(4, 4)
+        self.assertEqual(job.progress, 100.0)
 
     def test_queue_refuses_missing_input(self):
         job = self.env["ai.training.job"].create(
