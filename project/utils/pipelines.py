@@ -215,7 +215,7 @@ def _one_thread(user_api: str = "blas") -> contextlib.AbstractContextManager:
 
     With OpenBLAS on all cores an ETS or SARIMAX fit is 4-8x slower (thread
     start-up dominates 10x10 products); OpenMP does the same to a
-    ``HistGradientBoostingRegressor`` on 3,000 rows.  The orchestrator
+    ``HistGradientBoostingRegressor`` on 4,000 rows.  The orchestrator
     parallelises over series instead.  The controller is built once per API
     (library discovery costs ~5 ms, entering the limit microseconds); call
     this after the library using the thread pool is imported so it is known.
@@ -777,7 +777,7 @@ class GBMForecaster(BaseForecaster):
         min_samples_leaf: int = 100,
         loss: str = "absolute_error",
         max_train: int | None = 730,
-        max_rows: int | None = 3000,
+        max_rows: int | None = 4000,
         yearly_order: int | None = None,
         known_exog: Sequence[str] = (),
         observed_exog: Sequence[str] = (),
