@@ -1,0 +1,133 @@
+"""Incremental update of a trained artifact: selection kept, degradation detected, lineage."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from project.entrenar_modelo import TrainConfig, train_to_artifact
+from project.model_artifact import file_sha256, load_artifact, verify_artifact
+from project.utils.incremental import main, merge_history, update_artifact
+
+KEY = b"incremental-key"
+PATTERN = np.array([10.0, 12, 14, 16, 18, 40, 30])
+
+
+def _series(start, n, level=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range(start, periods=n, freq="D")
+    phase = ((ds - pd.Timestamp("2024-01-01")).days % 7).to_numpy()
+    return ds, PATTERN[phase] + level + rng.normal(0, 0.3, n)
+
+
+def _table(start, n, levels=None, seed=0):
+    levels = levels or {"A": 0.0, "B": 20.0}
+    rows = []
+    for i, (store, level) in enumerate(levels.items()):
+        ds, y = _series(start, n, level, seed + i)
+        rows.append(pd.DataFrame({"day": ds.strftime("%Y-%m-%d"), "store": store, "sales": y.round(3)}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("inc") / "model.zip"
+    config = TrainConfig(horizon=14, candidates=("naive", "snaive", "theta"), cv_windows=2)
+    train_to_artifact(
+        _table("2024-01-01", 140), out, date_col="day", target_col="sales", series_cols=["store"],
+        config=config, signing_key=KEY,
+    )  # fmt: skip
+    return out
+
+
+def test_merge_history_new_rows_win_and_calendar_is_complete():
+    old = pd.DataFrame({"unique_id": "A", "ds": pd.date_range("2024-01-01", periods=3), "y": [1.0, 2.0, 3.0]})
+    new = pd.DataFrame(
+        {"unique_id": ["A", "A"], "ds": pd.to_datetime(["2024-01-03", "2024-01-05"]), "y": [30.0, 5.0]}
+    )
+    merged = merge_history(old, new)
+    assert list(merged["ds"].dt.day) == [1, 2, 3, 4, 5]
+    assert merged["y"].iloc[2] == 30.0 and np.isnan(merged["y"].iloc[3]) and merged["y"].iloc[4] == 5.0
+
+
+def test_update_keeps_selection_and_names_parent(trained, tmp_path):
+    before = load_artifact(trained, KEY)
+    out = tmp_path / "updated.zip"
+    new = _table("2024-05-20", 7)  # the 7 days after the training data, same behaviour
+    summary = update_artifact(
+        trained, new, out, KEY, date_col="day", target_col="sales", series_cols=["store"]
+    )
+    verify_artifact(out, KEY)
+    meta = summary.metadata
+    assert meta["parent_artifact_sha256"] == file_sha256(trained)
+    assert meta["chosen_models"] == before.metadata["chosen_models"]
+    for uid in ("A", "B"):
+        assert "selection kept" in meta["update"]["series"][uid]["action"]
+    after = load_artifact(out, KEY)
+    assert after.forecast["ds"].min() == pd.Timestamp("2024-05-27")
+    assert after.model["history"].groupby("unique_id")["ds"].max().eq(pd.Timestamp("2024-05-26")).all()
+    assert len(after.forecast) == 2 * 14
+    fc = after.forecast
+    assert (fc["yhat_lower"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["yhat_upper"]).all()
+
+
+def test_degraded_series_is_reselected_and_new_series_trained(trained, tmp_path):
+    out = tmp_path / "updated.zip"
+    ds, y = _series("2024-05-20", 21)
+    shifted = pd.DataFrame({"day": ds.strftime("%Y-%m-%d"), "store": "A", "sales": y * 6})  # regime change
+    fresh = _table("2024-01-01", 145, levels={"C": 5.0}, seed=7)
+    summary = update_artifact(
+        trained, pd.concat([shifted, fresh]), out, KEY, degrade_threshold=0.1,
+        date_col="day", target_col="sales", series_cols=["store"],
+    )  # fmt: skip
+    actions = summary.metadata["update"]["series"]
+    assert actions["A"]["action"].startswith("accuracy degraded")
+    assert actions["A"]["newest_window_score"] > actions["A"]["stored_score"] * 1.1
+    assert actions["B"]["action"] == "no new data: kept"
+    assert actions["C"]["action"].startswith("new series")
+    assert set(summary.metadata["chosen_models"]) == {"A", "B", "C"}
+    keys = load_artifact(out, KEY).forecast["store"]
+    assert set(keys) == {"A", "B", "C"}
+
+
+def test_update_refuses_tampered_parent(trained, tmp_path):
+    bad = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(trained) as src, zipfile.ZipFile(bad, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "metadata.json":
+                meta = json.loads(data)
+                meta["horizon"] = 99
+                data = json.dumps(meta).encode()
+            dst.writestr(info, data)
+    from project.errors import ArtifactError
+
+    with pytest.raises(ArtifactError):
+        update_artifact(
+            bad, _table("2024-05-20", 7), tmp_path / "o.zip", KEY,
+            date_col="day", target_col="sales", series_cols=["store"],
+        )  # fmt: skip
+    assert not (tmp_path / "o.zip").exists()
+
+
+def test_cli_update(trained, tmp_path, capsys):
+    src = tmp_path / "new.csv"
+    _table("2024-05-20", 7).to_csv(src, index=False)
+    out = tmp_path / "cli.zip"
+    code = main(
+        ["--artifact", str(trained), "--input", str(src), "--date-col", "day", "--target-col", "sales",
+         "--series-cols", "store", "--output", str(out), "--signing-key", KEY.decode(), "-q"]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "selection kept" in captured.out and "parent sha256" in captured.out
+    code = main(
+        ["--artifact", str(trained), "--input", str(src), "--date-col", "day", "--target-col", "sales",
+         "--series-cols", "store", "--output", str(tmp_path / "x.zip"), "--signing-key", "wrong-key", "-q"]
+    )  # fmt: skip
+    assert code == 2 and not (tmp_path / "x.zip").exists()
+    assert "Traceback" not in capsys.readouterr().err
