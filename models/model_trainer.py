@@ -53,6 +53,24 @@ class AiTrainingJob(models.Model):
         "model_version_id",
         "data_sha256",
     )
+    #: What a job was asked to do: frozen once it leaves draft, so that a
+    #: finished job always describes the model version it produced.
+    _settings_fields = (
+        "company_id",
+        "model_name",
+        "input_type",
+        "dataset_id",
+        "input_file",
+        "input_filename",
+        "date_col",
+        "target_col",
+        "series_cols",
+        "horizon",
+        "candidates",
+        "cv_windows",
+        "metric",
+        "country_id",
+    )
     #: Jobs taken per cron run before the cron re-triggers itself.
     _CRON_BATCH = 5
     #: Attempts before a job whose worker keeps dying is marked failed.
@@ -244,6 +262,18 @@ class AiTrainingJob(models.Model):
             if vals.get("name", _("New")) == _("New"):
                 vals["name"] = self.env["ir.sequence"].next_by_code("ai.training.job") or _("New")
         return super().create(vals_list)
+
+    def write(self, vals):
+        if not self._is_engine() and set(vals) & set(self._settings_fields):
+            started = self.filtered(lambda job: job.state != "draft")
+            if started:
+                raise UserError(
+                    _(
+                        "The settings of %(jobs)s cannot change once queued; reset it to draft first.",
+                        jobs=", ".join(started.mapped("name")),
+                    )
+                )
+        return super().write(vals)
 
     def unlink(self):
         if any(job.state == "running" for job in self):

@@ -94,6 +94,15 @@ class TestSecurity(TransactionCase):
         with self.assertRaises(AccessError):
             self.version.with_user(self.users.foreign).read(["name"])
 
+    def test_artifact_attachment_follows_version_access(self):
+        domain = [("res_model", "=", "ai.model.version"), ("res_id", "=", self.version.id), ("res_field", "=", "artifact_file")]
+        attachment = self.env["ir.attachment"].search(domain)
+        self.assertEqual(len(attachment), 1)
+        self.assertTrue(attachment.with_user(self.users.user).read(["datas"])[0]["datas"])
+        for user in (self.users.foreign, self.users.plain):
+            with self.subTest(user=user.login), self.assertRaises(AccessError):
+                attachment.with_user(user).read(["datas"])
+
     def test_user_without_group_has_no_access(self):
         with self.assertRaises(AccessError):
             self.version.with_user(self.users.plain).read(["name"])

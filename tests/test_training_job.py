@@ -262,6 +262,17 @@ class TestJobLifecycle(TransactionCase):
         progress(4, 4)
         self.assertEqual(job.progress, 100.0)
 
+    def test_settings_frozen_once_queued(self):
+        job = self._job()
+        job.write({"horizon": 14})
+        job.action_queue()
+        with self.assertRaisesRegex(UserError, "cannot change once queued"):
+            job.write({"horizon": 28})
+        job.action_cancel()
+        job.action_reset_to_draft()
+        job.write({"horizon": 28})
+        self.assertEqual(job.horizon, 28)
+
     def test_queue_refuses_missing_input(self):
         job = self.env["ai.training.job"].create(
             {"input_type": "file", "model_name": "x", "target_col": "y", "candidates": "naive"}
