@@ -57,21 +57,27 @@ def make_csv(path: Path, rows: int) -> None:
     idx = np.arange(rows)
     sid = series[idx % len(series)]
     dates = pd.Timestamp("2020-01-01") + pd.to_timedelta(idx // len(series), unit="D")
-    df = pd.DataFrame({
-        "date": dates.strftime("%Y-%m-%d"),
-        "store": stores[sid // len(products)],
-        "product": products[sid % len(products)],
-        "sales": rng.gamma(2.0, 10.0, rows).round(2),
-        "price": rng.uniform(0.5, 20, rows).round(2),
-        "promotion": rng.integers(0, 2, rows),
-    })
+    df = pd.DataFrame(
+        {
+            "date": dates.strftime("%Y-%m-%d"),
+            "store": stores[sid // len(products)],
+            "product": products[sid % len(products)],
+            "sales": rng.gamma(2.0, 10.0, rows).round(2),
+            "price": rng.uniform(0.5, 20, rows).round(2),
+            "promotion": rng.integers(0, 2, rows),
+        }
+    )
     assert days > 0
     df.to_csv(path, index=False)
 
 
 def run(mode: str, csv_path: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT)), mode, str(csv_path), str(out)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD.format(root=str(ROOT)), mode, str(csv_path), str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode:
         raise SystemExit(f"{mode} run failed: {proc.stderr.strip()[-800:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -97,10 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     m_ratio = peak["import"] / peak["pandas"]
     d_ratio = (peak["import"] - base["import"]) / max(peak["pandas"] - base["pandas"], 1e-9)
     print(f"CSV: {args.rows:,} rows x 6 columns, {size_mb:.1f} MiB; best of {args.repeat}")
-    print(f"pandas read_csv          : {best['pandas']['seconds']:.2f} s, peak RSS {peak['pandas']:.0f} MiB "
-          f"(+{peak['pandas'] - base['pandas']:.0f} MiB over imports)")
-    print(f"import (validate + store): {best['import']['seconds']:.2f} s, peak RSS {peak['import']:.0f} MiB "
-          f"(+{peak['import'] - base['import']:.0f} MiB over imports)")
+    print(
+        f"pandas read_csv          : {best['pandas']['seconds']:.2f} s, peak RSS {peak['pandas']:.0f} MiB "
+        f"(+{peak['pandas'] - base['pandas']:.0f} MiB over imports)"
+    )
+    print(
+        f"import (validate + store): {best['import']['seconds']:.2f} s, peak RSS {peak['import']:.0f} MiB "
+        f"(+{peak['import'] - base['import']:.0f} MiB over imports)"
+    )
     print(f"ratio time {t_ratio:.2f}x, peak RSS {m_ratio:.2f}x, RSS growth {d_ratio:.2f}x (target <= 1.5x)")
     return 0 if t_ratio <= 1.5 and m_ratio <= 1.5 else 1
 

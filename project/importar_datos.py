@@ -24,10 +24,11 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from project.errors import InputError
 
@@ -109,8 +110,13 @@ class ImportResult:
         """The errors table as CSV bytes, spreadsheet formulas escaped."""
         return errors_csv(self.errors)
 
-    def metadata(self, name: str, version: int | None = None, parents: Sequence[Mapping[str, Any]] | None = None,
-                 extra: Mapping[str, Any] | None = None) -> dict:
+    def metadata(
+        self,
+        name: str,
+        version: int | None = None,
+        parents: Sequence[Mapping[str, Any]] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> dict:
         """Metadata of the dataset version these rows make (see :mod:`project.datasets.metadata`)."""
         from project.datasets.metadata import build_metadata
 
@@ -118,13 +124,33 @@ class ImportResult:
         if version is None:
             version = int(base.get("version", 0)) + 1 if base else 1
         if parents is None:
-            parents = ([{"name": base.get("name"), "version": base.get("version"),
-                         "content_sha256": base.get("content_sha256")}] if base else [])
-        info = {"original_filename": self.filename, "import": _jsonable(self.stats),
-                "mapping": dict(self.mapping)}
+            parents = (
+                [
+                    {
+                        "name": base.get("name"),
+                        "version": base.get("version"),
+                        "content_sha256": base.get("content_sha256"),
+                    }
+                ]
+                if base
+                else []
+            )
+        info = {
+            "original_filename": self.filename,
+            "import": _jsonable(self.stats),
+            "mapping": dict(self.mapping),
+        }
         info.update(extra or {})
-        return build_metadata(self.table, name=name, version=version, template=self.template,
-                              key_cols=self.key_columns, source="upload", parents=parents, extra=info)
+        return build_metadata(
+            self.table,
+            name=name,
+            version=version,
+            template=self.template,
+            key_cols=self.key_columns,
+            source="upload",
+            parents=parents,
+            extra=info,
+        )
 
     def write(self, path: str | os.PathLike[str], metadata: Mapping[str, Any]) -> Path:
         """Write the dataset atomically; refuses a rejected import."""
@@ -146,10 +172,19 @@ def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
 
 
-def import_file(source: str | os.PathLike[str] | bytes, filename: str | None = None, *, template: str = "sales",
-                mapping: Mapping[str, str] | None = None, duplicates: str = "skip",
-                max_error_rate: float = 0.01, base: Any = None, sheet: str | None = None,
-                today: dt.date | None = None, limits: Any = None) -> ImportResult:
+def import_file(
+    source: str | os.PathLike[str] | bytes,
+    filename: str | None = None,
+    *,
+    template: str = "sales",
+    mapping: Mapping[str, str] | None = None,
+    duplicates: str = "skip",
+    max_error_rate: float = 0.01,
+    base: Any = None,
+    sheet: str | None = None,
+    today: dt.date | None = None,
+    limits: Any = None,
+) -> ImportResult:
     """Read, map and validate an upload. Raises :class:`InputError` for a file that
     cannot be imported at all; a file with too many bad rows comes back with
     ``accepted=False`` and its errors.
@@ -162,7 +197,8 @@ def import_file(source: str | os.PathLike[str] | bytes, filename: str | None = N
 
     from project.datasets import reader as rd
     from project.datasets.metadata import read_dataset
-    from project.datasets.templates import auto_map as _auto_map, get_template, resolve_mapping
+    from project.datasets.templates import auto_map as _auto_map
+    from project.datasets.templates import get_template, resolve_mapping
     from project.datasets.validation import validate
 
     tpl = get_template(template)
@@ -192,14 +228,18 @@ def import_file(source: str | os.PathLike[str] | bytes, filename: str | None = N
             layout = rd.sniff_csv(head, score, encoding=encoding)
             final, proposal = resolve_mapping(layout.columns, tpl, overrides)
             decimal_hint = "," if layout.delimiter == ";" else "."
-            numeric = [c for f, c in final.items() if tpl.field(f).type == "number"] if decimal_hint == "." else []
+            numeric = (
+                [c for f, c in final.items() if tpl.field(f).type == "number"] if decimal_hint == "." else []
+            )
             try:
                 raw = rd.read_csv(source, layout, final.values(), numeric=numeric)
                 break
             except rd.NotUtf8:
                 if attempt:
                     raise InputError(f"{name}: the text encoding cannot be determined") from None
-                logger.info("%s is not UTF-8 past its first MiB; detecting the encoding on the whole file", name)
+                logger.info(
+                    "%s is not UTF-8 past its first MiB; detecting the encoding on the whole file", name
+                )
                 encoding = rd.detect_encoding(rd.load_all(source))
     else:
         data = rd.load_all(source)
@@ -207,12 +247,38 @@ def import_file(source: str | os.PathLike[str] | bytes, filename: str | None = N
         del data
         final, proposal = resolve_mapping(raw.columns, tpl, overrides)
         decimal_hint = "."
-    checked = validate(raw, tpl, final, duplicates=duplicates, base=base_table, today=today,
-                       max_error_rate=max_error_rate, decimal_hint=decimal_hint)
-    stats = {**raw.info, **checked.stats, "filename": name, "template": tpl.name,
-             "mapping": dict(final), "ignored_columns": [c for c in raw.columns if c not in final.values()]}
-    return ImportResult(checked.table, checked.errors, stats, dict(final), proposal, list(raw.columns),
-                        checked.accepted, checked.reason, tpl.name, checked.key_columns, name, base_meta)
+    checked = validate(
+        raw,
+        tpl,
+        final,
+        duplicates=duplicates,
+        base=base_table,
+        today=today,
+        max_error_rate=max_error_rate,
+        decimal_hint=decimal_hint,
+    )
+    stats = {
+        **raw.info,
+        **checked.stats,
+        "filename": name,
+        "template": tpl.name,
+        "mapping": dict(final),
+        "ignored_columns": [c for c in raw.columns if c not in final.values()],
+    }
+    return ImportResult(
+        checked.table,
+        checked.errors,
+        stats,
+        dict(final),
+        proposal,
+        list(raw.columns),
+        checked.accepted,
+        checked.reason,
+        tpl.name,
+        checked.key_columns,
+        name,
+        base_meta,
+    )
 
 
 # ----------------------------------------------------------------------- CLI
@@ -227,27 +293,57 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m project.importar_datos",
         description="Import a sales/GA4 CSV or XLSX file into a validated Parquet dataset version. "
-                    "Exit 0 accepted, 2 rejected (reason on stderr, no dataset written).")
+        "Exit 0 accepted, 2 rejected (reason on stderr, no dataset written).",
+    )
     parser.add_argument("file", metavar="FILE", help="the .csv or .xlsx file to import")
-    parser.add_argument("--sheet", metavar="NAME", help="sheet of an .xlsx file (default: first non-empty sheet)")
-    parser.add_argument("--template", default="sales", choices=("sales", "ga4"),
-                        help="canonical fields to map onto (default: sales)")
-    parser.add_argument("--mapping", metavar="FIELD=COLUMN,...",
-                        help="explicit column mapping overriding the automatic one, e.g. sales=Unidades")
-    parser.add_argument("--duplicates", default="skip", choices=("skip", "overwrite", "fail"),
-                        help="rows with the same keys and date (in the file or in --base): keep the first, "
-                             "let later rows replace earlier ones, or reject the file (default: skip)")
-    parser.add_argument("--max-error-rate", type=float, default=0.01, metavar="RATE",
-                        help="largest share of bad rows still accepted, 0..1 (default: 0.01)")
-    parser.add_argument("--base", metavar="DATASET.parquet",
-                        help="existing dataset version to check duplicates against and extend")
+    parser.add_argument(
+        "--sheet", metavar="NAME", help="sheet of an .xlsx file (default: first non-empty sheet)"
+    )
+    parser.add_argument(
+        "--template",
+        default="sales",
+        choices=("sales", "ga4"),
+        help="canonical fields to map onto (default: sales)",
+    )
+    parser.add_argument(
+        "--mapping",
+        metavar="FIELD=COLUMN,...",
+        help="explicit column mapping overriding the automatic one, e.g. sales=Unidades",
+    )
+    parser.add_argument(
+        "--duplicates",
+        default="skip",
+        choices=("skip", "overwrite", "fail"),
+        help="rows with the same keys and date (in the file or in --base): keep the first, "
+        "let later rows replace earlier ones, or reject the file (default: skip)",
+    )
+    parser.add_argument(
+        "--max-error-rate",
+        type=float,
+        default=0.01,
+        metavar="RATE",
+        help="largest share of bad rows still accepted, 0..1 (default: 0.01)",
+    )
+    parser.add_argument(
+        "--base",
+        metavar="DATASET.parquet",
+        help="existing dataset version to check duplicates against and extend",
+    )
     parser.add_argument("--output", required=True, metavar="DATASET.parquet", help="dataset file to write")
-    parser.add_argument("--errors", metavar="ERRORS.csv",
-                        help="where to write the rejected rows (default: OUTPUT with .errors.csv)")
+    parser.add_argument(
+        "--errors",
+        metavar="ERRORS.csv",
+        help="where to write the rejected rows (default: OUTPUT with .errors.csv)",
+    )
     parser.add_argument("--name", help="dataset name (default: the base's name or the output file name)")
     parser.add_argument("--version", type=int, help="dataset version (default: base version + 1, else 1)")
-    parser.add_argument("--max-uncompressed-mb", type=int, default=512, metavar="MB",
-                        help="largest size an .xlsx may inflate to (default: 512)")
+    parser.add_argument(
+        "--max-uncompressed-mb",
+        type=int,
+        default=512,
+        metavar="MB",
+        help="largest size an .xlsx may inflate to (default: 512)",
+    )
     parser.add_argument("--json", action="store_true", help="print the import statistics as JSON on stdout")
     return parser
 
@@ -267,9 +363,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise InputError("--version must be 1 or more")
         if output.resolve() == Path(args.file).resolve():
             raise InputError("--output must not be the input file")
-        result = import_file(args.file, template=args.template, mapping=parse_mapping_arg(args.mapping),
-                             duplicates=args.duplicates, max_error_rate=args.max_error_rate, base=args.base,
-                             sheet=args.sheet, limits=Limits(max_uncompressed_bytes=args.max_uncompressed_mb << 20))
+        result = import_file(
+            args.file,
+            template=args.template,
+            mapping=parse_mapping_arg(args.mapping),
+            duplicates=args.duplicates,
+            max_error_rate=args.max_error_rate,
+            base=args.base,
+            sheet=args.sheet,
+            limits=Limits(max_uncompressed_bytes=args.max_uncompressed_mb << 20),
+        )
         atomic_write_bytes(errors_path, result.errors_csv())
         if not result.accepted:
             print(f"rejected: {result.reason} (details in {errors_path})", file=sys.stderr)
@@ -292,11 +395,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     s = result.stats
     if args.json:
-        print(json.dumps({"output": str(output), "errors": str(errors_path), "metadata": meta,
-                          "stats": _jsonable(s)}, ensure_ascii=False))
+        print(
+            json.dumps(
+                {"output": str(output), "errors": str(errors_path), "metadata": meta, "stats": _jsonable(s)},
+                ensure_ascii=False,
+            )
+        )
     else:
-        print(f"accepted: {s['rows_valid']} of {s['rows_read']} rows imported, {s['rows_rejected']} rejected "
-              f"({s['error_rate']:.2%}); {meta['rows']} rows in {output} ({meta['name']} v{meta['version']})")
+        print(
+            f"accepted: {s['rows_valid']} of {s['rows_read']} rows imported, {s['rows_rejected']} rejected "
+            f"({s['error_rate']:.2%}); {meta['rows']} rows in {output} ({meta['name']} v{meta['version']})"
+        )
     return EXIT_OK
 
 

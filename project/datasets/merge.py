@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -15,9 +15,13 @@ __all__ = ["merge", "ON_CONFLICT"]
 ON_CONFLICT = ("keep-last", "keep-first", "fail")
 
 
-def merge(frames_with_meta: Sequence[tuple[pd.DataFrame | pa.Table, Mapping[str, Any]]], *,
-          on_conflict: str = "keep-last", name: str = "merged", version: int | None = None
-          ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+def merge(
+    frames_with_meta: Sequence[tuple[pd.DataFrame | pa.Table, Mapping[str, Any]]],
+    *,
+    on_conflict: str = "keep-last",
+    name: str = "merged",
+    version: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Combine datasets in the order given.
 
     Rows with the same keys and date that are identical are kept once;
@@ -47,7 +51,9 @@ def merge(frames_with_meta: Sequence[tuple[pd.DataFrame | pa.Table, Mapping[str,
     for i, df in enumerate(frames):
         missing = [c for c in [date_col, *keys] if c not in df.columns]
         if missing:
-            raise InputError(f"dataset {i + 1} ({metas[i].get('name', '?')}) lacks column(s) {', '.join(missing)}")
+            raise InputError(
+                f"dataset {i + 1} ({metas[i].get('name', '?')}) lacks column(s) {', '.join(missing)}"
+            )
     data = pd.concat(frames, ignore_index=True, sort=False)
     value_cols = [c for c in data.columns if c not in (date_col, *keys, "__parent")]
     on = [*keys, date_col]
@@ -64,17 +70,38 @@ def merge(frames_with_meta: Sequence[tuple[pd.DataFrame | pa.Table, Mapping[str,
         if on_conflict == "fail":
             first = conflicts.iloc[0]
             where = ", ".join(f"{c}={first[c]}" for c in on)
-            raise InputError(f"{conflicts[on].drop_duplicates().shape[0]} conflicting key(s) with --on-conflict fail; "
-                             f"first: {where} differs between {', '.join(conflicts['parent'].head(2))}")
+            raise InputError(
+                f"{conflicts[on].drop_duplicates().shape[0]} conflicting key(s) with --on-conflict fail; "
+                f"first: {where} differs between {', '.join(conflicts['parent'].head(2))}"
+            )
         data = data.sort_values("__parent", kind="stable").drop_duplicates(on, keep=keep_pos)
     data = data.sort_values(on, kind="stable").drop(columns="__parent").reset_index(drop=True)
-    parents = [{"name": m.get("name"), "version": m.get("version"), "content_sha256": m.get("content_sha256"),
-                "source": m.get("source")} for m in metas]
+    parents = [
+        {
+            "name": m.get("name"),
+            "version": m.get("version"),
+            "content_sha256": m.get("content_sha256"),
+            "source": m.get("source"),
+        }
+        for m in metas
+    ]
     if version is None:
         version = 1 + max([int(m.get("version", 0)) for m in metas if m.get("name") == name] or [0])
     table = pa.Table.from_pandas(data, preserve_index=False)
-    meta = build_metadata(table, name=name, version=version, template=metas[0].get("template", "sales"),
-                          date_col=date_col, key_cols=keys, source="merge", parents=parents,
-                          extra={"merge": {"on_conflict": on_conflict, "conflicting_keys":
-                                           int(conflicts[on].drop_duplicates().shape[0]) if len(conflicts) else 0}})
+    meta = build_metadata(
+        table,
+        name=name,
+        version=version,
+        template=metas[0].get("template", "sales"),
+        date_col=date_col,
+        key_cols=keys,
+        source="merge",
+        parents=parents,
+        extra={
+            "merge": {
+                "on_conflict": on_conflict,
+                "conflicting_keys": int(conflicts[on].drop_duplicates().shape[0]) if len(conflicts) else 0,
+            }
+        },
+    )
     return data, conflicts, meta

@@ -13,8 +13,9 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -42,8 +43,10 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 def check_name(name: str) -> str:
     """Dataset names are safe as S3 key parts and CSV cells (no formula prefixes)."""
     if not _NAME_RE.match(name or ""):
-        raise InputError(f"dataset name {name!r} is not valid: use letters, digits, '.', '_' or '-' "
-                         "(up to 100 characters, starting with a letter or digit)")
+        raise InputError(
+            f"dataset name {name!r} is not valid: use letters, digits, '.', '_' or '-' "
+            "(up to 100 characters, starting with a letter or digit)"
+        )
     return name
 
 
@@ -75,8 +78,11 @@ def content_sha256(table: pa.Table) -> str:
             values = arr.to_numpy(zero_copy_only=False)
             if values.dtype.kind == "M":
                 values = values.astype("datetime64[ns]").view("int64")
-            values = np.where(np.asarray(arr.is_valid().to_numpy(zero_copy_only=False)), values, 0) \
-                if arr.null_count else values
+            values = (
+                np.where(np.asarray(arr.is_valid().to_numpy(zero_copy_only=False)), values, 0)
+                if arr.null_count
+                else values
+            )
             h.update(np.ascontiguousarray(values).tobytes())
     return h.hexdigest()
 
@@ -89,9 +95,18 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def build_metadata(table: pa.Table, *, name: str, version: int = 1, template: str = "sales",
-                   date_col: str = "date", key_cols: Sequence[str] = (), source: str = "upload",
-                   parents: Sequence[Mapping[str, Any]] = (), extra: Mapping[str, Any] | None = None) -> dict:
+def build_metadata(
+    table: pa.Table,
+    *,
+    name: str,
+    version: int = 1,
+    template: str = "sales",
+    date_col: str = "date",
+    key_cols: Sequence[str] = (),
+    source: str = "upload",
+    parents: Sequence[Mapping[str, Any]] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> dict:
     """The metadata dict of a dataset version (JSON-serialisable)."""
     check_name(name)
     dates = table.column(date_col) if date_col in table.column_names else None

@@ -124,16 +124,19 @@ def _parse_unique_dates(values: pd.Series) -> tuple[np.ndarray, str]:
             scores[fmt] = int(sample.str.fullmatch(_SERIAL_RE.pattern).sum())
             continue
         if fmt == "ISO8601":
-            ok = pd.to_datetime(sample.where(~sample.str.fullmatch(r"\d+(\.\d+)?")), format="ISO8601",
-                                errors="coerce")
+            ok = pd.to_datetime(
+                sample.where(~sample.str.fullmatch(r"\d+(\.\d+)?")), format="ISO8601", errors="coerce"
+            )
         else:
             ok = pd.to_datetime(sample, format=fmt, errors="coerce")
         scores[fmt] = int(ok.notna().sum())
     dmy = sum(v for k, v in scores.items() if k in _DMY)
     mdy = sum(v for k, v in scores.items() if k in _MDY)
     drop = _MDY if dmy >= mdy else _DMY  # ties go to day-first, the Spanish/European habit
-    order = sorted((k for k, v in scores.items() if v and k not in drop),
-                   key=lambda k: (-scores[k], list(DATE_FORMAT_LABELS).index(k)))
+    order = sorted(
+        (k for k, v in scores.items() if v and k not in drop),
+        key=lambda k: (-scores[k], list(DATE_FORMAT_LABELS).index(k)),
+    )
     if "%Y%m%d" in order and "excel" in order:
         order.remove("%Y%m%d")
         order.insert(order.index("excel"), "%Y%m%d")
@@ -145,8 +148,9 @@ def _parse_unique_dates(values: pd.Series) -> tuple[np.ndarray, str]:
             serial = serial.where((serial >= 1) & (serial <= MAX_EXCEL_SERIAL))
             parsed = _excel_serial_to_datetime(serial.to_numpy(dtype="float64"))
         elif fmt == "ISO8601":
-            parsed = pd.to_datetime(sub.where(~sub.str.fullmatch(r"\d+(\.\d+)?")), format="ISO8601",
-                                    errors="coerce", utc=False).to_numpy()
+            parsed = pd.to_datetime(
+                sub.where(~sub.str.fullmatch(r"\d+(\.\d+)?")), format="ISO8601", errors="coerce", utc=False
+            ).to_numpy()
         else:
             parsed = pd.to_datetime(sub, format=fmt, errors="coerce").to_numpy()
         parsed = np.asarray(parsed).astype("datetime64[ns]")
@@ -191,8 +195,9 @@ def parse_date(arr: pa.Array | pa.ChunkedArray) -> Parsed:
         ymd = np.isfinite(num) & (num >= 19000101) & (num <= 21001231) & (num == np.floor(num))
         values = np.full(len(num), np.datetime64("NaT"), dtype="datetime64[ns]")
         if ymd.any():
-            values[ymd] = pd.to_datetime(num[ymd].astype("int64").astype(str), format="%Y%m%d",
-                                         errors="coerce").to_numpy()
+            values[ymd] = pd.to_datetime(
+                num[ymd].astype("int64").astype(str), format="%Y%m%d", errors="coerce"
+            ).to_numpy()
         serial = np.isfinite(num) & (num >= 1) & (num <= MAX_EXCEL_SERIAL) & ~ymd
         if serial.any():
             values[serial] = _excel_serial_to_datetime(num[serial])
@@ -205,12 +210,12 @@ def parse_date(arr: pa.Array | pa.ChunkedArray) -> Parsed:
         arr = pc.dictionary_encode(arr)
     dictionary = arr.dictionary.to_pandas().astype(object)
     parsed_uniques, label = _parse_unique_dates(dictionary.astype(str))
-    parsed_uniques = parsed_uniques.astype("datetime64[D]").astype("datetime64[ns]")
-    idx = arr.indices.to_numpy(zero_copy_only=False)
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    values = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[ns]")
-    if len(parsed_uniques):
-        values[valid] = parsed_uniques[idx[valid]]
+    # one extra NaT slot for null cells, so the mapping back is a single gather
+    lookup = np.append(
+        parsed_uniques.astype("datetime64[D]").astype("datetime64[ns]"), np.datetime64("NaT", "ns")
+    )
+    idx = pc.fill_null(arr.indices, len(parsed_uniques)).to_numpy(zero_copy_only=False)
+    values = lookup[idx]
     invalid = ~empty & np.isnat(values)
     return Parsed(values, empty, invalid, label)
 
@@ -250,7 +255,7 @@ def parse_number(arr: pa.Array | pa.ChunkedArray, decimal_hint: str = ".") -> Pa
     empty = _empty_mask(arr)
     t = arr.type
     if pa.types.is_integer(t) or pa.types.is_floating(t):
-        values = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        values = (arr if t == pa.float64() else pc.cast(arr, pa.float64())).to_numpy(zero_copy_only=False)
         invalid = ~empty & ~np.isfinite(values)
         return Parsed(values, empty, invalid, ".")
     s = as_string(arr) if not pa.types.is_string(t) else arr
@@ -260,14 +265,16 @@ def parse_number(arr: pa.Array | pa.ChunkedArray, decimal_hint: str = ".") -> Pa
     values = None
     if decimal == "." and not any("," in v for v in sample[:2000]):
         try:  # fast path: Arrow's own float parser, one C++ pass
-            values = pc.cast(pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), s),
-                             pa.float64()).to_numpy(zero_copy_only=False)
+            values = pc.cast(
+                pc.if_else(pa.array(empty), pa.scalar(None, pa.string()), s), pa.float64()
+            ).to_numpy(zero_copy_only=False)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             values = None
     if values is None:
         cleaned = pc.replace_substring_regex(s, _JUNK, "")
-        valid = pc.fill_null(pc.match_substring_regex(cleaned, _NUM_COMMA if decimal == "," else _NUM_POINT),
-                             False)
+        valid = pc.fill_null(
+            pc.match_substring_regex(cleaned, _NUM_COMMA if decimal == "," else _NUM_POINT), False
+        )
         valid = pc.and_(valid, pc.match_substring_regex(cleaned, r"\d"))
         if decimal == ",":
             cleaned = pc.replace_substring(pc.replace_substring(cleaned, ".", ""), ",", ".")
@@ -276,11 +283,11 @@ def parse_number(arr: pa.Array | pa.ChunkedArray, decimal_hint: str = ".") -> Pa
         cleaned = pc.replace_substring_regex(cleaned, r"^\+", "")
         cleaned = pc.replace_substring_regex(cleaned, r"^(-?)\.", r"\10.")
         cleaned = pc.replace_substring_regex(cleaned, r"\.($|[eE])", r"\1")
-        values = pc.cast(pc.if_else(valid, cleaned, pa.scalar(None, pa.string())),
-                         pa.float64()).to_numpy(zero_copy_only=False)
-    values = np.array(values, dtype="float64")  # writable copy
+        values = pc.cast(pc.if_else(valid, cleaned, pa.scalar(None, pa.string())), pa.float64()).to_numpy(
+            zero_copy_only=False
+        )
+    values = np.asarray(values, dtype="float64")  # empty cells are null, hence NaN, already
     invalid = ~empty & ~np.isfinite(values)
-    values[empty] = np.nan
     return Parsed(values, empty, invalid, decimal)
 
 
@@ -296,7 +303,7 @@ def parse_text(arr: pa.Array | pa.ChunkedArray) -> Parsed:
     normalized = pc.dictionary_encode(pc.utf8_normalize(pc.utf8_trim_whitespace(arr.dictionary), "NFC"))
     remap = normalized.indices.to_numpy(zero_copy_only=False)
     idx = pc.fill_null(arr.indices, 0).to_numpy(zero_copy_only=False)
-    codes = remap[idx].astype(np.int64) if len(remap) else np.zeros(len(arr), np.int64)
+    codes = remap[idx].astype(np.int32) if len(remap) else np.zeros(len(arr), np.int32)
     codes[empty] = -1
     values = pc.take(normalized.dictionary, pa.array(codes, mask=empty))
     return Parsed(values, empty, np.zeros(len(arr), bool), "text", codes)

@@ -14,15 +14,16 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import logging
 import os
 import re
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -75,8 +76,9 @@ class RawTable:
 
 
 # ------------------------------------------------------------------ input
-def load_head(source: str | os.PathLike[str] | bytes, filename: str | None, limits: Limits,
-              size: int = 1 << 20) -> tuple[bytes, str]:
+def load_head(
+    source: str | os.PathLike[str] | bytes, filename: str | None, limits: Limits, size: int = 1 << 20
+) -> tuple[bytes, str]:
     """The first ``size`` bytes and the file's name; refuses empty or oversized files.
 
     CSV files are then streamed from disk by Arrow: the whole file is never
@@ -98,8 +100,9 @@ def load_head(source: str | os.PathLike[str] | bytes, filename: str | None, limi
         except OSError as ex:
             raise InputError(f"cannot read {path}: {ex.strerror or ex}") from None
     if total > limits.max_file_bytes:
-        raise InputError(f"{name} is {total / 2**20:,.0f} MiB, above the {limits.max_file_bytes / 2**20:,.0f} "
-                         "MiB limit")
+        raise InputError(
+            f"{name} is {total / 2**20:,.0f} MiB, above the {limits.max_file_bytes / 2**20:,.0f} MiB limit"
+        )
     if not total:
         raise InputError(f"{name} is empty (0 bytes)")
     return head, name
@@ -137,16 +140,24 @@ def detect_kind(data: bytes, filename: str) -> str:
         if is_zip:
             return "xlsx"
         if is_ole:
-            raise InputError(f"{filename} is not an .xlsx workbook: it is an old-format (.xls) or "
-                             "password-protected Excel file; save it as .xlsx or CSV")
-        raise InputError(f"{filename} is not a valid .xlsx file: it is not a ZIP archive"
-                         + (" (it looks like text; rename it to .csv)" if _looks_like_text(data) else ""))
+            raise InputError(
+                f"{filename} is not an .xlsx workbook: it is an old-format (.xls) or "
+                "password-protected Excel file; save it as .xlsx or CSV"
+            )
+        raise InputError(
+            f"{filename} is not a valid .xlsx file: it is not a ZIP archive"
+            + (" (it looks like text; rename it to .csv)" if _looks_like_text(data) else "")
+        )
     if ext == ".xls":
-        raise InputError(f"{filename}: old Excel 97-2003 .xls files are not supported; save it as .xlsx or CSV")
+        raise InputError(
+            f"{filename}: old Excel 97-2003 .xls files are not supported; save it as .xlsx or CSV"
+        )
     if ext in (".csv", ".txt", ".tsv", ".tab", ""):
         if is_zip:
-            raise InputError(f"{filename} is not a CSV text file: it is a ZIP archive "
-                             "(an Excel .xlsx?); upload it with its .xlsx name")
+            raise InputError(
+                f"{filename} is not a CSV text file: it is a ZIP archive "
+                "(an Excel .xlsx?); upload it with its .xlsx name"
+            )
         if is_ole:
             raise InputError(f"{filename} is not a CSV text file: it is an Excel 97-2003 (.xls) workbook")
         for magic, what in _MAGIC:
@@ -185,7 +196,7 @@ def detect_encoding(data: bytes, limit: int | None = None) -> str:
     stop = len(data) if limit is None else min(limit, len(data))
     try:
         for start in range(0, stop, step):
-            decoder.decode(data[start:min(start + step, stop)], final=min(start + step, stop) >= len(data))
+            decoder.decode(data[start : min(start + step, stop)], final=min(start + step, stop) >= len(data))
         return "utf-8"
     except UnicodeDecodeError:
         pass
@@ -294,7 +305,9 @@ def _choose_delimiter(lines: list[str]) -> str:
 _SNIFF_BYTES = 1 << 20
 
 
-def sniff_csv(head: bytes, score: Callable[[Sequence[str]], int], *, encoding: str | None = None) -> CsvLayout:
+def sniff_csv(
+    head: bytes, score: Callable[[Sequence[str]], int], *, encoding: str | None = None
+) -> CsvLayout:
     """Encoding, delimiter and header position of a CSV file from its first bytes.
 
     The encoding is judged on ``head`` (the first MiB) unless given; the reader
@@ -317,12 +330,21 @@ def sniff_csv(head: bytes, score: Callable[[Sequence[str]], int], *, encoding: s
         raise InputError("the file holds no data: every line is blank")
     delimiter = _choose_delimiter(lines)
     newline = "\r\n" if "\r\n" in text else ("\r" if "\r" in text and "\n" not in text else "\n")
-    rows = [r for r in csv.reader([ln.rstrip("\r\n") for ln in lines], delimiter=delimiter)]
+    rows = list(csv.reader([ln.rstrip("\r\n") for ln in lines], delimiter=delimiter))
     header_index = find_header(rows, score)
     offset = bom + len("".join(lines[:header_index]).encode(codec))
     columns, repeated = unique_names(rows[header_index])
-    return CsvLayout(encoding, delimiter, header_index, offset, columns, repeated, newline,
-                     rows[header_index + 1: header_index + 6], '"' in text)
+    return CsvLayout(
+        encoding,
+        delimiter,
+        header_index,
+        offset,
+        columns,
+        repeated,
+        newline,
+        rows[header_index + 1 : header_index + 6],
+        '"' in text,
+    )
 
 
 def _open_at(source: str | os.PathLike[str] | bytes, offset: int) -> pa.NativeFile:
@@ -331,8 +353,13 @@ def _open_at(source: str | os.PathLike[str] | bytes, offset: int) -> pa.NativeFi
     return stream
 
 
-def read_csv(source: str | os.PathLike[str] | bytes, layout: CsvLayout, wanted: Iterable[str], *,
-             numeric: Iterable[str] = ()) -> RawTable:
+def read_csv(
+    source: str | os.PathLike[str] | bytes,
+    layout: CsvLayout,
+    wanted: Iterable[str],
+    *,
+    numeric: Iterable[str] = (),
+) -> RawTable:
     """Read the ``wanted`` columns with Arrow's multithreaded, streaming reader.
 
     Columns are read as dictionary-encoded text (parsed later once per
@@ -359,19 +386,28 @@ def read_csv(source: str | os.PathLike[str] | bytes, layout: CsvLayout, wanted: 
 
     codec = "utf-8" if layout.encoding == "utf-8-sig" else layout.encoding
     text = pa.dictionary(pa.int32(), pa.string())
-    for attempt_numeric in ((True, False) if numeric else (False,)):
+    for attempt_numeric in (True, False) if numeric else (False,):
         types = {c: (pa.float64() if attempt_numeric and c in numeric else text) for c in wanted}
         try:
             with _open_at(source, layout.header_offset) as stream:
                 table = pacsv.read_csv(
                     stream,
-                    read_options=pacsv.ReadOptions(column_names=layout.columns, skip_rows=1, encoding=codec,
-                                                   block_size=1 << 20),
-                    parse_options=pacsv.ParseOptions(delimiter=layout.delimiter, ignore_empty_lines=False,
-                                                      newlines_in_values=layout.quoted, invalid_row_handler=on_invalid),
+                    read_options=pacsv.ReadOptions(
+                        column_names=layout.columns, skip_rows=1, encoding=codec, block_size=1 << 20
+                    ),
+                    parse_options=pacsv.ParseOptions(
+                        delimiter=layout.delimiter,
+                        ignore_empty_lines=False,
+                        newlines_in_values=layout.quoted,
+                        invalid_row_handler=on_invalid,
+                    ),
                     convert_options=pacsv.ConvertOptions(
-                        include_columns=wanted, column_types=types, null_values=[""],
-                        strings_can_be_null=False, quoted_strings_can_be_null=False),
+                        include_columns=wanted,
+                        column_types=types,
+                        null_values=[""],
+                        strings_can_be_null=False,
+                        quoted_strings_can_be_null=False,
+                    ),
                 )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as ex:
             if isinstance(ex, UnicodeDecodeError) or "UTF8" in str(ex) or "UTF-8" in str(ex):
@@ -385,10 +421,11 @@ def read_csv(source: str | os.PathLike[str] | bytes, layout: CsvLayout, wanted: 
         if ragged:
             break
         rows = np.arange(first_data_row, first_data_row + table.num_rows, dtype=np.int64)
+        pa.default_memory_pool().release_unused()  # hand the reader's block buffers back to the OS
         return RawTable(layout.columns, table, rows, _csv_info(layout))
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
     try:
-        body = data[layout.header_offset:].decode(codec)
+        body = data[layout.header_offset :].decode(codec)
     except UnicodeDecodeError as ex:
         raise NotUtf8(str(ex)) from None
     del data
@@ -396,9 +433,14 @@ def read_csv(source: str | os.PathLike[str] | bytes, layout: CsvLayout, wanted: 
 
 
 def _csv_info(layout: CsvLayout) -> dict:
-    return {"format": "csv", "encoding": layout.encoding, "delimiter": _DELIM_NAMES[layout.delimiter],
-            "header_row": layout.header_index + 1, "newline": {"\r\n": "CRLF", "\n": "LF", "\r": "CR"}[layout.newline],
-            "repeated_column_names": layout.repeated_names}
+    return {
+        "format": "csv",
+        "encoding": layout.encoding,
+        "delimiter": _DELIM_NAMES[layout.delimiter],
+        "header_row": layout.header_index + 1,
+        "newline": {"\r\n": "CRLF", "\n": "LF", "\r": "CR"}[layout.newline],
+        "repeated_column_names": layout.repeated_names,
+    }
 
 
 def _read_csv_slow(layout: CsvLayout, wanted: list[str], text: str, header_row: int) -> RawTable:
@@ -418,9 +460,15 @@ def _read_csv_slow(layout: CsvLayout, wanted: list[str], text: str, header_row: 
                 blank += 1
                 continue
             if len(fields) != width:
-                errors.append({"row": record, "column": "", "value": layout.delimiter.join(fields)[:200],
-                               "reason": f"expected {width} fields separated by {_DELIM_NAMES[layout.delimiter]}, "
-                                         f"found {len(fields)}"})
+                errors.append(
+                    {
+                        "row": record,
+                        "column": "",
+                        "value": layout.delimiter.join(fields)[:200],
+                        "reason": f"expected {width} fields separated by {_DELIM_NAMES[layout.delimiter]}, "
+                        f"found {len(fields)}",
+                    }
+                )
                 continue
             rows.append(record)
             for out, pos in zip(cols, positions):
@@ -452,39 +500,54 @@ def check_zip(data: bytes, limits: Limits, filename: str = "file") -> dict:
     with zf:
         infos = zf.infolist()
         if len(infos) > limits.max_zip_members:
-            raise InputError(f"{filename} has {len(infos)} ZIP members, above the limit of {limits.max_zip_members}")
+            raise InputError(
+                f"{filename} has {len(infos)} ZIP members, above the limit of {limits.max_zip_members}"
+            )
         names = {i.filename for i in infos}
         if "xl/workbook.xml" not in names:
-            raise InputError(f"{filename} is a ZIP archive but not an Excel workbook (xl/workbook.xml missing)")
+            raise InputError(
+                f"{filename} is a ZIP archive but not an Excel workbook (xl/workbook.xml missing)"
+            )
         limit_mb = limits.max_uncompressed_bytes / 2**20
         total = 0
         for info in infos:
             total += info.file_size
-            if info.file_size > limits.max_uncompressed_bytes or total > limits.max_uncompressed_bytes:
+            if max(info.file_size, total) > limits.max_uncompressed_bytes:
                 raise InputError(
-                    f"{filename}: member {info.filename!r} would inflate to {info.file_size / 2**20:,.0f} MiB "
-                    f"(total {total / 2**20:,.0f} MiB), above the {limit_mb:,.0f} MiB limit for workbooks")
+                    f"{filename}: member {info.filename!r} would inflate to "
+                    f"{info.file_size / 2**20:,.0f} MiB "
+                    f"(total {total / 2**20:,.0f} MiB), above the {limit_mb:,.0f} MiB limit for workbooks"
+                )
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise InputError(f"{filename}: member {info.filename!r} uses an unsupported compression method")
+                raise InputError(
+                    f"{filename}: member {info.filename!r} uses an unsupported compression method"
+                )
         budget = limits.max_uncompressed_bytes
         formulas = False
         for info in infos:
-            size, has_f = _inflated_size(data, info, min(info.file_size, budget), filename, limit_mb,
-                                         info.filename.startswith("xl/worksheets/"))
+            size, has_f = _inflated_size(
+                data,
+                info,
+                min(info.file_size, budget),
+                filename,
+                limit_mb,
+                info.filename.startswith("xl/worksheets/"),
+            )
             budget -= size
             formulas |= has_f
         return {"formulas": formulas}
 
 
-def _inflated_size(data: bytes, info: zipfile.ZipInfo, allowed: int, filename: str, limit_mb: float,
-                   scan: bool = False) -> tuple[int, bool]:
+def _inflated_size(
+    data: bytes, info: zipfile.ZipInfo, allowed: int, filename: str, limit_mb: float, scan: bool = False
+) -> tuple[int, bool]:
     start = info.header_offset
-    header = data[start:start + _LOCAL_HEADER.size]
+    header = data[start : start + _LOCAL_HEADER.size]
     if len(header) < _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
         raise InputError(f"{filename} is not a valid .xlsx file: damaged ZIP member {info.filename!r}")
     name_len, extra_len = _LOCAL_HEADER.unpack(header)[-2:]
     begin = start + _LOCAL_HEADER.size + name_len + extra_len
-    payload = memoryview(data)[begin:begin + info.compress_size]
+    payload = memoryview(data)[begin : begin + info.compress_size]
     found = False
     if info.compress_type == zipfile.ZIP_STORED:
         size = len(payload)
@@ -499,7 +562,7 @@ def _inflated_size(data: bytes, info: zipfile.ZipInfo, allowed: int, filename: s
             if inflater.unconsumed_tail:
                 chunk = inflater.decompress(inflater.unconsumed_tail, 1 << 20)
             elif pos < len(payload):
-                chunk = inflater.decompress(payload[pos:pos + step], 1 << 20)
+                chunk = inflater.decompress(payload[pos : pos + step], 1 << 20)
                 pos += step
             else:
                 break
@@ -511,7 +574,8 @@ def _inflated_size(data: bytes, info: zipfile.ZipInfo, allowed: int, filename: s
             if size > allowed:
                 raise InputError(
                     f"{filename}: member {info.filename!r} inflates beyond its declared size of "
-                    f"{info.file_size:,} bytes or the {limit_mb:,.0f} MiB limit (a ZIP bomb?); refused")
+                    f"{info.file_size:,} bytes or the {limit_mb:,.0f} MiB limit (a ZIP bomb?); refused"
+                )
             if inflater.eof:
                 break
         del pending
@@ -520,8 +584,9 @@ def _inflated_size(data: bytes, info: zipfile.ZipInfo, allowed: int, filename: s
     return size, found
 
 
-def read_xlsx(data: bytes, filename: str, sheet: str | None, score: Callable[[Sequence[str]], int],
-              limits: Limits) -> RawTable:
+def read_xlsx(
+    data: bytes, filename: str, sheet: str | None, score: Callable[[Sequence[str]], int], limits: Limits
+) -> RawTable:
     """Read one sheet with openpyxl in read-only mode, values only (cached formula results)."""
     zip_info = check_zip(data, limits, filename)
     import openpyxl
@@ -530,7 +595,9 @@ def read_xlsx(data: bytes, filename: str, sheet: str | None, score: Callable[[Se
     try:
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError) as ex:
-        raise InputError(f"{filename} is not a readable .xlsx workbook ({type(ex).__name__}: {ex})"[:300]) from None
+        raise InputError(
+            f"{filename} is not a readable .xlsx workbook ({type(ex).__name__}: {ex})"[:300]
+        ) from None
     except Exception as ex:  # noqa: BLE001 - malformed XML surfaces as many types
         raise InputError(f"{filename} is not a readable .xlsx workbook ({type(ex).__name__})") from None
     try:
@@ -550,7 +617,9 @@ def _read_sheet(wb, filename: str, sheet: str | None, score) -> RawTable:
     names = wb.sheetnames
     if sheet is not None:
         if sheet not in names:
-            raise InputError(f"{filename} has no sheet {sheet!r}; its sheets are: {', '.join(map(repr, names))}")
+            raise InputError(
+                f"{filename} has no sheet {sheet!r}; its sheets are: {', '.join(map(repr, names))}"
+            )
         candidates = [sheet]
     else:
         candidates = names
@@ -572,27 +641,26 @@ def _read_sheet(wb, filename: str, sheet: str | None, score) -> RawTable:
         cols: list[list[object]] = [[] for _ in range(width)]
         row_numbers: list[int] = []
         blank = 0
-
-        def take(row: tuple, number: int) -> None:
-            nonlocal blank
+        numbered = itertools.chain(
+            enumerate(head[header_index + 1 :], start=header_index + 2),
+            enumerate(rows_iter, start=len(head) + 1),
+        )
+        for number, row in numbered:
             if not any(c is not None and not (isinstance(c, str) and not c.strip()) for c in row):
                 blank += 1
-                return
+                continue
             row_numbers.append(number)
             for j in range(width):
                 cols[j].append(row[j] if j < len(row) else None)
-
-        extra_cells = 0
-        for i, row in enumerate(head[header_index + 1:], start=header_index + 2):
-            take(row, i)
-            extra_cells += any(c is not None for c in row[width:])
-        number = len(head)
-        for row in rows_iter:
-            number += 1
-            take(row, number)
         table = pa.table({c: _to_arrow(v) for c, v in zip(columns, cols)})
-        info = {"format": "xlsx", "sheet": name, "header_row": header_index + 1, "blank_rows": blank,
-                "repeated_column_names": repeated, "sheets": names}
+        info = {
+            "format": "xlsx",
+            "sheet": name,
+            "header_row": header_index + 1,
+            "blank_rows": blank,
+            "repeated_column_names": repeated,
+            "sheets": names,
+        }
         return RawTable(columns, table, np.asarray(row_numbers, dtype=np.int64), info)
     raise InputError(f"{filename}: every sheet is empty ({', '.join(map(repr, names))})")
 
@@ -641,8 +709,13 @@ def _to_arrow(values: list[object]) -> pa.Array:
     if kinds and kinds <= {int, float}:
         return pa.array(values, pa.float64())
     if kinds and kinds <= {dt.datetime, dt.date}:
-        return pa.array([None if v is None else dt.datetime(v.year, v.month, v.day) if type(v) is dt.date else v
-                         for v in values], pa.timestamp("us"))
+        return pa.array(
+            [
+                None if v is None else dt.datetime(v.year, v.month, v.day) if type(v) is dt.date else v
+                for v in values
+            ],
+            pa.timestamp("us"),
+        )
     out: list[str | None] = []
     for v in values:
         if v is None:

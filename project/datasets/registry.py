@@ -23,7 +23,6 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from project.errors import InputError
 
@@ -31,8 +30,19 @@ __all__ = ["RegistryError", "register", "REGISTRY_COLUMNS", "build_zip"]
 
 logger = logging.getLogger(__name__)
 
-REGISTRY_COLUMNS = ["name", "version", "key", "sha256", "content_sha256", "rows", "date_min", "date_max",
-                    "size_bytes", "parents", "registered_at"]
+REGISTRY_COLUMNS = [
+    "name",
+    "version",
+    "key",
+    "sha256",
+    "content_sha256",
+    "rows",
+    "date_min",
+    "date_max",
+    "size_bytes",
+    "parents",
+    "registered_at",
+]
 MULTIPART_CHUNK = 8 << 20
 
 
@@ -67,9 +77,11 @@ def _client(endpoint_url: str | None, region: str | None):
     from botocore.config import Config
 
     session = boto3.session.Session(region_name=region) if region else boto3.session.Session()
-    return session.client("s3", endpoint_url=endpoint_url,
-                          config=Config(retries={"max_attempts": 5, "mode": "standard"},
-                                        connect_timeout=10, read_timeout=60))
+    return session.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60),
+    )
 
 
 def _error_text(ex: BaseException) -> str:
@@ -104,9 +116,15 @@ def _registry_bytes(rows: list[dict]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def register(dataset_path: str | os.PathLike[str], bucket: str, prefix: str = "datasets",
-             endpoint_url: str | None = None, region: str | None = None, dry_run: bool = False,
-             chunk_bytes: int = MULTIPART_CHUNK) -> dict:
+def register(
+    dataset_path: str | os.PathLike[str],
+    bucket: str,
+    prefix: str = "datasets",
+    endpoint_url: str | None = None,
+    region: str | None = None,
+    dry_run: bool = False,
+    chunk_bytes: int = MULTIPART_CHUNK,
+) -> dict:
     """Register a dataset file; returns what was (or would be) done.
 
     Files above ``chunk_bytes`` go up as a multipart upload in parts of that
@@ -127,22 +145,38 @@ def register(dataset_path: str | os.PathLike[str], bucket: str, prefix: str = "d
         raise InputError(f"{bucket!r} is not a valid S3 bucket name")
     meta = read_metadata(path)
     if not meta.get("name") or not meta.get("version"):
-        raise InputError(f"{path} has no dataset metadata (name, version); create it with "
-                         "project.importar_datos or dataset_manager merge")
+        raise InputError(
+            f"{path} has no dataset metadata (name, version); create it with "
+            "project.importar_datos or dataset_manager merge"
+        )
     name, version = meta["name"], int(meta["version"])
     prefix = prefix.strip("/")
     base = f"{prefix}/" if prefix else ""
     key = f"{base}{name}/v{version}/{name}_v{version}.zip"
     registry_key = f"{base}datasets.csv"
     digest = file_sha256(path)
-    row = {"name": name, "version": version, "key": key, "sha256": digest,
-           "content_sha256": meta.get("content_sha256", ""), "rows": meta.get("rows", ""),
-           "date_min": meta.get("date_min") or "", "date_max": meta.get("date_max") or "",
-           "size_bytes": path.stat().st_size,
-           "parents": ";".join(f"{p.get('name')}@v{p.get('version')}" for p in meta.get("parents", [])),
-           "registered_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-    result = {"bucket": bucket, "key": key, "registry": registry_key, "sha256": digest, "row": row,
-              "dry_run": dry_run, "action": None}
+    row = {
+        "name": name,
+        "version": version,
+        "key": key,
+        "sha256": digest,
+        "content_sha256": meta.get("content_sha256", ""),
+        "rows": meta.get("rows", ""),
+        "date_min": meta.get("date_min") or "",
+        "date_max": meta.get("date_max") or "",
+        "size_bytes": path.stat().st_size,
+        "parents": ";".join(f"{p.get('name')}@v{p.get('version')}" for p in meta.get("parents", [])),
+        "registered_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    result = {
+        "bucket": bucket,
+        "key": key,
+        "registry": registry_key,
+        "sha256": digest,
+        "row": row,
+        "dry_run": dry_run,
+        "action": None,
+    }
     try:
         client = _client(endpoint_url, region)
         rows, etag = _read_registry(client, bucket, registry_key)
@@ -151,8 +185,10 @@ def register(dataset_path: str | os.PathLike[str], bucket: str, prefix: str = "d
             if existing[0].get("sha256") == digest:
                 result["action"] = "already-registered"
                 return result
-            raise RegistryError(f"{name} v{version} is already registered with another checksum "
-                                f"({existing[0].get('sha256', '')[:12]}...); create a new version")
+            raise RegistryError(
+                f"{name} v{version} is already registered with another checksum "
+                f"({existing[0].get('sha256', '')[:12]}...); create a new version"
+            )
         result["action"] = "would-register" if dry_run else "registered"
         if dry_run:
             client.head_bucket(Bucket=bucket)
@@ -161,17 +197,32 @@ def register(dataset_path: str | os.PathLike[str], bucket: str, prefix: str = "d
             zpath = Path(tmp) / f"{name}_v{version}.zip"
             build_zip(path, meta, zpath)
             result["zip_bytes"] = zpath.stat().st_size
-            config = TransferConfig(multipart_threshold=chunk_bytes, multipart_chunksize=chunk_bytes,
-                                    max_concurrency=4, use_threads=True)
-            client.upload_file(str(zpath), bucket, key, Config=config,
-                               ExtraArgs={"Metadata": {"sha256": digest, "dataset": name, "version": str(version)},
-                                          "ContentType": "application/zip"})
+            config = TransferConfig(
+                multipart_threshold=chunk_bytes,
+                multipart_chunksize=chunk_bytes,
+                max_concurrency=4,
+                use_threads=True,
+            )
+            client.upload_file(
+                str(zpath),
+                bucket,
+                key,
+                Config=config,
+                ExtraArgs={
+                    "Metadata": {"sha256": digest, "dataset": name, "version": str(version)},
+                    "ContentType": "application/zip",
+                },
+            )
         # re-read just before writing so a concurrent registration is not lost, then append our row
         rows, _etag = _read_registry(client, bucket, registry_key)
         if not any(r.get("name") == name and str(r.get("version")) == str(version) for r in rows):
             rows.append(row)
-            client.put_object(Bucket=bucket, Key=registry_key, Body=_registry_bytes(rows),
-                              ContentType="text/csv; charset=utf-8")
+            client.put_object(
+                Bucket=bucket,
+                Key=registry_key,
+                Body=_registry_bytes(rows),
+                ContentType="text/csv; charset=utf-8",
+            )
         return result
     except RegistryError:
         raise

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -31,7 +32,9 @@ def _cell(ws, value: Any):
         value = value.item()
     if isinstance(value, (list, dict)):
         value = json.dumps(value, ensure_ascii=False, default=str)
-    cell = WriteOnlyCell(ws, value=value if isinstance(value, (int, float, bool, dt.date, dt.datetime)) else str(value))
+    cell = WriteOnlyCell(
+        ws, value=value if isinstance(value, (int, float, bool, dt.date, dt.datetime)) else str(value)
+    )
     if isinstance(cell.value, str):
         cell.data_type = "s"  # never a formula, whatever the text starts with
     return cell
@@ -57,8 +60,12 @@ def _frame(ws, df: pd.DataFrame) -> None:
     _write(ws, [str(c) for c in df.columns], df.itertuples(index=False, name=None))
 
 
-def excel_report(df: pd.DataFrame, metadata: Mapping[str, Any] | None = None,
-                 summary: Mapping[str, Any] | None = None, sample_rows: int = SAMPLE_ROWS) -> bytes:
+def excel_report(
+    df: pd.DataFrame,
+    metadata: Mapping[str, Any] | None = None,
+    summary: Mapping[str, Any] | None = None,
+    sample_rows: int = SAMPLE_ROWS,
+) -> bytes:
     """The report as XLSX bytes. ``summary`` defaults to :func:`summarize` of ``df``."""
     from openpyxl import Workbook
 
@@ -69,12 +76,18 @@ def excel_report(df: pd.DataFrame, metadata: Mapping[str, Any] | None = None,
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Resumen")
     resumen = [
-        ("name", metadata.get("name")), ("version", metadata.get("version")),
-        ("source", metadata.get("source")), ("template", metadata.get("template")),
-        ("created_at", metadata.get("created_at")), ("content_sha256", metadata.get("content_sha256")),
-        ("rows", summary["rows"]), ("series", summary["series_count"]),
-        ("date_min", summary["date_min"]), ("date_max", summary["date_max"]),
-        ("days_spanned", summary["days_spanned"]), ("series_columns", ", ".join(summary["series_columns"])),
+        ("name", metadata.get("name")),
+        ("version", metadata.get("version")),
+        ("source", metadata.get("source")),
+        ("template", metadata.get("template")),
+        ("created_at", metadata.get("created_at")),
+        ("content_sha256", metadata.get("content_sha256")),
+        ("rows", summary["rows"]),
+        ("series", summary["series_count"]),
+        ("date_min", summary["date_min"]),
+        ("date_max", summary["date_max"]),
+        ("days_spanned", summary["days_spanned"]),
+        ("series_columns", ", ".join(summary["series_columns"])),
         ("target", summary["target"]),
         ("checks_failed", sum(1 for c in summary["checks"] if c["status"] != "ok")),
     ]
@@ -90,10 +103,20 @@ def excel_report(df: pd.DataFrame, metadata: Mapping[str, Any] | None = None,
     _frame(ws, pd.DataFrame(summary["checks"], columns=["check", "status", "count", "detail"]))
     ws = wb.create_sheet("Linaje")
     parents = metadata.get("parents") or []
-    rows = [("this", metadata.get("name"), metadata.get("version"), metadata.get("content_sha256"),
-             metadata.get("source"), metadata.get("created_at"))]
-    rows += [("parent", p.get("name"), p.get("version"), p.get("content_sha256"), p.get("source"), None)
-             for p in parents]
+    rows = [
+        (
+            "this",
+            metadata.get("name"),
+            metadata.get("version"),
+            metadata.get("content_sha256"),
+            metadata.get("source"),
+            metadata.get("created_at"),
+        )
+    ]
+    rows += [
+        ("parent", p.get("name"), p.get("version"), p.get("content_sha256"), p.get("source"), None)
+        for p in parents
+    ]
     _write(ws, ["role", "name", "version", "content_sha256", "source", "created_at"], rows)
     buf = io.BytesIO()
     wb.save(buf)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 __all__ = ["summarize", "series_table", "consistency_checks", "infer_roles"]
@@ -14,12 +14,15 @@ MIN_TRAIN_DAYS = 56  # two horizons of 28 days: less cannot be backtested
 MISSING_ALERT = 0.05
 
 
-def infer_roles(df: pd.DataFrame, metadata: Mapping[str, Any] | None = None) -> tuple[str, list[str], str | None]:
+def infer_roles(
+    df: pd.DataFrame, metadata: Mapping[str, Any] | None = None
+) -> tuple[str, list[str], str | None]:
     """(date column, series key columns, target column) from metadata or canonical names."""
     metadata = metadata or {}
     date_col = metadata.get("date_column") or next(
         (c for c in ("date", "ds") if c in df.columns),
-        next((c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])), None))
+        next((c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])), None),
+    )
     if date_col is None:
         from project.errors import InputError
 
@@ -43,10 +46,26 @@ def _series_ids(df: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
 def series_table(df: pd.DataFrame, date_col: str, keys: Sequence[str], target: str | None) -> pd.DataFrame:
     """One row per series: first/last date, rows, expected days, missing days, gaps, zeros."""
     if df.empty:
-        return pd.DataFrame(columns=["series", "first_date", "last_date", "rows", "days_expected",
-                                     "days_missing", "gaps", "longest_gap_days", "zero_days", "coverage_pct"])
-    d = pd.DataFrame({"series": _series_ids(df, keys).to_numpy(),
-                      "day": pd.to_datetime(df[date_col]).dt.normalize().to_numpy()})
+        return pd.DataFrame(
+            columns=[
+                "series",
+                "first_date",
+                "last_date",
+                "rows",
+                "days_expected",
+                "days_missing",
+                "gaps",
+                "longest_gap_days",
+                "zero_days",
+                "coverage_pct",
+            ]
+        )
+    d = pd.DataFrame(
+        {
+            "series": _series_ids(df, keys).to_numpy(),
+            "day": pd.to_datetime(df[date_col]).dt.normalize().to_numpy(),
+        }
+    )
     if target:
         d["y"] = pd.to_numeric(df[target], errors="coerce").to_numpy()
     d = d.sort_values(["series", "day"], kind="stable")
@@ -55,13 +74,15 @@ def series_table(df: pd.DataFrame, date_col: str, keys: Sequence[str], target: s
     gap = (step - 1).where(step > 1)
     uniq = uniq.assign(gap=gap)
     g = uniq.groupby("series", sort=True)
-    out = pd.DataFrame({
-        "first_date": g["day"].min(),
-        "last_date": g["day"].max(),
-        "distinct_days": g["day"].size(),
-        "gaps": g["gap"].count(),
-        "longest_gap_days": g["gap"].max().fillna(0).astype(int),
-    })
+    out = pd.DataFrame(
+        {
+            "first_date": g["day"].min(),
+            "last_date": g["day"].max(),
+            "distinct_days": g["day"].size(),
+            "gaps": g["gap"].count(),
+            "longest_gap_days": g["gap"].max().fillna(0).astype(int),
+        }
+    )
     out["rows"] = d.groupby("series", sort=True).size()
     out["days_expected"] = (out["last_date"] - out["first_date"]).dt.days + 1
     out["days_missing"] = out["days_expected"] - out["distinct_days"]
@@ -70,8 +91,17 @@ def series_table(df: pd.DataFrame, date_col: str, keys: Sequence[str], target: s
         out["zero_days"] = d.assign(z=d["y"].eq(0)).groupby("series", sort=True)["z"].sum().astype(int)
         out["mean"] = d.groupby("series", sort=True)["y"].mean().round(4)
     out = out.reset_index()
-    cols = ["series", "first_date", "last_date", "rows", "days_expected", "days_missing", "gaps",
-            "longest_gap_days", "coverage_pct"] + (["zero_days", "mean"] if target else [])
+    cols = [
+        "series",
+        "first_date",
+        "last_date",
+        "rows",
+        "days_expected",
+        "days_missing",
+        "gaps",
+        "longest_gap_days",
+        "coverage_pct",
+    ] + (["zero_days", "mean"] if target else [])
     return out[cols]
 
 
@@ -80,15 +110,23 @@ def _column_stats(df: pd.DataFrame) -> list[dict]:
     n = len(df)
     for col in df.columns:
         s = df[col]
-        info: dict[str, Any] = {"column": col, "dtype": str(s.dtype), "missing": int(s.isna().sum()),
-                                "missing_pct": round(100 * float(s.isna().mean()), 3) if n else 0.0,
-                                "unique": int(s.nunique(dropna=True))}
+        info: dict[str, Any] = {
+            "column": col,
+            "dtype": str(s.dtype),
+            "missing": int(s.isna().sum()),
+            "missing_pct": round(100 * float(s.isna().mean()), 3) if n else 0.0,
+            "unique": int(s.nunique(dropna=True)),
+        }
         if pd.api.types.is_bool_dtype(s):
             info["true_pct"] = round(100 * float(s.mean()), 3) if n else None
         elif pd.api.types.is_numeric_dtype(s):
             desc = s.describe()
-            info.update({k: (None if pd.isna(desc.get(k)) else round(float(desc[k]), 6))
-                         for k in ("mean", "std", "min", "50%", "max")})
+            info.update(
+                {
+                    k: (None if pd.isna(desc.get(k)) else round(float(desc[k]), 6))
+                    for k in ("mean", "std", "min", "50%", "max")
+                }
+            )
             info["median"] = info.pop("50%")
             info["negative"] = int((s < 0).sum())
             info["zeros"] = int((s == 0).sum())
@@ -103,15 +141,27 @@ def _column_stats(df: pd.DataFrame) -> list[dict]:
     return rows
 
 
-def consistency_checks(df: pd.DataFrame, series: pd.DataFrame, date_col: str, keys: Sequence[str],
-                       target: str | None, today: dt.date | None = None) -> list[dict]:
+def consistency_checks(
+    df: pd.DataFrame,
+    series: pd.DataFrame,
+    date_col: str,
+    keys: Sequence[str],
+    target: str | None,
+    today: dt.date | None = None,
+) -> list[dict]:
     """Named checks with status ok/warning/error and a detail naming the rows or series."""
     today = today or dt.date.today()
     checks: list[dict] = []
 
     def add(check: str, bad: int, detail: str, level: str = "warning") -> None:
-        checks.append({"check": check, "status": "ok" if bad == 0 else level, "count": int(bad),
-                       "detail": detail if bad else ""})
+        checks.append(
+            {
+                "check": check,
+                "status": "ok" if bad == 0 else level,
+                "count": int(bad),
+                "detail": detail if bad else "",
+            }
+        )
 
     dup = df.duplicated([*keys, date_col]).sum() if len(df) else 0
     add("duplicate keys and date", dup, f"{dup} rows repeat ({', '.join([*keys, date_col])})", "error")
@@ -125,16 +175,25 @@ def consistency_checks(df: pd.DataFrame, series: pd.DataFrame, date_col: str, ke
     high_missing = [c for c in df.columns if len(df) and df[c].isna().mean() > MISSING_ALERT]
     add("columns over 5% missing", len(high_missing), ", ".join(high_missing))
     gappy = series[series["days_missing"] > 0] if len(series) else series
-    add("series with missing days", len(gappy),
-        f"{len(gappy)} series miss days, e.g. " + ", ".join(gappy["series"].astype(str).head(3)))
+    add(
+        "series with missing days",
+        len(gappy),
+        f"{len(gappy)} series miss days, e.g. " + ", ".join(gappy["series"].astype(str).head(3)),
+    )
     short = series[series["days_expected"] < MIN_TRAIN_DAYS] if len(series) else series
-    add(f"series shorter than {MIN_TRAIN_DAYS} days", len(short),
-        f"{len(short)} series too short to backtest, e.g. " + ", ".join(short["series"].astype(str).head(3)))
+    add(
+        f"series shorter than {MIN_TRAIN_DAYS} days",
+        len(short),
+        f"{len(short)} series too short to backtest, e.g. " + ", ".join(short["series"].astype(str).head(3)),
+    )
     if len(series):
         end = series["last_date"].max()
         stale = series[series["last_date"] < end - pd.Timedelta(days=28)]
-        add("series ending 28+ days before the others", len(stale),
-            f"{len(stale)} series stop early, e.g. " + ", ".join(stale["series"].astype(str).head(3)))
+        add(
+            "series ending 28+ days before the others",
+            len(stale),
+            f"{len(stale)} series stop early, e.g. " + ", ".join(stale["series"].astype(str).head(3)),
+        )
     if target and len(series) and "mean" in series:
         flat = df.groupby(_series_ids(df, keys).to_numpy())[target].nunique()
         flat = int((flat <= 1).sum())
@@ -142,7 +201,9 @@ def consistency_checks(df: pd.DataFrame, series: pd.DataFrame, date_col: str, ke
     return checks
 
 
-def summarize(df: pd.DataFrame, metadata: Mapping[str, Any] | None = None, today: dt.date | None = None) -> dict:
+def summarize(
+    df: pd.DataFrame, metadata: Mapping[str, Any] | None = None, today: dt.date | None = None
+) -> dict:
     """Summary dict (JSON-serialisable): rows, columns, date coverage, series, checks, alerts."""
     date_col, keys, target = infer_roles(df, metadata)
     series = series_table(df, date_col, keys, target)
@@ -163,9 +224,13 @@ def summarize(df: pd.DataFrame, metadata: Mapping[str, Any] | None = None, today
         "date_max": dates.max().date().isoformat() if len(df) else None,
         "days_spanned": span,
         "series_count": int(len(series)),
-        "missing_pct": {c: round(100 * float(df[c].isna().mean()), 3) if len(df) else 0.0 for c in df.columns},
+        "missing_pct": {
+            c: round(100 * float(df[c].isna().mean()), 3) if len(df) else 0.0 for c in df.columns
+        },
         "columns": _column_stats(df),
         "series": ser.to_dict(orient="records"),
         "checks": checks,
-        "alerts": [f"{c['status'].upper()}: {c['check']}: {c['detail']}" for c in checks if c["status"] != "ok"],
+        "alerts": [
+            f"{c['status'].upper()}: {c['check']}: {c['detail']}" for c in checks if c["status"] != "ok"
+        ],
     }

@@ -12,8 +12,8 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
 
 from project.errors import InputError
 
@@ -81,36 +81,145 @@ _SALES = Template(
     name="sales",
     description="Daily sales history, one row per date (and store/product when given).",
     fields=(
-        Field("date", "date", True,
-              ("fecha", "date", "day", "ds", "dia", "fecha_venta", "fecha_de_venta", "sale_date",
-               "sales_date", "order_date", "fecha_pedido", "fecha_ticket", "timestamp", "periodo"),
-              example="2024-01-31", description="Day of the sale (YYYY-MM-DD, DD/MM/YYYY or an Excel date)."),
-        Field("sales", "number", True,
-              ("ventas", "sales", "venta", "importe", "cantidad", "y", "unidades", "unidades_vendidas",
-               "units", "units_sold", "quantity", "quantity_sold", "qty", "amount", "total_amount",
-               "revenue", "total", "facturacion"),
-              minimum=0.0, example="125.5", description="Units or amount sold that day (>= 0)."),
-        Field("store", "text", False,
-              ("tienda", "store", "local", "store_id", "id_tienda", "codigo_tienda", "shop", "sucursal",
-               "establecimiento", "punto_de_venta", "punto_venta", "location", "branch"),
-              key=True, example="Madrid-01", description="Store or location code."),
-        Field("product", "text", False,
-              ("producto", "product", "sku", "product_id", "id_producto", "codigo_producto", "articulo",
-               "item", "item_id", "referencia", "ref", "ean", "product_name"),
-              key=True, example="PAN-001", description="Product code or SKU."),
-        Field("price", "number", False,
-              ("precio", "price", "precio_unitario", "unit_price", "price_unit", "pvp", "precio_venta"),
-              minimum=0.0, example="1.20", description="Unit price (>= 0)."),
-        Field("promotion", "flag", False,
-              ("promocion", "promotion", "promo", "oferta", "en_promocion", "on_promotion",
-               "promotion_applied", "promo_flag"),
-              example="0", description="1/0, yes/no or si/no: the product was on promotion."),
+        Field(
+            "date",
+            "date",
+            True,
+            (
+                "fecha",
+                "date",
+                "day",
+                "ds",
+                "dia",
+                "fecha_venta",
+                "fecha_de_venta",
+                "sale_date",
+                "sales_date",
+                "order_date",
+                "fecha_pedido",
+                "fecha_ticket",
+                "timestamp",
+                "periodo",
+            ),
+            example="2024-01-31",
+            description="Day of the sale (YYYY-MM-DD, DD/MM/YYYY or an Excel date).",
+        ),
+        Field(
+            "sales",
+            "number",
+            True,
+            (
+                "ventas",
+                "sales",
+                "venta",
+                "importe",
+                "cantidad",
+                "y",
+                "unidades",
+                "unidades_vendidas",
+                "units",
+                "units_sold",
+                "quantity",
+                "quantity_sold",
+                "qty",
+                "amount",
+                "total_amount",
+                "revenue",
+                "total",
+                "facturacion",
+            ),
+            minimum=0.0,
+            example="125.5",
+            description="Units or amount sold that day (>= 0).",
+        ),
+        Field(
+            "store",
+            "text",
+            False,
+            (
+                "tienda",
+                "store",
+                "local",
+                "store_id",
+                "id_tienda",
+                "codigo_tienda",
+                "shop",
+                "sucursal",
+                "establecimiento",
+                "punto_de_venta",
+                "punto_venta",
+                "location",
+                "branch",
+            ),
+            key=True,
+            example="Madrid-01",
+            description="Store or location code.",
+        ),
+        Field(
+            "product",
+            "text",
+            False,
+            (
+                "producto",
+                "product",
+                "sku",
+                "product_id",
+                "id_producto",
+                "codigo_producto",
+                "articulo",
+                "item",
+                "item_id",
+                "referencia",
+                "ref",
+                "ean",
+                "product_name",
+            ),
+            key=True,
+            example="PAN-001",
+            description="Product code or SKU.",
+        ),
+        Field(
+            "price",
+            "number",
+            False,
+            ("precio", "price", "precio_unitario", "unit_price", "price_unit", "pvp", "precio_venta"),
+            minimum=0.0,
+            example="1.20",
+            description="Unit price (>= 0).",
+        ),
+        Field(
+            "promotion",
+            "flag",
+            False,
+            (
+                "promocion",
+                "promotion",
+                "promo",
+                "oferta",
+                "en_promocion",
+                "on_promotion",
+                "promotion_applied",
+                "promo_flag",
+            ),
+            example="0",
+            description="1/0, yes/no or si/no: the product was on promotion.",
+        ),
     ),
 )
 
 _GA4_DIMENSIONS = (
-    ("channel", ("session_default_channel_group", "default_channel_group", "first_user_default_channel_group",
-                 "channel", "channel_group", "canal", "grupo_de_canales")),
+    (
+        "channel",
+        (
+            "session_default_channel_group",
+            "default_channel_group",
+            "first_user_default_channel_group",
+            "channel",
+            "channel_group",
+            "canal",
+            "grupo_de_canales",
+        ),
+    ),
     ("source", ("session_source", "source", "first_user_source", "fuente", "origen")),
     ("medium", ("session_medium", "medium", "first_user_medium", "medio")),
     ("campaign", ("session_campaign_name", "campaign_name", "campaign", "campana")),
@@ -139,12 +248,38 @@ _GA4 = Template(
     name="ga4",
     description="Google Analytics 4 report: a date, optional dimensions and at least one metric.",
     fields=(
-        Field("date", "date", True, ("date", "fecha", "day", "ds", "dia"),
-              example="20240131", description="Report day (YYYYMMDD as GA4 exports it, or YYYY-MM-DD)."),
-        *(Field(n, "text", False, s, key=True, example="Organic Search" if n == "channel" else "",
-                description=f"GA4 dimension {n}.") for n, s in _GA4_DIMENSIONS),
-        *(Field(n, "number", False, s, minimum=0.0, example="1234" if n == "sessions" else "",
-                description=f"GA4 metric {n} (>= 0).") for n, s in _GA4_METRICS),
+        Field(
+            "date",
+            "date",
+            True,
+            ("date", "fecha", "day", "ds", "dia"),
+            example="20240131",
+            description="Report day (YYYYMMDD as GA4 exports it, or YYYY-MM-DD).",
+        ),
+        *(
+            Field(
+                n,
+                "text",
+                False,
+                s,
+                key=True,
+                example="Organic Search" if n == "channel" else "",
+                description=f"GA4 dimension {n}.",
+            )
+            for n, s in _GA4_DIMENSIONS
+        ),
+        *(
+            Field(
+                n,
+                "number",
+                False,
+                s,
+                minimum=0.0,
+                example="1234" if n == "sessions" else "",
+                description=f"GA4 metric {n} (>= 0).",
+            )
+            for n, s in _GA4_METRICS
+        ),
     ),
     any_of=(tuple(n for n, _ in _GA4_METRICS),),
 )
@@ -187,7 +322,7 @@ def auto_map(columns: Sequence[object], template: str | Template = "sales") -> d
     tpl = get_template(template) if isinstance(template, str) else template
     normalized = [normalize_name(c) for c in columns]
     candidates: list[tuple[int, int, int, str, str]] = []
-    for f_index, f in enumerate(tpl.fields):
+    for f in tpl.fields:
         syns = [normalize_name(s) for s in (f.name, *f.synonyms)]
         for c_index, (col, norm) in enumerate(zip(columns, normalized)):
             if not norm:
@@ -225,8 +360,9 @@ def parse_mapping_arg(text: str | None) -> dict[str, str]:
     return out
 
 
-def resolve_mapping(columns: Sequence[str], template: Template,
-                    overrides: Mapping[str, str] | None = None) -> tuple[dict[str, str], list[dict]]:
+def resolve_mapping(
+    columns: Sequence[str], template: Template, overrides: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[dict]]:
     """Final ``{field: column}`` (auto-mapping plus overrides) and the proposal table.
 
     Raises :class:`InputError` when an override names an unknown field or
@@ -236,11 +372,14 @@ def resolve_mapping(columns: Sequence[str], template: Template,
     cols = [str(c) for c in columns]
     for fname, col in overrides.items():
         if fname not in template.names:
-            raise InputError(f"--mapping names unknown field {fname!r}; template {template.name!r} "
-                             f"has: {', '.join(template.names)}")
+            raise InputError(
+                f"--mapping names unknown field {fname!r}; template {template.name!r} "
+                f"has: {', '.join(template.names)}"
+            )
         if col and col not in cols:
-            raise InputError(f"--mapping {fname}={col}: the file has no column {col!r}; "
-                             f"its columns are: {', '.join(cols)}")
+            raise InputError(
+                f"--mapping {fname}={col}: the file has no column {col!r}; its columns are: {', '.join(cols)}"
+            )
     auto = auto_map(cols, template)
     final = {f: c for f, c in auto.items() if c not in overrides.values() and f not in overrides}
     final.update({f: c for f, c in overrides.items() if c})
@@ -251,8 +390,13 @@ def resolve_mapping(columns: Sequence[str], template: Template,
                 raise InputError(f"column {c!r} is mapped to both {seen[c]!r} and {f!r}")
             seen[c] = f
     proposal = [
-        {"field": f.name, "type": f.type, "required": f.required, "column": final.get(f.name),
-         "match": "manual" if f.name in overrides else ("auto" if f.name in final else None)}
+        {
+            "field": f.name,
+            "type": f.type,
+            "required": f.required,
+            "column": final.get(f.name),
+            "match": "manual" if f.name in overrides else ("auto" if f.name in final else None),
+        }
         for f in template.fields
     ]
     missing = [f for f in template.fields if f.required and f.name not in final]
@@ -261,11 +405,14 @@ def resolve_mapping(columns: Sequence[str], template: Template,
         raise InputError(
             f"required field {f.name!r} not found: no column matches "
             f"({', '.join(f.synonyms[:6])}, ...); the file has columns {', '.join(map(repr, cols))}; "
-            f"pass --mapping {f.name}=COLUMN")
+            f"pass --mapping {f.name}=COLUMN"
+        )
     for group in template.any_of:
         if not any(g in final for g in group):
-            raise InputError(f"template {template.name!r} needs at least one of: {', '.join(group)}; "
-                             f"none matches the columns {', '.join(map(repr, cols))}")
+            raise InputError(
+                f"template {template.name!r} needs at least one of: {', '.join(group)}; "
+                f"none matches the columns {', '.join(map(repr, cols))}"
+            )
     final = {f.name: final[f.name] for f in template.fields if f.name in final}
     return final, proposal
 
@@ -316,8 +463,15 @@ def template_file(template: str = "sales", fmt: str = "csv") -> bytes:
         info = wb.create_sheet("Instructions")
         info.append(["field", "type", "required", "accepted column names", "description"])
         for f in tpl.fields:
-            info.append([f.name, type_descriptor(f), "yes" if f.required else "no",
-                         ", ".join(f.synonyms), f.description])
+            info.append(
+                [
+                    f.name,
+                    type_descriptor(f),
+                    "yes" if f.required else "no",
+                    ", ".join(f.synonyms),
+                    f.description,
+                ]
+            )
         for group in tpl.any_of:
             info.append([])
             info.append([f"At least one of: {', '.join(group)}"])

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -47,8 +47,14 @@ class Validation:
 
 
 def _empty_errors() -> pd.DataFrame:
-    return pd.DataFrame({"row": pd.Series(dtype="int64"), "column": pd.Series(dtype=object),
-                         "value": pd.Series(dtype=object), "reason": pd.Series(dtype=object)})
+    return pd.DataFrame(
+        {
+            "row": pd.Series(dtype="int64"),
+            "column": pd.Series(dtype=object),
+            "value": pd.Series(dtype=object),
+            "reason": pd.Series(dtype=object),
+        }
+    )
 
 
 class _Errors:
@@ -58,7 +64,9 @@ class _Errors:
         self.raw = raw
         self.blocks: list[tuple[np.ndarray, str, np.ndarray | str, str | None]] = []
 
-    def add(self, positions: np.ndarray, column: str, reason: np.ndarray | str, value_col: str | None = None) -> None:
+    def add(
+        self, positions: np.ndarray, column: str, reason: np.ndarray | str, value_col: str | None = None
+    ) -> None:
         if len(positions):
             self.blocks.append((positions, column, reason, column if value_col is None else value_col))
 
@@ -69,9 +77,17 @@ class _Errors:
                 values = as_string(pc.take(self.raw.table.column(value_col), pa.array(positions))).to_pylist()
             else:
                 values = [""] * len(positions)
-            frames.append(pd.DataFrame({
-                "row": self.raw.row_numbers[positions], "column": column,
-                "value": values, "reason": reason, "_order": len(frames)}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "row": self.raw.row_numbers[positions],
+                        "column": column,
+                        "value": values,
+                        "reason": reason,
+                        "_order": len(frames),
+                    }
+                )
+            )
         if self.raw.errors:
             extra = pd.DataFrame(self.raw.errors)
             extra["_order"] = -1
@@ -83,19 +99,30 @@ class _Errors:
         return out.drop(columns="_order").reset_index(drop=True)[ERROR_COLUMNS]
 
 
-def _key_codes(parsed: Mapping[str, Parsed], keys: list[str], dates: np.ndarray,
-               positions: np.ndarray) -> np.ndarray | pd.DataFrame:
-    """One int64 per row identifying (keys, date); a frame of codes if that would overflow."""
-    cols = [parsed[k].codes[positions] + 1 for k in keys]
-    days = dates[positions].astype("datetime64[D]").view("int64")
-    days = days - days.min() if len(days) else days
-    cols.append(days)
-    sizes = [int(c.max()) + 1 if len(c) else 1 for c in cols]
-    if float(np.prod([float(x) for x in sizes])) < 2.0 ** 62:
-        key = np.zeros(len(positions), dtype=np.int64)
-        for c, size in zip(cols, sizes):
-            key = key * size + c
+def _key_codes(
+    parsed: Mapping[str, Parsed], keys: list[str], dates: np.ndarray, positions: np.ndarray | None
+) -> np.ndarray | pd.DataFrame:
+    """One int64 per row identifying (keys, date); a frame of codes if that would overflow.
+
+    ``positions`` None means every row (no copy of the columns is made).
+    """
+    pick = (lambda a: a) if positions is None else (lambda a: a[positions])
+    days = pick(dates).view("int64") // 86_400_000_000_000
+    if len(days):
+        days -= days.min()
+    sizes = [int(parsed[k].codes.max()) + 2 if len(parsed[k].codes) else 1 for k in keys]
+    sizes.append(int(days.max()) + 1 if len(days) else 1)
+    if float(np.prod([float(x) for x in sizes])) < 2.0**62:
+        # built in place: a few int64 columns at most, never a frame of them
+        key = np.zeros(len(days), dtype=np.int64)
+        for i, k in enumerate(keys):
+            key *= sizes[i]
+            key += pick(parsed[k].codes)
+            key += 1
+        key *= sizes[-1]
+        key += days
         return key
+    cols = [pick(parsed[k].codes).astype(np.int64) + 1 for k in keys] + [days]
     return pd.DataFrame({str(i): c for i, c in enumerate(cols)})
 
 
@@ -105,9 +132,17 @@ def _describe_key(keys: list[str], values: Mapping[str, object], date_values: np
     return ", ".join(parts)
 
 
-def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
-             duplicates: str = "skip", base: pa.Table | None = None, today: dt.date | None = None,
-             max_error_rate: float = 0.01, decimal_hint: str = ".") -> Validation:
+def validate(
+    raw: RawTable,
+    template: Template,
+    mapping: Mapping[str, str],
+    *,
+    duplicates: str = "skip",
+    base: pa.Table | None = None,
+    today: dt.date | None = None,
+    max_error_rate: float = 0.01,
+    decimal_hint: str = ".",
+) -> Validation:
     """Parse and check the mapped columns of ``raw``; see the module docstring."""
     if duplicates not in DUPLICATE_POLICIES:
         raise InputError(f"--duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, not {duplicates!r}")
@@ -119,7 +154,11 @@ def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
     parsed: dict[str, Parsed] = {}
     for fname, col in mapping.items():
         f = template.field(fname)
-        p = _PARSERS[f.type](tbl.column(col), decimal_hint) if f.type == "number" else _PARSERS[f.type](tbl.column(col))
+        p = (
+            _PARSERS[f.type](tbl.column(col), decimal_hint)
+            if f.type == "number"
+            else _PARSERS[f.type](tbl.column(col))
+        )
         parsed[fname] = p
     date_field = template.date_field
 
@@ -141,7 +180,9 @@ def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
         same = np.ones(len(candidates), dtype=bool)
         for col in mapping.values():
             vals = as_string(pc.take(tbl.column(col), pa.array(candidates)))
-            same &= pc.fill_null(pc.equal(pc.utf8_trim_whitespace(vals), col), False).to_numpy(zero_copy_only=False)
+            same &= pc.fill_null(pc.equal(pc.utf8_trim_whitespace(vals), col), False).to_numpy(
+                zero_copy_only=False
+            )
         ignored[candidates[same]] = True
         repeated = int(same.sum())
 
@@ -163,14 +204,26 @@ def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
         if len(where):
             text = as_string(pc.take(tbl.column(col), pa.array(where)))
             formula = pc.fill_null(pc.starts_with(pc.utf8_trim_whitespace(text), "="), False).to_numpy(
-                zero_copy_only=False)
-            errors.add(where[formula], col,
-                       "formula without a saved result: save the file in a spreadsheet application or paste "
-                       "the values" if raw.info.get("format") == "xlsx" else "formula text instead of a value")
+                zero_copy_only=False
+            )
+            errors.add(
+                where[formula],
+                col,
+                "formula without a saved result: save the file in a spreadsheet application or paste "
+                "the values"
+                if raw.info.get("format") == "xlsx"
+                else "formula text instead of a value",
+            )
             stripped = pc.utf8_trim_whitespace(text)
-            excel_error = pc.fill_null(pc.match_substring_regex(
-                stripped, r"^#(DIV/0!|N/A|NAME\?|NULL!|NUM!|REF!|VALUE!|SPILL!|CALC!|GETTING_DATA)$"), False
-            ).to_numpy(zero_copy_only=False) & ~formula
+            excel_error = (
+                pc.fill_null(
+                    pc.match_substring_regex(
+                        stripped, r"^#(DIV/0!|N/A|NAME\?|NULL!|NUM!|REF!|VALUE!|SPILL!|CALC!|GETTING_DATA)$"
+                    ),
+                    False,
+                ).to_numpy(zero_copy_only=False)
+                & ~formula
+            )
             errors.add(where[excel_error], col, "spreadsheet error value instead of data")
             errors.add(where[~formula & ~excel_error], col, reason)
         bad |= invalid
@@ -186,8 +239,9 @@ def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
             bad |= below
         if f.type == "date":
             future = ok & (p.values > np.datetime64(today, "ns"))
-            errors.add(np.flatnonzero(future), col,
-                       f"date in the future: history must end by {today.isoformat()}")
+            errors.add(
+                np.flatnonzero(future), col, f"date in the future: history must end by {today.isoformat()}"
+            )
             old = ok & (p.values < np.datetime64("1900-01-01", "ns"))
             errors.add(np.flatnonzero(old), col, "implausible date before 1900")
             bad |= future | old
@@ -203,14 +257,26 @@ def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
 
     # duplicates inside the file
     dup_in_file = 0
-    positions = np.flatnonzero(keep)
+    all_kept = bool(keep.all())
+    positions = np.arange(n) if all_kept else np.flatnonzero(keep)
     if len(positions):
-        codes = _key_codes(parsed, keys, dates, positions)
-        frame = pd.Series(codes) if isinstance(codes, np.ndarray) else codes
-        dup = frame.duplicated(keep="last" if duplicates == "overwrite" else "first").to_numpy()
+        codes = _key_codes(parsed, keys, dates, None if all_kept else positions)
+        if isinstance(codes, np.ndarray):
+            ordered = np.sort(codes)
+            any_dup = bool((ordered[1:] == ordered[:-1]).any())
+            del ordered
+        else:
+            any_dup = True
+        dup = np.zeros(len(positions), dtype=bool)
+        if any_dup:
+            frame = pd.Series(codes) if isinstance(codes, np.ndarray) else codes
+            dup = frame.duplicated(keep="last" if duplicates == "overwrite" else "first").to_numpy()
         if dup.any():
-            group = (pd.factorize(codes)[0] if isinstance(codes, np.ndarray)
-                     else codes.groupby(list(codes.columns), sort=False).ngroup().to_numpy())
+            group = (
+                pd.factorize(codes)[0]
+                if isinstance(codes, np.ndarray)
+                else codes.groupby(list(codes.columns), sort=False).ngroup().to_numpy()
+            )
             if duplicates == "overwrite":
                 kept_of_group = len(group) - 1 - np.unique(group[::-1], return_index=True)[1]
             else:
@@ -223,15 +289,19 @@ def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
                     f"duplicate rows with --duplicates fail: row {int(kept_rows[0])} and row "
                     f"{int(raw.row_numbers[dpos[0]])} have the same "
                     f"{_describe_key(keys, values, dates, int(positions[first]))}; "
-                    f"{int(dup.sum())} duplicate row(s) in all")
+                    f"{int(dup.sum())} duplicate row(s) in all"
+                )
             word = "duplicate of row" if duplicates == "skip" else "superseded by the later row"
-            errors.add(dpos, mapping[date_field],
-                       np.char.add(f"{word} ", kept_rows.astype(str)).astype(object)
-                       + f" (same {', '.join([*keys, 'date'])}; --duplicates {duplicates})")
+            errors.add(
+                dpos,
+                mapping[date_field],
+                np.char.add(f"{word} ", kept_rows.astype(str)).astype(object)
+                + f" (same {', '.join([*keys, 'date'])}; --duplicates {duplicates})",
+            )
             keep[dpos] = False
             dup_in_file = int(dup.sum())
 
-    table = _clean_table(template, mapping, parsed, np.flatnonzero(keep))
+    table = _clean_table(template, mapping, parsed, None if keep.all() else np.flatnonzero(keep))
     stats: dict = {}
     # duplicates against the base dataset
     if base is not None:
@@ -244,54 +314,67 @@ def validate(raw: RawTable, template: Template, mapping: Mapping[str, str], *,
     reason = None
     if not accepted:
         if rate > max_error_rate:
-            reason = (f"{error_rows} of {data_rows} rows ({rate:.1%}) have errors, above the "
-                      f"{max_error_rate:.1%} threshold")
+            reason = (
+                f"{error_rows} of {data_rows} rows ({rate:.1%}) have errors, above the "
+                f"{max_error_rate:.1%} threshold"
+            )
         else:
             reason = "no new valid rows to import"
         if len(errors_df):
             e = errors_df.iloc[0]
             reason += f"; first: row {e['row']}, column {e['column']!r}: {e['reason']}"
-    stats.update({
-        "rows_read": data_rows,
-        "rows_valid": int(keep.sum()),
-        "rows_rejected": error_rows,
-        "error_rate": round(rate, 6),
-        "max_error_rate": max_error_rate,
-        "blank_rows": int(blank.sum()) + int(raw.info.get("blank_rows", 0)),
-        "repeated_header_rows": repeated,
-        "template_type_row": type_row,
-        "duplicates_in_file": dup_in_file,
-        "duplicate_policy": duplicates,
-        "output_rows": table.num_rows,
-        "decimal": {f: parsed[f].detail for f in mapping if template.field(f).type == "number"},
-        "date_format": parsed[date_field].detail,
-    })
+    stats.update(
+        {
+            "rows_read": data_rows,
+            "rows_valid": int(keep.sum()),
+            "rows_rejected": error_rows,
+            "error_rate": round(rate, 6),
+            "max_error_rate": max_error_rate,
+            "blank_rows": int(blank.sum()) + int(raw.info.get("blank_rows", 0)),
+            "repeated_header_rows": repeated,
+            "template_type_row": type_row,
+            "duplicates_in_file": dup_in_file,
+            "duplicate_policy": duplicates,
+            "output_rows": table.num_rows,
+            "decimal": {f: parsed[f].detail for f in mapping if template.field(f).type == "number"},
+            "date_format": parsed[date_field].detail,
+        }
+    )
     return Validation(table, errors_df, stats, accepted, reason, keys)
 
 
-def _clean_table(template: Template, mapping: Mapping[str, str], parsed: Mapping[str, Parsed],
-                 positions: np.ndarray) -> pa.Table:
+def _clean_table(
+    template: Template, mapping: Mapping[str, str], parsed: Mapping[str, Parsed], positions: np.ndarray | None
+) -> pa.Table:
+    """Canonical columns of the kept rows (``positions`` None: all rows, without copies)."""
     cols = {}
+    pick = (lambda a: a) if positions is None else (lambda a: a[positions])
     for f in template.fields:
         if f.name not in mapping:
             continue
         p = parsed[f.name]
         if f.type == "text":
-            cols[f.name] = pc.take(p.values, pa.array(positions))
+            cols[f.name] = p.values if positions is None else pc.take(p.values, pa.array(positions))
         elif f.type == "date":
-            cols[f.name] = pa.array(p.values[positions], pa.timestamp("ns"))
+            cols[f.name] = pa.array(pick(p.values), pa.timestamp("ns"))
         else:
-            cols[f.name] = pa.array(p.values[positions], _ARROW_TYPES[f.type], mask=p.empty[positions])
+            empty = pick(p.empty)
+            cols[f.name] = pa.array(pick(p.values), _ARROW_TYPES[f.type], mask=empty if empty.any() else None)
     return pa.table(cols)
 
 
 def _conform(base: pa.Table, template: Template, columns: list[str]) -> pa.Table:
     """Base dataset cast to the template types, with the columns of the new rows."""
-    missing = [c for c in (template.date_field, *[f.name for f in template.fields if f.required])
-               if c not in base.column_names]
+    missing = [
+        c
+        for c in (template.date_field, *[f.name for f in template.fields if f.required])
+        if c not in base.column_names
+    ]
     if missing:
-        raise InputError(f"the base dataset lacks the column(s) {', '.join(missing)} of template "
-                         f"{template.name!r}; its columns are {', '.join(base.column_names)}")
+        raise InputError(
+            f"the base dataset lacks the column(s) {', '.join(missing)} of template "
+            f"{template.name!r}; its columns are {', '.join(base.column_names)}"
+        )
     cols = {}
     for f in template.fields:
         if f.name in base.column_names:
@@ -301,15 +384,25 @@ def _conform(base: pa.Table, template: Template, columns: list[str]) -> pa.Table
             try:
                 cols[f.name] = pc.cast(arr, _ARROW_TYPES[f.type])
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise InputError(f"base dataset column {f.name!r} has type {arr.type}, expected "
-                                 f"{_ARROW_TYPES[f.type]}") from None
+                raise InputError(
+                    f"base dataset column {f.name!r} has type {arr.type}, expected {_ARROW_TYPES[f.type]}"
+                ) from None
         elif f.name in columns:
             cols[f.name] = pa.nulls(base.num_rows, _ARROW_TYPES[f.type])
     return pa.table(cols)
 
 
-def _apply_base(table: pa.Table, base: pa.Table, template: Template, keys: list[str], duplicates: str,
-                raw: RawTable, keep: np.ndarray, errors: _Errors, mapping: Mapping[str, str]) -> tuple[pa.Table, dict]:
+def _apply_base(
+    table: pa.Table,
+    base: pa.Table,
+    template: Template,
+    keys: list[str],
+    duplicates: str,
+    raw: RawTable,
+    keep: np.ndarray,
+    errors: _Errors,
+    mapping: Mapping[str, str],
+) -> tuple[pa.Table, dict]:
     base = _conform(base, template, table.column_names)
     for c in base.column_names:
         if c not in table.column_names:
@@ -324,15 +417,20 @@ def _apply_base(table: pa.Table, base: pa.Table, template: Template, keys: list[
     new["__pos"] = np.arange(len(new))
     old["__pos_base"] = np.arange(len(old))
     hits = new.merge(old, on=on, how="inner")
-    stats = {"base_rows": base.num_rows, "duplicates_in_base": int(hits["__pos"].nunique()),
-             "overwritten_in_base": 0}
+    stats = {
+        "base_rows": base.num_rows,
+        "duplicates_in_base": int(hits["__pos"].nunique()),
+        "overwritten_in_base": 0,
+    }
     if len(hits):
         kept_positions = np.flatnonzero(keep)
         if duplicates == "fail":
             first = int(hits["__pos"].iloc[0])
             row = int(raw.row_numbers[kept_positions[first]])
-            raise InputError(f"row {row}: ({', '.join(on)}) already exists in the base dataset and "
-                             f"--duplicates is fail; {stats['duplicates_in_base']} row(s) collide")
+            raise InputError(
+                f"row {row}: ({', '.join(on)}) already exists in the base dataset and "
+                f"--duplicates is fail; {stats['duplicates_in_base']} row(s) collide"
+            )
         if duplicates == "skip":
             drop = np.unique(hits["__pos"].to_numpy())
             errors.add(kept_positions[drop], mapping[date], "already in the base dataset (--duplicates skip)")

@@ -42,7 +42,9 @@ def test_summary_coverage_gaps_and_alerts(gappy):
     s = summarize(gappy, {"name": "x", "series_columns": ["store"]}, today=dt.date(2024, 6, 30))
     assert s["rows"] == len(gappy) and s["series_count"] == 3
     series = {r["series"]: r for r in s["series"]}
-    assert series["A"]["days_missing"] == 6 and series["A"]["gaps"] == 2 and series["A"]["longest_gap_days"] == 3
+    assert (
+        series["A"]["days_missing"] == 6 and series["A"]["gaps"] == 2 and series["A"]["longest_gap_days"] == 3
+    )
     assert series["B"]["days_missing"] == 0
     checks = {c["check"]: c for c in s["checks"]}
     assert checks["negative sales"]["status"] == "error" and checks["negative sales"]["count"] == 1
@@ -61,7 +63,7 @@ def test_report_has_the_six_tabs_and_never_formulas(gappy):
     hostile = [c for c in cells if c.value == "=cmd()"]
     assert hostile and all(c.data_type == "s" for c in hostile)
     assert not any(c.data_type == "f" for c in cells)
-    lineage = [r for r in wb["Linaje"].iter_rows(values_only=True)]
+    lineage = list(wb["Linaje"].iter_rows(values_only=True))
     assert lineage[2][:3] == ("parent", "p", 1)
 
 
@@ -72,7 +74,10 @@ def test_merge_keep_last_first_fail_and_lineage(tmp_path):
     mb = {"name": "b", "version": 4, "series_columns": ["store"], "template": "sales"}
     data, conflicts, meta = merge([(a, ma), (b, mb)], on_conflict="keep-last", name="ab")
     assert data["sales"].tolist() == [1.0, 20.0, 3.0]
-    assert conflicts[["parent", "sales", "kept"]].values.tolist() == [["a v1", 2.0, False], ["b v4", 20.0, True]]
+    assert conflicts[["parent", "sales", "kept"]].values.tolist() == [
+        ["a v1", 2.0, False],
+        ["b v4", 20.0, True],
+    ]
     assert [p["name"] for p in meta["parents"]] == ["a", "b"] and meta["source"] == "merge"
     assert meta["merge"]["conflicting_keys"] == 1
     data, _, _ = merge([(a, ma), (b, mb)], on_conflict="keep-first", name="ab")
@@ -106,7 +111,10 @@ def test_cli_summary_report_merge(tmp_path, capsys):
     table, meta = read_dataset(out)
     assert meta["version"] == 2 and table.num_rows == 3
     assert (tmp_path / "merged.conflicts.csv").exists()
-    assert main(["merge", str(pa_), str(pb), "--output", str(tmp_path / "f.parquet"), "--on-conflict", "fail"]) == 2
+    assert (
+        main(["merge", str(pa_), str(pb), "--output", str(tmp_path / "f.parquet"), "--on-conflict", "fail"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.startswith("error: 1 conflicting key(s) with --on-conflict fail") and "Traceback" not in err
     assert not (tmp_path / "f.parquet").exists()

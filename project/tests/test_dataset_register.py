@@ -44,8 +44,13 @@ def s3(s3_endpoint, monkeypatch, request):
 
 
 def dataset(tmp_path, rows=30, version=1, name="ventas"):
-    df = pd.DataFrame({"date": pd.date_range("2024-01-01", periods=rows), "store": "A",
-                       "sales": np.arange(rows, dtype=float)})
+    df = pd.DataFrame(
+        {
+            "date": pd.date_range("2024-01-01", periods=rows),
+            "store": "A",
+            "sales": np.arange(rows, dtype=float),
+        }
+    )
     table = pa.Table.from_pandas(df, preserve_index=False)
     path = tmp_path / f"{name}_v{version}.parquet"
     write_dataset(table, path, build_metadata(table, name=name, version=version, key_cols=["store"]))
@@ -90,7 +95,9 @@ def test_same_version_with_other_content_fails(s3, tmp_path, capsys):
     assert main(["register", str(dataset(tmp_path)), "--bucket", bucket, "--endpoint-url", endpoint]) == 0
     other = tmp_path / "other"
     other.mkdir()
-    assert main(["register", str(dataset(other, rows=5)), "--bucket", bucket, "--endpoint-url", endpoint]) == 1
+    assert (
+        main(["register", str(dataset(other, rows=5)), "--bucket", bucket, "--endpoint-url", endpoint]) == 1
+    )
     assert "already registered with another checksum" in capsys.readouterr().err
     assert len(registry_rows(client, bucket)) == 1
 
@@ -98,8 +105,22 @@ def test_same_version_with_other_content_fails(s3, tmp_path, capsys):
 def test_dry_run_writes_nothing(s3, tmp_path, capsys):
     client, bucket, endpoint = s3
     path = dataset(tmp_path)
-    assert main(["register", str(path), "--bucket", bucket, "--endpoint-url", endpoint, "--prefix", "p/q",
-                 "--dry-run"]) == 0
+    assert (
+        main(
+            [
+                "register",
+                str(path),
+                "--bucket",
+                bucket,
+                "--endpoint-url",
+                endpoint,
+                "--prefix",
+                "p/q",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "dry run: would upload ventas v1" in out and "s3://" + bucket + "/p/q/datasets.csv" in out
     assert client.list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
@@ -108,8 +129,13 @@ def test_dry_run_writes_nothing(s3, tmp_path, capsys):
 def test_large_dataset_goes_up_in_parts(s3, tmp_path):
     client, bucket, endpoint = s3
     rng = np.random.default_rng(1)
-    df = pd.DataFrame({"date": pd.Timestamp("2024-01-01"), "store": np.arange(900_000).astype(str),
-                       "sales": rng.random(900_000)})
+    df = pd.DataFrame(
+        {
+            "date": pd.Timestamp("2024-01-01"),
+            "store": np.arange(900_000).astype(str),
+            "sales": rng.random(900_000),
+        }
+    )
     table = pa.Table.from_pandas(df, preserve_index=False)
     path = tmp_path / "big.parquet"
     write_dataset(table, path, build_metadata(table, name="big", key_cols=["store"]))

@@ -142,7 +142,9 @@ def test_missing_required_column():
 
 
 def test_mapping_names_unknown_column():
-    assert "the file has no column 'Unidades'" in refused("a,b\n1,2\n", mapping={"sales": "Unidades", "date": "a"})
+    assert "the file has no column 'Unidades'" in refused(
+        "a,b\n1,2\n", mapping={"sales": "Unidades", "date": "a"}
+    )
 
 
 def test_mapping_override_used():
@@ -160,8 +162,9 @@ def test_header_only():
 
 # ------------------------------------------------------------------ values
 def test_negative_future_invalid_and_missing_values():
-    r = imp("date,sales\n2024-01-01,1\n2024-01-02,-5\n2099-01-01,3\n31/02/2024,4\n2024-01-05,\n",
-            max_error_rate=1)
+    r = imp(
+        "date,sales\n2024-01-01,1\n2024-01-02,-5\n2099-01-01,3\n31/02/2024,4\n2024-01-05,\n", max_error_rate=1
+    )
     assert errors_of(r) == [
         (3, "sales", "negative value: 'sales' must be >= 0"),
         (4, "date", "date in the future: history must end by 2024-06-30"),
@@ -202,12 +205,16 @@ def test_duplicates_skip_overwrite_fail():
     assert imp(body).data["sales"].tolist() == [1.0, 3.0]
     assert imp(body, duplicates="overwrite").data.sort_values("store")["sales"].tolist() == [2.0, 3.0]
     msg = refused(body, duplicates="fail")
-    assert "duplicate rows with --duplicates fail: row 2 and row 3 have the same store='A', date=2024-01-01" in msg
+    assert (
+        "duplicate rows with --duplicates fail: row 2 and row 3 have the same store='A', date=2024-01-01"
+        in msg
+    )
 
 
 def test_duplicates_against_base():
-    base = pd.DataFrame({"date": pd.to_datetime(["2024-01-01", "2024-01-02"]), "sales": [1.0, 2.0],
-                         "store": ["A", "A"]})
+    base = pd.DataFrame(
+        {"date": pd.to_datetime(["2024-01-01", "2024-01-02"]), "sales": [1.0, 2.0], "store": ["A", "A"]}
+    )
     body = "date,store,sales\n2024-01-02,A,20\n2024-01-03,A,30\n"
     skip = imp(body, base=base)
     assert skip.data.sort_values("date")["sales"].tolist() == [1.0, 2.0, 30.0]
@@ -218,20 +225,30 @@ def test_duplicates_against_base():
 
 
 def test_ga4_template_yyyymmdd_dates():
-    r = imp("date,sessionDefaultChannelGroup,sessions,totalUsers\n20240131,Organic Search,10,8\n", template="ga4")
-    assert r.mapping == {"date": "date", "channel": "sessionDefaultChannelGroup", "sessions": "sessions",
-                         "users": "totalUsers"}
+    r = imp(
+        "date,sessionDefaultChannelGroup,sessions,totalUsers\n20240131,Organic Search,10,8\n", template="ga4"
+    )
+    assert r.mapping == {
+        "date": "date",
+        "channel": "sessionDefaultChannelGroup",
+        "sessions": "sessions",
+        "users": "totalUsers",
+    }
     assert r.data["date"].tolist() == [pd.Timestamp("2024-01-31")]
 
 
 # ------------------------------------------------------- wrong file types
 def test_xlsx_that_is_not_a_zip():
-    assert "not a valid .xlsx file: it is not a ZIP archive (it looks like text; rename it to .csv)" in \
-        refused("date,sales\n2024-01-01,1\n", "ventas.xlsx")
+    assert (
+        "not a valid .xlsx file: it is not a ZIP archive (it looks like text; rename it to .csv)"
+        in refused("date,sales\n2024-01-01,1\n", "ventas.xlsx")
+    )
 
 
 def test_csv_that_is_a_zip():
-    assert "is not a CSV text file: it is a ZIP archive" in refused(xlsx({"S": [["date", "sales"]]}), "ventas.csv")
+    assert "is not a CSV text file: it is a ZIP archive" in refused(
+        xlsx({"S": [["date", "sales"]]}), "ventas.csv"
+    )
 
 
 def test_pdf_named_csv():
@@ -266,8 +283,11 @@ def _bomb(declared: int | None, chunk_mb: int = 16, chunks: int = 192) -> bytes:
     block = comp.compress(chunk) + comp.flush(zlib.Z_FULL_FLUSH)
     stream = block * chunks + b"\x03\x00"
     real = len(chunk) * chunks
-    members = [("[Content_Types].xml", b"<Types/>", 0), ("xl/workbook.xml", b"<workbook/>", 0),
-               ("xl/worksheets/sheet1.xml", stream, real if declared is None else declared)]
+    members = [
+        ("[Content_Types].xml", b"<Types/>", 0),
+        ("xl/workbook.xml", b"<workbook/>", 0),
+        ("xl/worksheets/sheet1.xml", stream, real if declared is None else declared),
+    ]
     out = io.BytesIO()
     central = []
     for name, payload, size in members:
@@ -275,15 +295,44 @@ def _bomb(declared: int | None, chunk_mb: int = 16, chunks: int = 192) -> bytes:
         usize = size if method else len(payload)
         crc = 0 if method else zlib.crc32(payload)
         offset = out.tell()
-        out.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, crc, len(payload), usize,
-                              len(name), 0) + name.encode() + payload)
-        central.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, method, 0, 0x21, crc, len(payload),
-                                   usize, len(name), 0, 0, 0, 0, 0, offset) + name.encode())
+        out.write(
+            struct.pack(
+                "<4s5H3L2H", b"PK\x03\x04", 20, 0, method, 0, 0x21, crc, len(payload), usize, len(name), 0
+            )
+            + name.encode()
+            + payload
+        )
+        central.append(
+            struct.pack(
+                "<4s6H3L5H2L",
+                b"PK\x01\x02",
+                20,
+                20,
+                0,
+                method,
+                0,
+                0x21,
+                crc,
+                len(payload),
+                usize,
+                len(name),
+                0,
+                0,
+                0,
+                0,
+                0,
+                offset,
+            )
+            + name.encode()
+        )
     cd_start = out.tell()
     for c in central:
         out.write(c)
-    out.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central), out.tell() - cd_start,
-                          cd_start, 0))
+    out.write(
+        struct.pack(
+            "<4s4H2LH", b"PK\x05\x06", 0, 0, len(central), len(central), out.tell() - cd_start, cd_start, 0
+        )
+    )
     return out.getvalue()
 
 
@@ -311,14 +360,24 @@ def test_xlsx_limit_is_configurable():
 
 # ------------------------------------------------------------------- XLSX
 def test_xlsx_excel_serial_dates_and_datetimes():
-    r = imp(xlsx({"S": [["Fecha", "Ventas"], [45292, 1], [dt.datetime(2024, 1, 2), 2], ["03/01/2024", 3]]}),
-            "v.xlsx")
+    r = imp(
+        xlsx({"S": [["Fecha", "Ventas"], [45292, 1], [dt.datetime(2024, 1, 2), 2], ["03/01/2024", 3]]}),
+        "v.xlsx",
+    )
     assert r.data["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-01", "2024-01-02", "2024-01-03"]
 
 
 def test_xlsx_merged_title_row_and_first_non_empty_sheet():
-    data = xlsx({"Vacía": [], "Datos": [["Informe de ventas"], ["Fecha", "Tienda", "Ventas"],
-                                         [dt.datetime(2024, 1, 1), "A", 3]]})
+    data = xlsx(
+        {
+            "Vacía": [],
+            "Datos": [
+                ["Informe de ventas"],
+                ["Fecha", "Tienda", "Ventas"],
+                [dt.datetime(2024, 1, 1), "A", 3],
+            ],
+        }
+    )
     r = imp(data, "v.xlsx")
     assert r.stats["sheet"] == "Datos" and r.stats["header_row"] == 2
     assert r.data["sales"].tolist() == [3.0]
@@ -336,26 +395,41 @@ def test_xlsx_named_sheet_missing_or_empty():
 
 
 def test_xlsx_formula_without_cached_value_and_error_values():
-    data = xlsx({"S": [["date", "sales"], ["2024-01-01", 1], ["2024-01-02", "=B2*2"], ["2024-01-03", "#DIV/0!"]]})
+    data = xlsx(
+        {"S": [["date", "sales"], ["2024-01-01", 1], ["2024-01-02", "=B2*2"], ["2024-01-03", "#DIV/0!"]]}
+    )
     r = imp(data, "v.xlsx", max_error_rate=1)
     assert errors_of(r) == [
-        (3, "sales", "formula without a saved result: save the file in a spreadsheet application or paste the values"),
+        (
+            3,
+            "sales",
+            "formula without a saved result: save the file in a spreadsheet application or paste the values",
+        ),
         (4, "sales", "spreadsheet error value instead of data"),
     ]
     assert "'=B2*2" in r.errors_csv().decode("utf-8-sig")
 
 
 def test_xlsx_mixed_types_and_text_numbers():
-    data = xlsx({"S": [["date", "sales", "promo"], ["2024-01-01", "12,5", "sí"], ["2024-01-02", 3, 0],
-                       ["2024-01-03", "n/a", "maybe"]]})
+    data = xlsx(
+        {
+            "S": [
+                ["date", "sales", "promo"],
+                ["2024-01-01", "12,5", "sí"],
+                ["2024-01-02", 3, 0],
+                ["2024-01-03", "n/a", "maybe"],
+            ]
+        }
+    )
     r = imp(data, "v.xlsx", max_error_rate=1)
     assert r.data["sales"].tolist() == [12.5, 3.0]
     assert [e[:2] for e in errors_of(r)] == [(4, "sales"), (4, "promo")]
 
 
 def test_errors_csv_escapes_every_formula_prefix():
-    df = pd.DataFrame({"row": [2, 3, 4, 5], "column": ["a"] * 4, "value": ["=x", "+x", "-x", "@x"],
-                       "reason": ["r"] * 4})
+    df = pd.DataFrame(
+        {"row": [2, 3, 4, 5], "column": ["a"] * 4, "value": ["=x", "+x", "-x", "@x"], "reason": ["r"] * 4}
+    )
     lines = errors_csv(df).decode("utf-8-sig").splitlines()[1:]
     assert [ln.split(",")[2] for ln in lines] == ["'=x", "'+x", "'-x", "'@x"]
 

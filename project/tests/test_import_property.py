@@ -7,12 +7,12 @@ import datetime as dt
 import io
 import unicodedata
 
-import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from project.datasets.parsing import detect_decimal
 from project.datasets.metadata import read_dataset
+from project.datasets.parsing import detect_decimal
 from project.importar_datos import import_file, main, template_file
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -31,8 +31,13 @@ amounts = st.floats(min_value=0, max_value=1e9, allow_nan=False).map(lambda v: r
 
 
 @SETTINGS
-@given(values=st.lists(amounts, min_size=1, max_size=30), delim=st.sampled_from([",", ";", "\t", "|"]),
-       decimal=st.sampled_from([".", ","]), thousands=st.booleans(), crlf=st.booleans())
+@given(
+    values=st.lists(amounts, min_size=1, max_size=30),
+    delim=st.sampled_from([",", ";", "\t", "|"]),
+    decimal=st.sampled_from([".", ","]),
+    thousands=st.booleans(),
+    crlf=st.booleans(),
+)
 def test_numbers_round_trip_any_locale(values, delim, decimal, thousands, crlf):
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delim, lineterminator="\r\n" if crlf else "\n")
@@ -48,12 +53,17 @@ def test_numbers_round_trip_any_locale(values, delim, decimal, thousands, crlf):
 
 
 text_keys = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=12).filter(
-    lambda s: s.strip() and not s.strip().startswith(("date", "fecha")))
+    lambda s: s.strip() and not s.strip().startswith(("date", "fecha"))
+)
 
 
 @SETTINGS
-@given(keys=st.lists(text_keys, min_size=1, max_size=10, unique_by=lambda s: unicodedata.normalize("NFC", s.strip())),
-       delim=st.sampled_from([",", ";", "\t", "|"]))
+@given(
+    keys=st.lists(
+        text_keys, min_size=1, max_size=10, unique_by=lambda s: unicodedata.normalize("NFC", s.strip())
+    ),
+    delim=st.sampled_from([",", ";", "\t", "|"]),
+)
 def test_text_keys_round_trip_with_quoting(keys, delim):
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delim, lineterminator="\n")
@@ -67,8 +77,10 @@ def test_text_keys_round_trip_with_quoting(keys, delim):
 
 
 @SETTINGS
-@given(day=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2024, 6, 30)),
-       fmt=st.sampled_from(["%Y-%m-%d", "%d/%m/%Y", "%Y%m%d", "%d.%m.%Y"]))
+@given(
+    day=st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2024, 6, 30)),
+    fmt=st.sampled_from(["%Y-%m-%d", "%d/%m/%Y", "%Y%m%d", "%d.%m.%Y"]),
+)
 def test_dates_round_trip_in_supported_formats(day, fmt):
     # a second unambiguous day-first date keeps the column's format decidable
     body = f"date,sales\n{day.strftime(fmt)},1\n{dt.date(2000, 1, 31).strftime(fmt)},2\n"
@@ -76,8 +88,13 @@ def test_dates_round_trip_in_supported_formats(day, fmt):
     assert r.data["date"].dt.date.tolist()[0] == day
 
 
-@given(st.lists(st.floats(min_value=0.01, max_value=1e6).map(lambda v: f"{v:.2f}".replace(".", ",")),
-                min_size=1, max_size=20))
+@given(
+    st.lists(
+        st.floats(min_value=0.01, max_value=1e6).map(lambda v: f"{v:.2f}".replace(".", ",")),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_decimal_comma_detected_from_two_decimals(values):
     assert detect_decimal(values, hint=".") == ","
 
@@ -124,11 +141,14 @@ def test_cli_accepts_and_writes_dataset_with_metadata(tmp_path, capsys):
     assert table2.num_rows == 3
 
 
-@pytest.mark.parametrize("content, name, expected", [
-    ("date,sales\n" + "2024-01-01,x\n" * 5, "bad.csv", "rejected: 5 of 5 rows (100.0%) have errors"),
-    ("date,store\n2024-01-01,A\n", "nosales.csv", "rejected: required field 'sales' not found"),
-    ("date,sales\n2024-01-01,1\n", "text.xlsx", "rejected: text.xlsx is not a valid .xlsx file"),
-])
+@pytest.mark.parametrize(
+    "content, name, expected",
+    [
+        ("date,sales\n" + "2024-01-01,x\n" * 5, "bad.csv", "rejected: 5 of 5 rows (100.0%) have errors"),
+        ("date,store\n2024-01-01,A\n", "nosales.csv", "rejected: required field 'sales' not found"),
+        ("date,sales\n2024-01-01,1\n", "text.xlsx", "rejected: text.xlsx is not a valid .xlsx file"),
+    ],
+)
 def test_cli_rejects_with_one_line_and_no_dataset(tmp_path, capsys, content, name, expected):
     src = tmp_path / name
     src.write_text(content)
