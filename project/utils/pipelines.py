@@ -863,7 +863,8 @@ class GBMForecaster(BaseForecaster):
         if len(ytr) < 50:
             raise ValueError(f"gbm has only {len(ytr)} training rows; need at least 50")
         if self.select_features:
-            features = _select(Xtr, ytr, keep=("horizon", "rmean7", "dayofweek"))
+            with _one_thread("openmp"):
+                features = _select(Xtr, ytr, keep=("horizon", "rmean7", "dayofweek"))
             Xtr = Xtr[features]
         self.features_ = features
         self.model_ = HistGradientBoostingRegressor(

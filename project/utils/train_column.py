@@ -396,14 +396,18 @@ def select_features(
         Xf, yf = Xf.iloc[rows].reset_index(drop=True), yf[rows]
     if len(yf) < 20 or X.shape[1] == 0:
         return list(X.columns)
+    from threadpoolctl import threadpool_limits
+
     split = int(len(yf) * 0.8)
     model = HistGradientBoostingRegressor(
         max_iter=60, learning_rate=0.1, max_leaf_nodes=15, random_state=random_state
     )
-    model.fit(Xf.iloc[:split], yf[:split])
-    result = permutation_importance(
-        model, Xf.iloc[split:], yf[split:], n_repeats=1, random_state=random_state
-    )
+    # a few thousand rows: OpenMP thread start-up costs more than it saves
+    with threadpool_limits(limits=1, user_api="openmp"):
+        model.fit(Xf.iloc[:split], yf[:split])
+        result = permutation_importance(
+            model, Xf.iloc[split:], yf[split:], n_repeats=1, random_state=random_state
+        )
     importance = pd.Series(result.importances_mean, index=X.columns)
     chosen = importance[importance > min_importance].sort_values(ascending=False)
     if max_features is not None:
