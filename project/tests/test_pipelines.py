@@ -99,6 +99,18 @@ def test_custom_levels_and_unfitted_model():
         make_model("naive").fit(y, ds).predict(3, level=(120,))
 
 
+@pytest.mark.parametrize("name", [*FAST, "prophet"])
+def test_point_forecast_without_levels(name):
+    """``level=()`` (what backtests ask for) returns the mean column only."""
+    if name == "prophet":
+        pytest.importorskip("prophet")
+    y, ds = _synthetic(n=100)
+    model = make_model(name, uncertainty_samples=20)
+    frame = model.fit(y, ds).predict(5, level=())
+    assert list(frame.columns) == ["mean"]
+    assert len(frame) == 5 and np.isfinite(frame["mean"]).all()
+
+
 def test_seasonal_naive_values_and_band_growth():
     y = np.tile(np.arange(1.0, 8.0), 5) + np.r_[np.zeros(28), np.ones(7)]
     ds = pd.date_range("2024-01-01", periods=len(y))

@@ -608,6 +608,8 @@ class ProphetForecaster(BaseForecaster):
             {"ds": pd.date_range(self.last_ds_ + pd.Timedelta(days=1), periods=h, freq="D")}
         )
         mean_z = self.model_.predict(future)["yhat"].to_numpy(np.float64)
+        if not levels:  # point forecast only (backtests): skip the simulation
+            return _back(mean_z, self.log_), {}
         if self.model_.uncertainty_samples:
             samples = self.model_.predictive_samples(future)["yhat"]
         else:  # pragma: no cover - only when configured without sampling
