@@ -281,3 +281,22 @@ def test_gbm_uses_known_exogenous_promotions():
     guarded = GuardedModel(model).fit(y[:n], ds[:n], X=X.iloc[:n])
     guarded.predict(h)  # future promotions not given: clear failure, then fallback
     assert "needs X with 14 future rows" in guarded.fallback_reason_
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_series_with_negative_values(name):
+    """A signed series (e.g. a net balance) is modelled on the raw scale, unclipped."""
+    y, ds = _synthetic(seed=4)
+    signed = y - 120.0
+    frame = make_model(name).fit(signed, ds).predict(H)
+    _check_contract(frame, H)
+    assert (frame["lo-95"] < 0).any()
+    assert -150 < frame["mean"].mean() < 150
+
+
+def test_gbm_beyond_trained_horizon():
+    y, ds = _synthetic()
+    model = make_model("gbm", max_horizon=7).fit(y, ds)
+    frame = model.predict(21)
+    _check_contract(frame, 21)
+    assert frame["mean"].min() > 30 and frame["mean"].max() < 300
