@@ -61,6 +61,8 @@ class Limits:
     #: total size the members of an XLSX may inflate to
     max_uncompressed_bytes: int = 512 << 20
     max_zip_members: int = 10_000
+    #: columns read from a sheet (cells further right are ignored)
+    max_columns: int = 1_000
 
 
 @dataclass
@@ -289,7 +291,10 @@ def _choose_delimiter(lines: list[str]) -> str:
     if not body:
         return ","
     for delim in DELIMITERS:
-        counts = [len(r) for r in csv.reader(body, delimiter=delim)]
+        try:
+            counts = [len(r) for r in csv.reader(body, delimiter=delim)]
+        except csv.Error:  # e.g. a field over the csv module's 128 KiB limit
+            continue
         if not counts:
             continue
         width = max(set(counts), key=lambda c: (counts.count(c), c))
@@ -330,7 +335,10 @@ def sniff_csv(
         raise InputError("the file holds no data: every line is blank")
     delimiter = _choose_delimiter(lines)
     newline = "\r\n" if "\r\n" in text else ("\r" if "\r" in text and "\n" not in text else "\n")
-    rows = list(csv.reader([ln.rstrip("\r\n") for ln in lines], delimiter=delimiter))
+    try:
+        rows = list(csv.reader([ln.rstrip("\r\n") for ln in lines], delimiter=delimiter))
+    except csv.Error as ex:
+        raise InputError(f"not a readable CSV file: {ex} in the first lines") from None
     header_index = find_header(rows, score)
     offset = bom + len("".join(lines[:header_index]).encode(codec))
     columns, repeated = unique_names(rows[header_index])
@@ -601,7 +609,7 @@ def read_xlsx(
     except Exception as ex:  # noqa: BLE001 - malformed XML surfaces as many types
         raise InputError(f"{filename} is not a readable .xlsx workbook ({type(ex).__name__})") from None
     try:
-        raw = _read_sheet(wb, filename, sheet, score)
+        raw = _read_sheet(wb, filename, sheet, score, limits.max_columns)
         if zip_info["formulas"]:
             _fill_uncached_formulas(data, raw)
         return raw
@@ -613,7 +621,7 @@ def read_xlsx(
         wb.close()
 
 
-def _read_sheet(wb, filename: str, sheet: str | None, score) -> RawTable:
+def _read_sheet(wb, filename: str, sheet: str | None, score, max_columns: int) -> RawTable:
     names = wb.sheetnames
     if sheet is not None:
         if sheet not in names:
@@ -625,7 +633,10 @@ def _read_sheet(wb, filename: str, sheet: str | None, score) -> RawTable:
         candidates = names
     for name in candidates:
         ws = wb[name]
-        rows_iter = ws.iter_rows(values_only=True)
+        # Ignore the declared <dimension>: a forged "A1:XFD1048576" would make openpyxl pad every
+        # row to 16,384 cells. Without it rows keep only their real cells, capped at max_columns.
+        ws.reset_dimensions()
+        rows_iter = ws.iter_rows(values_only=True, max_col=max_columns)
         head: list[tuple] = []
         for row in rows_iter:
             head.append(row)
@@ -645,9 +656,15 @@ def _read_sheet(wb, filename: str, sheet: str | None, score) -> RawTable:
             enumerate(head[header_index + 1 :], start=header_index + 2),
             enumerate(rows_iter, start=len(head) + 1),
         )
+        filler: tuple | None = None  # openpyxl yields one shared tuple for every missing row
         for number, row in numbered:
+            if row is filler:
+                blank += 1
+                continue
             if not any(c is not None and not (isinstance(c, str) and not c.strip()) for c in row):
                 blank += 1
+                if all(c is None for c in row):
+                    filler = row
                 continue
             row_numbers.append(number)
             for j in range(width):

@@ -360,6 +360,13 @@ def parse_mapping_arg(text: str | None) -> dict[str, str]:
     return out
 
 
+def _columns_text(cols: Sequence[str], limit: int = 20) -> str:
+    """Column names for a message: each cut to 40 characters, at most ``limit`` of them."""
+    shown = [repr(c if len(c) <= 40 else c[:37] + "...") for c in cols[:limit]]
+    more = f" and {len(cols) - limit} more" if len(cols) > limit else ""
+    return ", ".join(shown) + more
+
+
 def resolve_mapping(
     columns: Sequence[str], template: Template, overrides: Mapping[str, str] | None = None
 ) -> tuple[dict[str, str], list[dict]]:
@@ -378,7 +385,8 @@ def resolve_mapping(
             )
         if col and col not in cols:
             raise InputError(
-                f"--mapping {fname}={col}: the file has no column {col!r}; its columns are: {', '.join(cols)}"
+                f"--mapping {fname}={col}: the file has no column {col!r}; "
+                f"its columns are: {_columns_text(cols)}"
             )
     auto = auto_map(cols, template)
     final = {f: c for f, c in auto.items() if c not in overrides.values() and f not in overrides}
@@ -404,14 +412,14 @@ def resolve_mapping(
         f = missing[0]
         raise InputError(
             f"required field {f.name!r} not found: no column matches "
-            f"({', '.join(f.synonyms[:6])}, ...); the file has columns {', '.join(map(repr, cols))}; "
+            f"({', '.join(f.synonyms[:6])}, ...); the file has columns {_columns_text(cols)}; "
             f"pass --mapping {f.name}=COLUMN"
         )
     for group in template.any_of:
         if not any(g in final for g in group):
             raise InputError(
                 f"template {template.name!r} needs at least one of: {', '.join(group)}; "
-                f"none matches the columns {', '.join(map(repr, cols))}"
+                f"none matches the columns {_columns_text(cols)}"
             )
     final = {f.name: final[f.name] for f in template.fields if f.name in final}
     return final, proposal

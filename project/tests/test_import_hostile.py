@@ -442,3 +442,27 @@ def test_large_clean_file_row_numbers_stay_exact():
     r = imp(body, max_error_rate=0.5)
     assert errors_of(r) == [(40_002, "sales", "not a number: expected a number like 1234.5")]
     assert len(r.data) == n - 1
+
+
+def test_xlsx_far_away_cell_does_not_blow_up():
+    # one cell at the last row and column: openpyxl would otherwise pad ~1M rows to 16,384 cells
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["date", "sales"])
+    ws.append(["2024-01-01", 1])
+    ws["XFD1048576"] = "x"
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = imp(buf.getvalue(), "far.xlsx")
+    assert r.data["sales"].tolist() == [1.0]
+    assert r.stats["blank_rows"] == 1_048_574
+
+
+def test_csv_with_a_giant_field_is_refused_cleanly():
+    assert "not a readable CSV file: field larger than field limit" in refused(b'"' + b"a" * (3 << 20))
+
+
+def test_messages_cut_long_column_names():
+    msg = refused(",".join(["x" * 500] + [f"c{i}" for i in range(50)]) + "\n" + ",".join(["1"] * 51) + "\n")
+    assert "required field 'date' not found" in msg
+    assert len(msg) < 1000 and "and 31 more" in msg
