@@ -35,6 +35,7 @@ from project.errors import InputError
 __all__ = [
     "ImportResult",
     "import_file",
+    "inspect_file",
     "auto_map",
     "template_file",
     "errors_csv",
@@ -170,6 +171,60 @@ def errors_csv(errors) -> bytes:
 
 def _jsonable(obj: Any) -> Any:
     return json.loads(json.dumps(obj, default=str))
+
+
+def inspect_file(
+    source: str | os.PathLike[str] | bytes,
+    filename: str | None = None,
+    *,
+    template: str = "sales",
+    sheet: str | None = None,
+    limits: Any = None,
+) -> dict:
+    """Columns, automatic mapping proposal and the first raw rows of a file, for a mapping editor.
+
+    Unlike :func:`import_file` it does not require the required fields to be
+    mapped, so a wizard can show the columns and let a person map them. Bad or
+    hostile files still raise :class:`InputError`.
+    """
+    from project.datasets import reader as rd
+    from project.datasets.templates import auto_map as _auto_map
+    from project.datasets.templates import get_template
+
+    tpl = get_template(template)
+    limits = limits or rd.Limits()
+    head, name = rd.load_head(source, filename, limits)
+    kind = rd.detect_kind(head, name)
+
+    def score(cells: Sequence[str]) -> int:
+        return len(_auto_map(cells, tpl))
+
+    if kind == "csv":
+        layout = rd.sniff_csv(head, score)
+        columns, sample = layout.columns, [list(r) for r in layout.sample_rows]
+        info = {
+            "format": "csv",
+            "encoding": layout.encoding,
+            "delimiter": layout.delimiter,
+            "header_row": layout.header_index + 1,
+        }
+    else:
+        raw = rd.read_xlsx(rd.load_all(source), name, sheet, score, limits)
+        columns = raw.columns
+        sample = [list(r.values()) for r in raw.table.slice(0, 5).to_pylist()]
+        info = {k: raw.info[k] for k in ("format", "sheet", "sheets", "header_row")}
+    auto = _auto_map(columns, tpl)
+    proposal = [
+        {
+            "field": f.name,
+            "type": f.type,
+            "required": f.required,
+            "column": auto.get(f.name),
+            "match": "auto" if f.name in auto else None,
+        }
+        for f in tpl.fields
+    ]
+    return {"filename": name, "columns": list(columns), "proposal": proposal, "sample": sample, **info}
 
 
 def import_file(

@@ -163,3 +163,15 @@ def test_cli_rejects_with_one_line_and_no_dataset(tmp_path, capsys, content, nam
 def test_cli_missing_file_is_a_clean_rejection(tmp_path, capsys):
     assert main([str(tmp_path / "nope.csv"), "--output", str(tmp_path / "o.parquet")]) == 2
     assert "rejected: cannot read" in capsys.readouterr().err
+
+
+def test_inspect_file_lists_columns_even_when_required_fields_do_not_map():
+    from project.importar_datos import inspect_file
+
+    info = inspect_file(b"Dia;Unidades;Tienda\n01/01/2024;3;A\n", "x.csv")
+    assert info["columns"] == ["Dia", "Unidades", "Tienda"] and info["delimiter"] == ";"
+    proposal = {p["field"]: p["column"] for p in info["proposal"]}
+    assert proposal["date"] == "Dia" and proposal["sales"] == "Unidades" and proposal["store"] == "Tienda"
+    odd = inspect_file(b"a,b\n1,2\n", "y.csv")
+    assert odd["columns"] == ["a", "b"] and all(p["column"] is None for p in odd["proposal"])
+    assert odd["sample"] == [["1", "2"]]
