@@ -218,6 +218,19 @@ class TestJobLifecycle(TransactionCase):
         self.assertEqual((first.state, first.attempts), ("running", 1))
         self.assertEqual(second.state, "queued")
 
+    def test_cron_batch_retriggers_itself_while_jobs_remain(self):
+        first, second = self._job(candidates="naive"), self._job(candidates="naive")
+        (first | second).action_queue()
+        cron = self.env.ref("ai_train_model.ir_cron_ai_training_job_run")
+        Trigger = self.env["ir.cron.trigger"]
+        triggers = Trigger.search_count([("cron_id", "=", cron.id)])
+        self.env["ai.training.job"]._cron_run_jobs(limit=1)
+        self.assertEqual(sorted((first | second).mapped("state")), ["done", "queued"])
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers + 1)
+        self.env["ai.training.job"]._cron_run_jobs(limit=1)
+        self.assertEqual((first | second).mapped("state"), ["done", "done"])
+        self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers + 1, "nothing left: no trigger")
+
     def test_stale_running_job_is_requeued_then_failed(self):
         job = self._job()
         old = fields.Datetime.now() - timedelta(hours=3)
