@@ -1,0 +1,416 @@
+import json
+import logging
+import os
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import config
+
+from .ai_core import core
+from .model_trainer import _in_test_mode
+
+_logger = logging.getLogger(__name__)
+
+
+class AiGa4Run(models.Model):
+    """One execution of a GA4 download: a window of days fetched and merged.
+
+    Created queued by the cron (schedule) or the Run Now button; the cron
+    ``ir_cron_ai_ga4_download_run`` runs it (see
+    ``ai.ga4.download._cron_run_downloads``). A network failure puts it in
+    ``retrying`` with a ``next_retry`` time (exponential backoff) until
+    ``_MAX_ATTEMPTS``; a spent property quota puts it in ``stopped``, resumed
+    later from the checkpoint kept in its work folder. Only a complete
+    download produces a dataset version. Every field is written by the engine.
+    """
+
+    _name = "ai.ga4.run"
+    _description = "GA4 Download Run"
+    _inherit = ["ai.protected.fields.mixin"]
+    _order = "id desc"
+    _rec_name = "name"
+
+    _protected_create = True
+    _protected_fields = (
+        "download_id",
+        "state",
+        "trigger",
+        "attempt",
+        "next_retry",
+        "date_start",
+        "date_end",
+        "window_start",
+        "window_end",
+        "rows",
+        "pages",
+        "tokens_consumed",
+        "quota_remaining",
+        "quota_json",
+        "subject_to_thresholding",
+        "sampled",
+        "sampling_json",
+        "data_loss_from_other_row",
+        "error_message",
+        "dataset_id",
+        "parent_dataset_id",
+        "workdir",
+        "stats_json",
+        "log",
+    )
+    #: Attempts (first run included) before a failing run is marked failed.
+    _MAX_ATTEMPTS = 3
+    #: Minutes before the first retry; doubled at each attempt
+    #: (ir.config_parameter ``ai_train_model.ga4_retry_minutes``).
+    _RETRY_MINUTES = 5
+    #: Minutes to wait before resuming a run stopped by the quota
+    #: (``ai_train_model.ga4_quota_wait_minutes``).
+    _QUOTA_WAIT_MINUTES = 60
+
+    name = fields.Char(compute="_compute_name", store=True)
+    download_id = fields.Many2one(
+        comodel_name="ai.ga4.download",
+        required=True,
+        readonly=True,
+        index=True,
+        ondelete="cascade",
+    )
+    company_id = fields.Many2one(related="download_id.company_id", store=True, index=True)
+    state = fields.Selection(
+        selection=[
+            ("queued", "Queued"),
+            ("running", "Running"),
+            ("retrying", "Retrying"),
+            ("stopped", "Stopped (quota)"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+        ],
+        required=True,
+        default="queued",
+        readonly=True,
+        index=True,
+    )
+    trigger = fields.Selection(
+        selection=[("schedule", "Schedule"), ("manual", "Manual")],
+        required=True,
+        default="schedule",
+        readonly=True,
+    )
+    attempt = fields.Integer(readonly=True, help="Attempts started so far (resuming after a quota stop is not one).")
+    next_retry = fields.Datetime(
+        readonly=True, help="When the cron takes a retrying or stopped run up again."
+    )
+    date_start = fields.Datetime(string="Started", readonly=True)
+    date_end = fields.Datetime(string="Ended", readonly=True)
+    window_start = fields.Date(readonly=True, help="First day downloaded (lookback days included).")
+    window_end = fields.Date(readonly=True, help="Last day downloaded.")
+    rows = fields.Integer(readonly=True)
+    pages = fields.Integer(readonly=True)
+    tokens_consumed = fields.Integer(string="Quota Tokens Used", readonly=True)
+    quota_remaining = fields.Integer(string="Daily Tokens Left", readonly=True)
+    quota_json = fields.Text(string="Quota", readonly=True, groups="base.group_no_one")
+    subject_to_thresholding = fields.Boolean(
+        string="Thresholded",
+        readonly=True,
+        help="GA4 withheld rows with few users (Google signals / demographics): totals may be understated.",
+    )
+    sampled = fields.Boolean(readonly=True, help="GA4 answered from a sample of the events.")
+    sampling_json = fields.Text(string="Sampling", readonly=True)
+    data_loss_from_other_row = fields.Boolean(
+        string="(other) Row",
+        readonly=True,
+        help="High-cardinality dimension values were folded into an '(other)' row.",
+    )
+    error_message = fields.Text(string="Error", readonly=True)
+    dataset_id = fields.Many2one(
+        comodel_name="ai.dataset",
+        string="Dataset Version",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        help="The dataset version this run produced.",
+    )
+    parent_dataset_id = fields.Many2one(
+        comodel_name="ai.dataset",
+        string="Merged Into",
+        readonly=True,
+        ondelete="set null",
+        help="The version the window was merged into (the chain's previous version).",
+    )
+    workdir = fields.Char(
+        string="Checkpoint Folder",
+        readonly=True,
+        groups="base.group_no_one",
+        help="Partial download and checkpoint; removed when the run ends.",
+    )
+    stats_json = fields.Text(string="Statistics", readonly=True, groups="base.group_no_one")
+    log = fields.Text(readonly=True)
+    duration = fields.Float(string="Duration (s)", compute="_compute_duration")
+
+    def init(self):
+        # One unfinished run per download at most, whatever the race.
+        self.env.cr.execute(
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS ai_ga4_run_one_unfinished_idx
+                ON ai_ga4_run (download_id)
+             WHERE state IN ('queued', 'running', 'retrying', 'stopped')
+            """
+        )
+
+    # ------------------------------------------------------------------ computes
+
+    @api.depends("download_id.name")
+    def _compute_name(self):
+        for run in self:
+            run.name = f"{run.download_id.name or ''} #{run.id or '?'}"
+
+    @api.depends("date_start", "date_end")
+    def _compute_duration(self):
+        now = fields.Datetime.now()
+        for run in self:
+            if run.date_start:
+                run.duration = ((run.date_end or now) - run.date_start).total_seconds()
+            else:
+                run.duration = 0.0
+
+    # ------------------------------------------------------------------ CRUD
+
+    def unlink(self):
+        if any(run.state == "running" for run in self):
+            raise UserError(_("A running GA4 download cannot be deleted."))
+        for run in self:
+            run._remove_workdir()
+        return super().unlink()
+
+    # ------------------------------------------------------------------ engine
+
+    def _execute(self):
+        """Run this claimed (running) run to its next state. Called by the
+        cron with the download row locked. Never raises for a run-level failure."""
+        self.ensure_one()
+        run = self.with_company(self.company_id)._engine()
+        errors = core("errors")
+        ga4 = core("ga4")
+        download = run.download_id
+        try:
+            if not run.window_start:
+                window = download._next_window()
+                if window is None:
+                    run._finish_without_data(_("The dataset is already up to date (nothing to download yet)."))
+                    return True
+                run.write({"window_start": window[0], "window_end": window[1]})
+            stats = run._download()
+            if stats.status == "stopped":
+                run._stop(stats)
+                return True
+            with self.env.cr.savepoint():
+                run._merge_and_store(stats)
+        except (errors.InputError, UserError) as exc:
+            # The definition or the key must change: retrying cannot help.
+            self.env.invalidate_all()
+            run._fail(str(exc.args[0]) if exc.args else str(exc), retry=False)
+        except ga4.DownloadError as exc:
+            self.env.invalidate_all()
+            run._fail(str(exc), retry=True, stats=exc.stats)
+        except Exception:
+            # A defect or an outage we did not foresee: traceback to the log,
+            # a generic message to the user, and a retry (it may be transient).
+            _logger.exception("GA4 run %s (id %s) failed", self.name, self.id)
+            self.env.invalidate_all()
+            run._fail(
+                _(
+                    "The download stopped because of an internal error. An administrator can find the "
+                    "details in the server log (run %s).",
+                    run.name,
+                ),
+                retry=True,
+            )
+        return True
+
+    def _download(self):
+        """Download the run's window to its work folder; return the ``RunStats``."""
+        self.ensure_one()
+        download = self.download_id
+        ga4_download = core("ga4.download")
+        ga4_client = core("ga4.client")
+        credential = download.credential_id
+        key = credential._service_account()
+        request = ga4_download.ReportRequest(
+            property_id=download.property_id,
+            start_date=self.window_start.isoformat(),
+            end_date=self.window_end.isoformat(),
+            dimensions=download._dimension_list(),
+            metrics=download._metric_list(),
+            page_size=download.page_size,
+            chunk_days=download.chunk_days,
+        )
+        workdir = self._ensure_workdir()
+        params = self.env["ir.config_parameter"].sudo()
+        policy = ga4_client.RetryPolicy(
+            initial=float(params.get_param("ai_train_model.ga4_retry_initial", 1.0)),
+            maximum=float(params.get_param("ai_train_model.ga4_retry_maximum", 60.0)),
+            deadline=float(params.get_param("ai_train_model.ga4_retry_deadline", 600.0)),
+            timeout=float(params.get_param("ai_train_model.ga4_call_timeout", 120.0)),
+        )
+        self._append_log(
+            _(
+                "Downloading %(start)s..%(end)s of property %(property)s (attempt %(attempt)s).",
+                start=self.window_start,
+                end=self.window_end,
+                property=download.property_id,
+                attempt=self.attempt,
+            )
+        )
+        return ga4_download.download_report(
+            key,
+            request,
+            workdir / "window.parquet",
+            checkpoint_path=workdir / "window.checkpoint.json",
+            api_endpoint=credential.api_endpoint or None,
+            retry_policy=policy,
+        )
+
+    def _merge_and_store(self, stats):
+        """Merge the downloaded window into the chain: a new dataset version."""
+        self.ensure_one()
+        import pyarrow.parquet as pq
+
+        download = self.download_id
+        merge = core("ga4.merge")
+        window = pq.read_table(Path(stats.output)).to_pandas()
+        previous = download._chain_head()
+        old = previous._read_dataframe() if previous else None
+        keep_from = None
+        if download.start_mode == "rolling":
+            keep_from = self.window_end - timedelta(days=download.window_days - 1)
+        merged = merge.merge_window(
+            old,
+            window,
+            date_col="date",
+            keys=[d for d in download._dimension_list() if d != "date"],
+            window_start=self.window_start,
+            window_end=self.window_end,
+            keep_from=keep_from,
+        )
+        dataset = download._new_dataset_version(merged, previous)
+        self._record_stats(stats)
+        self.write(
+            {
+                "state": "done",
+                "date_end": fields.Datetime.now(),
+                "next_retry": False,
+                "error_message": False,
+                "dataset_id": dataset.id,
+                "parent_dataset_id": previous.id if previous else False,
+            }
+        )
+        self._append_log(
+            _(
+                "Done: %(rows)s rows in %(pages)s pages; dataset %(dataset)s has %(total)s rows.",
+                rows=stats.rows,
+                pages=stats.pages,
+                dataset=dataset.display_name,
+                total=dataset.row_count,
+            )
+        )
+        download._engine().write({"dataset_id": dataset.id, "last_success": fields.Datetime.now()})
+        self._remove_workdir()
+
+    def _finish_without_data(self, message):
+        self.write({"state": "done", "date_end": fields.Datetime.now(), "next_retry": False, "error_message": False})
+        self._append_log(message)
+
+    def _stop(self, stats):
+        """The property's quota is spent: keep the checkpoint, resume later."""
+        self.ensure_one()
+        minutes = int(self._param("ga4_quota_wait_minutes", self._QUOTA_WAIT_MINUTES))
+        when = fields.Datetime.now() + timedelta(minutes=minutes)
+        self._record_stats(stats)
+        self.write({"state": "stopped", "next_retry": when, "error_message": False})
+        self._append_log(
+            _(
+                "Stopped: the property's quota is spent (%(rows)s rows so far). Resuming after %(when)s.",
+                rows=stats.rows,
+                when=fields.Datetime.to_string(when),
+            )
+        )
+        self.download_id._trigger_cron(at=when)
+
+    def _fail(self, message, retry, stats=None):
+        """Record a failure: retry later with backoff, or fail for good (and
+        tell the managers)."""
+        self.ensure_one()
+        if stats is not None:
+            self._record_stats(stats)
+        if retry and self.attempt < self._MAX_ATTEMPTS:
+            minutes = float(self._param("ga4_retry_minutes", self._RETRY_MINUTES)) * 2 ** max(self.attempt - 1, 0)
+            when = fields.Datetime.now() + timedelta(minutes=minutes)
+            self.write({"state": "retrying", "next_retry": when, "error_message": message})
+            self._append_log(
+                _(
+                    "Attempt %(attempt)s failed: %(message)s Retrying after %(when)s.",
+                    attempt=self.attempt,
+                    message=message,
+                    when=fields.Datetime.to_string(when),
+                )
+            )
+            self.download_id._trigger_cron(at=when)
+            return
+        self.write({"state": "failed", "date_end": fields.Datetime.now(), "next_retry": False, "error_message": message})
+        self._append_log(_("Failed after %(attempt)s attempt(s): %(message)s", attempt=self.attempt, message=message))
+        self._remove_workdir()
+        self.download_id._notify_failure(self)
+
+    def _record_stats(self, stats):
+        data = stats.to_dict()
+        day = (data.get("quota_remaining") or {}).get("tokens_per_day") or {}
+        self.write(
+            {
+                "rows": data["rows"],
+                "pages": data["pages"],
+                "tokens_consumed": data["tokens_consumed"],
+                "quota_remaining": day.get("remaining", 0),
+                "quota_json": json.dumps(data.get("quota_remaining") or {}, indent=1),
+                "subject_to_thresholding": data["subject_to_thresholding"],
+                "data_loss_from_other_row": data["data_loss_from_other_row"],
+                "sampled": bool(data["sampling_metadatas"]),
+                "sampling_json": json.dumps(data["sampling_metadatas"]) if data["sampling_metadatas"] else False,
+                "stats_json": json.dumps({k: v for k, v in data.items() if k != "output"}, indent=1, default=str),
+            }
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _ensure_workdir(self):
+        """The run's folder for the partial download and its checkpoint, under
+        the server's data directory (so a later cron tick finds it again)."""
+        self.ensure_one()
+        path = Path(config["data_dir"]) / "ai_train_model_ga4" / self.env.cr.dbname / f"run-{self.id}"
+        path.mkdir(parents=True, exist_ok=True)
+        if self.workdir != str(path):
+            self.write({"workdir": str(path)})
+        return path
+
+    def _remove_workdir(self):
+        # sudo: the folder path is technical (group_no_one); any caller that
+        # may end or delete the run may remove its leftovers.
+        folder = self.sudo().workdir
+        if folder and os.path.isdir(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+        if folder:
+            self._engine().write({"workdir": False})
+
+    def _append_log(self, line):
+        self.ensure_one()
+        stamp = fields.Datetime.to_string(fields.Datetime.now())
+        self._engine().write({"log": f"{self.log or ''}{stamp}  {line}\n"})
+
+    def _param(self, name, default):
+        return self.env["ir.config_parameter"].sudo().get_param(f"ai_train_model.{name}", default)
+
+    def _commit(self):
+        """Commit, except under tests (the test cursor must roll back)."""
+        if not _in_test_mode():
+            self.env.cr.commit()  # pylint: disable=invalid-commit

@@ -1,0 +1,526 @@
+import json
+import logging
+import re
+from datetime import timedelta
+
+from dateutil.relativedelta import relativedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from .ai_core import core
+
+_logger = logging.getLogger(__name__)
+
+#: GA4 API names: ``sessions``, ``customEvent:plan``, ``itemsViewed`` ...
+_API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_]+)?$")
+_UNFINISHED = ("queued", "running", "retrying", "stopped")
+
+
+class AiGa4Download(models.Model):
+    """A scheduled, incremental GA4 report feeding a chain of dataset versions.
+
+    Every execution is an ``ai.ga4.run``. The cron ``ir_cron_ai_ga4_download_run``
+    (:meth:`_cron_run_downloads`) queues a run for each download whose
+    ``next_run`` is due and runs the queued, retry-due and quota-resumable
+    runs, one download at a time per worker: the download row is locked with
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` for the whole run. A run downloads
+    the days since the chain's last date minus the lookback (GA4 revises the
+    last ~72 hours) up to yesterday and merges them into a new version of the
+    chain's dataset (``project.ga4.merge.merge_window``).
+    """
+
+    _name = "ai.ga4.download"
+    _description = "GA4 Scheduled Download"
+    _inherit = ["mail.thread", "mail.activity.mixin", "ai.protected.fields.mixin"]
+    _order = "name, id"
+    _check_company_auto = True
+
+    _protected_fields = ("dataset_id", "last_success")
+    #: Runs executed per cron call before the cron re-triggers itself.
+    _CRON_BATCH = 5
+    #: Minutes without progress after which a running run whose download row
+    #: is not locked by any worker is considered orphaned (worker crashed).
+    _ORPHAN_MINUTES = 2
+
+    name = fields.Char(required=True, tracking=True)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        comodel_name="res.company",
+        required=True,
+        index=True,
+        default=lambda self: self.env.company,
+    )
+    credential_id = fields.Many2one(
+        comodel_name="ai.ga4.credential",
+        required=True,
+        index=True,
+        check_company=True,
+        ondelete="restrict",
+        tracking=True,
+        domain="[('has_key', '=', True)]",
+    )
+    property_id = fields.Char(
+        string="Property ID",
+        compute="_compute_property_id",
+        store=True,
+        precompute=True,
+        readonly=False,
+        required=True,
+        tracking=True,
+        help="The GA4 property to read (digits, e.g. 123456789).",
+    )
+    dimensions = fields.Char(
+        required=True,
+        default="date",
+        tracking=True,
+        help="GA4 dimension API names, comma separated; 'date' is required (incremental downloads are by day). "
+        "The other dimensions become the dataset's series columns.",
+    )
+    metrics = fields.Char(
+        required=True,
+        default="sessions",
+        tracking=True,
+        help="GA4 metric API names, comma separated; the first one is the dataset's default target.",
+    )
+    start_mode = fields.Selection(
+        selection=[("date", "From a Start Date"), ("rolling", "Rolling Window")],
+        string="History",
+        required=True,
+        default="rolling",
+        help="From a start date: the first run downloads from that date and the dataset keeps growing. "
+        "Rolling window: the first run downloads the last N days and the dataset keeps only the last N days.",
+    )
+    start_date = fields.Date(tracking=True)
+    window_days = fields.Integer(string="Window (days)", default=365, help="Days kept by a rolling window.")
+    lookback_days = fields.Integer(
+        default=3,
+        required=True,
+        tracking=True,
+        help="Days already stored that every run downloads again (GA4 revises the last ~72 hours). "
+        "Their new values replace the stored ones; older days stay.",
+    )
+    page_size = fields.Integer(default=100000, required=True, help="Rows per page (1 to 250,000).")
+    chunk_days = fields.Integer(default=30, required=True, help="Days per report request (1 to 366).")
+    interval_number = fields.Integer(string="Every", default=1, required=True, tracking=True)
+    interval_type = fields.Selection(
+        selection=[("hours", "Hours"), ("days", "Days"), ("weeks", "Weeks")],
+        string="Interval Unit",
+        default="days",
+        required=True,
+        tracking=True,
+    )
+    next_run = fields.Datetime(
+        default=fields.Datetime.now,
+        required=True,
+        index=True,
+        help="When the cron queues the next scheduled run.",
+    )
+    last_success = fields.Datetime(readonly=True, copy=False)
+    dataset_name = fields.Char(
+        compute="_compute_dataset_name",
+        store=True,
+        precompute=True,
+        readonly=False,
+        required=True,
+        help="Name of the dataset chain: every successful run adds a version of this dataset.",
+    )
+    dataset_id = fields.Many2one(
+        comodel_name="ai.dataset",
+        string="Latest Dataset Version",
+        readonly=True,
+        copy=False,
+        index="btree_not_null",
+        ondelete="set null",
+    )
+    dataset_rows = fields.Integer(related="dataset_id.row_count", string="Dataset Rows")
+    last_data_date = fields.Date(related="dataset_id.date_to", string="Data Until")
+    run_ids = fields.One2many(comodel_name="ai.ga4.run", inverse_name="download_id", string="Runs", readonly=True)
+    run_count = fields.Integer(compute="_compute_run_count")
+    last_run_id = fields.Many2one(
+        comodel_name="ai.ga4.run", compute="_compute_last_run_id", store=True
+    )
+    last_run_date = fields.Datetime(related="last_run_id.create_date", string="Last Run On")
+    last_run_rows = fields.Integer(related="last_run_id.rows", string="Last Run Rows")
+    state = fields.Selection(
+        selection=[
+            ("new", "Never Run"),
+            ("queued", "Queued"),
+            ("running", "Running"),
+            ("retrying", "Retrying"),
+            ("stopped", "Stopped (quota)"),
+            ("done", "Done"),
+            ("failed", "Failed"),
+        ],
+        compute="_compute_state",
+        store=True,
+        index=True,
+        help="State of the last run.",
+    )
+
+    _sql_constraints = [
+        ("lookback_range", "CHECK(lookback_days BETWEEN 0 AND 30)", "Lookback days must be between 0 and 30."),
+        ("page_size_range", "CHECK(page_size BETWEEN 1 AND 250000)", "The page size must be between 1 and 250,000."),
+        ("chunk_days_range", "CHECK(chunk_days BETWEEN 1 AND 366)", "Days per request must be between 1 and 366."),
+        ("interval_positive", "CHECK(interval_number > 0)", "The schedule interval must be positive."),
+        ("window_positive", "CHECK(window_days > 0)", "The rolling window must be at least one day."),
+    ]
+
+    # ------------------------------------------------------------------ computes
+
+    @api.depends("credential_id")
+    def _compute_property_id(self):
+        for download in self:
+            if not download.property_id and download.credential_id:
+                properties = download.credential_id._property_list()
+                download.property_id = properties[0] if properties else False
+            else:
+                download.property_id = download.property_id
+
+    @api.depends("name")
+    def _compute_dataset_name(self):
+        for download in self:
+            download.dataset_name = download.dataset_name or download.name
+
+    @api.depends("run_ids")
+    def _compute_last_run_id(self):
+        last = {
+            download.id: run_id
+            for download, run_id in self.env["ai.ga4.run"]._read_group(
+                [("download_id", "in", self.ids)], ["download_id"], ["id:max"]
+            )
+        }
+        for download in self:
+            download.last_run_id = last.get(download.id, False)
+
+    @api.depends("last_run_id.state")
+    def _compute_state(self):
+        for download in self:
+            download.state = download.last_run_id.state or "new"
+
+    def _compute_run_count(self):
+        counts = {
+            download.id: count
+            for download, count in self.env["ai.ga4.run"]._read_group(
+                [("download_id", "in", self.ids)], ["download_id"], ["__count"]
+            )
+        }
+        for download in self:
+            download.run_count = counts.get(download.id, 0)
+
+    # ------------------------------------------------------------------ constraints
+
+    @api.constrains("dimensions", "metrics")
+    def _check_fields(self):
+        for download in self:
+            dimensions = download._dimension_list()
+            metrics = download._metric_list()
+            for label, names, most in ((_("Dimensions"), dimensions, 9), (_("Metrics"), metrics, 10)):
+                bad = [name for name in names if not _API_NAME.match(name)]
+                if bad:
+                    raise ValidationError(
+                        _(
+                            "%(label)s: %(bad)s is not a GA4 API name (letters, digits and '_', "
+                            "e.g. sessions or customEvent:plan).",
+                            label=label,
+                            bad=", ".join(repr(b) for b in bad),
+                        )
+                    )
+                twice = sorted({name for index, name in enumerate(names) if name in names[:index]})
+                if twice:
+                    raise ValidationError(_("%(label)s: %(names)s listed twice.", label=label, names=", ".join(twice)))
+                if len(names) > most:
+                    raise ValidationError(
+                        _("%(label)s: GA4 accepts at most %(most)s per report.", label=label, most=most)
+                    )
+            if not metrics:
+                raise ValidationError(_("Give at least one metric."))
+            if "date" not in dimensions:
+                raise ValidationError(
+                    _("The dimensions must include 'date': downloads are incremental by day.")
+                )
+            both = sorted(set(dimensions) & set(metrics))
+            if both:
+                raise ValidationError(_("%s listed both as dimension and metric.", ", ".join(both)))
+
+    @api.constrains("property_id")
+    def _check_property_id(self):
+        access = core("ga4.access")
+        for download in self:
+            try:
+                access.normalize_property_id(download.property_id or "")
+            except core("errors").InputError as exc:
+                raise ValidationError(_("Property ID: %s", exc)) from None
+
+    @api.constrains("start_mode", "start_date")
+    def _check_start(self):
+        today = fields.Date.context_today(self)
+        for download in self:
+            if download.start_mode == "date":
+                if not download.start_date:
+                    raise ValidationError(_("Give the start date of %s.", download.name))
+                if download.start_date >= today:
+                    raise ValidationError(_("The start date must be in the past (GA4 serves complete days)."))
+
+    # ------------------------------------------------------------------ CRUD
+
+    def write(self, vals):
+        if "property_id" in vals and vals["property_id"]:
+            vals = dict(vals, property_id=str(vals["property_id"]).strip())
+        return super().write(vals)
+
+    def unlink(self):
+        if self.env["ai.ga4.run"].search_count([("download_id", "in", self.ids), ("state", "=", "running")], limit=1):
+            raise UserError(_("A download with a running run cannot be deleted."))
+        return super().unlink()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_run_now(self):
+        """Queue a run (or make a retrying/stopped one due now) and wake the
+        cron up. Called by the Run Now button (Analyst)."""
+        if not self.env.su and not self.env.user.has_group("ai_train_model.group_ai_analyst"):
+            raise AccessError(_("Only AI Forecasting analysts can start a GA4 download."))
+        self.check_access_rights("write")
+        self.check_access_rule("write")
+        Run = self.env["ai.ga4.run"]
+        for download in self:
+            if not download.active:
+                raise UserError(_("Download %s is archived.", download.name))
+            pending = Run.search([("download_id", "=", download.id), ("state", "in", _UNFINISHED)], limit=1)
+            if pending.state == "running":
+                raise UserError(_("Download %s is running already.", download.name))
+            if pending:
+                pending._engine().write({"next_retry": fields.Datetime.now()})
+            else:
+                # sudo-free: analysts may create runs; _engine() passes the
+                # engine-only creation guard.
+                Run._engine().create({"download_id": download.id, "trigger": "manual"})
+        self._trigger_cron()
+        return True
+
+    def action_view_runs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_ga4_run_action")
+        action["domain"] = [("download_id", "=", self.id)]
+        action["context"] = {"create": False}
+        return action
+
+    def action_view_dataset(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_dataset_action")
+        action.update({"res_id": self.dataset_id.id, "view_mode": "form", "views": [(False, "form")]})
+        return action
+
+    # ------------------------------------------------------------------ cron
+
+    @api.model
+    def _cron_run_downloads(self, limit=None):
+        """Queue due downloads and run runnable runs. Called from the cron
+        ``ir_cron_ai_ga4_download_run``; idempotent, returns True."""
+        Run = self.env["ai.ga4.run"]
+        self._recover_orphaned_runs()
+        self._queue_due_downloads()
+        Run._commit()
+        for _index in range(limit or self._CRON_BATCH):
+            run = self._claim_next_run()
+            if not run:
+                return True
+            run._execute()
+            Run._commit()
+        if self._has_runnable_run():
+            self._trigger_cron()
+        return True
+
+    @api.model
+    def _queue_due_downloads(self):
+        now = fields.Datetime.now()
+        downloads = self.search([("next_run", "<=", now)])
+        pending = {
+            download.id
+            for download, in self.env["ai.ga4.run"]._read_group(
+                [("download_id", "in", downloads.ids), ("state", "in", _UNFINISHED)], ["download_id"]
+            )
+        }
+        for download in downloads:
+            if download.id not in pending:
+                self.env["ai.ga4.run"]._engine().create({"download_id": download.id, "trigger": "schedule"})
+            download.next_run = download._following_run(now)
+        return downloads
+
+    @api.model
+    def _has_runnable_run(self):
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT r.id FROM ai_ga4_run r JOIN ai_ga4_download d ON d.id = r.download_id
+             WHERE (r.state = 'queued'
+                    OR (r.state IN ('retrying', 'stopped') AND (r.next_retry IS NULL OR r.next_retry <= %s)))
+               AND NOT EXISTS (SELECT 1 FROM ai_ga4_run o WHERE o.download_id = d.id AND o.state = 'running')
+             LIMIT 1
+            """,
+            (fields.Datetime.now(),),
+        )
+        return bool(self.env.cr.fetchone())
+
+    @api.model
+    def _claim_next_run(self):
+        """Take the next runnable run, its download row locked (``FOR UPDATE
+        SKIP LOCKED``: a download another worker holds is skipped), mark it
+        running and commit that (outside tests); then lock the row again for
+        the length of the run, so a crashed worker is told apart from a busy one."""
+        Run = self.env["ai.ga4.run"]
+        self.env.flush_all()
+        now = fields.Datetime.now()
+        self.env.cr.execute(
+            """
+            SELECT r.id FROM ai_ga4_run r JOIN ai_ga4_download d ON d.id = r.download_id
+             WHERE (r.state = 'queued'
+                    OR (r.state IN ('retrying', 'stopped') AND (r.next_retry IS NULL OR r.next_retry <= %s)))
+               AND NOT EXISTS (SELECT 1 FROM ai_ga4_run o WHERE o.download_id = d.id AND o.state = 'running')
+             ORDER BY COALESCE(r.next_retry, r.create_date), r.id
+             LIMIT 1
+               FOR UPDATE OF d SKIP LOCKED
+            """,
+            (now,),
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            return Run
+        run = Run.browse(row[0])
+        resuming = run.state == "stopped"
+        run._engine().write(
+            {
+                "state": "running",
+                "attempt": run.attempt if resuming else run.attempt + 1,
+                "date_start": run.date_start or now,
+                "date_end": False,
+                "next_retry": False,
+            }
+        )
+        Run._commit()
+        self.env.cr.execute("SELECT id FROM ai_ga4_download WHERE id = %s FOR UPDATE", (run.download_id.id,))
+        return run
+
+    @api.model
+    def _recover_orphaned_runs(self):
+        """Runs left running by a crashed worker: their download row is not
+        locked any more. They fail or retry like any failure (the checkpoint
+        lets the retry resume)."""
+        self.env.flush_all()
+        limit = fields.Datetime.now() - timedelta(minutes=self._ORPHAN_MINUTES)
+        self.env.cr.execute(
+            """
+            SELECT r.id FROM ai_ga4_run r JOIN ai_ga4_download d ON d.id = r.download_id
+             WHERE r.state = 'running' AND r.write_date < %s
+               FOR UPDATE OF d SKIP LOCKED
+            """,
+            (limit,),
+        )
+        runs = self.env["ai.ga4.run"].browse([row[0] for row in self.env.cr.fetchall()])
+        for run in runs:
+            run._engine()._fail(_("The worker running this download stopped before it ended."), retry=True)
+        if runs:
+            _logger.warning("recovered %d orphaned GA4 run(s): %s", len(runs), runs.ids)
+        return runs
+
+    @api.model
+    def _trigger_cron(self, at=None):
+        cron = self.env.ref("ai_train_model.ir_cron_ai_ga4_download_run", raise_if_not_found=False)
+        if cron:
+            # sudo: a user starting a download may wake the cron up without
+            # being allowed to edit scheduled actions.
+            cron.sudo()._trigger(at=at)
+
+    # ------------------------------------------------------------------ engine helpers
+
+    def _following_run(self, now):
+        """The first scheduled time after ``now`` on this download's grid."""
+        self.ensure_one()
+        step = relativedelta(**{self.interval_type: self.interval_number})
+        when = self.next_run or now
+        for _guard in range(10000):
+            if when > now:
+                return when
+            when = when + step
+        return now + step
+
+    def _dimension_list(self):
+        self.ensure_one()
+        return [name.strip() for name in (self.dimensions or "").split(",") if name.strip()]
+
+    def _metric_list(self):
+        self.ensure_one()
+        return [name.strip() for name in (self.metrics or "").split(",") if name.strip()]
+
+    def _chain_head(self):
+        """The chain's latest version when it can take this definition's
+        columns, else an empty recordset (a new chain starts)."""
+        self.ensure_one()
+        head = self.dataset_id
+        if not head or not head.checksum:
+            return self.env["ai.dataset"]
+        columns = set(self._dimension_list()) | set(self._metric_list())
+        stored = {column["name"] for column in json.loads(head.schema_json or "[]")}
+        if stored != columns:
+            return self.env["ai.dataset"]
+        return head
+
+    def _next_window(self):
+        """``(start, end)`` dates of the next run, or ``None`` when there is
+        nothing new: from the chain's last date minus the lookback (or the
+        configured history for a first run) to yesterday."""
+        self.ensure_one()
+        end = fields.Date.context_today(self) - timedelta(days=1)
+        head = self._chain_head()
+        if head and head.date_to:
+            start = head.date_to - timedelta(days=self.lookback_days - 1) if self.lookback_days else (
+                head.date_to + timedelta(days=1)
+            )
+        elif self.start_mode == "date":
+            start = self.start_date
+        else:
+            start = end - timedelta(days=self.window_days - 1)
+        if not start or start > end:
+            return None
+        return start, end
+
+    def _new_dataset_version(self, frame, previous):
+        """Store ``frame`` as the chain's next dataset version."""
+        self.ensure_one()
+        series = [d for d in self._dimension_list() if d != "date"]
+        dataset = self.env["ai.dataset"].create(
+            {
+                "name": self.dataset_name,
+                "company_id": self.company_id.id,
+                "source": "ga4",
+                "date_col": "date",
+                "target_col": self._metric_list()[0],
+                "series_cols": ",".join(series),
+                "parent_ids": [(6, 0, previous.ids)],
+                "description": _(
+                    "GA4 property %(property)s, dimensions %(dimensions)s, metrics %(metrics)s (download %(name)s).",
+                    property=self.property_id,
+                    dimensions=self.dimensions,
+                    metrics=self.metrics,
+                    name=self.name,
+                ),
+            }
+        )
+        dataset._store_dataframe(frame, filename=f"{self.dataset_name}-v{dataset.version}.parquet")
+        return dataset
+
+    def _notify_failure(self, run):
+        """A run failed for good: an activity for each manager of the company."""
+        self.ensure_one()
+        group = self.env.ref("ai_train_model.group_ai_manager")
+        managers = group.users.filtered(lambda user: user.active and not user.share and self.company_id in user.company_ids)
+        summary = _("GA4 download %s failed", self.name)
+        for user in managers:
+            self.activity_schedule(
+                "mail.mail_activity_data_todo",
+                summary=summary,
+                note=run.error_message,
+                user_id=user.id,
+            )
+        self.message_post(body=_("Run %(run)s failed: %(error)s", run=run.name, error=run.error_message))
