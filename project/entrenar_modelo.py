@@ -104,7 +104,7 @@ class TrainConfig:
     ensemble: bool = True
     ensemble_sizes: tuple[int, ...] = (2, 3)
     ensemble_margin: float = 0.1
-    pool_trim: float = 1.25
+    pool_trim: float | None = None
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

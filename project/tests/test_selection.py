@@ -84,19 +84,16 @@ def test_pool_is_kept_unless_an_option_beats_it_by_the_margin():
     rng = np.random.default_rng(6)
     y = 50 + np.tile([0.0, 2, 4, 6, 8, 20, 15], n // 7) + np.cumsum(rng.normal(0, 1.0, n))
     result = fit_series("p", y, _dates(n), _config(ensemble_margin=0.1))
-    singles = {k: v for k, v in result.scores.items() if "(" not in k}
-    best = min(singles.values())
-    pool = [
-        k
-        for k in result.scores
-        if k.startswith("mean(") and all(m in k for m in singles if singles[m] <= 1.25 * best)
-    ]
-    assert pool, result.scores
-    pool_score = min(result.scores[k] for k in pool)
-    if result.combine == "single" or len(result.members) < len(pool[0].split("+")):
-        assert result.scores[result.model] <= 0.9 * pool_score
+    singles = sorted((k for k in result.scores if "(" not in k), key=result.scores.get)
+    pool = f"mean({'+'.join(singles)})"
+    assert pool in result.scores, result.scores
+    if result.model == pool:
+        assert min(result.scores.values()) > 0.9 * result.scores[pool] - 1e-12
     else:
-        assert min(result.scores.values()) > 0.9 * pool_score
+        assert result.scores[result.model] <= 0.9 * result.scores[pool]
+    # pool_trim=1.0 leaves only the best model in the pool, so no pool: plain lowest score wins
+    trimmed = fit_series("p", y, _dates(n), _config(ensemble_margin=0.1, pool_trim=1.0))
+    assert trimmed.model == min(trimmed.scores, key=lambda k: (trimmed.scores[k], "(" in k))
 
 
 def test_short_series_falls_back_to_simple_model_and_says_so():
