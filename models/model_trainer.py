@@ -1,3 +1,4 @@
+import contextlib
 import hashlib
 import importlib.util
 import logging
@@ -75,9 +76,12 @@ class AiTrainingJob(models.Model):
     _CRON_BATCH = 5
     #: Attempts before a job whose worker keeps dying is marked failed.
     _MAX_ATTEMPTS = 3
-    #: Minutes without a heartbeat after which a running job is considered
-    #: orphaned (its worker crashed); ir.config_parameter overrides it.
-    _STALE_MINUTES = 60
+    #: A running job is orphaned when no worker holds its advisory lock (see
+    #: ``_worker_lock``) and it gave no sign of life for this many minutes
+    #: (ir.config_parameter ``ai_train_model.job_stale_minutes``).
+    _STALE_MINUTES = 10
+    #: First key of the PostgreSQL advisory locks of running jobs ("AITR").
+    _LOCK_NAMESPACE = 0x41495452
     _METRICS = [
         ("mase", "MASE"),
         ("smape", "sMAPE"),
@@ -356,7 +360,9 @@ class AiTrainingJob(models.Model):
             job = self._claim_next_job()
             if not job:
                 return True
-            job._run()
+            with job._worker_lock():
+                job._commit()  # publish the claim: the job shows as running
+                job._run()
         if self.search_count([("state", "=", "queued")], limit=1):
             self._trigger_cron()
         return True
@@ -397,13 +403,36 @@ class AiTrainingJob(models.Model):
                 "date_heartbeat": now,
             }
         )
-        job._commit()
         return job
+
+    @contextlib.contextmanager
+    def _worker_lock(self):
+        """Hold a session-level advisory lock on the job, on a dedicated
+        connection, while this worker runs it.
+
+        If the worker process dies, PostgreSQL closes its connections and
+        releases the lock: that is how ``_requeue_stale_jobs`` tells a crashed
+        worker from one busy on a long series (progress only moves as series
+        finish). Skipped under tests, where everything shares one transaction.
+        """
+        self.ensure_one()
+        if _in_test_mode():
+            yield
+            return
+        key = (self._LOCK_NAMESPACE, self.id)
+        with self.pool.cursor() as lock_cr:
+            lock_cr.execute("SELECT pg_advisory_lock(%s, %s)", key)
+            try:
+                yield
+            finally:
+                # Pooled connections outlive the cursor: release explicitly.
+                lock_cr.execute("SELECT pg_advisory_unlock(%s, %s)", key)
 
     @api.model
     def _requeue_stale_jobs(self):
-        """Requeue running jobs whose worker stopped sending heartbeats (crash,
-        restart, killed process); after ``_MAX_ATTEMPTS`` they fail."""
+        """Requeue running jobs whose worker is gone (crash, restart, killed
+        process): no worker holds the job's advisory lock and no heartbeat came
+        for ``job_stale_minutes``. After ``_MAX_ATTEMPTS`` they fail."""
         minutes = int(
             self.env["ir.config_parameter"].sudo().get_param("ai_train_model.job_stale_minutes", self._STALE_MINUTES)
         )
@@ -417,7 +446,14 @@ class AiTrainingJob(models.Model):
             """,
             (limit,),
         )
-        jobs = self.browse([row[0] for row in self.env.cr.fetchall()])
+        orphaned = []
+        for (job_id,) in self.env.cr.fetchall():
+            # Free lock = no live worker. The transaction-level lock taken here
+            # ends with this transaction.
+            self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (self._LOCK_NAMESPACE, job_id))
+            if self.env.cr.fetchone()[0]:
+                orphaned.append(job_id)
+        jobs = self.browse(orphaned)
         for job in jobs:
             if job.attempts >= self._MAX_ATTEMPTS:
                 job._engine().write(
@@ -432,7 +468,7 @@ class AiTrainingJob(models.Model):
                     }
                 )
             else:
-                job._append_log(_("No heartbeat for %s minutes: the worker probably stopped; job requeued.", minutes))
+                job._append_log(_("The worker running this job stopped; job requeued."))
                 job._engine().write({"state": "queued", "date_queued": fields.Datetime.now()})
         if jobs:
             _logger.warning("requeued or failed %d orphaned training job(s): %s", len(jobs), jobs.ids)

@@ -248,6 +248,20 @@ class TestJobLifecycle(TransactionCase):
         self.assertEqual(job.state, "failed")
         self.assertIn("stopped responding", job.error_message)
 
+    def test_running_job_with_live_worker_is_left_alone(self):
+        job = self._job()
+        old = fields.Datetime.now() - timedelta(hours=3)
+        job._engine().write({"state": "running", "attempts": 1, "date_heartbeat": old})
+        key = (job._LOCK_NAMESPACE, job.id)
+        # Another connection plays the worker busy on a long series.
+        with self.registry.cursor() as worker_cr:
+            worker_cr.execute("SELECT pg_advisory_lock(%s, %s)", key)
+            try:
+                self.assertFalse(self.env["ai.training.job"]._requeue_stale_jobs())
+                self.assertEqual(job.state, "running")
+            finally:
+                worker_cr.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
     def test_cancel_and_retry(self):
         job = self._job()
         job.action_queue()
