@@ -58,25 +58,31 @@ def _empty_errors() -> pd.DataFrame:
 
 
 class _Errors:
-    """Collects (positions, column, reason) blocks; values are looked up once at the end."""
+    """Collects (positions, column, reason) blocks with the raw cell values, taken at once.
+
+    Taking the values when a problem is found lets the caller drop the raw
+    columns as soon as they are parsed.
+    """
 
     def __init__(self, raw: RawTable) -> None:
         self.raw = raw
-        self.blocks: list[tuple[np.ndarray, str, np.ndarray | str, str | None]] = []
+        self.blocks: list[tuple[np.ndarray, str, np.ndarray | str, list]] = []
 
     def add(
         self, positions: np.ndarray, column: str, reason: np.ndarray | str, value_col: str | None = None
     ) -> None:
-        if len(positions):
-            self.blocks.append((positions, column, reason, column if value_col is None else value_col))
+        if not len(positions):
+            return
+        value_col = column if value_col is None else value_col
+        if value_col and value_col in self.raw.table.column_names:
+            values = as_string(pc.take(self.raw.table.column(value_col), pa.array(positions))).to_pylist()
+        else:
+            values = [""] * len(positions)
+        self.blocks.append((positions, column, reason, values))
 
     def frame(self) -> pd.DataFrame:
         frames = []
-        for positions, column, reason, value_col in self.blocks:
-            if value_col and value_col in self.raw.table.column_names:
-                values = as_string(pc.take(self.raw.table.column(value_col), pa.array(positions))).to_pylist()
-            else:
-                values = [""] * len(positions)
+        for positions, column, reason, values in self.blocks:
             frames.append(
                 pd.DataFrame(
                     {
@@ -97,6 +103,30 @@ class _Errors:
         out = pd.concat(frames, ignore_index=True).sort_values(["row", "_order"], kind="stable")
         out["value"] = out["value"].fillna("")
         return out.drop(columns="_order").reset_index(drop=True)[ERROR_COLUMNS]
+
+
+def _equals_text(column: pa.ChunkedArray | pa.Array, text: str) -> np.ndarray:
+    """Cells equal to ``text`` (trimmed), computed per distinct value for dictionary columns."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    out = []
+    for chunk in chunks:
+        if pa.types.is_dictionary(chunk.type):
+            hits = np.flatnonzero(
+                pc.fill_null(pc.equal(pc.utf8_trim_whitespace(chunk.dictionary), text), False).to_numpy(
+                    zero_copy_only=False
+                )
+            )
+            idx = pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False)
+            out.append(np.isin(idx, hits))
+        elif pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type):
+            out.append(
+                pc.fill_null(pc.equal(pc.utf8_trim_whitespace(chunk), text), False).to_numpy(
+                    zero_copy_only=False
+                )
+            )
+        else:
+            out.append(np.zeros(len(chunk), dtype=bool))
+    return np.concatenate(out) if out else np.zeros(0, dtype=bool)
 
 
 def _key_codes(
@@ -143,55 +173,54 @@ def validate(
     max_error_rate: float = 0.01,
     decimal_hint: str = ".",
 ) -> Validation:
-    """Parse and check the mapped columns of ``raw``; see the module docstring."""
+    """Parse and check the mapped columns of ``raw``; see the module docstring.
+
+    ``raw`` is consumed: once parsed, its table keeps only the date column, so
+    peak memory holds one copy of each column rather than two.
+    """
     if duplicates not in DUPLICATE_POLICIES:
         raise InputError(f"--duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, not {duplicates!r}")
     if not 0 <= max_error_rate <= 1:
         raise InputError(f"--max-error-rate must be between 0 and 1, not {max_error_rate}")
     today = today or dt.date.today()
     n = raw.table.num_rows
-    tbl = raw.table
-    parsed: dict[str, Parsed] = {}
-    for fname, col in mapping.items():
-        f = template.field(fname)
-        p = (
-            _PARSERS[f.type](tbl.column(col), decimal_hint)
-            if f.type == "number"
-            else _PARSERS[f.type](tbl.column(col))
-        )
-        parsed[fname] = p
     date_field = template.date_field
+    date_col = mapping[date_field]
 
-    ignored = np.zeros(n, dtype=bool)
-    blank = np.logical_and.reduce([p.empty for p in parsed.values()]) if parsed else ignored.copy()
-    ignored |= blank
-    # a template type row ("date YYYY-MM-DD (required)", ...) right under the header
+    # rows that are not data: a template type row right under the header, header rows repeated
+    # inside the data (files concatenated with their headers)
+    not_data = np.zeros(n, dtype=bool)
     type_row = False
     if n:
         descriptors = {type_descriptor(f) for f in template.fields}
-        first = [as_string(tbl.column(c).slice(0, 1))[0].as_py() for c in mapping.values()]
+        first = [as_string(raw.table.column(c).slice(0, 1))[0].as_py() for c in mapping.values()]
         cells = [c.strip() for c in first if c and c.strip()]
         if cells and all(c in descriptors for c in cells):
-            ignored[0] = type_row = True
-    # header rows repeated inside the data (files concatenated with their headers)
-    candidates = np.flatnonzero(parsed[date_field].invalid & ~ignored)
+            not_data[0] = type_row = True
+    candidates = np.flatnonzero(_equals_text(raw.table.column(date_col), date_col) & ~not_data)
     repeated = 0
     if len(candidates):
         same = np.ones(len(candidates), dtype=bool)
         for col in mapping.values():
-            vals = as_string(pc.take(tbl.column(col), pa.array(candidates)))
+            vals = as_string(pc.take(raw.table.column(col), pa.array(candidates)))
             same &= pc.fill_null(pc.equal(pc.utf8_trim_whitespace(vals), col), False).to_numpy(
                 zero_copy_only=False
             )
-        ignored[candidates[same]] = True
+        not_data[candidates[same]] = True
         repeated = int(same.sum())
 
+    # parse and check one column at a time, dropping its raw cells as soon as it is done, so
+    # peak memory holds one raw column beside the parsed ones rather than all of them
     errors = _Errors(raw)
     bad = np.zeros(n, dtype=bool)
+    parsed: dict[str, Parsed] = {}
     for fname, col in mapping.items():
         f = template.field(fname)
-        p = parsed[fname]
-        invalid = p.invalid & ~ignored
+        column = raw.table.column(col)
+        p = _PARSERS[f.type](column, decimal_hint) if f.type == "number" else _PARSERS[f.type](column)
+        parsed[fname] = p
+        del column
+        invalid = p.invalid & ~not_data
         if f.type == "date":
             reason = f"invalid date: expected {p.detail}"
         elif f.type == "number":
@@ -202,10 +231,8 @@ def validate(
             reason = "invalid value"
         where = np.flatnonzero(invalid)
         if len(where):
-            text = as_string(pc.take(tbl.column(col), pa.array(where)))
-            formula = pc.fill_null(pc.starts_with(pc.utf8_trim_whitespace(text), "="), False).to_numpy(
-                zero_copy_only=False
-            )
+            text = pc.utf8_trim_whitespace(as_string(pc.take(raw.table.column(col), pa.array(where))))
+            formula = pc.fill_null(pc.starts_with(text, "="), False).to_numpy(zero_copy_only=False)
             errors.add(
                 where[formula],
                 col,
@@ -214,11 +241,10 @@ def validate(
                 if raw.info.get("format") == "xlsx"
                 else "formula text instead of a value",
             )
-            stripped = pc.utf8_trim_whitespace(text)
             excel_error = (
                 pc.fill_null(
                     pc.match_substring_regex(
-                        stripped, r"^#(DIV/0!|N/A|NAME\?|NULL!|NUM!|REF!|VALUE!|SPILL!|CALC!|GETTING_DATA)$"
+                        text, r"^#(DIV/0!|N/A|NAME\?|NULL!|NUM!|REF!|VALUE!|SPILL!|CALC!|GETTING_DATA)$"
                     ),
                     False,
                 ).to_numpy(zero_copy_only=False)
@@ -227,11 +253,7 @@ def validate(
             errors.add(where[excel_error], col, "spreadsheet error value instead of data")
             errors.add(where[~formula & ~excel_error], col, reason)
         bad |= invalid
-        if f.required:
-            missing = p.empty & ~ignored
-            errors.add(np.flatnonzero(missing), col, f"required value missing for {fname!r}")
-            bad |= missing
-        ok = ~p.empty & ~p.invalid & ~ignored
+        ok = ~p.empty & ~p.invalid & ~not_data
         if f.type == "number" and f.minimum is not None:
             below = ok & (p.values < f.minimum)
             word = "negative value" if f.minimum == 0 else "value too small"
@@ -245,6 +267,18 @@ def validate(
             old = ok & (p.values < np.datetime64("1900-01-01", "ns"))
             errors.add(np.flatnonzero(old), col, "implausible date before 1900")
             bad |= future | old
+        if col != date_col:  # the date's raw text is still needed for duplicate messages
+            raw.table = raw.table.drop_columns([col])
+            pa.default_memory_pool().release_unused()  # let numpy reuse the pages Arrow just freed
+
+    blank = np.logical_and.reduce([p.empty for p in parsed.values()])
+    ignored = not_data | blank
+    for fname, col in mapping.items():
+        if template.field(fname).required:
+            missing = parsed[fname].empty & ~ignored
+            errors.add(np.flatnonzero(missing), col, f"required value missing for {fname!r}")
+            bad |= missing
+    bad &= ~ignored
 
     data_rows = int(n - ignored.sum()) + len(raw.errors)
     if data_rows == 0:
