@@ -64,7 +64,7 @@ def _forecast(method: str, y: np.ndarray, ds: pd.DatetimeIndex, h: int, config) 
     if method == "automatic":
         from project.utils.selection import fit_series
 
-        return fit_series("s", y, ds, config).forecast["mean"].to_numpy(float)
+        return fit_series("s", y, ds, config).forecast
     if method == "prophet_default":
         from prophet import Prophet
 
@@ -94,8 +94,14 @@ def _task(uid: str, origin: int, method: str, y: np.ndarray, ds: np.ndarray, con
     started = time.perf_counter()
     fc = _forecast(method, train, pd.DatetimeIndex(ds[start:cut]), H, config)
     seconds = time.perf_counter() - started
+    cover = {}
+    if isinstance(fc, pd.DataFrame):  # automatic: also score its interval coverage
+        for lv in (80, 95):
+            cover[lv] = float(np.mean((test >= fc[f"lo-{lv}"]) & (test <= fc[f"hi-{lv}"])))
+        fc = fc["mean"].to_numpy(float)
     scale = float(np.mean(np.abs(train[7:] - train[:-7])))
-    return uid, origin, method, float(np.mean(np.abs(test - fc)) / scale), seconds
+    mase = float(np.mean(np.abs(test - fc)) / scale)
+    return uid, origin, method, mase, seconds, cover.get(80, np.nan), cover.get(95, np.nan)
 
 
 def run_sample(n_jobs: int, methods: list[str]) -> int:
@@ -111,7 +117,7 @@ def run_sample(n_jobs: int, methods: list[str]) -> int:
     tasks = [(uid, o, m, y, ds) for m in methods for uid, y, ds in series for o in range(ORIGINS)]
     started = time.perf_counter()
     rows = Parallel(n_jobs=n_jobs)(delayed(_task)(*t, config) for t in tasks)
-    frame = pd.DataFrame(rows, columns=["unique_id", "origin", "method", "mase", "seconds"])
+    frame = pd.DataFrame(rows, columns=["unique_id", "origin", "method", "mase", "seconds", "cov80", "cov95"])
     per_series = frame.groupby(["method", "unique_id"])["mase"].mean()
     table = per_series.groupby("method").mean().rename("mean_mase").to_frame()
     table["seconds_per_fit"] = frame.groupby("method")["seconds"].mean()
@@ -136,6 +142,11 @@ def run_sample(n_jobs: int, methods: list[str]) -> int:
     print(
         f"automatic beats every peer (best peer {best_peer} {peers['mean_mase'].min():.3f}): "
         f"{'MET' if beats else 'NOT MET'}"
+    )
+    auto_rows = frame[frame["method"] == "automatic"]
+    print(
+        f"automatic interval coverage over all windows: 80% band {auto_rows['cov80'].mean():.3f}, "
+        f"95% band {auto_rows['cov95'].mean():.3f}"
     )
     per_origin = frame[frame["method"].isin(["automatic", "snaive"])].pivot_table(
         index="origin", columns="method", values="mase"
@@ -165,7 +176,7 @@ def _m4_task(uid: str, y: np.ndarray, test: np.ndarray, config) -> tuple:
     h = len(test)
     ds = pd.date_range(end="2018-12-30", periods=len(y), freq="W-SUN")
     started = time.perf_counter()
-    fc = _forecast("automatic", y, ds, h, config)
+    fc = _forecast("automatic", y, ds, h, config)["mean"].to_numpy(float)
     seconds = time.perf_counter() - started
     naive2 = np.repeat(y[-1], h)  # Naive2 = naive on the seasonally adjusted series; m = 1 for weekly
     scale = float(np.mean(np.abs(np.diff(y))))

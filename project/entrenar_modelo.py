@@ -548,7 +548,13 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--missing", metavar="POLICY", default="auto", help="missing-day policy: auto, zero, interpolate, nan"
     )
-    parser.add_argument("--n-jobs", metavar="N", type=int, default=1, help="parallel workers (-1: all cores)")
+    parser.add_argument(
+        "--n-jobs",
+        metavar="N",
+        type=int,
+        default=None,
+        help="parallel workers, -1 for all cores (default 1; demo: all)",
+    )
     parser.add_argument(
         "--dask-address", metavar="ADDR", default=None, help="Dask scheduler address, e.g. tcp://host:8786"
     )
@@ -680,7 +686,7 @@ def _main(args: argparse.Namespace) -> int:
         step=args.step,
         metric=args.metric,
         levels=levels,
-        n_jobs=args.n_jobs,
+        n_jobs=args.n_jobs if args.n_jobs is not None else (-1 if args.demo else 1),
         dask_address=args.dask_address,
         country=args.country,
         missing=args.missing,

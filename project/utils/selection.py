@@ -339,7 +339,18 @@ def fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesRe
     :class:`project.entrenar_modelo.TrainConfig` or any object with the
     attributes of :class:`SelectionSettings`.  Never raises for a difficult
     series: failures become fallbacks recorded in the result.
+
+    BLAS/OpenMP pools are limited to one thread for the call: the models fit
+    small matrices, where threads cost more than they save, and parallelism
+    belongs to the per-series level (joblib/Dask).
     """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _fit_series(uid, y, ds, config)
+
+
+def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesResult:
     from .pipelines import conformal_bands
 
     started = time.perf_counter()
