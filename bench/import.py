@@ -36,6 +36,7 @@ def hwm():  # this process's own peak (ru_maxrss would include the parent's, kep
             return int(line.split()[1])
 base_rss = hwm()
 t0 = time.perf_counter()
+c0 = time.process_time()
 if mode == "pandas":
     df = pandas.read_csv(path)
     rows = len(df)
@@ -46,7 +47,8 @@ else:
     r.write(out, r.metadata("bench"))
     rows = r.table.num_rows
 elapsed = time.perf_counter() - t0
-print(json.dumps({{"seconds": elapsed, "peak_rss_mb": hwm() / 1024,
+cpu = time.process_time() - c0
+print(json.dumps({{"seconds": elapsed, "cpu_seconds": cpu, "peak_rss_mb": hwm() / 1024,
                   "rss_after_imports_mb": base_rss / 1024, "rows": rows}}))
 """
 
@@ -116,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"import (validate + store): {best['import']['seconds']:.2f} s, peak RSS {peak['import']:.0f} MiB "
         f"(+{peak['import'] - base['import']:.0f} MiB over imports)"
+    )
+    print(
+        f"CPU seconds (all threads): pandas {best['pandas']['cpu_seconds']:.2f}, "
+        f"import {best['import']['cpu_seconds']:.2f}"
     )
     print(f"ratio time {t_ratio:.2f}x, peak RSS {m_ratio:.2f}x, RSS growth {d_ratio:.2f}x (target <= 1.5x)")
     return 0 if t_ratio <= 1.5 and m_ratio <= 1.5 else 1

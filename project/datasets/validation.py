@@ -156,6 +156,18 @@ def _key_codes(
     return pd.DataFrame({str(i): c for i, c in enumerate(cols)})
 
 
+def _has_duplicates(key: np.ndarray) -> bool:
+    """Whether any key repeats: a bitmap when the keys are dense (the usual case), else hashing."""
+    if not len(key):
+        return False
+    span = int(key.max()) + 1
+    if span <= max(16 * len(key), 1 << 20):
+        seen = np.zeros(span, dtype=bool)
+        seen[key] = True
+        return int(np.count_nonzero(seen)) < len(key)
+    return bool(pd.Series(key).duplicated().any())
+
+
 def _describe_key(keys: list[str], values: Mapping[str, object], date_values: np.ndarray, pos: int) -> str:
     parts = [f"{k}={values[k][pos].as_py()!r}" for k in keys]
     parts.append(f"date={np.datetime_as_string(date_values[pos], unit='D')}")
@@ -295,12 +307,7 @@ def validate(
     positions = np.arange(n) if all_kept else np.flatnonzero(keep)
     if len(positions):
         codes = _key_codes(parsed, keys, dates, None if all_kept else positions)
-        if isinstance(codes, np.ndarray):
-            ordered = np.sort(codes)
-            any_dup = bool((ordered[1:] == ordered[:-1]).any())
-            del ordered
-        else:
-            any_dup = True
+        any_dup = _has_duplicates(codes) if isinstance(codes, np.ndarray) else True
         dup = np.zeros(len(positions), dtype=bool)
         if any_dup:
             frame = pd.Series(codes) if isinstance(codes, np.ndarray) else codes

@@ -466,3 +466,18 @@ def test_messages_cut_long_column_names():
     msg = refused(",".join(["x" * 500] + [f"c{i}" for i in range(50)]) + "\n" + ",".join(["1"] * 51) + "\n")
     assert "required field 'date' not found" in msg
     assert len(msg) < 1000 and "and 31 more" in msg
+
+
+def test_duplicate_detection_dense_and_sparse_keys():
+    from project.datasets.validation import _has_duplicates
+
+    assert _has_duplicates(np.array([3, 1, 3]))
+    assert not _has_duplicates(np.array([3, 1, 2]))
+    sparse = np.array([5, 10**15, 7, 10**15])
+    assert _has_duplicates(sparse) and not _has_duplicates(sparse[:3])
+    # sparse keys through the importer: 40 stores over a century of dates
+    rows = [f"{1900 + i * 3}-01-01,S{i},{i}" for i in range(40)] + ["2020-01-01,S39,1"]
+    r = imp("date,store,sales\n" + "\n".join(rows) + "\n", max_error_rate=1)
+    assert r.stats["duplicates_in_file"] == 0 and len(r.data) == 41
+    r = imp("date,store,sales\n" + "\n".join(rows + [rows[0]]) + "\n", max_error_rate=1)
+    assert r.stats["duplicates_in_file"] == 1
