@@ -62,11 +62,15 @@ def register(
     endpoint_url: str | None = None,
     region: str | None = None,
     dry_run: bool = False,
+    client=None,
 ) -> dict:
-    """Zip + SHA-256 + multipart upload + registry row; see :func:`project.datasets.registry.register`."""
+    """Zip + SHA-256 + multipart upload + registry row; see :func:`project.datasets.registry.register`.
+
+    ``client``: a ready boto3 S3 client (keys from elsewhere than the standard chain).
+    """
     from project.datasets.registry import register as _register
 
-    return _register(dataset_path, bucket, prefix, endpoint_url, region, dry_run)
+    return _register(dataset_path, bucket, prefix, endpoint_url, region, dry_run, client=client)
 
 
 def _load(path: str):

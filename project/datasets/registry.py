@@ -23,6 +23,7 @@ import os
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from project.errors import InputError
 
@@ -124,11 +125,14 @@ def register(
     region: str | None = None,
     dry_run: bool = False,
     chunk_bytes: int = MULTIPART_CHUNK,
+    client: Any = None,
 ) -> dict:
     """Register a dataset file; returns what was (or would be) done.
 
     Files above ``chunk_bytes`` go up as a multipart upload in parts of that
-    size (S3's minimum part size is 5 MiB).
+    size (S3's minimum part size is 5 MiB). ``client`` is a ready boto3 S3
+    client (e.g. built from keys kept in Odoo settings); by default one is
+    built from boto3's standard credential chain, ``endpoint_url`` and ``region``.
 
     Raises :class:`InputError` for a bad dataset or bucket name and
     :class:`RegistryError` when S3 refuses or cannot be reached.
@@ -178,7 +182,7 @@ def register(
         "action": None,
     }
     try:
-        client = _client(endpoint_url, region)
+        client = client if client is not None else _client(endpoint_url, region)
         rows, etag = _read_registry(client, bucket, registry_key)
         existing = [r for r in rows if r.get("name") == name and str(r.get("version")) == str(version)]
         if existing:

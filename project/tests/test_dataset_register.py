@@ -162,3 +162,18 @@ def test_unreachable_endpoint_and_bad_arguments(s3, tmp_path, capsys):
     assert main(["register", str(tmp_path / "nope.parquet"), "--bucket", "bkt"]) == 2
     assert main(["register", str(path), "--bucket", "Bad Bucket!"]) == 2
     assert "not a valid S3 bucket name" in capsys.readouterr().err
+
+
+def test_register_with_a_given_client(s3, tmp_path):
+    client, bucket, endpoint = s3
+    own = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="AKIAOTHER",
+        aws_secret_access_key="other-secret",
+    )
+    from project.dataset_manager import register as dm_register
+
+    result = dm_register(dataset(tmp_path), bucket, client=own)
+    assert result["action"] == "registered" and len(registry_rows(client, bucket)) == 1
