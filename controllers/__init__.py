@@ -1,1 +1,2 @@
 from . import download_model_controller
+from . import dataset_controller

@@ -4,6 +4,7 @@ from . import ai_dataset
 from . import ai_model_metric
 from . import ai_model_version
 from . import model_trainer
+from . import res_config_settings
 from . import model_credential
 from . import model_download
 from . import ai_ga4_run

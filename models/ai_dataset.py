@@ -3,11 +3,22 @@ import hashlib
 import io
 import json
 import logging
+import re
+import tempfile
+import threading
+from contextlib import contextmanager
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
+from .ai_core import core
+
 _logger = logging.getLogger(__name__)
+
+#: ``project.datasets.registry.register`` builds its boto3 client from the
+#: standard credential chain only; keys configured in the settings are handed
+#: to it by swapping its client factory under this lock (see _s3_client_with).
+_S3_CLIENT_LOCK = threading.Lock()
 
 
 class AiDataset(models.Model):
@@ -33,6 +44,15 @@ class AiDataset(models.Model):
         "date_from",
         "date_to",
         "schema_json",
+        "original_filename",
+        "summary_json",
+        "metadata_json",
+        "s3_key",
+        "s3_sha256",
+        "registered_on",
+        "registered_by_id",
+        "archived_on",
+        "archived_by_id",
     )
 
     name = fields.Char(required=True, tracking=True)
@@ -111,6 +131,30 @@ class AiDataset(models.Model):
         help="Default series key columns for training jobs, comma separated (none: one series).",
     )
     description = fields.Text()
+    template = fields.Selection(
+        selection=[("sales", "Sales"), ("ga4", "GA4")],
+        help="Canonical field template of the data (imports and merges).",
+    )
+    original_filename = fields.Char(readonly=True, copy=False, help="Name of the uploaded file this version was imported from.")
+    summary_json = fields.Text(
+        string="Summary",
+        readonly=True,
+        copy=False,
+        help="JSON: per-column statistics, date coverage per series, missing values and consistency checks.",
+    )
+    metadata_json = fields.Text(
+        string="Metadata",
+        readonly=True,
+        copy=False,
+        help="JSON metadata embedded in the Parquet file: lineage, import statistics, mapping.",
+    )
+    summary_alerts = fields.Text(compute="_compute_summary_alerts")
+    s3_key = fields.Char(string="S3 Key", readonly=True, copy=False)
+    s3_sha256 = fields.Char(string="Registered SHA-256", readonly=True, copy=False)
+    registered_on = fields.Datetime(readonly=True, copy=False)
+    registered_by_id = fields.Many2one(comodel_name="res.users", string="Registered By", readonly=True, copy=False)
+    archived_on = fields.Datetime(readonly=True, copy=False)
+    archived_by_id = fields.Many2one(comodel_name="res.users", string="Archived By", readonly=True, copy=False)
     training_job_ids = fields.One2many(
         comodel_name="ai.training.job",
         inverse_name="dataset_id",
@@ -138,6 +182,15 @@ class AiDataset(models.Model):
         }
         for dataset in self:
             dataset.training_job_count = counts.get(dataset.id, 0)
+
+    @api.depends("summary_json")
+    def _compute_summary_alerts(self):
+        for dataset in self:
+            try:
+                alerts = json.loads(dataset.summary_json or "{}").get("alerts") or []
+            except ValueError:
+                alerts = []
+            dataset.summary_alerts = "\n".join(alerts) or False
 
     @api.depends("name", "version")
     def _compute_display_name(self):
@@ -167,8 +220,83 @@ class AiDataset(models.Model):
 
     def action_archive_dataset(self):
         """Soft delete: the data stays for audit and lineage."""
-        self.write({"state": "archived"})
+        return self.action_archive()
+
+    def action_archive(self):
+        """Soft delete (the dataset has no ``active`` field): the state becomes
+        archived, the Parquet file and the lineage stay for audit, and the model
+        versions trained on these datasets are flagged as needing retraining."""
+        self.env["ai.dataset"].check_access_rights("unlink")
+        todo = self.filtered(lambda dataset: dataset.state != "archived")
+        todo._engine().write(
+            {"state": "archived", "archived_on": fields.Datetime.now(), "archived_by_id": self.env.uid}
+        )
+        versions = self.env["ai.model.version"].search([("dataset_id", "in", todo.ids)])
+        versions._engine().write({"needs_retraining": True})
+        for dataset in todo:
+            dataset.message_post(
+                body=_(
+                    "Dataset archived: its data stays for audit; %(count)s model version(s) trained on it "
+                    "are flagged as needing retraining.",
+                    count=len(versions.filtered(lambda version, d=dataset: version.dataset_id == d)),
+                )
+            )
         return True
+
+    def action_open_merge_wizard(self):
+        """Open the merge wizard on these datasets."""
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_dataset_merge_wizard_action")
+        action["context"] = {"active_model": self._name, "active_ids": self.ids}
+        return action
+
+    def action_download_report(self):
+        """Excel report (Resumen, Datos, Columnas, Series, Consistencia, Linaje),
+        generated on demand by the access-checked controller."""
+        self.ensure_one()
+        if not self.checksum:
+            raise UserError(_("Dataset %s has no data yet.", self.display_name))
+        return {"type": "ir.actions.act_url", "url": f"/ai_train_model/dataset/{self.id}/report.xlsx", "target": "self"}
+
+    def action_register_s3(self):
+        """Zip the dataset with its metadata, upload it to the S3 bucket of the
+        settings and add it to the bucket's ``datasets.csv`` registry.
+        Registering the same version twice changes nothing. Called by the
+        Register to S3 button (Manager group)."""
+        self.ensure_one()
+        if not self.env.user.has_group("ai_train_model.group_ai_manager"):
+            raise UserError(_("Only AI Forecasting managers can register datasets to S3."))
+        if self.state not in ("ready", "registered"):
+            raise UserError(_("Only ready datasets can be registered (%(dataset)s is %(state)s).",
+                              dataset=self.display_name, state=self.state))
+        result = self._register_s3()
+        done = result["action"] == "registered"
+        self._engine().write(
+            {
+                "state": "registered",
+                "s3_key": f"s3://{result['bucket']}/{result['key']}",
+                "s3_sha256": result["sha256"],
+                "registered_on": fields.Datetime.now(),
+                "registered_by_id": self.env.uid,
+            }
+        )
+        message = (
+            _("Registered to %(key)s (SHA-256 %(sha)s).", key=self.s3_key, sha=result["sha256"])
+            if done
+            else _("Already registered at %(key)s with the same SHA-256 %(sha)s: nothing changed.",
+                   key=self.s3_key, sha=result["sha256"])
+        )
+        self.message_post(body=message)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Dataset registered"),
+                "message": message,
+                "type": "success",
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     def action_view_training_jobs(self):
         self.ensure_one()
@@ -187,6 +315,136 @@ class AiDataset(models.Model):
             (name, company_id),
         )
         return self.env.cr.fetchone()[0]
+
+    def _metadata_name(self):
+        """The record name as a dataset name the core accepts (S3 keys, CSV cells)."""
+        self.ensure_one()
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", self.name or "").strip("._-")[:100]
+        return stem or f"dataset_{self.id}"
+
+    def _parent_metadata(self):
+        """Lineage entries (name, version, content digest, source) of ``self``."""
+        entries = []
+        for parent in self:
+            meta = parent._embedded_metadata()
+            entries.append(
+                {
+                    "name": parent._metadata_name(),
+                    "version": parent.version,
+                    "content_sha256": meta.get("content_sha256"),
+                    "source": parent.source,
+                }
+            )
+        return entries
+
+    def _embedded_metadata(self):
+        """The metadata dict stored inside the Parquet file ({} when absent)."""
+        import pyarrow.parquet as pq
+
+        self.ensure_one()
+        if not self.checksum:
+            return {}
+        schema = pq.read_schema(io.BytesIO(self._get_parquet_bytes()))
+        raw = (schema.metadata or {}).get(core("datasets.metadata").METADATA_KEY)
+        try:
+            return json.loads(raw) if raw else {}
+        except ValueError:
+            return {}
+
+    def _dataset_metadata(self, table=None):
+        """The metadata of this version: the embedded one when it names this
+        version, otherwise rebuilt from the record and its content."""
+        import pyarrow.parquet as pq
+
+        self.ensure_one()
+        meta = self._embedded_metadata()
+        if meta.get("name") == self._metadata_name() and meta.get("version") == self.version:
+            return meta
+        if table is None:
+            table = pq.read_table(io.BytesIO(self._get_parquet_bytes()))
+        table = table.replace_schema_metadata(None)
+        return core("datasets.metadata").build_metadata(
+            table,
+            name=self._metadata_name(),
+            version=self.version,
+            template=self.template or "sales",
+            date_col=self.date_col if self.date_col in table.column_names else "date",
+            key_cols=self._series_columns(),
+            source=self.source,
+            parents=self.parent_ids._parent_metadata(),
+        )
+
+    def _excel_report_bytes(self):
+        """The dataset's Excel report as XLSX bytes (access checked on read)."""
+        self.ensure_one()
+        frame = self._read_dataframe()
+        meta = self._dataset_metadata()
+        summary = json.loads(self.summary_json) if self.summary_json else None
+        try:
+            return core("dataset_manager").excel_report(frame, meta, summary)
+        except core("errors").InputError as exc:
+            raise UserError(_("The report of %(dataset)s cannot be built: %(reason)s", dataset=self.display_name, reason=exc)) from exc
+
+    def _compute_summary(self, frame=None, metadata=None):
+        """JSON summary of the content (stored in ``summary_json``)."""
+        self.ensure_one()
+        frame = self._read_dataframe() if frame is None else frame
+        summary = core("dataset_manager").summarize(frame, metadata or self._dataset_metadata())
+        return json.dumps(summary, default=str, indent=1)
+
+    @api.model
+    def _s3_settings(self):
+        """S3 settings from ir.config_parameter. sudo: the parameters are
+        readable by administrators only; the secret never leaves this method's
+        caller (the registration) and is never logged."""
+        params = self.env["ir.config_parameter"].sudo()
+        prefix = params.get_param("ai_train_model.s3_prefix")
+        return {
+            "bucket": (params.get_param("ai_train_model.s3_bucket") or "").strip(),
+            "prefix": "datasets" if prefix is False or prefix is None else prefix.strip(),
+            "endpoint_url": (params.get_param("ai_train_model.s3_endpoint_url") or "").strip() or None,
+            "region": (params.get_param("ai_train_model.s3_region") or "").strip() or None,
+            "access_key_id": (params.get_param("ai_train_model.s3_access_key_id") or "").strip() or None,
+            "secret_access_key": params.get_param("ai_train_model.s3_secret_access_key") or None,
+        }
+
+    def _register_s3(self):
+        """Register this version with ``project.dataset_manager.register``;
+        returns its result dict. Bad settings or an S3 refusal raise UserError
+        with the reason (never the secret)."""
+        self.ensure_one()
+        settings = self._s3_settings()
+        if not settings["bucket"]:
+            raise UserError(_("Set the S3 bucket in Settings > AI Forecasting before registering datasets."))
+        errors = core("errors")
+        registry = core("datasets.registry")
+        metadata = core("datasets.metadata")
+        with tempfile.TemporaryDirectory(prefix="ai_dataset_") as tmp:
+            path = f"{tmp}/{self._metadata_name()}_v{self.version}.parquet"
+            raw = self._get_parquet_bytes()
+            embedded = self._embedded_metadata()
+            if embedded.get("name") == self._metadata_name() and embedded.get("version") == self.version:
+                with open(path, "wb") as handle:
+                    handle.write(raw)
+            else:
+                import pyarrow.parquet as pq
+
+                table = pq.read_table(io.BytesIO(raw)).replace_schema_metadata(None)
+                metadata.write_dataset(table, path, self._dataset_metadata(table))
+            try:
+                with _s3_client_with(settings):
+                    return core("dataset_manager").register(
+                        path,
+                        settings["bucket"],
+                        prefix=settings["prefix"],
+                        endpoint_url=settings["endpoint_url"],
+                        region=settings["region"],
+                    )
+            except (errors.InputError, registry.RegistryError) as exc:
+                reason = str(exc)
+                if settings["secret_access_key"]:
+                    reason = reason.replace(settings["secret_access_key"], "***")
+                raise UserError(_("Registration of %(dataset)s failed: %(reason)s", dataset=self.display_name, reason=reason)) from None
 
     def _series_columns(self):
         self.ensure_one()
@@ -271,3 +529,37 @@ class AiDataset(models.Model):
         self._engine().write(vals)
         return True
 
+
+
+@contextmanager
+def _s3_client_with(settings):
+    """Make ``project.datasets.registry`` build its S3 client with the keys of
+    the settings (when set) instead of boto3's default chain. Thin adapter: the
+    core's ``register`` takes no credentials argument."""
+    if not settings.get("access_key_id") or not settings.get("secret_access_key"):
+        yield
+        return
+    registry = core("datasets.registry")
+
+    def client(endpoint_url, region):
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(
+            aws_access_key_id=settings["access_key_id"],
+            aws_secret_access_key=settings["secret_access_key"],
+            region_name=region,
+        )
+        return session.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60),
+        )
+
+    with _S3_CLIENT_LOCK:
+        original = registry._client
+        registry._client = client
+        try:
+            yield
+        finally:
+            registry._client = original

@@ -50,6 +50,7 @@ class AiModelVersion(models.Model):
         "metadata_json",
         "metric_ids",
         "date_trained",
+        "needs_retraining",
     )
 
     name = fields.Char(required=True, readonly=True, index=True, help="Model family (the job's model name).")
@@ -98,6 +99,11 @@ class AiModelVersion(models.Model):
         comodel_name="ai.model.metric", inverse_name="version_id", string="Metrics", readonly=True
     )
     date_trained = fields.Datetime(readonly=True)
+    needs_retraining = fields.Boolean(
+        readonly=True,
+        tracking=True,
+        help="Set when the dataset version this model was trained on is archived: retrain it on current data.",
+    )
     notes = fields.Html()
 
     _sql_constraints = [

@@ -1,0 +1,2 @@
+from . import import_csv_wizard
+from . import merge_dataset_wizard
