@@ -2,8 +2,8 @@ import base64
 import csv
 import io
 
-from odoo.exceptions import UserError
-from odoo.tests import TransactionCase, tagged
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 SPANISH_CSV = (
     "fecha;tienda;ventas\n"
@@ -205,3 +205,16 @@ class TestImportWizard(TransactionCase):
         wizard = self.Wizard.create({"template": "sales"})
         action = wizard.with_context(template_format="xlsx").action_download_template()
         self.assertEqual(action["url"], "/ai_train_model/import/template/sales.xlsx")
+
+    def test_analyst_imports_and_reader_cannot(self):
+        analyst = new_test_user(self.env, "imp_analyst", groups="base.group_user,ai_train_model.group_ai_analyst")
+        reader = new_test_user(self.env, "imp_reader", groups="base.group_user,ai_train_model.group_ai_user")
+        wizard = self.Wizard.with_user(analyst).create(
+            {"file": base64.b64encode(SPANISH_CSV.encode()), "filename": "ventas.csv", "retrain_now": True}
+        )
+        wizard.action_load()
+        wizard.action_import()
+        self.assertEqual(wizard.dataset_id.create_uid, analyst)
+        self.assertEqual(wizard.training_job_id.state, "queued")
+        with self.assertRaises(AccessError):
+            self.Wizard.with_user(reader).create({"filename": "ventas.csv"})
