@@ -11,7 +11,7 @@ class AiModelMetric(models.Model):
     _name = "ai.model.metric"
     _description = "AI Model Metric"
     _inherit = ["ai.bulk.mixin", "ai.protected.fields.mixin"]
-    _order = "version_id, unique_id, bucket, metric, model"
+    _order = "version_id, chosen desc, unique_id, metric, bucket, model"
     _rec_name = "metric"
 
     _protected_create = True
@@ -27,7 +27,9 @@ class AiModelMetric(models.Model):
         required=True, help="Horizon bucket: D+1, D+7, D+28 (one day ahead) or 1-28 (average over days 1 to 28)."
     )
     metric = fields.Char(required=True)
-    value = fields.Float(help="Stored at full precision; shown with 4 decimals.")
+    value = fields.Float(
+        group_operator="avg", help="Stored at full precision; shown with 4 decimals. Grouped rows show the mean."
+    )
     chosen = fields.Boolean(help="The model chosen for this series.")
 
     _sql_constraints = [

@@ -83,7 +83,9 @@ class AiModelVersion(models.Model):
         string="Data SHA-256", readonly=True, index=True, help="SHA-256 of the input the model was trained on."
     )
     horizon = fields.Integer(readonly=True)
-    metric = fields.Char(string="Selection Metric", readonly=True)
+    metric = fields.Selection(
+        selection=lambda self: self.env["ai.training.job"]._METRICS, string="Selection Metric", readonly=True
+    )
     score = fields.Float(
         readonly=True,
         help="Mean over series of the selection metric of the chosen models, over the whole horizon "
