@@ -647,8 +647,10 @@ def _read_sheet(wb, filename: str, sheet: str | None, score, max_columns: int) -
                 raise InputError(f"{filename}: sheet {sheet!r} is empty")
             continue
         header_index = find_header(head, score)
-        columns, repeated = unique_names(head[header_index])
-        width = len(columns)
+        header = head[header_index]
+        # ``max_col`` pads every row with None up to max_columns: the table is as wide as the
+        # last filled header cell or data cell, never as wide as the padding.
+        width = _filled_width(header)
         cols: list[list[object]] = [[] for _ in range(width)]
         row_numbers: list[int] = []
         blank = 0
@@ -666,9 +668,16 @@ def _read_sheet(wb, filename: str, sheet: str | None, score, max_columns: int) -
                 if all(c is None for c in row):
                     filler = row
                 continue
+            if len(row) > width:
+                tail = row[width:]
+                if tail.count(None) != len(tail):  # C-speed check; the scan below is rare
+                    wider = width + _filled_width(tail)
+                    cols.extend([None] * len(row_numbers) for _ in range(wider - width))
+                    width = wider
             row_numbers.append(number)
             for j in range(width):
                 cols[j].append(row[j] if j < len(row) else None)
+        columns, repeated = unique_names(list(header[:width]) + [None] * (width - len(header)))
         table = pa.table({c: _to_arrow(v) for c, v in zip(columns, cols)})
         info = {
             "format": "xlsx",
@@ -680,6 +689,15 @@ def _read_sheet(wb, filename: str, sheet: str | None, score, max_columns: int) -
         }
         return RawTable(columns, table, np.asarray(row_numbers, dtype=np.int64), info)
     raise InputError(f"{filename}: every sheet is empty ({', '.join(map(repr, names))})")
+
+
+def _filled_width(cells: Sequence[object]) -> int:
+    """Number of cells up to the last one holding a value (None and blank text are empty)."""
+    for i in range(len(cells) - 1, -1, -1):
+        cell = cells[i]
+        if cell is not None and not (isinstance(cell, str) and not cell.strip()):
+            return i + 1
+    return 0
 
 
 def _fill_uncached_formulas(data: bytes, raw: RawTable) -> None:

@@ -458,6 +458,30 @@ def test_xlsx_far_away_cell_does_not_blow_up():
     assert r.stats["blank_rows"] == 1_048_574
 
 
+def test_xlsx_sparse_sheet_has_no_padding_columns():
+    # The reader caps rows at Limits.max_columns, and openpyxl pads every capped row with None up
+    # to that cap: the columns must stop at the last filled header or data cell.
+    from project.importar_datos import inspect_file
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["fecha", "ventas", None, "tienda"])
+    ws.append(["2024-01-01", 1, None, "A"])
+    ws.append(["2024-01-02", 2, None, "B", None, "late note"])
+    ws["AZ3"].font = openpyxl.styles.Font(bold=True)  # a styled, empty cell far right
+    buf = io.BytesIO()
+    wb.save(buf)
+    info = inspect_file(buf.getvalue(), "sparse.xlsx")
+    assert info["columns"] == ["fecha", "ventas", "Unnamed: 3", "tienda", "Unnamed: 5", "Unnamed: 6"]
+    assert info["sample"] == [
+        ["2024-01-01", 1.0, None, "A", None, None],
+        ["2024-01-02", 2.0, None, "B", None, "late note"],
+    ]
+    r = imp(buf.getvalue(), "sparse.xlsx")
+    assert r.mapping == {"date": "fecha", "sales": "ventas", "store": "tienda"}
+    assert r.data["sales"].tolist() == [1.0, 2.0]
+
+
 def test_csv_with_a_giant_field_is_refused_cleanly():
     assert "not a readable CSV file: field larger than field limit" in refused(b'"' + b"a" * (3 << 20))
 
