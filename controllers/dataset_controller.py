@@ -32,7 +32,7 @@ class DatasetController(http.Controller):
         try:
             dataset = dataset.exists()
             if not dataset:
-                raise MissingError("no such dataset")
+                raise request.not_found()
             dataset.check_access_rights("read")
             dataset.check_access_rule("read")
             data = dataset._excel_report_bytes()

@@ -103,7 +103,7 @@ class AiDatasetImportWizard(models.TransientModel):
         default="upload",
         required=True,
     )
-    file = fields.Binary(string="File", attachment=False, help="A CSV (any delimiter, UTF-8 or Latin-1) or XLSX file.")
+    file = fields.Binary(attachment=False, help="A CSV (any delimiter, UTF-8 or Latin-1) or XLSX file.")
     filename = fields.Char()
     template = fields.Selection(
         selection=[("sales", "Sales"), ("ga4", "GA4")],
@@ -114,13 +114,12 @@ class AiDatasetImportWizard(models.TransientModel):
     )
     sheet_id = fields.Many2one(
         comodel_name="ai.dataset.import.sheet",
-        string="Sheet",
         domain="[('wizard_id', '=', id)]",
         help="Workbook sheet to import (default: the first non-empty one).",
     )
     sheet_ids = fields.One2many(comodel_name="ai.dataset.import.sheet", inverse_name="wizard_id", string="Sheets")
     column_ids = fields.One2many(comodel_name="ai.dataset.import.column", inverse_name="wizard_id", string="File Columns")
-    mapping_ids = fields.One2many(comodel_name="ai.dataset.import.mapping", inverse_name="wizard_id", string="Mapping")
+    mapping_ids = fields.One2many(comodel_name="ai.dataset.import.mapping", inverse_name="wizard_id")
     is_xlsx = fields.Boolean(compute="_compute_is_xlsx")
     sample_json = fields.Text(help="The first raw rows of the file (JSON), for the preview.")
     file_info = fields.Char(string="Detected", readonly=True, help="Format, encoding, delimiter and header row found.")
@@ -128,7 +127,6 @@ class AiDatasetImportWizard(models.TransientModel):
     name = fields.Char(string="Dataset Name", help="Name of the dataset; the import adds a version to it.")
     base_dataset_id = fields.Many2one(
         comodel_name="ai.dataset",
-        string="Base Dataset",
         domain="[('state', 'in', ('ready', 'registered'))]",
         help="Rows are checked for duplicates against this version and merged with it; "
         "the new version names it as its parent.",
@@ -210,7 +208,7 @@ class AiDatasetImportWizard(models.TransientModel):
         self.ensure_one()
         if not self.file:
             raise UserError(_("Choose a CSV or XLSX file to import."))
-        info = _trim_empty_columns(self._inspect())
+        info = self._inspect()
         self.column_ids.unlink()
         self.mapping_ids.unlink()
         columns = self.env["ai.dataset.import.column"].create(
@@ -457,22 +455,6 @@ class AiDatasetImportWizard(models.TransientModel):
         if dry_run and vals["accepted"]:
             vals["step"] = "validated"
         self.write(vals)
-
-
-def _trim_empty_columns(info):
-    """Drop trailing unnamed columns without any value in the sample: the
-    reader pads sparse sheets with ``Unnamed: N`` headers (up to its column
-    cap), which would flood the mapping selection."""
-    columns, sample = list(info["columns"]), info["sample"]
-    mapped = {line.get("column") for line in info["proposal"]}
-    keep = len(columns)
-    while keep and str(columns[keep - 1]).startswith("Unnamed: ") and columns[keep - 1] not in mapped and all(
-        len(row) < keep or row[keep - 1] in (None, "") for row in sample
-    ):
-        keep -= 1
-    if keep < len(columns):
-        info = {**info, "columns": columns[:keep], "sample": [list(row[:keep]) for row in sample]}
-    return info
 
 
 def _plain(value):
