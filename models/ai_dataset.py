@@ -5,20 +5,15 @@ import json
 import logging
 import re
 import tempfile
-import threading
-from contextlib import contextmanager
+from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from .ai_core import core
+from .model_trainer import _in_test_mode
 
 _logger = logging.getLogger(__name__)
-
-#: ``project.datasets.registry.register`` builds its boto3 client from the
-#: standard credential chain only; keys configured in the settings are handed
-#: to it by swapping its client factory under this lock (see _s3_client_with).
-_S3_CLIENT_LOCK = threading.Lock()
 
 
 class AiDataset(models.Model):
@@ -53,7 +48,19 @@ class AiDataset(models.Model):
         "registered_by_id",
         "archived_on",
         "archived_by_id",
+        "registration_state",
+        "registration_message",
+        "registration_bucket",
+        "registration_prefix",
+        "registration_user_id",
+        "registration_date",
     )
+
+    #: Registrations run per cron call before it re-triggers itself.
+    _REGISTER_BATCH = 5
+    #: A registration left running this long without a worker holding its row
+    #: is requeued (registering is idempotent: the same version adds nothing twice).
+    _REGISTER_ORPHAN_MINUTES = 5
 
     name = fields.Char(required=True, tracking=True)
     company_id = fields.Many2one(
@@ -149,12 +156,27 @@ class AiDataset(models.Model):
         help="JSON metadata embedded in the Parquet file: lineage, import statistics, mapping.",
     )
     summary_alerts = fields.Text(compute="_compute_summary_alerts")
-    s3_key = fields.Char(string="S3 Key", readonly=True, copy=False)
+    s3_key = fields.Char(readonly=True, copy=False)
     s3_sha256 = fields.Char(string="Registered SHA-256", readonly=True, copy=False)
     registered_on = fields.Datetime(readonly=True, copy=False)
-    registered_by_id = fields.Many2one(comodel_name="res.users", string="Registered By", readonly=True, copy=False)
+    registered_by_id = fields.Many2one(comodel_name="res.users", readonly=True, copy=False)
+    registration_state = fields.Selection(
+        selection=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+        readonly=True,
+        copy=False,
+        index=True,
+        tracking=True,
+        help="Progress of the registration to S3, run in the background by a scheduled action.",
+    )
+    registration_message = fields.Text(readonly=True, copy=False, help="Outcome of the last registration, or why it failed.")
+    registration_bucket = fields.Char(readonly=True, copy=False, help="Bucket of the queued or last registration.")
+    registration_prefix = fields.Char(readonly=True, copy=False, help="Key prefix of the queued or last registration.")
+    registration_user_id = fields.Many2one(
+        comodel_name="res.users", string="Registration Requested By", readonly=True, copy=False
+    )
+    registration_date = fields.Datetime(string="Registration Requested On", readonly=True, copy=False)
     archived_on = fields.Datetime(readonly=True, copy=False)
-    archived_by_id = fields.Many2one(comodel_name="res.users", string="Archived By", readonly=True, copy=False)
+    archived_by_id = fields.Many2one(comodel_name="res.users", readonly=True, copy=False)
     training_job_ids = fields.One2many(
         comodel_name="ai.training.job",
         inverse_name="dataset_id",
@@ -258,45 +280,25 @@ class AiDataset(models.Model):
         return {"type": "ir.actions.act_url", "url": f"/ai_train_model/dataset/{self.id}/report.xlsx", "target": "self"}
 
     def action_register_s3(self):
-        """Zip the dataset with its metadata, upload it to the S3 bucket of the
-        settings and add it to the bucket's ``datasets.csv`` registry.
-        Registering the same version twice changes nothing. Called by the
-        Register to S3 button (Manager group)."""
+        """Open the registration wizard (bucket and prefix from the settings,
+        dry run first). Called by the Register to S3 button (Manager group)."""
         self.ensure_one()
-        if not self.env.user.has_group("ai_train_model.group_ai_manager"):
-            raise UserError(_("Only AI Forecasting managers can register datasets to S3."))
-        if self.state not in ("ready", "registered"):
-            raise UserError(_("Only ready datasets can be registered (%(dataset)s is %(state)s).",
-                              dataset=self.display_name, state=self.state))
-        result = self._register_s3()
-        done = result["action"] == "registered"
-        self._engine().write(
-            {
-                "state": "registered",
-                "s3_key": f"s3://{result['bucket']}/{result['key']}",
-                "s3_sha256": result["sha256"],
-                "registered_on": fields.Datetime.now(),
-                "registered_by_id": self.env.uid,
-            }
-        )
-        message = (
-            _("Registered to %(key)s (SHA-256 %(sha)s).", key=self.s3_key, sha=result["sha256"])
-            if done
-            else _("Already registered at %(key)s with the same SHA-256 %(sha)s: nothing changed.",
-                   key=self.s3_key, sha=result["sha256"])
-        )
-        self.message_post(body=message)
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": _("Dataset registered"),
-                "message": message,
-                "type": "success",
-                "sticky": False,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        self._check_can_register()
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_dataset_register_wizard_action")
+        action["context"] = {"active_model": self._name, "active_id": self.id, "active_ids": self.ids}
+        return action
+
+    def action_retry_registration(self):
+        """Queue a failed registration again, to the same bucket and prefix.
+        Called by the Retry button (Manager group)."""
+        for dataset in self:
+            if dataset.registration_state != "failed":
+                raise UserError(
+                    _("Only failed registrations can be retried (%(dataset)s is %(state)s).",
+                      dataset=dataset.display_name, state=dataset.registration_state or _("not queued"))
+                )
+            dataset._queue_registration(dataset.registration_bucket, dataset.registration_prefix or "")
+        return True
 
     def action_view_training_jobs(self):
         self.ensure_one()
@@ -408,13 +410,200 @@ class AiDataset(models.Model):
             "secret_access_key": params.get_param("ai_train_model.s3_secret_access_key") or None,
         }
 
-    def _register_s3(self):
-        """Register this version with ``project.dataset_manager.register``;
-        returns its result dict. Bad settings or an S3 refusal raise UserError
-        with the reason (never the secret)."""
+    def _check_can_register(self):
+        """Raise unless the user may register these datasets and they are ready."""
+        if not self.env.user.has_group("ai_train_model.group_ai_manager"):
+            raise UserError(_("Only AI Forecasting managers can register datasets to S3."))
+        for dataset in self:
+            if dataset.state not in ("ready", "registered"):
+                raise UserError(_("Only ready datasets can be registered (%(dataset)s is %(state)s).",
+                                  dataset=dataset.display_name, state=dataset.state))
+
+    def _queue_registration(self, bucket, prefix):
+        """Queue the registration of this version to ``bucket``/``prefix`` and
+        wake the registration cron up. Called by the registration wizard and
+        the Retry button; the upload itself never runs in the request."""
+        self.ensure_one()
+        self._check_can_register()
+        if self.registration_state in ("queued", "running"):
+            raise UserError(_("The registration of %(dataset)s is already %(state)s.",
+                              dataset=self.display_name, state=self.registration_state))
+        bucket = (bucket or "").strip()
+        if not bucket:
+            raise UserError(_("Set the S3 bucket in Settings > AI Forecasting before registering datasets."))
+        self._engine().write(
+            {
+                "registration_state": "queued",
+                "registration_message": _("Waiting for the registration worker."),
+                "registration_bucket": bucket,
+                "registration_prefix": (prefix or "").strip(),
+                "registration_user_id": self.env.uid,
+                "registration_date": fields.Datetime.now(),
+            }
+        )
+        self._trigger_registration_cron()
+        return True
+
+    @api.model
+    def _trigger_registration_cron(self):
+        cron = self.env.ref("ai_train_model.ir_cron_ai_dataset_register", raise_if_not_found=False)
+        if cron:
+            # sudo: a manager queueing a registration may wake the cron up
+            # without being allowed to edit scheduled actions.
+            cron.sudo()._trigger()
+
+    @api.model
+    def _cron_register_datasets(self, limit=None):
+        """Run queued registrations to S3. Called from the cron
+        ``ir_cron_ai_dataset_register``; idempotent, returns True.
+
+        Each dataset is claimed with ``FOR NO KEY UPDATE SKIP LOCKED``, marked
+        running and committed (outside tests), then its row is locked again for
+        the length of the upload, so a crashed worker is told apart from a busy
+        one. Failures are stored on the dataset, never raised."""
+        self._recover_orphaned_registrations()
+        for _index in range(limit or self._REGISTER_BATCH):
+            dataset = self._claim_next_registration()
+            if not dataset:
+                return True
+            dataset._run_registration()
+            self._commit()
+        if self.search_count([("registration_state", "=", "queued")], limit=1):
+            self._trigger_registration_cron()
+        return True
+
+    @api.model
+    def _claim_next_registration(self):
+        self.env.flush_all()
+        self.env.cr.execute(
+            """
+            SELECT id FROM ai_dataset
+             WHERE registration_state = 'queued'
+             ORDER BY registration_date NULLS FIRST, id
+             LIMIT 1
+               FOR NO KEY UPDATE SKIP LOCKED
+            """
+        )
+        row = self.env.cr.fetchone()
+        if not row:
+            return self.browse()
+        dataset = self.browse(row[0])
+        dataset._engine().write({"registration_state": "running", "registration_message": _("Uploading...")})
+        self._commit()
+        # NO KEY: training jobs referencing the dataset can still be created meanwhile.
+        self.env.cr.execute("SELECT id FROM ai_dataset WHERE id = %s FOR NO KEY UPDATE", (dataset.id,))
+        return dataset
+
+    @api.model
+    def _recover_orphaned_registrations(self):
+        """Registrations left running by a crashed worker (their row is not
+        locked any more) are queued again."""
+        self.env.flush_all()
+        limit = fields.Datetime.now() - timedelta(minutes=self._REGISTER_ORPHAN_MINUTES)
+        self.env.cr.execute(
+            """
+            SELECT id FROM ai_dataset
+             WHERE registration_state = 'running' AND write_date < %s
+               FOR NO KEY UPDATE SKIP LOCKED
+            """,
+            (limit,),
+        )
+        datasets = self.browse([row[0] for row in self.env.cr.fetchall()])
+        if datasets:
+            datasets._engine().write(
+                {"registration_state": "queued", "registration_message": _("The worker stopped; registration queued again.")}
+            )
+            _logger.warning("requeued %d orphaned dataset registration(s): %s", len(datasets), datasets.ids)
+            self._commit()
+        return datasets
+
+    def _run_registration(self):
+        """Upload this claimed dataset and record the outcome: state
+        registered and registration done, or registration failed with the
+        reason (retryable). Called by the cron."""
+        self.ensure_one()
+        if self.state not in ("ready", "registered"):
+            return self._registration_failed(
+                _("%(dataset)s is %(state)s: only ready datasets can be registered.",
+                  dataset=self.display_name, state=self.state)
+            )
+        try:
+            with self.env.cr.savepoint():
+                result = self._register_s3(self.registration_bucket, self.registration_prefix or "")
+        except UserError as exc:
+            return self._registration_failed(str(exc.args[0]) if exc.args else str(exc))
+        except Exception as exc:  # pylint: disable=broad-except
+            # Unexpected: keep the job retryable; the type is enough for the
+            # user (the log has the traceback, which holds no secret values).
+            _logger.exception("registration of dataset %s failed unexpectedly", self.id)
+            return self._registration_failed(
+                _("Registration of %(dataset)s failed: unexpected %(error)s.",
+                  dataset=self.display_name, error=type(exc).__name__)
+            )
+        s3_key = f"s3://{result['bucket']}/{result['key']}"
+        if result["action"] == "registered":
+            message = _("Registered to %(key)s (SHA-256 %(sha)s).", key=s3_key, sha=result["sha256"])
+        else:
+            message = _("Already registered at %(key)s with the same SHA-256 %(sha)s: nothing changed.",
+                        key=s3_key, sha=result["sha256"])
+        self._engine().write(
+            {
+                "state": "registered",
+                "s3_key": s3_key,
+                "s3_sha256": result["sha256"],
+                "registered_on": fields.Datetime.now(),
+                "registered_by_id": self.registration_user_id.id or self.env.uid,
+                "registration_state": "done",
+                "registration_message": message,
+            }
+        )
+        self.message_post(body=message)
+        _logger.info("dataset %s registered to %s (%s)", self.id, s3_key, result["action"])
+        return True
+
+    def _registration_failed(self, reason):
+        self.ensure_one()
+        self._engine().write({"registration_state": "failed", "registration_message": reason})
+        self.message_post(body=reason)
+        _logger.warning("registration of dataset %s failed: %s", self.id, reason)
+        return False
+
+    def _commit(self):
+        """Commit the current transaction, except under tests (the test cursor
+        must roll back at the end)."""
+        if not _in_test_mode():
+            self.env.cr.commit()  # pylint: disable=invalid-commit
+
+    @api.model
+    def _s3_client(self, settings):
+        """A boto3 S3 client built from the keys of the settings, or None when
+        no keys are set (the core then uses boto3's standard credential chain)."""
+        if not settings.get("access_key_id") or not settings.get("secret_access_key"):
+            return None
+        import boto3
+        from botocore.config import Config
+
+        session = boto3.session.Session(
+            aws_access_key_id=settings["access_key_id"],
+            aws_secret_access_key=settings["secret_access_key"],
+            region_name=settings["region"],
+        )
+        return session.client(
+            "s3",
+            endpoint_url=settings["endpoint_url"],
+            config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60),
+        )
+
+    def _register_s3(self, bucket=None, prefix=None, dry_run=False):
+        """Register this version with ``project.dataset_manager.register``
+        (bucket and prefix default to the settings'); returns its result dict.
+        With ``dry_run`` nothing is written to the bucket. Bad settings or an
+        S3 refusal raise UserError with the reason (never the secret)."""
         self.ensure_one()
         settings = self._s3_settings()
-        if not settings["bucket"]:
+        bucket = (settings["bucket"] if bucket is None else bucket or "").strip()
+        prefix = settings["prefix"] if prefix is None else prefix
+        if not bucket:
             raise UserError(_("Set the S3 bucket in Settings > AI Forecasting before registering datasets."))
         errors = core("errors")
         registry = core("datasets.registry")
@@ -432,14 +621,15 @@ class AiDataset(models.Model):
                 table = pq.read_table(io.BytesIO(raw)).replace_schema_metadata(None)
                 metadata.write_dataset(table, path, self._dataset_metadata(table))
             try:
-                with _s3_client_with(settings):
-                    return core("dataset_manager").register(
-                        path,
-                        settings["bucket"],
-                        prefix=settings["prefix"],
-                        endpoint_url=settings["endpoint_url"],
-                        region=settings["region"],
-                    )
+                return core("dataset_manager").register(
+                    path,
+                    bucket,
+                    prefix=prefix,
+                    endpoint_url=settings["endpoint_url"],
+                    region=settings["region"],
+                    dry_run=dry_run,
+                    client=self._s3_client(settings),
+                )
             except (errors.InputError, registry.RegistryError) as exc:
                 reason = str(exc)
                 if settings["secret_access_key"]:
@@ -528,38 +718,3 @@ class AiDataset(models.Model):
             vals["state"] = "ready"
         self._engine().write(vals)
         return True
-
-
-
-@contextmanager
-def _s3_client_with(settings):
-    """Make ``project.datasets.registry`` build its S3 client with the keys of
-    the settings (when set) instead of boto3's default chain. Thin adapter: the
-    core's ``register`` takes no credentials argument."""
-    if not settings.get("access_key_id") or not settings.get("secret_access_key"):
-        yield
-        return
-    registry = core("datasets.registry")
-
-    def client(endpoint_url, region):
-        import boto3
-        from botocore.config import Config
-
-        session = boto3.session.Session(
-            aws_access_key_id=settings["access_key_id"],
-            aws_secret_access_key=settings["secret_access_key"],
-            region_name=region,
-        )
-        return session.client(
-            "s3",
-            endpoint_url=endpoint_url,
-            config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60),
-        )
-
-    with _S3_CLIENT_LOCK:
-        original = registry._client
-        registry._client = client
-        try:
-            yield
-        finally:
-            registry._client = original

@@ -1,6 +1,7 @@
 import base64
 import csv
 import io
+import json
 
 import pandas as pd
 
@@ -125,53 +126,192 @@ class TestDatasetLifecycle(TransactionCase):
         self.env["res.config.settings"].create({"ai_s3_bucket": "bucket-y"}).execute()
         self.assertEqual(params.get_param("ai_train_model.s3_secret_access_key"), "s3cr3t-value")
 
-    def test_register_to_s3(self):
+
+@tagged("post_install", "-at_install")
+class TestDatasetRegistration(TransactionCase):
+    """Register to S3 through the wizard and the cron, against moto's S3 server on loopback."""
+
+    @classmethod
+    def setUpClass(cls):
         import boto3
         from moto.server import ThreadedMotoServer
 
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-        server.start()
-        self.addCleanup(server.stop)
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        s3 = boto3.client(
-            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key=SECRET
+        super().setUpClass()
+        cls.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        cls.server.start()
+        cls.addClassCleanup(cls.server.stop)
+        host, port = cls.server.get_host_and_port()
+        cls.endpoint = f"http://{host}:{port}"
+        cls.s3 = boto3.client(
+            "s3", endpoint_url=cls.endpoint, region_name="us-east-1", aws_access_key_id="AKIDTEST", aws_secret_access_key=SECRET
         )
-        s3.create_bucket(Bucket="ai-datasets")
+        cls.other_company = cls.env["res.company"].create({"name": "Other Bakery"})
+        cls.users = make_users(cls.env, cls.env.company, cls.other_company)
+        cls.cron = cls.env.ref("ai_train_model.ir_cron_ai_dataset_register")
+
+    def setUp(self):
+        super().setUp()
+        # one bucket per test: moto's state outlives the test transaction
+        self.bucket = f"ai-datasets-{self._testMethodName[5:30].replace('_', '-')}"
+        self.s3.create_bucket(Bucket=self.bucket)
+        self._settings(self.bucket)
+
+    def _settings(self, bucket):
         params = self.env["ir.config_parameter"].sudo()
         for key, value in {
-            "s3_bucket": "ai-datasets",
+            "s3_bucket": bucket,
             "s3_prefix": "registry",
-            "s3_endpoint_url": endpoint,
+            "s3_endpoint_url": self.endpoint,
             "s3_region": "us-east-1",
             "s3_access_key_id": "AKIDTEST",
             "s3_secret_access_key": SECRET,
         }.items():
             params.set_param(f"ai_train_model.{key}", value)
+
+    def _wizard(self, dataset, user=None, **values):
+        user = user or self.users.manager
+        action = dataset.with_user(user).action_register_s3()
+        self.assertEqual(action["res_model"], "ai.dataset.register.wizard")
+        return self.env["ai.dataset.register.wizard"].with_user(user).with_context(**action["context"]).create(values)
+
+    def _keys(self, bucket=None):
+        listing = self.s3.list_objects_v2(Bucket=bucket or self.bucket)
+        return sorted(obj["Key"] for obj in listing.get("Contents", []))
+
+    def _registry_rows(self):
+        body = self.s3.get_object(Bucket=self.bucket, Key="registry/datasets.csv")["Body"].read().decode()
+        return list(csv.DictReader(io.StringIO(body)))
+
+    def _triggers(self):
+        return self.env["ir.cron.trigger"].search_count([("cron_id", "=", self.cron.id)])
+
+    def test_dry_run_shows_the_plan_and_writes_nothing(self):
+        dataset = sales_dataset(self.env, "Store sales", [1, 2, 3])
+        wizard = self._wizard(dataset)
+        self.assertEqual((wizard.dataset_id, wizard.bucket, wizard.prefix, wizard.dry_run), (dataset, self.bucket, "registry", True))
+        triggers = self._triggers()
+        action = wizard.action_confirm()
+        self.assertEqual((action["res_model"], action["res_id"]), ("ai.dataset.register.wizard", wizard.id))
+        self.assertEqual(wizard.preview_action, "would-register")
+        self.assertEqual(wizard.preview_key, f"s3://{self.bucket}/registry/Store_sales/v1/Store_sales_v1.zip")
+        self.assertEqual(wizard.preview_registry, f"s3://{self.bucket}/registry/datasets.csv")
+        self.assertRegex(wizard.preview_sha256, r"^[0-9a-f]{64}$")
+        self.assertGreater(wizard.preview_size, 0)
+        row = json.loads(wizard.preview_row)
+        self.assertEqual((row["name"], row["version"], row["rows"], row["sha256"]), ("Store_sales", 1, 3, wizard.preview_sha256))
+        self.assertIn("Store_sales", wizard.preview_html)
+        self.assertEqual(self._keys(), [], "a dry run writes nothing to the bucket")
+        self.assertEqual((dataset.state, dataset.registration_state, dataset.s3_key), ("ready", False, False))
+        self.assertEqual(self._triggers(), triggers, "a dry run queues nothing")
+
+    def test_only_managers_register(self):
         dataset = sales_dataset(self.env, "Store sales", [1, 2, 3])
         with self.assertRaisesRegex(UserError, "managers"):
             dataset.with_user(self.users.analyst).action_register_s3()
-        action = dataset.with_user(self.users.manager).action_register_s3()
-        self.assertEqual(action["params"]["type"], "success")
-        self.assertEqual(dataset.state, "registered")
-        self.assertEqual(dataset.s3_key, "s3://ai-datasets/registry/Store_sales/v1/Store_sales_v1.zip")
-        head = s3.head_object(Bucket="ai-datasets", Key="registry/Store_sales/v1/Store_sales_v1.zip")
+        with self.assertRaises(AccessError):
+            self.env["ai.dataset.register.wizard"].with_user(self.users.analyst).create({"dataset_id": dataset.id})
+        with self.assertRaisesRegex(UserError, "managers"):
+            dataset.with_user(self.users.analyst)._queue_registration(self.bucket, "registry")
+        with self.assertRaises(AccessError):
+            dataset.with_user(self.users.manager).write({"registration_state": "done"})
+
+    def test_the_cron_does_the_upload(self):
+        dataset = sales_dataset(self.env, "Store sales", [1, 2, 3])
+        wizard = self._wizard(dataset, dry_run=False)
+        triggers = self._triggers()
+        action = wizard.action_confirm()
+        self.assertEqual(action["params"]["next"], {"type": "ir.actions.act_window_close"})
+        self.assertEqual((dataset.state, dataset.registration_state), ("ready", "queued"))
+        self.assertEqual((dataset.registration_bucket, dataset.registration_prefix), (self.bucket, "registry"))
+        self.assertEqual(self._triggers(), triggers + 1, "queueing wakes the cron up")
+        self.assertEqual(self._keys(), [], "nothing is uploaded inside the request")
+        with self.assertRaisesRegex(UserError, "already queued"):
+            self._wizard(dataset, dry_run=False).action_confirm()
+
+        self.env["ai.dataset"]._cron_register_datasets()
+        self.assertEqual((dataset.state, dataset.registration_state), ("registered", "done"))
+        self.assertEqual(dataset.s3_key, f"s3://{self.bucket}/registry/Store_sales/v1/Store_sales_v1.zip")
+        self.assertEqual(dataset.registered_by_id, self.users.manager)
+        self.assertEqual(self._keys(), ["registry/Store_sales/v1/Store_sales_v1.zip", "registry/datasets.csv"])
+        head = self.s3.head_object(Bucket=self.bucket, Key="registry/Store_sales/v1/Store_sales_v1.zip")
         self.assertEqual(head["Metadata"]["sha256"], dataset.s3_sha256)
-        body = s3.get_object(Bucket="ai-datasets", Key="registry/datasets.csv")["Body"].read().decode()
-        rows = list(csv.DictReader(io.StringIO(body)))
+        rows = self._registry_rows()
         self.assertEqual([(r["name"], r["version"], r["sha256"]) for r in rows], [("Store_sales", "1", dataset.s3_sha256)])
-        # a second registration adds no registry row
-        dataset.with_user(self.users.manager).action_register_s3()
-        body = s3.get_object(Bucket="ai-datasets", Key="registry/datasets.csv")["Body"].read().decode()
-        self.assertEqual(len(list(csv.DictReader(io.StringIO(body)))), 1)
-        self.assertNotIn(SECRET, " ".join(dataset.message_ids.mapped("body")))
-        # a missing bucket is a clear error, without the secret
-        params.set_param("ai_train_model.s3_bucket", "no-such-bucket")
-        other = sales_dataset(self.env, "Other sales", [1, 2])
-        with self.assertRaisesRegex(UserError, "Registration of Other sales v1 failed") as caught:
-            other.action_register_s3()
-        self.assertNotIn(SECRET, str(caught.exception))
-        self.assertEqual(other.state, "ready")
+        self.assertIn("Registered to", dataset.message_ids[0].body)
+
+        # a second registration adds no registry row; the dry run says so first
+        wizard = self._wizard(dataset)
+        wizard.action_confirm()
+        self.assertEqual(wizard.preview_action, "already-registered")
+        self._wizard(dataset, dry_run=False).action_confirm()
+        self.env["ai.dataset"]._cron_register_datasets()
+        self.assertEqual(len(self._registry_rows()), 1)
+        self.assertIn("Already registered", dataset.registration_message)
+
+    def test_a_failure_is_retryable(self):
+        dataset = sales_dataset(self.env, "Other sales", [1, 2])
+        self._wizard(dataset, bucket="no-such-bucket", dry_run=False).action_confirm()
+        self.env["ai.dataset"]._cron_register_datasets()
+        self.assertEqual((dataset.state, dataset.registration_state), ("ready", "failed"))
+        self.assertIn("Registration of Other sales v1 failed: S3 refused: NoSuchBucket", dataset.registration_message)
+        self.assertIn("NoSuchBucket", dataset.message_ids[0].body)
+        with self.assertRaisesRegex(UserError, "managers"):
+            dataset.with_user(self.users.analyst).action_retry_registration()
+
+        # the bucket appears; a retry goes to the same bucket and succeeds
+        self.s3.create_bucket(Bucket="no-such-bucket")
+        self.addCleanup(self._drop_bucket, "no-such-bucket")
+        triggers = self._triggers()
+        dataset.with_user(self.users.manager).action_retry_registration()
+        self.assertEqual(dataset.registration_state, "queued")
+        self.assertEqual(self._triggers(), triggers + 1)
+        with self.assertRaisesRegex(UserError, "Only failed registrations"):
+            dataset.with_user(self.users.manager).action_retry_registration()
+        self.env["ai.dataset"]._cron_register_datasets()
+        self.assertEqual((dataset.state, dataset.registration_state), ("registered", "done"))
+        self.assertEqual(self._keys("no-such-bucket"), ["registry/Other_sales/v1/Other_sales_v1.zip", "registry/datasets.csv"])
+
+    def test_an_orphaned_registration_is_queued_again(self):
+        dataset = sales_dataset(self.env, "Orphan", [1, 2])
+        self._wizard(dataset, dry_run=False).action_confirm()
+        dataset._engine().write({"registration_state": "running"})
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE ai_dataset SET write_date = now() at time zone 'UTC' - interval '1 hour' WHERE id = %s", (dataset.id,)
+        )
+        dataset.invalidate_recordset()
+        with self.assertLogs("odoo.addons.ai_train_model.models.ai_dataset", "WARNING"):
+            self.env["ai.dataset"]._cron_register_datasets()
+        self.assertEqual((dataset.state, dataset.registration_state), ("registered", "done"))
+
+    def test_the_secret_never_reaches_logs_or_chatter(self):
+        dataset = sales_dataset(self.env, "Secret sales", [1, 2, 3])
+        with self.assertLogs(level="DEBUG") as logs:
+            self._wizard(dataset).action_confirm()
+            self._wizard(dataset, bucket="missing-bucket", dry_run=False).action_confirm()
+            self.env["ai.dataset"]._cron_register_datasets()
+            self.assertEqual(dataset.registration_state, "failed")
+            with self.assertRaisesRegex(UserError, "NoSuchBucket") as caught:
+                self._wizard(dataset, bucket="missing-bucket").action_confirm()
+            self.assertNotIn(SECRET, str(caught.exception))
+            self._wizard(dataset, dry_run=False).action_confirm()
+            self.env["ai.dataset"]._cron_register_datasets()
+            self.assertEqual(dataset.registration_state, "done")
+        output = "\n".join(logs.output)
+        self.assertIn("registered to s3://", output, "the logs were captured")
+        self.assertIn("botocore", output, "boto's debug logs were captured too")
+        self.assertNotIn(SECRET, output)
+        chatter = dataset.message_ids
+        self.assertTrue(any("NoSuchBucket" in (body or "") for body in chatter.mapped("body")))
+        tracked = chatter.tracking_value_ids
+        texts = chatter.mapped("body") + tracked.mapped("old_value_char") + tracked.mapped("new_value_char")
+        self.assertNotIn(SECRET, " ".join(text or "" for text in texts))
+        self.assertNotIn(SECRET, str(dataset.read()))
+
+    def _drop_bucket(self, bucket):
+        for key in self._keys(bucket):
+            self.s3.delete_object(Bucket=bucket, Key=key)
+        self.s3.delete_bucket(Bucket=bucket)
 
 
 @tagged("post_install", "-at_install")
@@ -201,3 +341,39 @@ class TestDatasetDownloads(HttpCase):
         xlsx = self.url_open("/ai_train_model/import/template/sales.xlsx")
         self.assertEqual(xlsx.content[:2], b"PK")
         self.assertEqual(self.url_open("/ai_train_model/import/template/sales.exe").status_code, 404)
+
+
+@tagged("post_install", "-at_install")
+class TestSecretParameterRpc(HttpCase):
+    """System parameters (the S3 secret among them) are for administrators
+    (base.group_system): no AI group reads them through RPC."""
+
+    def test_no_ai_group_reads_the_secret_parameter(self):
+        from odoo.tests.common import JsonRpcException
+
+        self.env["ir.config_parameter"].sudo().set_param("ai_train_model.s3_secret_access_key", SECRET)
+        other_company = self.env["res.company"].create({"name": "Other Bakery"})
+        users = make_users(self.env, self.env.company, other_company)
+        calls = [
+            ("search_read", [[("key", "=", "ai_train_model.s3_secret_access_key")]], {"fields": ["value"]}),
+            ("get_param", ["ai_train_model.s3_secret_access_key"], {}),
+            ("_get_param", ["ai_train_model.s3_secret_access_key"], {}),
+        ]
+        for user in (users.user, users.analyst, users.manager, users.plain):
+            self.assertFalse(user.has_group("base.group_system"))
+            self.authenticate(user.login, user.login)
+            for method, args, kwargs in calls:
+                with self.subTest(user=user.login, method=method), self.assertRaises(JsonRpcException) as caught:
+                    self.make_jsonrpc_request(
+                        "/web/dataset/call_kw",
+                        {"model": "ir.config_parameter", "method": method, "args": args, "kwargs": kwargs},
+                    )
+                self.assertEqual(str(caught.exception), "odoo.exceptions.AccessError")
+        # an administrator does read it: the control that the calls above are well-formed
+        self.authenticate("admin", "admin")
+        rows = self.make_jsonrpc_request(
+            "/web/dataset/call_kw",
+            {"model": "ir.config_parameter", "method": "search_read",
+             "args": [[("key", "=", "ai_train_model.s3_secret_access_key")]], "kwargs": {"fields": ["value"]}},
+        )
+        self.assertEqual([row["value"] for row in rows], [SECRET])
