@@ -78,12 +78,16 @@ log="$work/odoo.log"
 status=${PIPESTATUS[0]}
 
 errors=$(grep -cE ' (ERROR|CRITICAL) ' "$log")
-ran=$(grep -oE '[0-9]+ post-tests in' "$log" | tail -n 1 | grep -oE '^[0-9]+')
-echo "Odoo suite: ${ran:-0} post-install tests ran (exit $status, $errors ERROR/CRITICAL log lines)"
-if [ "$status" -ne 0 ] || [ "$errors" -ne 0 ]; then
+result=$(grep -oE '[0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests' "$log" | tail -n 1)
+read -r failures errors_count total <<<"$(echo "$result" | grep -oE '[0-9]+' | tr '\n' ' ')"
+total=${total:-0}
+bad=$(( ${failures:-0} + ${errors_count:-0} ))
+echo "Odoo suite: exit $status, $errors ERROR/CRITICAL log lines"
+echo "odoo: $(( total - bad )) passed, $bad failed"
+if [ "$status" -ne 0 ] || [ "$errors" -ne 0 ] || [ "$bad" -ne 0 ]; then
     exit 1
 fi
-if [ "${ran:-0}" -eq 0 ]; then
+if [ "$total" -eq 0 ]; then
     echo "Odoo suite ran no test" >&2
     exit 1
 fi
