@@ -430,10 +430,18 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     options: dict[str, tuple[str, tuple[str, ...]]] = {name: ("single", (name,)) for name in ranking}
     pool_label = None
     if _param(config, "ensemble", True):
-        groups = [tuple(ranking[:size]) for size in _param(config, "ensemble_sizes", (2, 3))]
+        # members listed in candidate order, so one combination has one name across series
+        order = list(dict.fromkeys(config.candidates))
+
+        def members_of(names: Sequence[str]) -> tuple[str, ...]:
+            return tuple(sorted(names, key=order.index))
+
+        groups = [members_of(ranking[:size]) for size in _param(config, "ensemble_sizes", (2, 3))]
         trim = getattr(config, "pool_trim", None)
         best = scores[ranking[0]]
-        pool = tuple(name for name in ranking if trim is None or scores[name] <= float(trim) * best + 1e-12)
+        pool = members_of(
+            [name for name in ranking if trim is None or scores[name] <= float(trim) * best + 1e-12]
+        )
         if len(pool) >= 2:
             groups.append(pool)
         for top in dict.fromkeys(groups):
