@@ -55,6 +55,22 @@ def test_summary_coverage_gaps_and_alerts(gappy):
     json.dumps(s, default=str)  # serialisable for the Odoo record
 
 
+def test_summary_names_series_by_their_joined_keys():
+    # several key columns, a missing key value, rows out of order: one name per combination
+    df = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2024-01-02", "2024-01-01", "2024-01-01", "2024-01-02", "2024-01-01"]),
+            "store": ["B", "A", None, "A", "B"],
+            "product": ["x", "y", "x", "y", "x"],
+            "sales": [1.0, 2.0, 3.0, 4.0, 5.0],
+        }
+    )
+    s = summarize(df, {"name": "x", "series_columns": ["store", "product"]}, today=dt.date(2024, 6, 30))
+    rows = {r["series"]: r["rows"] for r in s["series"]}
+    assert rows == {"A | y": 2, "B | x": 2, " | x": 1}
+    assert s["series_count"] == 3
+
+
 def test_report_has_the_six_tabs_and_never_formulas(gappy):
     data = excel_report(gappy, {"name": "x", "version": 2, "parents": [{"name": "p", "version": 1}]})
     wb = openpyxl.load_workbook(io.BytesIO(data))
