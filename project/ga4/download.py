@@ -318,7 +318,7 @@ def _download_chunks(client: Any, request: ReportRequest, chunks: list[tuple[str
                      on_page: Callable[[RunStats], bool | None] | None) -> None:
     from google.analytics.data_v1beta import types
 
-    from .report import page_to_table
+    from .report import MemoryReleaser, wire_to_table
 
     prop = f"properties/{request.property_id}"
     dims = [types.Dimension(name=d) for d in request.dimensions]
@@ -326,6 +326,7 @@ def _download_chunks(client: Any, request: ReportRequest, chunks: list[tuple[str
     order = [types.OrderBy(dimension=types.OrderBy.DimensionOrderBy(dimension_name=d))
              for d in request.dimensions]
     expected_types = {f.name: f.type for f in schema}
+    release_memory = MemoryReleaser()
     while checkpoint.chunk_index < len(chunks):
         start, end = chunks[checkpoint.chunk_index]
         while True:
@@ -361,12 +362,17 @@ def _download_chunks(client: Any, request: ReportRequest, chunks: list[tuple[str
                     f"{min(request.page_size, max(row_count - offset, 0))}: refusing to lose rows",
                     reason="short_page")
             _check_headers(pb, request, expected_types, where)
+            quota_out = _record_metadata(pb, stats)
+            # Memory stays at about one page: the parsed response (an object per row
+            # and per cell) is dropped before its cells become Arrow columns.
+            wire, n_dims = pb.SerializeToString(), len(pb.dimension_headers)
+            del response, pb
             try:
-                table = page_to_table(pb, schema)
+                table = wire_to_table(wire, n, n_dims, schema)
             except ValueError as exc:
                 raise DownloadError(f"{where}: {exc}", reason="bad_value") from None
-            quota_out = _record_metadata(pb, stats)
-            del response, pb  # keep memory to about one page
+            page_bytes = len(wire)
+            del wire
             sink.write(table)
             stats.pages += 1
             stats.rows += table.num_rows
@@ -383,6 +389,8 @@ def _download_chunks(client: Any, request: ReportRequest, chunks: list[tuple[str
                 checkpoint.chunk_sink_state = checkpoint.sink_state
             save()
             more = not (chunk_done and checkpoint.chunk_index >= len(chunks))
+            # after the last page hand everything back: the caller goes on with other work
+            release_memory(budget=page_bytes if more else 0)
             if on_page is not None and on_page(stats) is False and more:
                 raise _Cancelled()
             if quota_out and more:
