@@ -14,9 +14,15 @@ Printed, all measured in this run:
 * the end-to-end download + Parquet write, rows/s, and its ratio to raw
   decoding (target >= 0.065 and >= 0.3M rows/s);
 * a plain Python loop turning rows into tuples, for reference;
-* peak RSS (``VmHWM``, reset after a warm-up download) of a 100k-row and a
-  ``--rows`` report, each in a fresh process, and the growth between them
-  against the size of one serialized page (target < 2x).
+* peak RSS (``VmHWM``) of a 100k-row and of a ``--rows`` report, each in a
+  fresh process, and the growth between them against the size of one
+  serialized page (target < 2x). Both processes first make the same warm-up
+  download (the 100k-row report: imports, pools, gRPC threads), then reset
+  ``VmHWM`` (``5`` into ``/proc/self/clear_refs``) and measure one download,
+  so what the warm-up left behind is the same on both sides and only the
+  report size differs. No allocator settings are changed for these runs;
+  ``--malloc-diagnostic`` adds a separately labelled pair of runs with
+  ``MALLOC_ARENA_MAX=2`` to show how much of the growth is glibc arenas.
 """
 
 from __future__ import annotations
@@ -70,13 +76,14 @@ def _page_bytes(total: int, page_size: int) -> list[bytes]:
     return pages
 
 
-def _serve(total: int, page_size: int, conn) -> None:  # child process
+def _serve(reports: dict[str, int], page_size: int, conn) -> None:  # child process
+    """Serve ``{property id: total rows}`` reports, pages serialized once up front."""
     from concurrent import futures
 
     import grpc
     from google.analytics.data_v1beta import types
 
-    pages = _page_bytes(total, page_size)
+    pages = {f"properties/{prop}": _page_bytes(total, page_size) for prop, total in reports.items()}
     meta = types.Metadata.pb()(name="properties/1/metadata")
     for d in DIMS:
         meta.dimensions.add(api_name=d)
@@ -89,35 +96,42 @@ def _serve(total: int, page_size: int, conn) -> None:  # child process
         compat.metric_compatibilities.add(metric_metadata={"api_name": m}, compatibility=1)
 
     def run_report(request, context):
-        return pages[request.offset // page_size]
+        return pages[request.property][request.offset // page_size]
 
     handlers = {
         "RunReport": grpc.unary_unary_rpc_method_handler(
-            run_report, request_deserializer=types.RunReportRequest.pb().FromString,
-            response_serializer=lambda b: b),
+            run_report,
+            request_deserializer=types.RunReportRequest.pb().FromString,
+            response_serializer=lambda b: b,
+        ),
         "GetMetadata": grpc.unary_unary_rpc_method_handler(
-            lambda req, ctx: meta, request_deserializer=types.GetMetadataRequest.pb().FromString,
-            response_serializer=lambda m: m.SerializeToString()),
+            lambda req, ctx: meta,
+            request_deserializer=types.GetMetadataRequest.pb().FromString,
+            response_serializer=lambda m: m.SerializeToString(),
+        ),
         "CheckCompatibility": grpc.unary_unary_rpc_method_handler(
             lambda req, ctx: compat,
             request_deserializer=types.CheckCompatibilityRequest.pb().FromString,
-            response_serializer=lambda m: m.SerializeToString()),
+            response_serializer=lambda m: m.SerializeToString(),
+        ),
     }
     options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1)]
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), options=options)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    conn.send((port, len(pages[0])))
+    conn.send((port, max(len(p[0]) for p in pages.values())))
     conn.recv()  # wait for "stop"
     server.stop(0)
 
 
 class FakeServer:
-    def __init__(self, total: int, page_size: int) -> None:
+    """The gRPC fake in a child process; ``reports`` maps property ids to row totals."""
+
+    def __init__(self, reports: dict[str, int], page_size: int) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_serve, args=(total, page_size, child), daemon=True)
+        self.proc = ctx.Process(target=_serve, args=(reports, page_size, child), daemon=True)
         self.proc.start()
         self.port, self.page_bytes = self.conn.recv()
 
@@ -140,14 +154,22 @@ def _client(port: int):
     return BetaAnalyticsDataClient(transport=BetaAnalyticsDataGrpcTransport(channel=channel))
 
 
-def _download(port: int, total: int, page_size: int, out: Path) -> tuple[float, object]:
+def _download(
+    port: int, total: int, page_size: int, out: Path, property_id: str = "1"
+) -> tuple[float, object]:
     from project.ga4.download import ReportRequest, download_report
     from project.tests.ga4_fake import make_service_account
 
     days = total // N_PATHS + 1
-    request = ReportRequest(property_id="1", start_date="2022-01-01",
-                            end_date=f"{2022 + days // 365 + 1}-12-31", dimensions=DIMS,
-                            metrics=METS, page_size=page_size, chunk_days=100_000)
+    request = ReportRequest(
+        property_id=property_id,
+        start_date="2022-01-01",
+        end_date=f"{2022 + days // 365 + 1}-12-31",
+        dimensions=DIMS,
+        metrics=METS,
+        page_size=page_size,
+        chunk_days=100_000,
+    )
     key = make_service_account()
     t0 = time.perf_counter()
     stats = download_report(key, request, out, client=_client(port), restart=True)
@@ -163,24 +185,39 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
+WARMUP_ROWS = 100_000
+
+
 def _rss_child(total: int, page_size: int, conn) -> None:  # child process
-    server = FakeServer(total, page_size)
+    warmup = min(WARMUP_ROWS, total)
+    # property 1: the warm-up report (the same in every measuring process); 2: the measured one
+    server = FakeServer({"1": warmup, "2": total}, page_size)
     with tempfile.TemporaryDirectory() as tmp:
-        _download(server.port, total, page_size, Path(tmp) / "r.parquet")  # imports, pools warm
+        _download(server.port, warmup, page_size, Path(tmp) / "w.parquet", "1")  # imports, pools
         Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
         before = _status_kib("VmRSS")
-        _download(server.port, total, page_size, Path(tmp) / "r.parquet")
+        _download(server.port, total, page_size, Path(tmp) / "r.parquet", "2")
         peak = _status_kib("VmHWM")
     server.close()
     conn.send((before * 1024, peak * 1024, server.page_bytes))
 
 
-def _peak_rss(total: int, page_size: int) -> tuple[int, int, int]:
-    """``(peak RSS during the download, serialized page bytes, RSS before it)``, fresh process."""
+def _peak_rss(total: int, page_size: int, env: dict[str, str] | None = None) -> tuple[int, int, int]:
+    """``(peak RSS during the download, serialized page bytes, RSS before it)``, fresh process
+    (``env``: extra environment for that process, diagnostics only)."""
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_rss_child, args=(total, page_size, child))
-    proc.start()
+    saved = {k: os.environ.get(k) for k in env or {}}
+    os.environ.update(env or {})  # inherited by the spawned interpreter at start-up
+    try:
+        proc = ctx.Process(target=_rss_child, args=(total, page_size, child))
+        proc.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     before, peak, page = parent.recv()
     proc.join()
     return peak, page, before
@@ -191,12 +228,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows in the large report")
     parser.add_argument("--page-size", type=int, default=100_000, help="rows per page")
     parser.add_argument("--repeat", type=int, default=3, help="timed repetitions (best kept)")
+    parser.add_argument(
+        "--malloc-diagnostic",
+        action="store_true",
+        help="also measure the RSS growth with MALLOC_ARENA_MAX=2 (labelled, not the target)",
+    )
     args = parser.parse_args(argv)
     from google.analytics.data_v1beta import types
 
-    print(f"GA4 gRPC bench: {args.rows:,} rows, {len(DIMS)} dimensions, {len(METS)} metrics, "
-          f"pages of {args.page_size:,} rows")
-    server = FakeServer(args.rows, args.page_size)
+    print(
+        f"GA4 gRPC bench: {args.rows:,} rows, {len(DIMS)} dimensions, {len(METS)} metrics, "
+        f"pages of {args.page_size:,} rows"
+    )
+    server = FakeServer({"1": args.rows}, args.page_size)
     pages = _page_bytes(args.rows, args.page_size)
     pb_class = types.RunReportResponse.pb()
 
@@ -210,8 +254,10 @@ def main(argv: list[str] | None = None) -> int:
         decode.append(time.perf_counter() - t0)
         msg = pb_class.FromString(pages[0])
         t0 = time.perf_counter()
-        [(tuple(v.value for v in r.dimension_values), tuple(v.value for v in r.metric_values))
-         for r in msg.rows]
+        [
+            (tuple(v.value for v in r.dimension_values), tuple(v.value for v in r.metric_values))
+            for r in msg.rows
+        ]
         loop.append((time.perf_counter() - t0) * len(pages))
     raw_rate = args.rows / min(decode)
 
@@ -229,20 +275,37 @@ def main(argv: list[str] | None = None) -> int:
     e2e = args.rows / min(runs)
     print(f"raw ParseFromString          : {raw_rate / 1e6:6.2f} M rows/s")
     print(f"python loop to tuples (ref)  : {args.rows / min(loop) / 1e6:6.2f} M rows/s")
-    print(f"end to end (gRPC + Parquet)  : {e2e / 1e6:6.2f} M rows/s  "
-          f"ratio to raw decoding {e2e / raw_rate:.3f}  (target >= 0.065, >= 0.3M rows/s)")
+    print(
+        f"end to end (gRPC + Parquet)  : {e2e / 1e6:6.2f} M rows/s  "
+        f"ratio to raw decoding {e2e / raw_rate:.3f}  (target >= 0.065, >= 0.3M rows/s)"
+    )
 
     small = min(100_000, args.rows)
     peak_small, page, base_small = _peak_rss(small, args.page_size)
     peak_large, _, base_large = _peak_rss(args.rows, args.page_size)
     growth = peak_large - peak_small
-    print(f"RSS before the measured download (after a warm-up one): {base_small / 2**20:.1f} MiB "
-          f"(100k run) / {base_large / 2**20:.1f} MiB (large run)")
-    print(f"peak RSS {small:,} rows: {peak_small / 2**20:7.1f} MiB; {args.rows:,} rows: "
-          f"{peak_large / 2**20:7.1f} MiB; growth {growth / 2**20:6.1f} MiB = "
-          f"{growth / page:.2f}x one page ({page / 2**20:.1f} MiB serialized)  (target < 2x)")
-    print(f"working set of one download (peak - RSS before it): {(peak_small - base_small) / 2**20:.1f} "
-          f"MiB ({small:,} rows) vs {(peak_large - base_large) / 2**20:.1f} MiB ({args.rows:,} rows)")
+    print(
+        f"RSS before the measured download (after the same {min(WARMUP_ROWS, args.rows):,}-row "
+        f"warm-up): {base_small / 2**20:.1f} MiB (100k run) / {base_large / 2**20:.1f} MiB "
+        "(large run)"
+    )
+    print(
+        f"peak RSS {small:,} rows: {peak_small / 2**20:7.1f} MiB; {args.rows:,} rows: "
+        f"{peak_large / 2**20:7.1f} MiB; growth {growth / 2**20:6.1f} MiB = "
+        f"{growth / page:.2f}x one page ({page / 2**20:.1f} MiB serialized)  (target < 2x)"
+    )
+    print(
+        f"working set of one download (peak - RSS before it): {(peak_small - base_small) / 2**20:.1f} "
+        f"MiB ({small:,} rows) vs {(peak_large - base_large) / 2**20:.1f} MiB ({args.rows:,} rows)"
+    )
+    if args.malloc_diagnostic:
+        env = {"MALLOC_ARENA_MAX": "2"}
+        diag_small, _, _ = _peak_rss(small, args.page_size, env)
+        diag_large, _, _ = _peak_rss(args.rows, args.page_size, env)
+        print(
+            f"[diagnostic, MALLOC_ARENA_MAX=2, not the target] peak RSS {diag_small / 2**20:.1f} / "
+            f"{diag_large / 2**20:.1f} MiB; growth {(diag_large - diag_small) / page:.2f}x one page"
+        )
     ok = e2e / raw_rate >= 0.065 and e2e >= 300_000 and growth < 2 * page
     print("targets met" if ok else "TARGETS MISSED")
     return 0 if ok else 1
