@@ -28,7 +28,14 @@ from typing import Any
 
 from ..errors import InputError
 from .checkpoint import Checkpoint, load_checkpoint, remove_checkpoint, save_checkpoint
-from .client import RetryPolicy, data_client, describe_api_error, is_quota_exhausted, make_retry
+from .client import (
+    RetryPolicy,
+    data_client,
+    describe_api_error,
+    is_quota_exhausted,
+    make_retry,
+    run_report_wire,
+)
 from .credentials import ServiceAccountKey, load_service_account
 from .errors import DownloadError, QuotaExhaustedError
 
@@ -318,8 +325,9 @@ def _download_chunks(client: Any, request: ReportRequest, chunks: list[tuple[str
                      on_page: Callable[[RunStats], bool | None] | None) -> None:
     from google.analytics.data_v1beta import types
 
-    from .report import MemoryReleaser, wire_to_table
+    from .report import MemoryReleaser, decode_page, page_table
 
+    fetch_page = run_report_wire(client)
     prop = f"properties/{request.property_id}"
     dims = [types.Dimension(name=d) for d in request.dimensions]
     mets = [types.Metric(name=m) for m in request.metrics]
@@ -337,16 +345,21 @@ def _download_chunks(client: Any, request: ReportRequest, chunks: list[tuple[str
                 limit=request.page_size, offset=offset, order_bys=order,
                 return_property_quota=True,
             )
+            where = f"{prop} {start}..{end} at offset {offset}"
             try:
-                response = client.run_report(req, retry=retry, timeout=policy.timeout)
+                wire = fetch_page(req, retry=retry, timeout=policy.timeout)
             except Exception as exc:
                 if is_quota_exhausted(exc):
                     raise QuotaExhaustedError(describe_api_error(exc)) from None
                 raise _api_failure(exc, f"runReport {prop} {start}..{end} offset {offset}") from None
-            pb = type(response).pb(response)
-            row_count = pb.row_count
-            n = len(pb.rows)
-            where = f"{prop} {start}..{end} at offset {offset}"
+            page_bytes = len(wire)
+            try:
+                page = decode_page(wire)
+            except ValueError as exc:
+                raise DownloadError(f"{where}: {exc}", reason="bad_value") from None
+            del wire
+            head, n = page.head, page.rows
+            row_count = head.row_count
             if checkpoint.row_count is not None and row_count != checkpoint.row_count:
                 was = checkpoint.row_count
                 # GA4 revised the data mid-chunk: point the checkpoint at the chunk start.
@@ -361,18 +374,15 @@ def _download_chunks(client: Any, request: ReportRequest, chunks: list[tuple[str
                     f"page at {where} has {n} rows but rowCount {row_count} implies "
                     f"{min(request.page_size, max(row_count - offset, 0))}: refusing to lose rows",
                     reason="short_page")
-            _check_headers(pb, request, expected_types, where)
-            quota_out = _record_metadata(pb, stats)
-            # Memory stays at about one page: the parsed response (an object per row
-            # and per cell) is dropped before its cells become Arrow columns.
-            wire, n_dims = pb.SerializeToString(), len(pb.dimension_headers)
-            del response, pb
+            _check_headers(head, request, expected_types, where)
+            quota_out = _record_metadata(head, stats)
+            # Memory stays at about one page: the page's cells are Arrow arrays (no
+            # object per row or per cell), dropped once they are typed columns.
             try:
-                table = wire_to_table(wire, n, n_dims, schema)
+                table = page_table(page, schema)
             except ValueError as exc:
                 raise DownloadError(f"{where}: {exc}", reason="bad_value") from None
-            page_bytes = len(wire)
-            del wire
+            del page, head
             sink.write(table)
             stats.pages += 1
             stats.rows += table.num_rows
@@ -406,7 +416,9 @@ _TOKEN_QUOTAS = ("tokens_per_day", "tokens_per_hour", "tokens_per_project_per_ho
 
 
 def _record_metadata(pb: Any, stats: RunStats) -> str:
-    """Fold a page's flags and quota into ``stats``; return the name of a spent token quota."""
+    """Fold a page's flags and quota into ``stats``; return the name of a spent token quota.
+
+    ``pb`` is a ``RunReportResponse`` or a decoded page's head (same field names)."""
     meta = pb.metadata
     if meta.subject_to_thresholding:
         stats.subject_to_thresholding = True

@@ -1,13 +1,18 @@
 """Turning GA4 report pages into typed Arrow tables, and writing them as they arrive.
 
-A page is converted without a Python loop over rows: its wire image is re-read
+A page is converted without a Python loop over rows: its wire image is read
 by the protobuf C parser through a "flattening" descriptor that collects all
 dimension values and all metric values into two repeated string fields (see
 :func:`_flat_page_class`) that go straight into two Arrow string arrays;
 columns are strided ``take``s of those and pyarrow parses them in C (``cast``
-to int64/float64, ``strptime`` for ``date``). Walking the rows in Python
-instead costs ~1 microsecond per row, and Python lists of a page's cells
-(~28 MiB for 100k rows of 4 cells) would dominate its memory.
+to int64/float64, ``strptime`` for ``date``). The same parse reads the header
+fields (``dimensionHeaders``, ``metricHeaders``, ``rowCount``, ``metadata``,
+``propertyQuota``) with the official message types, so :func:`decode_page`
+needs nothing but the bytes: the gRPC download never builds the official
+``RunReportResponse`` (one object per row and per cell, ~6x the wire size).
+Walking the rows in Python instead costs ~1 microsecond per row, and Python
+lists of a page's cells (~28 MiB for 100k rows of 4 cells) would dominate its
+memory.
 
 Sinks write each page at once (a Parquet row group, or CSV lines) so memory
 stays bounded by about one page, into a partial file that is renamed onto the
@@ -23,12 +28,16 @@ import functools
 import logging
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "INTEGER_TYPES",
     "output_schema",
+    "Page",
+    "decode_page",
+    "page_table",
     "page_to_table",
     "wire_to_table",
     "MemoryReleaser",
@@ -87,8 +96,76 @@ def wire_to_table(wire: bytes, n_rows: int, n_dims: int, schema: Any) -> Any:
     Taking bytes lets the caller drop the parsed response first: the full
     message (one protobuf object per row and per cell) is the largest thing a
     page occupies, and holding it during the conversion doubled the peak.
-    Cells go from the protobuf container straight into Arrow, one transient
-    ``str`` at a time, never as Python lists of a whole page.
+
+    Raises ``ValueError`` when the page does not hold ``n_rows`` rows of
+    ``n_dims`` dimensions, or naming the column and an offending value when a
+    metric or date does not parse.
+    """
+    page = decode_page(wire)
+    del wire
+    if page.rows != n_rows or len(page.head.dimension_headers) != n_dims:
+        raise ValueError(f"the page holds {page.rows} rows of {len(page.head.dimension_headers)} "
+                         f"dimensions, expected {n_rows} rows of {n_dims}")
+    return page_table(page, schema)
+
+
+@dataclass
+class Page:
+    """One decoded ``runReport`` page, without an object per row or per cell.
+
+    ``head`` is a message with the response's fields except ``rows``
+    (``dimension_headers``, ``metric_headers``, ``row_count``, ``metadata``,
+    ``property_quota``; read them like ``RunReportResponse``'s). ``rows`` is
+    the number of rows on this page; ``dimension_cells`` and ``metric_cells``
+    hold every cell, row-major, as Arrow string arrays.
+    """
+
+    head: Any
+    rows: int
+    dimension_cells: Any
+    metric_cells: Any
+
+
+def decode_page(wire: bytes) -> Page:
+    """Decode the wire image of a ``RunReportResponse`` into a :class:`Page`.
+
+    One pass of the protobuf C parser through :func:`_flat_page_class` reads
+    the header fields and collects the cells; the cells then go to Arrow one
+    transient ``str`` at a time. The parsed message is dropped before
+    returning, so a page costs its wire bytes plus its Arrow cells.
+
+    The row count comes from the cell counts. A cell without a value (an
+    unset oneof) is absent from the flat lists; when the counts do not divide
+    evenly into rows of one cell per header, the page is parsed again with the
+    official message and walked row by row (unset cells read as ``""``), which
+    also gives the exact row count. Raises ``ValueError`` for a wire image
+    that does not parse.
+    """
+    import pyarrow as pa
+    from google.protobuf.message import DecodeError
+
+    try:
+        view = _flat_page_class().FromString(wire)
+    except DecodeError as exc:
+        raise ValueError(f"the page is not a valid RunReportResponse: {exc}") from None
+    n_dims, n_mets = len(view.dimension_headers), len(view.metric_headers)
+    dim_cells = view.rows.dimension_values.dimension_value
+    met_cells = view.rows.metric_values.metric_value
+    rows = _rows_from_cells(len(dim_cells), len(met_cells), n_dims, n_mets)
+    if rows is not None:
+        dims, mets = pa.array(dim_cells, type=pa.string()), pa.array(met_cells, type=pa.string())
+    else:
+        logger.debug("GA4 page with unset cells: converting row by row")
+        rows, dims, mets = _walk_rows(wire, n_dims, n_mets)
+    del dim_cells, met_cells
+    view.ClearField("rows")
+    head = type(view).FromString(view.SerializeToString())  # headers only: frees the cells
+    del view
+    return Page(head=head, rows=rows, dimension_cells=dims, metric_cells=mets)
+
+
+def page_table(page: Page, schema: Any) -> Any:
+    """The cells of ``page`` as a table of ``schema`` (its dimensions first, then metrics).
 
     Raises ``ValueError`` naming the column and an offending value when a
     metric or date does not parse.
@@ -97,9 +174,9 @@ def wire_to_table(wire: bytes, n_rows: int, n_dims: int, schema: Any) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    dims, mets = page.dimension_cells, page.metric_cells
+    n_dims = len(page.head.dimension_headers)
     n_mets = len(schema) - n_dims
-    dims, mets = _cell_arrays(wire, n_rows, n_dims, n_mets)
-    del wire
     columns = []
     for index, field in enumerate(schema):
         cells, width, at = (dims, n_dims, index) if index < n_dims else (mets, n_mets, index - n_dims)
@@ -123,9 +200,40 @@ def wire_to_table(wire: bytes, n_rows: int, n_dims: int, schema: Any) -> Any:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def _rows_from_cells(n_dim_cells: int, n_met_cells: int, n_dims: int, n_mets: int) -> int | None:
+    """Rows implied by the flat cell counts, ``None`` when they do not make whole rows."""
+    implied = set()
+    for cells, width in ((n_dim_cells, n_dims), (n_met_cells, n_mets)):
+        if width == 0:
+            if cells:
+                return None  # cells without a header
+        elif cells % width:
+            return None
+        else:
+            implied.add(cells // width)
+    if len(implied) > 1:
+        return None
+    return implied.pop() if implied else 0
+
+
+def _walk_rows(wire: bytes, n_dims: int, n_mets: int) -> tuple[int, Any, Any]:
+    """``(rows, dimension cells, metric cells)`` from the official message, row by row."""
+    import pyarrow as pa
+    from google.analytics.data_v1beta import types
+
+    pb = types.RunReportResponse.pb().FromString(wire)
+    dims = [v.value for r in pb.rows for v in r.dimension_values]
+    mets = [v.value for r in pb.rows for v in r.metric_values]
+    rows = len(pb.rows)
+    if len(dims) != rows * n_dims or len(mets) != rows * n_mets:
+        raise ValueError("rows do not all carry one value per dimension and metric header")
+    return rows, pa.array(dims, type=pa.string()), pa.array(mets, type=pa.string())
+
+
 @functools.lru_cache(maxsize=1)
 def _flat_page_class() -> Any:
-    """A message class reading a ``RunReportResponse`` wire image as two flat string lists.
+    """A message class reading a ``RunReportResponse`` wire image with its cells as
+    two flat string lists.
 
     Protobuf merges repeated occurrences of a singular message field and
     concatenates the repeated fields inside. Declaring ``rows`` (field 3) as
@@ -134,11 +242,21 @@ def _flat_page_class() -> Any:
     ``DimensionValue.value`` (1) and ``MetricValue.value`` (4) makes the C
     parser collect every cell, row-major, into two repeated string fields:
     no Python object per row or per cell wrapper, only the strings themselves.
+    The other fields keep their numbers and official types (``DimensionHeader``,
+    ``MetricHeader``, ``ResponseMetaData``, ``PropertyQuota`` from a private
+    copy of the official descriptors), so the header reads like the response's.
+    ``totals``/``maximums``/``minimums`` are never requested and stay unknown.
     """
+    from google.analytics.data_v1beta import types
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
+    pool = descriptor_pool.DescriptorPool()
+    official = types.RunReportResponse.pb().DESCRIPTOR
+    _add_file(pool, official.file, set())
+
     fdp = descriptor_pb2.FileDescriptorProto(
-        name="ai_train_model/ga4_flat_page.proto", package="ai_train_model.ga4flat", syntax="proto3"
+        name="ai_train_model/ga4_flat_page.proto", package="ai_train_model.ga4flat",
+        syntax="proto3", dependency=[official.file.name],
     )
     fdesc = descriptor_pb2.FieldDescriptorProto
     string, message = fdesc.TYPE_STRING, fdesc.TYPE_MESSAGE
@@ -154,36 +272,34 @@ def _flat_page_class() -> Any:
     page = fdp.message_type.add(name="FlatPage")
     page.field.add(name="rows", number=3, type=message, label=optional,
                    type_name=".ai_train_model.ga4flat.FlatRows")
-    pool = descriptor_pool.DescriptorPool()
+    for name in ("dimension_headers", "metric_headers", "row_count", "metadata",
+                 "property_quota"):
+        field = official.fields_by_name[name]
+        proto = page.field.add(name=name, number=field.number, type=field.type,
+                               label=repeated if _is_repeated(field) else optional)
+        if field.message_type is not None:
+            proto.type_name = "." + field.message_type.full_name
     pool.Add(fdp)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("ai_train_model.ga4flat.FlatPage"))
 
 
-def _cell_arrays(wire: bytes, n_rows: int, n_dims: int, n_mets: int) -> tuple[Any, Any]:
-    """All dimension and all metric cells of a page as two Arrow string arrays, row-major.
+def _is_repeated(field: Any) -> bool:
+    flag = getattr(field, "is_repeated", None)  # protobuf >= 5.28; ``label`` is deprecated
+    return bool(flag) if flag is not None else field.label == field.LABEL_REPEATED
 
-    Fast path: re-read the wire image with :func:`_flat_page_class` and hand
-    its repeated string fields to ``pa.array`` (no list of the page in
-    Python). A cell without a value (an unset oneof) would shift the flat
-    lists, so when the counts do not match, fall back to a per-row walk.
-    """
-    import pyarrow as pa
 
-    flat = _flat_page_class().FromString(wire)
-    dim_cells = flat.rows.dimension_values.dimension_value
-    met_cells = flat.rows.metric_values.metric_value
-    if len(dim_cells) == n_rows * n_dims and len(met_cells) == n_rows * n_mets:
-        return pa.array(dim_cells, type=pa.string()), pa.array(met_cells, type=pa.string())
-    del dim_cells, met_cells, flat
-    logger.debug("GA4 page with unset cells: converting row by row")
-    from google.analytics.data_v1beta import types
+def _add_file(pool: Any, file: Any, seen: set[str]) -> None:
+    """Add ``file`` and its dependencies (dependencies first) to ``pool``."""
+    from google.protobuf import descriptor_pb2
 
-    pb = types.RunReportResponse.pb().FromString(wire)
-    dims = [v.value for r in pb.rows for v in r.dimension_values]
-    mets = [v.value for r in pb.rows for v in r.metric_values]
-    if len(dims) != n_rows * n_dims or len(mets) != n_rows * n_mets:
-        raise ValueError("rows do not all carry one value per dimension and metric header")
-    return pa.array(dims, type=pa.string()), pa.array(mets, type=pa.string())
+    if file.name in seen:
+        return
+    seen.add(file.name)
+    for dependency in file.dependencies:
+        _add_file(pool, dependency, seen)
+    proto = descriptor_pb2.FileDescriptorProto()
+    file.CopyToProto(proto)
+    pool.Add(proto)
 
 
 def _first_bad(values: Any, arrow_type: Any) -> str:
