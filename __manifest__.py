@@ -20,11 +20,13 @@
             "scikit-learn",
             "statsmodels",
             "joblib",
+            "threadpoolctl",
             "holidays",
             "matplotlib",
             "openpyxl",
             "google-analytics-data",
             "google-analytics-admin",
+            "boto3",
         ],
     },
     "data": [
