@@ -8,7 +8,14 @@ import pyarrow as pa
 import pytest
 from google.analytics.data_v1beta import types
 
-from project.ga4.report import MemoryReleaser, output_schema, page_to_table, wire_to_table
+from project.ga4.report import (
+    MemoryReleaser,
+    decode_page,
+    output_schema,
+    page_table,
+    page_to_table,
+    wire_to_table,
+)
 
 SCHEMA = output_schema(["date", "city"], {"sessions": "TYPE_INTEGER", "purchaseRevenue": "TYPE_CURRENCY"})
 
@@ -73,6 +80,33 @@ def test_wire_image_converts_like_the_message():
     assert table.equals(page_to_table(page, SCHEMA))
     assert table.column("city").to_pylist() == ["Lima", "Quito"]
     assert table.column("sessions").to_pylist() == [7, 8]
+
+
+def test_decode_page_reads_the_header_without_the_rows():
+    page = _page([(("20240102", "Lima"), ("7", "1.25")), (("20240103", "Quito"), ("8", "2.5"))])
+    pb = type(page).pb(page)
+    pb.row_count = 40
+    pb.metadata.subject_to_thresholding = True
+    pb.property_quota.tokens_per_day.remaining = 99
+    decoded = decode_page(pb.SerializeToString())
+    head = decoded.head
+    assert decoded.rows == 2 and head.row_count == 40
+    assert [h.name for h in head.dimension_headers] == ["date", "city"]
+    assert [types.MetricType(h.type_).name for h in head.metric_headers] == ["TYPE_INTEGER",
+                                                                              "TYPE_CURRENCY"]
+    assert head.metadata.subject_to_thresholding and head.HasField("property_quota")
+    assert head.property_quota.tokens_per_day.remaining == 99
+    assert head.ByteSize() < 200  # the cells are not kept in the header
+    assert decoded.metric_cells.to_pylist() == ["7", "1.25", "8", "2.5"]
+    assert page_table(decoded, SCHEMA).equals(page_to_table(page, SCHEMA))
+
+
+def test_decode_page_rejects_garbage_and_wrong_shapes():
+    with pytest.raises(ValueError, match="not a valid RunReportResponse"):
+        decode_page(b"\x0a\xff\xff")
+    wire = types.RunReportResponse.pb(_page([(("20240101", "Lima"), ("1", "2.0"))])).SerializeToString()
+    with pytest.raises(ValueError, match="holds 1 rows of 2 dimensions, expected 2 rows"):
+        wire_to_table(wire, 2, 2, SCHEMA)
 
 
 def test_memory_releaser_trims_once_then_only_past_the_budget():
