@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import platform
 
 import pyarrow as pa
 import pytest
 from google.analytics.data_v1beta import types
 
+from project.ga4 import report
 from project.ga4.report import (
     MemoryReleaser,
     decode_page,
@@ -117,3 +119,12 @@ def test_memory_releaser_trims_once_then_only_past_the_budget():
         assert floor > 0
         release(budget=1 << 40)  # far below the budget: the floor stays
         assert release.floor == floor
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_releaser_fixes_the_glibc_trim_threshold():
+    """Pages received by gRPC threads must not stay resident in their arenas."""
+    report._fix_trim_threshold.cache_clear()
+    report.MemoryReleaser()
+    assert report._fix_trim_threshold.cache_info().currsize == 1
+    assert report._fix_trim_threshold(report.TRIM_THRESHOLD) is True
