@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 
-__all__ = ["ADDON_DIR", "core"]
+__all__ = ["ADDON_DIR", "core", "selection_label"]
 
 ADDON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PROJECT_DIR = os.path.join(ADDON_DIR, "project")
@@ -58,3 +58,11 @@ def core(name):
     with _LOCK:
         _ensure_project_package()
     return importlib.import_module(f"project.{name}")
+
+
+def selection_label(record, field_name):
+    """The translated label of ``record``'s selection value, for messages
+    shown to users (who should read "Running", not ``running``)."""
+    value = record[field_name]
+    labels = dict(record._fields[field_name]._description_selection(record.env))
+    return labels.get(value, value or "")

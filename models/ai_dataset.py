@@ -10,7 +10,7 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .ai_core import core
+from .ai_core import core, selection_label
 from .model_trainer import _in_test_mode
 
 _logger = logging.getLogger(__name__)
@@ -295,7 +295,7 @@ class AiDataset(models.Model):
             if dataset.registration_state != "failed":
                 raise UserError(
                     _("Only failed registrations can be retried (%(dataset)s is %(state)s).",
-                      dataset=dataset.display_name, state=dataset.registration_state or _("not queued"))
+                      dataset=dataset.display_name, state=selection_label(dataset, "registration_state") or _("not queued"))
                 )
             dataset._queue_registration(dataset.registration_bucket, dataset.registration_prefix or "")
         return True
@@ -417,7 +417,7 @@ class AiDataset(models.Model):
         for dataset in self:
             if dataset.state not in ("ready", "registered"):
                 raise UserError(_("Only ready datasets can be registered (%(dataset)s is %(state)s).",
-                                  dataset=dataset.display_name, state=dataset.state))
+                                  dataset=dataset.display_name, state=selection_label(dataset, "state")))
 
     def _queue_registration(self, bucket, prefix):
         """Queue the registration of this version to ``bucket``/``prefix`` and
@@ -427,7 +427,7 @@ class AiDataset(models.Model):
         self._check_can_register()
         if self.registration_state in ("queued", "running"):
             raise UserError(_("The registration of %(dataset)s is already %(state)s.",
-                              dataset=self.display_name, state=self.registration_state))
+                              dataset=self.display_name, state=selection_label(self, "registration_state")))
         bucket = (bucket or "").strip()
         if not bucket:
             raise UserError(_("Set the S3 bucket in Settings > AI Forecasting before registering datasets."))
@@ -525,7 +525,7 @@ class AiDataset(models.Model):
         if self.state not in ("ready", "registered"):
             return self._registration_failed(
                 _("%(dataset)s is %(state)s: only ready datasets can be registered.",
-                  dataset=self.display_name, state=self.state)
+                  dataset=self.display_name, state=selection_label(self, "state"))
             )
         try:
             with self.env.cr.savepoint():

@@ -65,7 +65,7 @@ class AiGa4Credential(models.Model):
         help="Upload the JSON key file instead of pasting it.",
     )
     key_filename = fields.Char(compute="_compute_key_file", groups=MANAGER_GROUP)
-    has_key = fields.Boolean(string="Key Set", readonly=True, copy=False)
+    has_key = fields.Boolean(string="Key Stored", readonly=True, copy=False)
     client_email = fields.Char(readonly=True, copy=False, tracking=True, help="Taken from the key.")
     private_key_id = fields.Char(string="Key ID", readonly=True, copy=False, tracking=True, help="Taken from the key.")
     gcp_project = fields.Char(string="Cloud Project", readonly=True, copy=False, help="Taken from the key.")

@@ -12,7 +12,7 @@ from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import config
 
-from .ai_core import core
+from .ai_core import core, selection_label
 
 _logger = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ class AiTrainingJob(models.Model):
             if started:
                 raise UserError(
                     _(
-                        "The settings of %(jobs)s cannot change once queued; reset it to draft first.",
+                        "The settings of %(jobs)s cannot change once queued; reset them to draft first.",
                         jobs=", ".join(started.mapped("name")),
                     )
                 )
@@ -290,7 +290,7 @@ class AiTrainingJob(models.Model):
         """Queue draft jobs and wake the cron up. Called by the Queue button."""
         for job in self:
             if job.state != "draft":
-                raise UserError(_("Only draft jobs can be queued (%(job)s is %(state)s).", job=job.name, state=job.state))
+                raise UserError(_("Only draft jobs can be queued (%(job)s is %(state)s).", job=job.name, state=selection_label(job, "state")))
             job._check_ready_to_queue()
         self._engine().write({"state": "queued", "date_queued": fields.Datetime.now(), "error_message": False})
         self._trigger_cron()
@@ -301,7 +301,7 @@ class AiTrainingJob(models.Model):
         for job in self:
             if job.state not in ("failed", "cancelled"):
                 raise UserError(
-                    _("Only failed or cancelled jobs can be retried (%(job)s is %(state)s).", job=job.name, state=job.state)
+                    _("Only failed or cancelled jobs can be retried (%(job)s is %(state)s).", job=job.name, state=selection_label(job, "state"))
                 )
             job._check_ready_to_queue()
         self._engine().write(
@@ -324,7 +324,7 @@ class AiTrainingJob(models.Model):
                     _(
                         "Only draft, queued or failed jobs can be cancelled (%(job)s is %(state)s).",
                         job=job.name,
-                        state=job.state,
+                        state=selection_label(job, "state"),
                     )
                 )
         self._engine().write({"state": "cancelled"})

@@ -225,7 +225,7 @@ class TestDatasetRegistration(TransactionCase):
         self.assertEqual((dataset.registration_bucket, dataset.registration_prefix), (self.bucket, "registry"))
         self.assertEqual(self._triggers(), triggers + 1, "queueing wakes the cron up")
         self.assertEqual(self._keys(), [], "nothing is uploaded inside the request")
-        with self.assertRaisesRegex(UserError, "already queued"):
+        with self.assertRaisesRegex(UserError, "already Queued"):
             self._wizard(dataset, dry_run=False).action_confirm()
 
         self.env["ai.dataset"]._cron_register_datasets()

@@ -120,8 +120,8 @@ class AiDatasetImportWizard(models.TransientModel):
     sheet_ids = fields.One2many(comodel_name="ai.dataset.import.sheet", inverse_name="wizard_id", string="Sheets")
     column_ids = fields.One2many(comodel_name="ai.dataset.import.column", inverse_name="wizard_id", string="File Columns")
     mapping_ids = fields.One2many(comodel_name="ai.dataset.import.mapping", inverse_name="wizard_id")
-    is_xlsx = fields.Boolean(compute="_compute_is_xlsx")
-    sample_json = fields.Text(help="The first raw rows of the file (JSON), for the preview.")
+    is_xlsx = fields.Boolean(string="Is XLSX", compute="_compute_is_xlsx")
+    sample_json = fields.Text(string="Sample JSON", help="The first raw rows of the file (JSON), for the preview.")
     file_info = fields.Char(string="Detected", readonly=True, help="Format, encoding, delimiter and header row found.")
     preview_html = fields.Html(compute="_compute_preview_html", sanitize=False, string="Preview")
     name = fields.Char(string="Dataset Name", help="Name of the dataset; the import adds a version to it.")
@@ -393,13 +393,15 @@ class AiDatasetImportWizard(models.TransientModel):
                 "summary_json": dataset._compute_summary(result.data, metadata),
             }
         )
+        # Formatted outside _(): Odoo's term extractor fails on an f-string inside the call.
+        rejected_rate = f"{result.stats.get('error_rate', 0):.2%}"
         dataset.message_post(
             body=_(
                 "Imported from %(file)s: %(valid)s of %(read)s rows accepted (%(rate)s rejected).",
                 file=result.filename,
                 valid=result.stats.get("rows_valid"),
                 read=result.stats.get("rows_read"),
-                rate=f"{result.stats.get('error_rate', 0):.2%}",
+                rate=rejected_rate,
             )
         )
         job = self.env["ai.training.job"]
