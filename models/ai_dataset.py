@@ -5,7 +5,7 @@ import json
 import logging
 import re
 import tempfile
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -374,6 +374,8 @@ class AiDataset(models.Model):
             key_cols=self._series_columns(),
             source=self.source,
             parents=self.parent_ids._parent_metadata(),
+            # the record's own date: rebuilding twice gives the same file and checksum
+            created_at=self.create_date.replace(tzinfo=timezone.utc).isoformat(timespec="seconds"),
         )
 
     def _excel_report_bytes(self):

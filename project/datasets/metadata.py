@@ -95,6 +95,13 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def _iso_day(value: Any) -> str | None:
+    """``YYYY-MM-DD`` of a date or timestamp column's extreme (date32 or timestamp)."""
+    if value is None:
+        return None
+    return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+
+
 def build_metadata(
     table: pa.Table,
     *,
@@ -106,8 +113,13 @@ def build_metadata(
     source: str = "upload",
     parents: Sequence[Mapping[str, Any]] = (),
     extra: Mapping[str, Any] | None = None,
+    created_at: str | None = None,
 ) -> dict:
-    """The metadata dict of a dataset version (JSON-serialisable)."""
+    """The metadata dict of a dataset version (JSON-serialisable).
+
+    ``created_at`` (ISO 8601) defaults to now; pass the version's own creation
+    time when rebuilding the metadata of an existing version, so the rebuilt
+    file, and its checksum, is the same every time."""
     check_name(name)
     dates = table.column(date_col) if date_col in table.column_names else None
     date_min = date_max = None
@@ -126,15 +138,15 @@ def build_metadata(
         "version": int(version),
         "source": source,
         "template": template,
-        "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created_at": created_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "parents": [dict(p) for p in parents],
         "content_sha256": content_sha256(table),
         "rows": int(table.num_rows),
         "series_columns": list(key_cols),
         "date_column": date_col,
         "series_count": int(series_count),
-        "date_min": date_min.date().isoformat() if date_min else None,
-        "date_max": date_max.date().isoformat() if date_max else None,
+        "date_min": _iso_day(date_min),
+        "date_max": _iso_day(date_max),
         "schema": [{"name": f.name, "type": str(f.type)} for f in table.schema],
     }
     if extra:

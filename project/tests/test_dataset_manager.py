@@ -142,3 +142,20 @@ def test_cli_bad_dataset_is_exit_2(tmp_path, capsys):
     assert main(["summary", str(bad)]) == 2
     assert "is not a readable Parquet dataset" in capsys.readouterr().err
     assert main(["summary", str(tmp_path / "missing.parquet")]) == 2
+
+
+def test_rebuilt_metadata_with_its_creation_time_is_reproducible(tmp_path):
+    """Rebuilding an existing version's file must give the same checksum (S3 registry)."""
+    import pyarrow as pa
+
+    from project.datasets.metadata import build_metadata, file_sha256, write_dataset
+
+    table = pa.table({"date": pa.array(["2026-01-01", "2026-01-02"]).cast(pa.date32()), "sales": [1.0, 2.0]})
+    digests = set()
+    for attempt in range(2):
+        meta = build_metadata(table, name="shop", created_at="2026-01-03T10:00:00+00:00")
+        path = tmp_path / f"v{attempt}.parquet"
+        write_dataset(table, path, meta)
+        digests.add(file_sha256(path))
+    assert len(digests) == 1
+    assert meta["created_at"] == "2026-01-03T10:00:00+00:00"
