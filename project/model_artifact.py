@@ -574,11 +574,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns ``EXIT_OK`` (0), ``EXIT_INVALID`` (1) or ``EXIT_USAGE`` (2)."""
-    parser = _build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse already printed usage; --help exits 0
-        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    from .cli import parse_args
+
+    args, code = parse_args(_build_parser(), argv, usage_code=EXIT_USAGE)
+    if args is None:
+        return code
     try:
         cli_key: str | bytes | None = args.signing_key
         if args.signing_key_file is not None:

@@ -17,6 +17,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .cli import configure_logging, parse_args
+
 __all__ = ["main", "check_access", "EXIT_OK", "EXIT_NO_ACCESS", "EXIT_BAD_INPUT"]
 
 logger = logging.getLogger(__name__)
@@ -52,13 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 on --help
-        return int(exc.code or 0)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    args, code = parse_args(build_parser(), argv)
+    if args is None:
+        return code
+    configure_logging(args.verbose)
     from .errors import InputError
     from .ga4.access import check_access as _check
     from .ga4.credentials import CredentialsError
