@@ -300,3 +300,52 @@ def test_gbm_beyond_trained_horizon():
     frame = model.predict(21)
     _check_contract(frame, 21)
     assert frame["mean"].min() > 30 and frame["mean"].max() < 300
+
+
+# ---------------------------------------------------------------- weekly data, yearly season
+
+
+def _weekly_yearly(n=260, seed=1):
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2015-01-04", periods=n, freq="W-SUN")
+    season = 1.0 + 0.4 * np.sin(2 * np.pi * np.arange(n) / 52)
+    y = (200 + 0.5 * np.arange(n)) * season * rng.lognormal(0, 0.03, n)
+    return y, ds
+
+
+def test_seasonal_indices_detects_a_yearly_season_and_ignores_noise():
+    from project.utils.pipelines import seasonal_indices
+
+    y, _ = _weekly_yearly()
+    idx = seasonal_indices(np.log(y), 52)
+    assert idx is not None and idx.shape == (52,)
+    assert abs(idx.sum()) < 1e-9
+    # the peak of the sine (phase 13) and its trough (phase 39) are found
+    assert np.argmax(idx) in range(11, 16) and np.argmin(idx) in range(37, 42)
+    noise = np.random.default_rng(0).normal(100, 1, 260)
+    assert seasonal_indices(noise, 52) is None
+    assert seasonal_indices(y[:100], 52) is None  # fewer than 2 seasons + 2
+
+
+@pytest.mark.parametrize("name", ["ets", "theta", "gbm"])
+def test_long_season_models_follow_the_yearly_shape(name):
+    y, ds = _weekly_yearly()
+    model = make_model(name, season_length=52, max_horizon=13)
+    frame = model.fit(y[:-13], ds[:-13]).predict(13)
+    _check_contract(frame, 13)
+    mase = np.mean(np.abs(frame["mean"].to_numpy() - y[-13:])) / np.mean(np.abs(np.diff(y[:-13])))
+    naive = np.mean(np.abs(y[-14] - y[-13:])) / np.mean(np.abs(np.diff(y[:-13])))
+    if name != "gbm":  # gbm has no yearly features on weekly data; it only has to be sane
+        assert mase < 0.5 * naive
+    else:
+        assert mase < 2 * naive
+
+
+def test_long_season_on_a_short_series_is_fitted_without_the_season():
+    y, ds = _weekly_yearly(n=60)
+    for name in ("ets", "theta"):
+        guarded = GuardedModel(make_model(name, season_length=52), season_length=52).fit(y, ds)
+        frame = guarded.predict(13)
+        assert guarded.fallback_reason_ is None
+        _check_contract(frame, 13)
+        assert 100 < frame["mean"].mean() < 500

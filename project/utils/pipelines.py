@@ -31,6 +31,11 @@ Design choices, and why:
 * **theta** is the classical Theta method (SES with half the linear drift) on
   a seasonally adjusted series, implemented with ``scipy.signal.lfilter``
   so a fit costs about a millisecond; AutoTheta is a strong peer on web data.
+* **Long seasons** (weekly data with ``season_length=52``, monthly with
+  12; :data:`LONG_SEASON`): ``ets`` and ``theta`` remove the yearly cycle by
+  classical decomposition when a 90 % autocorrelation test finds it, and
+  ``gbm`` builds lags without the same-phase (seasonal) ones, so short
+  weekly series are still fitted.
 * **Intervals**: ``naive``/``snaive`` use the residual standard deviation
   scaled by the square root of the number of steps (seasons); ``ets``,
   ``sarimax`` and ``prophet`` use their own; ``gbm`` and ``theta`` flag
@@ -76,6 +81,8 @@ __all__ = [
     "MODELS",
     "make_model",
     "conformal_bands",
+    "seasonal_indices",
+    "LONG_SEASON",
     "DEFAULT_LEVELS",
     "EXPLOSION_FACTOR",
 ]
@@ -83,6 +90,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
+#: Seasons at least this long (observations) are yearly cycles of weekly or monthly data:
+#: handled by classical decomposition instead of seasonal states (see :class:`ETSForecaster`).
+LONG_SEASON = 12
 #: A forecast whose absolute value exceeds this many times the series' max |y| is rejected.
 EXPLOSION_FACTOR = 10.0
 
@@ -381,6 +391,16 @@ class ETSForecaster(BaseForecaster):
     Damped additive trend and additive weekly season; analytic prediction
     intervals.  ``log="auto"`` uses the transform when ``y >= 0``.  The fit is
     limited to ``maxiter`` optimizer iterations.
+
+    A season of :data:`LONG_SEASON` or more observations (52 for weekly data,
+    12 for monthly) is not modelled by seasonal states, which would need that
+    many initial values from a few cycles: it is removed by classical
+    decomposition (:func:`seasonal_indices`, multiplicative for positive
+    series, only when the 90 % autocorrelation test finds it), a non-seasonal
+    damped ETS smooths the adjusted series and the forecast is re-seasonalised
+    -- the practice of the M4 statistical benchmarks.  ``log="auto"`` then
+    stays on the raw scale: the decomposition is already multiplicative and on
+    M4 Weekly the raw scale scored OWA 0.854 against 0.879 with the log.
     """
 
     name = "ets"
@@ -400,24 +420,42 @@ class ETSForecaster(BaseForecaster):
         self.maxiter = maxiter
 
     def min_length(self) -> int:
+        if int(self.season_length) >= LONG_SEASON:
+            return 8  # long seasons are removed by decomposition, not fitted as states
         return 2 * int(self.season_length) + 4
 
     def _fit(self, y, ds, X):
         from statsmodels.tools.sm_exceptions import ConvergenceWarning
         from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-        self.log_ = _use_log(self.log, y)
+        m = int(self.season_length)
+        # "auto": log for daily data (spiky, multiplicative weekday pattern); with a
+        # long season the decomposition below is already multiplicative, and the
+        # raw scale scored better on weekly data (M4 Weekly OWA 0.854 vs 0.879).
+        self.log_ = _use_log(self.log, y) and not (self.log == "auto" and m >= LONG_SEASON)
         z = np.log1p(y) if self.log_ else y
+        # A long (yearly) season of weekly or monthly data would need m seasonal
+        # states from few cycles: remove it by classical decomposition instead
+        # (multiplicative for positive data) and smooth the adjusted series.
+        self.long_season_ = m >= LONG_SEASON
+        self.factors_ = None
+        if self.long_season_:
+            mult = bool(np.all(y > 0)) and not self.log_
+            idx = seasonal_indices(np.log(y) if mult else z, m)
+            if idx is not None:
+                self.factors_ = (np.exp(idx) if mult else idx, mult)
+                phase = np.arange(len(z)) % m
+                z = z / self.factors_[0][phase] if mult else z - self.factors_[0][phase]
         # statsmodels 0.15 needs a pandas index for get_prediction's frame
         series = pd.Series(z, index=pd.RangeIndex(len(z)))
-        seasonal = "add" if self.season_length and self.season_length > 1 else None
+        seasonal = "add" if 1 < m < LONG_SEASON else None
         model = ETSModel(
             series,
             error="add",
             trend="add" if self.trend else None,
             damped_trend=bool(self.damped and self.trend),
             seasonal=seasonal,
-            seasonal_periods=int(self.season_length) if seasonal else None,
+            seasonal_periods=m if seasonal else None,
             initialization_method="estimated",
         )
         with warnings.catch_warnings(), _one_thread("blas"):
@@ -425,17 +463,24 @@ class ETSForecaster(BaseForecaster):
             warnings.simplefilter("ignore", RuntimeWarning)
             self.result_ = model.fit(disp=False, maxiter=int(self.maxiter))
 
+    def _reseason(self, values: np.ndarray) -> np.ndarray:
+        if getattr(self, "factors_", None) is None:
+            return values
+        season, mult = self.factors_
+        s = season[(self.n_obs_ + np.arange(len(values))) % len(season)]
+        return values * s if mult else values + s
+
     def _predict(self, h, levels, X):
         start = self.n_obs_
         with warnings.catch_warnings(), _one_thread("blas"):
             warnings.simplefilter("ignore")
             pred = self.result_.get_prediction(start=start, end=start + h - 1)
-            mean_z = np.asarray(pred.predicted_mean, dtype=np.float64)
+            mean_z = self._reseason(np.asarray(pred.predicted_mean, dtype=np.float64))
             bounds = {}
             for v in levels:
                 frame = pred.summary_frame(alpha=1 - v / 100.0)
-                lo = _back(frame["pi_lower"].to_numpy(np.float64), self.log_)
-                hi = _back(frame["pi_upper"].to_numpy(np.float64), self.log_)
+                lo = _back(self._reseason(frame["pi_lower"].to_numpy(np.float64)), self.log_)
+                hi = _back(self._reseason(frame["pi_upper"].to_numpy(np.float64)), self.log_)
                 bounds[v] = (lo, hi)
         return _back(mean_z, self.log_), bounds
 
@@ -622,6 +667,42 @@ class ProphetForecaster(BaseForecaster):
         return _back(mean_z, self.log_), bounds
 
 
+def seasonal_indices(z: np.ndarray, m: int, window: int | None = None) -> np.ndarray | None:
+    """Additive seasonal indices of ``z`` (summing to 0), or ``None`` without seasonality.
+
+    Classical decomposition: the lag-``m`` autocorrelation must exceed its 90 %
+    limit (the test of the M4 Theta benchmark); the indices are the mean
+    deviation from a centred moving average (``2 x m`` for even ``m``) per
+    phase, over the last ``window`` seasons when given.  Apply it to
+    ``log(y)`` for a multiplicative decomposition.  Phase ``p`` is position
+    ``i`` with ``i % m == p`` counted from the first value.
+    """
+    n = len(z)
+    if m < 2 or n < 2 * m + 2:
+        return None
+    x = z - z.mean()
+    denom = float(x @ x)
+    if denom <= 0:
+        return None
+    acf = np.array([float(x[k:] @ x[:-k]) / denom for k in range(1, m + 1)])
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
+    if abs(acf[-1]) <= limit:
+        return None
+    window_len = m if m % 2 else m + 1
+    kernel = np.ones(window_len) / window_len
+    if m % 2 == 0:  # 2 x m centred average for even seasons
+        kernel = np.r_[0.5, np.ones(m - 1), 0.5] / m
+    trend = np.convolve(z, kernel, mode="same")
+    half = len(kernel) // 2
+    detrended = (z - trend)[half : n - half]
+    phase = (np.arange(n) % m)[half : n - half]
+    if window:
+        keep = int(window) * m
+        detrended, phase = detrended[-keep:], phase[-keep:]
+    indices = np.array([detrended[phase == p].mean() for p in range(m)])
+    return indices - indices.mean()
+
+
 def _ses_sse(z: np.ndarray, alphas: np.ndarray) -> np.ndarray:
     from scipy.signal import lfilter
 
@@ -646,6 +727,13 @@ class ThetaForecaster(BaseForecaster):
     (0.885 x seasonal-naive MASE, like statsforecast's AutoTheta).  Bands: SES
     variance ``sigma^2 (1 + (k - 1) alpha^2)`` on in-sample errors; not
     native, the orchestrator may recalibrate them.
+
+    ``multiplicative="auto"`` uses a classical *multiplicative* decomposition
+    (indices of ``log y``, positive series) for seasons of
+    :data:`LONG_SEASON` or more, as the M4 Theta benchmark does for yearly
+    cycles of weekly/monthly data (M4 Weekly, ``season_length=52``: OWA 0.870
+    against 0.959 additive); short daily seasons keep the additive indices.
+    A series shorter than two seasons is fitted without seasonal adjustment.
     """
 
     name = "theta"
@@ -657,41 +745,20 @@ class ThetaForecaster(BaseForecaster):
         log: bool | str = False,
         seasonal_window: int | None = None,
         theta: float = 2.0,
+        multiplicative: bool | str = "auto",
     ):
         self.season_length = season_length
         self.log = log
         self.seasonal_window = seasonal_window
         self.theta = theta
+        self.multiplicative = multiplicative
 
     def min_length(self) -> int:
-        return 2 * int(self.season_length) + 2
+        # the seasonal test needs 2 m + 2 points; shorter series get the non-seasonal theta
+        return 4
 
     def _seasonal_indices(self, z: np.ndarray) -> np.ndarray | None:
-        m = int(self.season_length)
-        n = len(z)
-        if m < 2 or n < 2 * m + 2:
-            return None
-        x = z - z.mean()
-        denom = float(x @ x)
-        if denom <= 0:
-            return None
-        acf = np.array([float(x[k:] @ x[:-k]) / denom for k in range(1, m + 1)])
-        limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
-        if abs(acf[-1]) <= limit:
-            return None
-        window = m if m % 2 else m + 1
-        kernel = np.ones(window) / window
-        if m % 2 == 0:  # 2 x m centred average for even seasons
-            kernel = np.r_[0.5, np.ones(m - 1), 0.5] / m
-        trend = np.convolve(z, kernel, mode="same")
-        half = len(kernel) // 2
-        detrended = (z - trend)[half : n - half]
-        phase = (np.arange(n) % m)[half : n - half]
-        if self.seasonal_window:
-            keep = int(self.seasonal_window) * m
-            detrended, phase = detrended[-keep:], phase[-keep:]
-        indices = np.array([detrended[phase == p].mean() for p in range(m)])
-        return indices - indices.mean()
+        return seasonal_indices(z, int(self.season_length), self.seasonal_window)
 
     def _fit(self, y, ds, X):
         from scipy.optimize import minimize_scalar
@@ -700,9 +767,21 @@ class ThetaForecaster(BaseForecaster):
         z = np.log1p(y) if self.log_ else y.copy()
         n = len(z)
         m = int(self.season_length)
-        self.seasonal_ = self._seasonal_indices(z)
+        mult = self.multiplicative
+        if mult == "auto":
+            mult = m >= LONG_SEASON
+        self.mult_ = bool(mult) and not self.log_ and bool(np.all(y > 0))
         phase = np.arange(n) % max(m, 1)
-        adjusted = z - self.seasonal_[phase] if self.seasonal_ is not None else z
+        if self.mult_:
+            # classical multiplicative decomposition (indices of log y), as the M4 Theta benchmark
+            log_idx = self._seasonal_indices(np.log(y))
+            self.factors_ = None if log_idx is None else np.exp(log_idx)
+            self.seasonal_ = None
+            adjusted = z / self.factors_[phase] if self.factors_ is not None else z
+        else:
+            self.factors_ = None
+            self.seasonal_ = self._seasonal_indices(z)
+            adjusted = z - self.seasonal_[phase] if self.seasonal_ is not None else z
         grid = np.linspace(0.05, 0.95, 10)
         sse = _ses_sse(adjusted, grid)
         best = int(np.argmin(sse))
@@ -736,12 +815,18 @@ class ThetaForecaster(BaseForecaster):
         if self.seasonal_ is not None:
             m = len(self.seasonal_)
             mean_z = mean_z + self.seasonal_[(self.phase0_ + np.arange(h)) % m]
+        factor = np.ones(h)
+        if getattr(self, "factors_", None) is not None:
+            factor = self.factors_[(self.phase0_ + np.arange(h)) % len(self.factors_)]
         sd = self.sigma_ * np.sqrt(1.0 + (k - 1) * a * a)
         bounds = {
-            v: (_back(mean_z - _z_value(v) * sd, self.log_), _back(mean_z + _z_value(v) * sd, self.log_))
+            v: (
+                _back((mean_z - _z_value(v) * sd) * factor, self.log_),
+                _back((mean_z + _z_value(v) * sd) * factor, self.log_),
+            )
             for v in levels
         }
-        return _back(mean_z, self.log_), bounds
+        return _back(mean_z * factor, self.log_), bounds
 
 
 _LEVEL_PREFIXES = ("lag", "rmean", "slag", "smean")
@@ -803,12 +888,17 @@ class GBMForecaster(BaseForecaster):
         self.select_features = select_features
         self.random_state = random_state
 
+    def _feature_season(self) -> int:
+        # same-phase lags of a long (yearly) season need years of history per row
+        m = int(self.season_length)
+        return m if m < LONG_SEASON else 1
+
     def min_length(self) -> int:
-        return 4 * int(self.season_length) + 8
+        return 4 * self._feature_season() + 8
 
     def _config(self) -> FeatureConfig:
         return FeatureConfig(
-            season_length=int(self.season_length),
+            season_length=self._feature_season(),
             yearly_order=self.yearly_order_,
             country=self.country,
             known_exog=tuple(self.known_exog),
@@ -887,7 +977,7 @@ class GBMForecaster(BaseForecaster):
         resid = np.abs(ytr[recent] - fitted)
         self.resid_by_h_ = [resid[horizon[recent] == k] for k in range(1, H + 1)]
         # keep only what predict needs: the recent tail and dates
-        tail = min(n, 8 * int(self.season_length) + 2 * H + 8)
+        tail = min(n, max(8 * self._feature_season(), 56) + 2 * H + 8)
         self.tail_z_ = z[-tail:].copy()
         self.tail_ds_ = pd.DatetimeIndex(ds[-tail:])
         self.tail_exog_ = None if exog is None else exog.iloc[-tail:].reset_index(drop=True)
