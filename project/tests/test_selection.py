@@ -169,3 +169,23 @@ def test_result_is_picklable():
     back = pickle.loads(pickle.dumps(result))
     assert back.model == result.model
     pd.testing.assert_frame_equal(back.forecast, result.forecast)
+
+
+def test_weekly_series_with_a_yearly_season_is_selected_not_sent_to_naive():
+    from project.utils.selection import min_train_length
+
+    # 80 weeks: less than two yearly cycles, but enough for a backtest of 13-week horizons
+    rng = np.random.default_rng(3)
+    n, h = 80, 13
+    ds = pd.date_range("2020-01-05", periods=n, freq="W-SUN")
+    y = 500 + 3 * np.arange(n) + rng.normal(0, 10, n)
+    config = _config(horizon=h, season_length=52, step=4, candidates=("naive", "ets", "theta"))
+    assert min_train_length(config) == 26
+    assert min_train_length(_config()) == 14 and min_train_length(_config(season_length=10)) == 20
+    result = fit_series("w", y, ds, config)
+    assert result.fallback is None  # a real backtest and selection happened
+    assert set(result.scores) >= {"naive", "ets", "theta"}
+    _check_contract(result, h=h)
+    # weekly dates continue weekly, and the trend is followed rather than flattened
+    assert (result.forecast["ds"].diff().dropna() == pd.Timedelta(weeks=1)).all()
+    assert result.forecast["mean"].iloc[-1] > y[-1]

@@ -143,8 +143,20 @@ def ensemble_name(combine: str, members: Sequence[str]) -> str:
 
 
 def min_train_length(config: SelectionSettings) -> int:
-    """Fewest training days a backtest window needs: two seasons and two weeks."""
-    return max(2 * int(config.season_length), 14)
+    """Fewest training observations a backtest window needs.
+
+    Two seasons and at least 14 points.  A long (yearly) season of weekly or
+    monthly data (``season_length >= LONG_SEASON``) is optional for the
+    models -- they drop it when there is less than two cycles -- so half a
+    cycle is enough there: a two-year minimum would send every younger weekly
+    series to a naive forecast without any selection.
+    """
+    from .pipelines import LONG_SEASON
+
+    m = int(config.season_length)
+    if m >= LONG_SEASON:
+        return max(m // 2, 14)
+    return max(2 * m, 14)
 
 
 def _param(config: Any, name: str, default: Any) -> Any:
