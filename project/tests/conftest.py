@@ -13,3 +13,11 @@ SHARED_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 def wiki_df() -> pd.DataFrame:
     """The embedded Wikipedia pageviews sample, long format ``page,date,pageviews``."""
     return pd.read_csv(DATA_DIR / "wikipedia_pageviews_daily.csv")
+
+
+@pytest.fixture(scope="session")
+def sa() -> dict:
+    """A throwaway service account (a fresh RSA key) known to the GA4 fakes."""
+    from project.tests.ga4_fake import make_service_account
+
+    return make_service_account()

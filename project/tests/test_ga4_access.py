@@ -13,11 +13,6 @@ from project.tests.ga4_fake import DIMENSIONS, METRICS, FakeGA4, make_service_ac
 
 
 @pytest.fixture(scope="module")
-def sa() -> dict:
-    return make_service_account()
-
-
-@pytest.fixture(scope="module")
 def fake(sa):
     with FakeGA4([sa], summaries_page_size=1) as server:
         yield server

@@ -14,18 +14,8 @@ from project.errors import InputError
 from project.ga4.client import RetryPolicy
 from project.ga4.download import ReportRequest, date_chunks, download_report
 from project.ga4.errors import DownloadError
-from project.tests.ga4_fake import FakeGA4, FakeProperty, make_service_account, synthetic_row_count
-
-FAST = RetryPolicy(initial=0.01, maximum=0.05, multiplier=2.0, deadline=10.0, timeout=5.0)
-DIMS = ["date", "country"]
-METS = ["sessions", "purchaseRevenue", "bounceRate"]
-START, END = "2024-01-01", "2024-01-20"  # 20 days x 3 countries = 60 rows
-N_ROWS = synthetic_row_count(DIMS, START, END)
-
-
-@pytest.fixture(scope="module")
-def sa() -> dict:
-    return make_service_account()
+from project.tests.ga4_cases import DIMS, END, FAST, METS, N_ROWS, START
+from project.tests.ga4_fake import FakeGA4, FakeProperty
 
 
 @pytest.fixture(scope="module")
