@@ -11,7 +11,14 @@ import argparse
 import logging
 from collections.abc import Sequence
 
-__all__ = ["parse_args", "configure_logging"]
+__all__ = ["OneLineUsageParser", "parse_args", "configure_logging"]
+
+
+class OneLineUsageParser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def parse_args(

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from project.cli import OneLineUsageParser
 from project.errors import ArtifactError, InputError
 
 __all__ = [
@@ -503,15 +504,8 @@ def train_to_artifact(
 # --------------------------------------------------------------------------- CLI
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineUsageParser(
         prog="python -m project.entrenar_modelo",
         description="Backtest candidate models per series, choose or ensemble, refit, forecast "
         "and write a signed model artifact (zip).",

@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from project.cli import OneLineUsageParser
 from project.errors import ArtifactError, InputError
 
 __all__ = ["update_artifact", "update_series", "merge_history", "main"]
@@ -272,13 +273,8 @@ def update_artifact(
 # --------------------------------------------------------------------------- CLI
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineUsageParser(
         prog="python -m project.utils.incremental",
         description="Append new days to a trained model artifact, refit cheaply, "
         "reselect where accuracy degraded.",
