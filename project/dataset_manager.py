@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from project.errors import InputError
+from .errors import InputError
 
 __all__ = ["main", "summarize", "excel_report", "merge", "register", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
 
@@ -36,21 +36,21 @@ EXIT_USAGE = 2
 
 def summarize(df, metadata=None, today=None) -> dict:
     """Per-column statistics, date coverage and gaps per series, missing %, checks and alerts."""
-    from project.datasets.summary import summarize as _summarize
+    from .datasets.summary import summarize as _summarize
 
     return _summarize(df, metadata, today)
 
 
 def excel_report(df, metadata=None, summary=None) -> bytes:
     """XLSX bytes with tabs Resumen, Datos, Columnas, Series, Consistencia, Linaje."""
-    from project.datasets.report import excel_report as _excel_report
+    from .datasets.report import excel_report as _excel_report
 
     return _excel_report(df, metadata, summary)
 
 
 def merge(frames_with_meta, on_conflict: str = "keep-last", name: str = "merged", version: int | None = None):
     """``(merged DataFrame, conflicts DataFrame, metadata)``; see :func:`project.datasets.merge.merge`."""
-    from project.datasets.merge import merge as _merge
+    from .datasets.merge import merge as _merge
 
     return _merge(frames_with_meta, on_conflict=on_conflict, name=name, version=version)
 
@@ -68,13 +68,13 @@ def register(
 
     ``client``: a ready boto3 S3 client (keys from elsewhere than the standard chain).
     """
-    from project.datasets.registry import register as _register
+    from .datasets.registry import register as _register
 
     return _register(dataset_path, bucket, prefix, endpoint_url, region, dry_run, client=client)
 
 
 def _load(path: str):
-    from project.datasets.metadata import read_dataset
+    from .datasets.metadata import read_dataset
 
     table, meta = read_dataset(path)
     return table.to_pandas(), meta
@@ -114,7 +114,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from project.datasets.export import atomic_write_bytes
+    from .datasets.export import atomic_write_bytes
 
     df, meta = _load(args.dataset)
     atomic_write_bytes(args.output, excel_report(df, meta))
@@ -125,8 +125,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     import pyarrow as pa
 
-    from project.datasets.export import atomic_write_bytes, frame_to_csv_bytes
-    from project.datasets.metadata import check_name, write_dataset
+    from .datasets.export import atomic_write_bytes, frame_to_csv_bytes
+    from .datasets.metadata import check_name, write_dataset
 
     name = check_name(args.name or Path(args.output).stem)
     inputs = [_load(p) for p in args.datasets]
@@ -147,7 +147,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    from project.datasets.registry import RegistryError
+    from .datasets.registry import RegistryError
 
     try:
         result = register(

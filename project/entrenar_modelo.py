@@ -2,7 +2,7 @@
 
 Library use (the training contract of ``readme/ARCHITECTURE.md``)::
 
-    from project.entrenar_modelo import TrainConfig, train_to_artifact
+    from .entrenar_modelo import TrainConfig, train_to_artifact
     summary = train_to_artifact(frame, Path("model.zip"), date_col="date", target_col="sales",
                                 series_cols=["store"], config=TrainConfig(n_jobs=2),
                                 signing_key=key)
@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from project.cli import OneLineUsageParser
-from project.errors import ArtifactError, InputError
+from .cli import OneLineUsageParser
+from .errors import ArtifactError, InputError
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -116,7 +116,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise :class:`InputError` naming the first unusable option."""
-        from project.utils.selection import SELECTION_METRICS
+        from .utils.selection import SELECTION_METRICS
 
         if not 1 <= int(self.horizon) <= 366:
             raise InputError(f"horizon must be between 1 and 366 days, got {self.horizon}")
@@ -188,7 +188,7 @@ def _series_tasks(data: Any) -> list[tuple[str, Any, Any]]:
 
 
 def _run(tasks: list, config: TrainConfig, progress: Callable[[int, int], None] | None) -> list:
-    from project.utils.selection import fit_series
+    from .utils.selection import fit_series
 
     total = len(tasks)
     done = 0
@@ -339,7 +339,7 @@ def _report_png(result: TrainResult, data: Any) -> bytes:
     """Report of the series with the largest volume (history, forecast, backtest error)."""
     import warnings
 
-    from project.utils.evaluacion import render_report_png
+    from .utils.evaluacion import render_report_png
 
     volumes = data.groupby("unique_id")["y"].sum()
     uid = str(volumes.idxmax())
@@ -394,7 +394,7 @@ def summarise(
     extra: Mapping[str, Any] | None = None,
 ) -> TrainSummary:
     """Tables and metadata of a trained result (no file written)."""
-    from project.model_artifact import artifact_metadata
+    from .model_artifact import artifact_metadata
 
     metrics = metrics_frame(result)
     series = series_frame(result)
@@ -433,7 +433,7 @@ def write_artifact(
     policy: Any,
     signing_key: bytes,
 ) -> Path:
-    from project.model_artifact import build_artifact, render_model_card
+    from .model_artifact import build_artifact, render_model_card
 
     assert summary.result is not None
     model_object = build_model_object(summary.result, data, keys, policy)
@@ -470,7 +470,7 @@ def train_to_artifact(
     Raises :class:`InputError` for unusable input before anything is written;
     the zip appears only once complete (atomic rename).
     """
-    from project.utils.datos import prepare
+    from .utils.datos import prepare
 
     config.validate()
     if not signing_key:
@@ -642,8 +642,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     import secrets
 
-    from project.model_artifact import SIGNING_KEY_ENV, file_sha256, resolve_signing_key
-    from project.utils.datos import read_table
+    from .model_artifact import SIGNING_KEY_ENV, file_sha256, resolve_signing_key
+    from .utils.datos import read_table
 
     ephemeral = False
     if args.demo:

@@ -30,7 +30,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from project.errors import InputError
+from .errors import InputError
 
 __all__ = [
     "ImportResult",
@@ -56,14 +56,14 @@ PREVIEW_ROWS = 20
 
 def auto_map(columns: Sequence[object], template: str = "sales") -> dict[str, str]:
     """``{field: column}`` proposed from column names (Spanish and English synonyms)."""
-    from project.datasets.templates import auto_map as _auto_map
+    from .datasets.templates import auto_map as _auto_map
 
     return _auto_map(columns, template)
 
 
 def template_file(template: str = "sales", fmt: str = "csv") -> bytes:
     """Downloadable template (CSV or XLSX) with the columns, a type row and an example row."""
-    from project.datasets.templates import template_file as _template_file
+    from .datasets.templates import template_file as _template_file
 
     return _template_file(template, fmt)
 
@@ -119,7 +119,7 @@ class ImportResult:
         extra: Mapping[str, Any] | None = None,
     ) -> dict:
         """Metadata of the dataset version these rows make (see :mod:`project.datasets.metadata`)."""
-        from project.datasets.metadata import build_metadata
+        from .datasets.metadata import build_metadata
 
         base = self.base_metadata
         if version is None:
@@ -155,7 +155,7 @@ class ImportResult:
 
     def write(self, path: str | os.PathLike[str], metadata: Mapping[str, Any]) -> Path:
         """Write the dataset atomically; refuses a rejected import."""
-        from project.datasets.metadata import write_dataset
+        from .datasets.metadata import write_dataset
 
         if not self.accepted:
             raise InputError(f"import rejected, nothing written: {self.reason}")
@@ -164,7 +164,7 @@ class ImportResult:
 
 def errors_csv(errors) -> bytes:
     """Errors table -> CSV bytes (UTF-8 with BOM, formula-like cells escaped)."""
-    from project.datasets.export import frame_to_csv_bytes
+    from .datasets.export import frame_to_csv_bytes
 
     return frame_to_csv_bytes(errors)
 
@@ -187,9 +187,9 @@ def inspect_file(
     mapped, so a wizard can show the columns and let a person map them. Bad or
     hostile files still raise :class:`InputError`.
     """
-    from project.datasets import reader as rd
-    from project.datasets.templates import auto_map as _auto_map
-    from project.datasets.templates import get_template
+    from .datasets import reader as rd
+    from .datasets.templates import auto_map as _auto_map
+    from .datasets.templates import get_template
 
     tpl = get_template(template)
     limits = limits or rd.Limits()
@@ -250,11 +250,11 @@ def import_file(
     """
     import pyarrow as pa
 
-    from project.datasets import reader as rd
-    from project.datasets.metadata import read_dataset
-    from project.datasets.templates import auto_map as _auto_map
-    from project.datasets.templates import get_template, resolve_mapping
-    from project.datasets.validation import validate
+    from .datasets import reader as rd
+    from .datasets.metadata import read_dataset
+    from .datasets.templates import auto_map as _auto_map
+    from .datasets.templates import get_template, resolve_mapping
+    from .datasets.validation import validate
 
     tpl = get_template(template)
     limits = limits or rd.Limits()
@@ -409,10 +409,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = Path(args.output)
     errors_path = Path(args.errors) if args.errors else output.with_name(output.stem + ".errors.csv")
     try:
-        from project.datasets.export import atomic_write_bytes
-        from project.datasets.metadata import check_name
-        from project.datasets.reader import Limits
-        from project.datasets.templates import parse_mapping_arg
+        from .datasets.export import atomic_write_bytes
+        from .datasets.metadata import check_name
+        from .datasets.reader import Limits
+        from .datasets.templates import parse_mapping_arg
 
         if args.version is not None and args.version < 1:
             raise InputError("--version must be 1 or more")

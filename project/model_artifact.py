@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from project.errors import ArtifactError
+from .errors import ArtifactError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -179,7 +179,7 @@ def library_versions() -> dict[str, str]:
 
 def code_version() -> str:
     """The package version, plus ``git describe`` of the checkout when there is one."""
-    from project import __version__
+    from . import __version__
 
     root = Path(__file__).resolve().parents[1]
     try:
@@ -247,7 +247,7 @@ def render_model_card(metadata: Mapping[str, Any], metrics: pd.DataFrame | None 
         lines += ["", "## Chosen models", "", "| model | series |", "|---|---|"]
         lines += [f"| {name} | {count} |" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])]
     if metrics is not None and len(metrics):
-        from project.utils.evaluacion import metrics_markdown
+        from .utils.evaluacion import metrics_markdown
 
         table = metrics
         if {"bucket", "metric", "value"} <= set(metrics.columns):

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from project.errors import InputError
+from ..errors import InputError
 
 __all__ = ["merge", "ON_CONFLICT"]
 
@@ -31,8 +31,8 @@ def merge(
     (keys, date, the parent each value came from, the differing values, which
     one was kept) and the metadata of the new version naming its parents.
     """
-    from project.datasets.metadata import build_metadata
-    from project.datasets.summary import infer_roles
+    from .metadata import build_metadata
+    from .summary import infer_roles
 
     if on_conflict not in ON_CONFLICT:
         raise InputError(f"--on-conflict must be one of {', '.join(ON_CONFLICT)}, not {on_conflict!r}")

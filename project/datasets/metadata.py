@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from project.errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "METADATA_KEY",

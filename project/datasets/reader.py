@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from project.errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "Limits",

@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from project.errors import InputError
+from ..errors import InputError
 
 __all__ = ["RegistryError", "register", "REGISTRY_COLUMNS", "build_zip"]
 
@@ -61,7 +61,7 @@ def _scrub(text: str) -> str:
 
 def build_zip(dataset_path: Path, metadata: dict, out: Path) -> str:
     """Zip ``dataset.parquet``, ``metadata.json`` and ``SHA256SUMS``; returns the parquet's SHA-256."""
-    from project.datasets.metadata import file_sha256
+    from .metadata import file_sha256
 
     digest = file_sha256(dataset_path)
     meta_bytes = json.dumps(metadata, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
@@ -140,7 +140,7 @@ def register(
     from boto3.s3.transfer import TransferConfig
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from project.datasets.metadata import file_sha256, read_metadata
+    from .metadata import file_sha256, read_metadata
 
     path = Path(dataset_path)
     if not path.is_file():

@@ -69,7 +69,7 @@ def excel_report(
     """The report as XLSX bytes. ``summary`` defaults to :func:`summarize` of ``df``."""
     from openpyxl import Workbook
 
-    from project.datasets.summary import summarize
+    from .summary import summarize
 
     metadata = dict(metadata or {})
     summary = summary or summarize(df, metadata)

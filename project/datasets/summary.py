@@ -24,12 +24,12 @@ def infer_roles(
         next((c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])), None),
     )
     if date_col is None:
-        from project.errors import InputError
+        from ..errors import InputError
 
         raise InputError(f"the dataset has no date column; its columns are {', '.join(map(str, df.columns))}")
     keys = [k for k in metadata.get("series_columns", []) if k in df.columns]
     if not metadata.get("series_columns"):
-        from project.datasets.templates import TEMPLATES
+        from .templates import TEMPLATES
 
         tpl = TEMPLATES.get(metadata.get("template", "sales"), TEMPLATES["sales"])
         keys = tpl.key_fields(df.columns)

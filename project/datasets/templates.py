@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from project.errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "Field",

@@ -19,10 +19,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from project.datasets.parsing import Parsed, as_string, parse_date, parse_flag, parse_number, parse_text
-from project.datasets.reader import RawTable
-from project.datasets.templates import Template, type_descriptor
-from project.errors import InputError
+from .parsing import Parsed, as_string, parse_date, parse_flag, parse_number, parse_text
+from .reader import RawTable
+from .templates import Template, type_descriptor
+from ..errors import InputError
 
 __all__ = ["Validation", "validate", "DUPLICATE_POLICIES", "ERROR_COLUMNS"]
 

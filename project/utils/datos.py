@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from project.errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "MISSING_POLICIES",

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from project.errors import InputError
+from ..errors import InputError
 
 __all__ = [
     "mae",

@@ -39,8 +39,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from project.cli import OneLineUsageParser
-from project.errors import ArtifactError, InputError
+from ..cli import OneLineUsageParser
+from ..errors import ArtifactError, InputError
 
 __all__ = ["update_artifact", "update_series", "merge_history", "main"]
 
@@ -197,8 +197,8 @@ def update_artifact(
     """
     import pandas as pd
 
-    from project.entrenar_modelo import TrainResult, summarise, write_artifact
-    from project.model_artifact import file_sha256, load_artifact
+    from ..entrenar_modelo import TrainResult, summarise, write_artifact
+    from ..model_artifact import file_sha256, load_artifact
 
     if not 0 <= float(degrade_threshold) < 10:
         raise InputError(f"degrade threshold must be between 0 and 10, got {degrade_threshold}")
@@ -311,8 +311,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.INFO, stream=sys.stderr)
     try:
-        from project.model_artifact import file_sha256, load_artifact, resolve_signing_key
-        from project.utils.datos import read_table
+        from ..model_artifact import file_sha256, load_artifact, resolve_signing_key
+        from .datos import read_table
 
         key = resolve_signing_key(args.signing_key)
         config = None
