@@ -19,10 +19,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import InputError
 from .parsing import Parsed, as_string, parse_date, parse_flag, parse_number, parse_text
 from .reader import RawTable
 from .templates import Template, type_descriptor
-from ..errors import InputError
 
 __all__ = ["Validation", "validate", "DUPLICATE_POLICIES", "ERROR_COLUMNS"]
 
