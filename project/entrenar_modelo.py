@@ -470,7 +470,7 @@ def train_to_artifact(
     Raises :class:`InputError` for unusable input before anything is written;
     the zip appears only once complete (atomic rename).
     """
-    from .utils.datos import prepare
+    from .preparation import prepare
 
     config.validate()
     if not signing_key:

@@ -102,8 +102,9 @@ def update_series(
     import numpy as np
     import pandas as pd
 
+    from ..forecasting.intervals import finite_frame
     from .pipelines import conformal_bands
-    from .selection import _finite_frame, _forecast_frame, _make, fit_series, min_train_length, pooled_errors
+    from .selection import _forecast_frame, _make, fit_series, min_train_length, pooled_errors
 
     y = np.asarray(y, dtype=np.float64)
     ds = pd.DatetimeIndex(ds)
@@ -141,7 +142,7 @@ def update_series(
         combine = "median" if stored.combine == "median" else "mean"
         mean = getattr(np, combine)([p["mean"].to_numpy(np.float64) for p in preds], axis=0)
         pred = conformal_bands(mean, pooled_errors(errors), levels, lower_bound=0.0 if nonnegative else None)
-    pred = _finite_frame(pred, levels, nonnegative)
+    pred = finite_frame(pred, levels, nonnegative)
     result = dataclasses.replace(
         stored,
         fitted=fitted,
@@ -160,7 +161,7 @@ def _prepare_new(
 ) -> Any:
     import pandas as pd
 
-    from .datos import prepare
+    from ..preparation import prepare
 
     cols = set(new_data.columns)
     if {"unique_id", "ds", "y"} <= cols and date_col == "ds" and target_col == "y" and not series_cols:

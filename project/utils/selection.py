@@ -68,6 +68,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..forecasting.decomposition import LONG_SEASON
+from ..forecasting.guard import GuardedModel
+from ..forecasting.intervals import conformal_bands, finite_frame
+from ..forecasting.models import make_model
+
 __all__ = [
     "SelectionSettings",
     "SeriesResult",
@@ -151,8 +156,6 @@ def min_train_length(config: SelectionSettings) -> int:
     cycle is enough there: a two-year minimum would send every younger weekly
     series to a naive forecast without any selection.
     """
-    from .pipelines import LONG_SEASON
-
     m = int(config.season_length)
     if m >= LONG_SEASON:
         return max(m // 2, 14)
@@ -166,8 +169,6 @@ def _param(config: Any, name: str, default: Any) -> Any:
 
 def _make(name: str, config: Any) -> Any:
     """A fresh guarded candidate with the config's per-model parameters."""
-    from .pipelines import GuardedModel, make_model
-
     season = int(_param(config, "season_length", 7))
     params: dict[str, Any] = {"season_length": season}
     if getattr(config, "country", None):
@@ -244,26 +245,6 @@ def _bucket_table(uid: str, name: str, cv: pd.DataFrame) -> pd.DataFrame:
     return long
 
 
-def _finite_frame(frame: pd.DataFrame, levels: Sequence[int], nonnegative: bool) -> pd.DataFrame:
-    """Enforce the forecast contract again after combining or re-banding."""
-    mean = frame["mean"].to_numpy(np.float64)
-    mean = np.where(np.isfinite(mean), mean, 0.0)
-    if nonnegative:
-        mean = np.maximum(mean, 0.0)
-    out = {"mean": mean}
-    prev_lo, prev_hi = mean, mean
-    for lv in sorted(levels):
-        lo = frame[f"lo-{lv}"].to_numpy(np.float64)
-        hi = frame[f"hi-{lv}"].to_numpy(np.float64)
-        lo = np.minimum(np.where(np.isfinite(lo), lo, mean), prev_lo)
-        hi = np.maximum(np.where(np.isfinite(hi), hi, mean), prev_hi)
-        if nonnegative:
-            lo = np.maximum(lo, 0.0)
-        out[f"lo-{lv}"], out[f"hi-{lv}"] = lo, hi
-        prev_lo, prev_hi = lo, hi
-    cols = ["mean"] + [f"{s}-{lv}" for lv in levels for s in ("lo", "hi")]
-    return pd.DataFrame(out)[cols]
-
 
 def _simple_fit(
     uid: str,
@@ -275,13 +256,11 @@ def _simple_fit(
     started: float,
 ) -> SeriesResult:
     """Fallback path: one simple model, its own bands, no backtest."""
-    from .pipelines import GuardedModel, make_model
-
     h, levels = int(config.horizon), tuple(int(v) for v in config.levels)
     season = int(_param(config, "season_length", 7))
     model = GuardedModel(make_model(name, season_length=season), season_length=season)
     model.fit(y, ds)
-    pred = _finite_frame(model.predict(h, levels), levels, bool(np.all(y >= 0)))
+    pred = finite_frame(model.predict(h, levels), levels, bool(np.all(y >= 0)))
     logger.info("series %s: %s", uid, reason)
     return SeriesResult(
         unique_id=uid,
@@ -363,8 +342,6 @@ def fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesRe
 
 
 def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesResult:
-    from .pipelines import conformal_bands
-
     started = time.perf_counter()
     uid = str(uid)
     y = np.asarray(y, dtype=np.float64).ravel()
@@ -509,7 +486,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
             mean, pooled_errors(backtest_err), levels, lower_bound=0.0 if nonnegative else None
         )
         method = f"conformal ({w} backtest windows)"
-    pred = _finite_frame(pred, levels, nonnegative)
+    pred = finite_frame(pred, levels, nonnegative)
     return SeriesResult(
         unique_id=uid,
         model=chosen,
