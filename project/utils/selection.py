@@ -1,6 +1,6 @@
 """Per-series model selection: backtest, choose, ensemble, refit, forecast.
 
-:func:`fit_series` is the unit of work that :mod:`project.entrenar_modelo`
+:func:`fit_series` is the unit of work that :mod:`project.training`
 sends to joblib or Dask.  It is a pure function of plain, picklable values
 (an id, two arrays and a config object) and returns a picklable
 :class:`SeriesResult`, so the same code runs in a thread, a loky worker or a
@@ -81,6 +81,11 @@ __all__ = [
     "ensemble_name",
     "BACKTEST_METRICS",
     "pooled_errors",
+    "make_candidate",
+    "window_scale",
+    "selection_score",
+    "forecast_frame",
+    "SELECTION_METRICS",
 ]
 
 logger = logging.getLogger(__name__)
@@ -167,7 +172,7 @@ def _param(config: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _make(name: str, config: Any) -> Any:
+def make_candidate(name: str, config: Any) -> Any:
     """A fresh guarded candidate with the config's per-model parameters."""
     season = int(_param(config, "season_length", 7))
     params: dict[str, Any] = {"season_length": season}
@@ -179,7 +184,8 @@ def _make(name: str, config: Any) -> Any:
     return GuardedModel(make_model(name, **params), fallback="snaive", season_length=season)
 
 
-def _scale(train: np.ndarray, season_length: int) -> float:
+def window_scale(train: np.ndarray, season_length: int) -> float:
+    """The MASE scale of a training window: its mean absolute seasonal difference (never 0)."""
     from .evaluacion import seasonal_scale
 
     value = seasonal_scale(train, season_length)
@@ -189,7 +195,7 @@ def _scale(train: np.ndarray, season_length: int) -> float:
     return value if value > 0 else 1.0
 
 
-def _score(errors: np.ndarray, actual: np.ndarray, scales: np.ndarray, metric: str) -> float:
+def selection_score(errors: np.ndarray, actual: np.ndarray, scales: np.ndarray, metric: str) -> float:
     """Selection score over all horizons: per-window value averaged over windows."""
     abs_err = np.abs(errors)
     if metric == "mase":
@@ -245,7 +251,6 @@ def _bucket_table(uid: str, name: str, cv: pd.DataFrame) -> pd.DataFrame:
     return long
 
 
-
 def _simple_fit(
     uid: str,
     y: np.ndarray,
@@ -268,7 +273,7 @@ def _simple_fit(
         members=(name,),
         combine="single",
         fitted={name: model},
-        forecast=_forecast_frame(uid, ds, pred, h),
+        forecast=forecast_frame(uid, ds, pred, h),
         metrics=pd.DataFrame(columns=["unique_id", "model", "bucket", "metric", "value", "chosen"]),
         scores={},
         n_obs=int(y.size),
@@ -304,7 +309,8 @@ def pooled_errors(errors: np.ndarray, radius: int = 3) -> np.ndarray:
     return np.vstack(rows)
 
 
-def _forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
+def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
+    """``unique_id, ds, horizon`` plus the forecast columns, dated after the last of ``ds``."""
     future = pd.date_range(ds[-1] + pd.Timedelta(days=1), periods=h, freq=_freq(ds))
     frame = pred.reset_index(drop=True).copy()
     frame.insert(0, "horizon", np.arange(1, h + 1))
@@ -327,7 +333,7 @@ def fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesRe
 
     ``y`` holds the values oldest first (NaN allowed inside: the models
     interpolate), ``ds`` their dates.  ``config`` is a
-    :class:`project.entrenar_modelo.TrainConfig` or any object with the
+    :class:`project.training.TrainConfig` or any object with the
     attributes of :class:`SelectionSettings`.  Never raises for a difficult
     series: failures become fallbacks recorded in the result.
 
@@ -377,7 +383,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     ends = [e for e in ends if e >= min_train_length(config)] or [n - h]
     w = len(ends)
     actual = np.stack([y[e : e + h] for e in ends])
-    scales = np.array([_scale(y[max(0, e - max_train) : e], season) for e in ends])
+    scales = np.array([window_scale(y[max(0, e - max_train) : e], season) for e in ends])
     cut_dates = [ds[e - 1] for e in ends]
     target_ds = [ds[e : e + h] for e in ends]
     nonnegative = bool(np.all(finite >= 0))
@@ -391,7 +397,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
         try:
             for i, e in enumerate(ends):
                 start = max(0, e - max_train)
-                model = _make(name, config).fit(y[start:e], ds[start:e])
+                model = make_candidate(name, config).fit(y[start:e], ds[start:e])
                 fc[i] = model.predict(h, level=())["mean"].to_numpy(np.float64)
                 if model.fallback_reason_:
                     reasons.append(f"window {i + 1}: {model.fallback_reason_}")
@@ -414,7 +420,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     def err_of(fc: np.ndarray) -> np.ndarray:
         return np.where(valid, act0 - fc, 0.0)
 
-    scores = {name: _score(err_of(fc), act0, scales, metric) for name, fc in means.items()}
+    scores = {name: selection_score(err_of(fc), act0, scales, metric) for name, fc in means.items()}
     ranking = sorted(scores, key=lambda k: (scores[k], list(config.candidates).index(k)))
     options: dict[str, tuple[str, tuple[str, ...]]] = {name: ("single", (name,)) for name in ranking}
     pool_label = None
@@ -440,7 +446,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
             if label not in options:
                 combo = np.mean([means[m] for m in top], axis=0)
                 means[label] = combo
-                scores[label] = _score(err_of(combo), act0, scales, metric)
+                scores[label] = selection_score(err_of(combo), act0, scales, metric)
                 options[label] = ("mean", top)
             if top == pool:
                 pool_label = label
@@ -467,7 +473,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     fitted: dict[str, Any] = {}
     preds = []
     for name in members:
-        model = _make(name, config).fit(y[start:], ds[start:])
+        model = make_candidate(name, config).fit(y[start:], ds[start:])
         pred = model.predict(h, levels)
         if model.fallback_reason_:
             errors[f"{name} (refit)"] = model.fallback_reason_
@@ -493,7 +499,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
         members=tuple(members),
         combine=combine,
         fitted=fitted,
-        forecast=_forecast_frame(uid, ds, pred, h),
+        forecast=forecast_frame(uid, ds, pred, h),
         metrics=metrics,
         scores={k: float(v) for k, v in scores.items()},
         n_obs=int(n),
