@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .utils.selection import SELECTION_METRICS, fit_series
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -103,6 +102,8 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise :class:`InputError` naming the first unusable option."""
+        from .utils.selection import SELECTION_METRICS
+
         if not 1 <= int(self.horizon) <= 366:
             raise InputError(f"horizon must be between 1 and 366 days, got {self.horizon}")
         if not self.candidates:
@@ -227,6 +228,8 @@ def train(
 ) -> TrainResult:
     """Fit every series of ``prepared`` (a :class:`~project.preparation.PreparedData`
     or a long frame ``unique_id, ds, y``) and return the per-series results."""
+    from .utils.selection import fit_series
+
     config.validate()
     data = getattr(prepared, "data", prepared)
     tasks = series_tasks(data)
