@@ -1,4 +1,4 @@
-from . import ai_protected_mixin
+from . import ai_protected_fields_mixin
 from . import ai_job_mixin
 from . import ai_bulk_mixin
 from . import ai_dataset
