@@ -4,7 +4,7 @@ from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import content_disposition, request
 
-from ..models.ai_core import core
+from ..project import importar_datos
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _MIMETYPES = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MIMETYPE}
@@ -50,5 +50,5 @@ class DatasetController(http.Controller):
             raise request.not_found()
         if not request.env.user.has_group("ai_train_model.group_ai_user"):
             raise request.not_found()
-        data = core("importar_datos").template_file(template, fmt)
+        data = importar_datos.template_file(template, fmt)
         return _bytes_response(data, f"{template}_template.{fmt}", _MIMETYPES[fmt])

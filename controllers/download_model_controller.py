@@ -1,3 +1,5 @@
+"""``/ai_train_model/model/<id>/download``: the signed zip of an ``ai.model.version``."""
+
 import re
 
 from odoo import http
@@ -23,22 +25,14 @@ class DownloadModelController(http.Controller):
         """Stream a model version's signed zip to a user allowed to read the
         version. Anything else (unknown id, other company, missing group)
         answers 404, so the answer never tells whether the version exists."""
-        version = request.env["ai.model.version"].browse(version_id).exists()
-        if not version:
-            raise request.not_found()
+        # Odoo's own lookup, as the requesting user: read access and record
+        # rules of the version, field access of the artifact.
+        binary = request.env["ir.binary"]
         try:
-            version.check_access_rights("read")
-            version.check_access_rule("read")
+            version = binary._find_record(res_model="ai.model.version", res_id=version_id)
             filename = _safe_filename(version)
-        except (AccessError, MissingError):
-            raise request.not_found() from None
-        # sudo: the requesting user may read this version (checked above); the
-        # artifact is a field attachment with no access rules of its own.
-        try:
-            stream = request.env["ir.binary"].sudo()._get_stream_from(
-                version.sudo(), "artifact_file", filename=filename, mimetype="application/zip"
-            )
-        except (MissingError, UserError):
+            stream = binary._get_stream_from(version, "artifact_file", filename=filename, mimetype="application/zip")
+        except (AccessError, MissingError, UserError):
             raise request.not_found() from None
         response = stream.get_response(as_attachment=True)
         response.headers["Content-Type"] = "application/zip"

@@ -8,7 +8,7 @@ import secrets
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from .ai_core import core
+from ..project import errors, model_artifact
 
 _logger = logging.getLogger(__name__)
 
@@ -210,9 +210,8 @@ class AiModelVersion(models.Model):
         raw = self._get_artifact_bytes()
         if self.artifact_sha256 and hashlib.sha256(raw).hexdigest() != self.artifact_sha256:
             raise UserError(_("The artifact of %s does not match its recorded SHA-256.", self.display_name))
-        errors = core("errors")
         try:
-            return core("model_artifact").verify_artifact(raw, self._get_signing_key())
+            return model_artifact.verify_artifact(raw, self._get_signing_key())
         except errors.ArtifactError as exc:
             raise UserError(
                 _("The artifact of %(version)s failed verification: %(reason)s", version=self.display_name, reason=exc)
