@@ -10,7 +10,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from ..project import errors
-from ..project.entrenar_modelo import KNOWN_CANDIDATES, TrainConfig, train_to_artifact
+from ..project.training import KNOWN_CANDIDATES, TrainConfig, train_to_artifact
 from .tools import form_action, selection_label
 
 #: Candidates that need an optional library, and that library's module.
@@ -22,7 +22,7 @@ class AiTrainingJob(models.Model):
 
     Users queue jobs; the cron ``ir_cron_ai_training_job_run`` runs them
     through ``ai.job.mixin`` (claim, progress, orphan requeue), calls
-    ``project.entrenar_modelo.train_to_artifact`` and stores the result as an
+    ``project.training.train_to_artifact`` and stores the result as an
     ``ai.model.version`` with its metric lines. Everything the engine writes
     (state, progress, log, result) is protected against RPC writes. A failed
     training is not retried by itself (the same input fails the same way); a
