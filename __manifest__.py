@@ -32,6 +32,7 @@
     "data": [
         "security/security.xml",
         "security/ir.model.access.csv",
+        "security/ai_wizard_rules.xml",
         "views/view_dataset.xml",
         "views/view_trainer.xml",
         "views/view_model_version.xml",
@@ -47,6 +48,7 @@
         "data/ir_cron_data.xml",
         "data/ir_cron_ga4_data.xml",
         "data/ir_cron_dataset_data.xml",
+        "data/ir_cron_secret_data.xml",
     ],
     "installable": True,
     "application": True,

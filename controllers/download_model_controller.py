@@ -4,12 +4,30 @@ from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import content_disposition, request
 
+from ..models.ai_protected_mixin import AiIntegrityError
+
 
 def _safe_filename(version):
     """``<name>-v<version>.zip`` restricted to ASCII letters, digits, dot,
     dash and underscore: nothing a browser or a shell could misread."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", version.name or "").strip("._-")[:100] or "model"
     return f"{stem}-v{version.version}.zip"
+
+
+def integrity_response(exc):
+    """409 with the reason, as plain text, for a stored file that failed its
+    SHA-256 or signature check (the user may read the record: the reason is
+    theirs to know)."""
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return request.make_response(
+        message.encode("utf-8"),
+        headers=[
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Cache-Control", "private, no-store"),
+        ],
+        status=409,
+    )
 
 
 class DownloadModelController(http.Controller):
@@ -21,8 +39,9 @@ class DownloadModelController(http.Controller):
     )
     def download_model(self, version_id, **kwargs):
         """Stream a model version's signed zip to a user allowed to read the
-        version. Anything else (unknown id, other company, missing group)
-        answers 404, so the answer never tells whether the version exists."""
+        version, once its SHA-256 and signature are checked. Anything else
+        (unknown id, other company, missing group) answers 404, so the answer
+        never tells whether the version exists; a tampered artifact 409."""
         version = request.env["ai.model.version"].browse(version_id).exists()
         if not version:
             raise request.not_found()
@@ -30,21 +49,18 @@ class DownloadModelController(http.Controller):
             version.check_access_rights("read")
             version.check_access_rule("read")
             filename = _safe_filename(version)
-        except (AccessError, MissingError):
+            data = version._get_artifact_bytes()
+        except AiIntegrityError as exc:
+            return integrity_response(exc)
+        except (AccessError, MissingError, UserError):
             raise request.not_found() from None
-        # sudo: the requesting user may read this version (checked above); the
-        # artifact is a field attachment with no access rules of its own.
-        try:
-            stream = request.env["ir.binary"].sudo()._get_stream_from(
-                version.sudo(), "artifact_file", filename=filename, mimetype="application/zip"
-            )
-        except (MissingError, UserError):
-            raise request.not_found() from None
-        response = stream.get_response(as_attachment=True)
-        response.headers["Content-Type"] = "application/zip"
-        response.headers["Content-Disposition"] = content_disposition(filename)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "private, no-store"
-        if "Content-Length" not in response.headers and stream.size is not None:
-            response.headers["Content-Length"] = str(stream.size)
-        return response
+        return request.make_response(
+            data,
+            headers=[
+                ("Content-Type", "application/zip"),
+                ("Content-Length", str(len(data))),
+                ("Content-Disposition", content_disposition(filename)),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Cache-Control", "private, no-store"),
+            ],
+        )

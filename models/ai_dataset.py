@@ -31,7 +31,9 @@ class AiDataset(models.Model):
     _inherit = ["mail.thread", "mail.activity.mixin", "ai.protected.fields.mixin"]
     _order = "name, version desc, id desc"
 
+    _engine_files = {"data_file": "checksum"}
     _protected_fields = (
+        "state",
         "data_file",
         "checksum",
         "row_count",
@@ -237,7 +239,7 @@ class AiDataset(models.Model):
         for dataset in self:
             if not dataset.checksum:
                 raise UserError(_("Dataset %s has no data yet.", dataset.display_name))
-        self.write({"state": "ready"})
+        self._engine().write({"state": "ready"})
         return True
 
     def action_archive_dataset(self):
@@ -256,7 +258,7 @@ class AiDataset(models.Model):
         versions = self.env["ai.model.version"].search([("dataset_id", "in", todo.ids)])
         versions._engine().write({"needs_retraining": True})
         for dataset in todo:
-            dataset.message_post(
+            dataset._message_log(
                 body=_(
                     "Dataset archived: its data stays for audit; %(count)s model version(s) trained on it "
                     "are flagged as needing retraining.",
@@ -409,7 +411,8 @@ class AiDataset(models.Model):
             "endpoint_url": (params.get_param("ai_train_model.s3_endpoint_url") or "").strip() or None,
             "region": (params.get_param("ai_train_model.s3_region") or "").strip() or None,
             "access_key_id": (params.get_param("ai_train_model.s3_access_key_id") or "").strip() or None,
-            "secret_access_key": params.get_param("ai_train_model.s3_secret_access_key") or None,
+            "secret_access_key": self.env["ai.secret"]._ai_decrypt(params.get_param("ai_train_model.s3_secret_access_key"))
+            or None,
         }
 
     def _check_can_register(self):
@@ -559,14 +562,14 @@ class AiDataset(models.Model):
                 "registration_message": message,
             }
         )
-        self.message_post(body=message)
+        self._message_log(body=message)
         _logger.info("dataset %s registered to %s (%s)", self.id, s3_key, result["action"])
         return True
 
     def _registration_failed(self, reason):
         self.ensure_one()
         self._engine().write({"registration_state": "failed", "registration_message": reason})
-        self.message_post(body=reason)
+        self._message_log(body=reason)
         _logger.warning("registration of dataset %s failed: %s", self.id, reason)
         return False
 
@@ -643,23 +646,10 @@ class AiDataset(models.Model):
         return [c.strip() for c in (self.series_cols or "").split(",") if c.strip()]
 
     def _get_parquet_bytes(self):
-        """Return the raw Parquet bytes (no base64 round trip)."""
+        """Return the raw Parquet bytes (no base64 round trip), checked
+        against the stored SHA-256 (``AiIntegrityError`` otherwise)."""
         self.ensure_one()
-        # sudo: the field attachment is only reachable through this record,
-        # whose read access the caller already has (we are reading `self`).
-        self.check_access_rights("read")
-        self.check_access_rule("read")
-        attachment = (
-            self.env["ir.attachment"]
-            .sudo()
-            .search(
-                [("res_model", "=", self._name), ("res_id", "=", self.id), ("res_field", "=", "data_file")],
-                limit=1,
-            )
-        )
-        if not attachment:
-            raise UserError(_("Dataset %s has no data file.", self.display_name))
-        return attachment.raw
+        return self._engine_file_bytes("data_file")
 
     def _read_dataframe(self, columns=None):
         """Return the dataset as a pandas DataFrame (optionally only ``columns``)."""
