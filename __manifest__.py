@@ -34,6 +34,7 @@
         "security/ir.model.access.csv",
         "security/ai_wizard_rules.xml",
         "views/view_dataset.xml",
+        "views/ai_dataset_registration_views.xml",
         "views/view_trainer.xml",
         "views/view_model_version.xml",
         "views/view_model_metric.xml",

@@ -3,8 +3,10 @@ from . import ai_secret
 from . import ir_config_parameter
 from . import ir_attachment
 from . import ir_binary
+from . import ai_job_mixin
 from . import ai_bulk_mixin
 from . import ai_dataset
+from . import ai_dataset_registration
 from . import ai_model_metric
 from . import ai_model_version
 from . import model_trainer

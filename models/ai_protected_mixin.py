@@ -89,10 +89,14 @@ class AiProtectedFieldsMixin(models.AbstractModel):
 
     # ------------------------------------------------------------------ checks
 
+    def _protected_field_names(self):
+        """The engine-owned field names (a mixin may add its own)."""
+        return set(self._protected_fields)
+
     def _check_protected_fields(self, fnames):
         if self._is_engine():
             return
-        forbidden = sorted(set(fnames) & set(self._protected_fields))
+        forbidden = sorted(set(fnames) & self._protected_field_names())
         if forbidden:
             raise AccessError(
                 _(
@@ -186,7 +190,7 @@ class AiProtectedFieldsMixin(models.AbstractModel):
     def _without_protected_defaults(self):
         """``self`` without ``default_<protected field>`` context keys (they
         would set a protected field after the checks)."""
-        protected = set(self._protected_fields)
+        protected = self._protected_field_names()
         context = {
             key: value
             for key, value in self.env.context.items()

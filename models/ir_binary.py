@@ -8,7 +8,8 @@ class IrBinary(models.AbstractModel):
 
     An access token or the ``public`` flag on such an attachment (which
     ``ir.attachment`` refuses to set, but a database restored from elsewhere
-    may hold) is ignored; a user without access gets 404.
+    may hold) is ignored; a user without access gets 404. Any record of the
+    addon's models (``ai.*``) the user may not read answers 404, not 403.
     """
 
     _inherit = "ir.binary"
@@ -26,7 +27,7 @@ class IrBinary(models.AbstractModel):
                 if not allowed:
                     raise MissingError(_("This file does not exist or you may not read it."))
                 return record.sudo()
-        if getattr(record, "_engine_files", None):
+        if record._name.startswith("ai."):
             # Another company's record (or no access at all): 404, not 403.
             try:
                 return super()._find_record_check_access(record, access_token)

@@ -113,7 +113,7 @@ class TestSecurityHardening(TransactionCase):
         for name, read in paths.items():
             with self.subTest(path=name), self.assertRaisesRegex(AiIntegrityError, "does not match its recorded SHA-256"):
                 read()
-        self.env["ai.training.job"]._cron_run_jobs()
+        self.env["ai.training.job"]._job_cron_run()
         self.assertEqual(job.state, "failed")
         self.assertIn("does not match its recorded SHA-256", job.error_message)
 
@@ -243,7 +243,7 @@ class TestSecurityHardening(TransactionCase):
         cases = [
             (self.dataset, "state", "archived"),
             (self.dataset, "state", "registered"),
-            (self.dataset, "registration_state", "done"),
+            (self.dataset, "s3_key", "s3://forged/key"),
             (self.job, "state", "done"),
             (self.version, "state", "active"),
             (credential, "check_state", "ok"),
@@ -259,10 +259,10 @@ class TestSecurityHardening(TransactionCase):
         Dataset = self.env["ai.dataset"].with_user(self.users.analyst)
         with self.assertRaises(AccessError):
             Dataset.create({"name": "Forged", "state": "registered"})
-        forged = Dataset.with_context(default_state="registered", default_registration_state="done").create(
+        forged = Dataset.with_context(default_state="registered", default_s3_key="s3://forged/key").create(
             {"name": "Forged"}
         )
-        self.assertEqual((forged.state, forged.registration_state), ("draft", False))
+        self.assertEqual((forged.state, forged.s3_key), ("draft", False))
         with self.assertRaises(AccessError):
             self.env["ai.model.version"].with_user(self.users.manager).with_context(default_state="active").create(
                 {"name": "x", "version": 9, "company_id": self.company.id}
@@ -308,7 +308,7 @@ class TestSecurityHardening(TransactionCase):
             credential.invalidate_recordset()
             self.assertIn(pem_line, credential.with_user(self.users.manager).key_json)
             self.assertEqual(credential._service_account().public_summary()["client_email"], credential.client_email)
-            self.assertEqual(self.env["ai.dataset"]._s3_settings()["secret_access_key"], settings_secret)
+            self.assertEqual(self.env["ai.dataset.registration"]._s3_settings()["secret_access_key"], settings_secret)
         # Rotation: the new key first, the old one still accepted, then re-encrypted.
         with patch.dict(config.options, {CONFIG_KEY: "second key", CONFIG_OLD_KEYS: "first key passphrase"}):
             self.env.invalidate_all()
@@ -320,7 +320,7 @@ class TestSecurityHardening(TransactionCase):
         with patch.dict(config.options, {CONFIG_KEY: "second key", CONFIG_OLD_KEYS: ""}):
             self.env.invalidate_all()
             self.assertIn(pem_line, credential.with_user(self.users.manager).key_json)
-            self.assertEqual(self.env["ai.dataset"]._s3_settings()["secret_access_key"], settings_secret)
+            self.assertEqual(self.env["ai.dataset.registration"]._s3_settings()["secret_access_key"], settings_secret)
         # The old key alone cannot open them any more; no key at all says so.
         with patch.dict(config.options, {CONFIG_KEY: "first key passphrase", CONFIG_OLD_KEYS: ""}):
             self.env.invalidate_all()

@@ -238,7 +238,7 @@ class TestSecurityMatrix(HttpCase):
         ok, job_id = self.call("ai.training.job", "create", {"dataset_id": self.dataset.id, "candidates": "naive"})
         self.assertTrue(ok, job_id)
         self.assertTrue(self.call("ai.training.job", "action_queue", [job_id])[0])
-        self.env["ai.training.job"]._cron_run_jobs()
+        self.env["ai.training.job"]._job_cron_run()
         job = self.env["ai.training.job"].browse(job_id)
         self.assertEqual(job.state, "failed")
         self.assertIn("does not match its recorded SHA-256", job.error_message)
@@ -322,7 +322,7 @@ class TestSecurityMatrix(HttpCase):
         cases = [
             ("ai.dataset", self.dataset.id, {"state": "archived"}),
             ("ai.dataset", self.dataset.id, {"state": "registered"}),
-            ("ai.dataset", self.dataset.id, {"registration_state": "done", "s3_key": "s3://x/y"}),
+            ("ai.dataset", self.dataset.id, {"s3_key": "s3://x/y", "registered_on": "2024-01-01 00:00:00"}),
             ("ai.training.job", self.job.id, {"state": "done"}),
             ("ai.model.version", self.version.id, {"state": "active"}),
             ("ai.ga4.credential", self.credential.id, {"check_state": "ok"}),
@@ -436,6 +436,7 @@ class TestSecurityMatrix(HttpCase):
             f"/ai_train_model/dataset/{self.dataset.id}/report.xlsx",
             f"/web/content?model=ai.dataset&id={self.dataset.id}&field=data_file",
             f"/web/content?model=ai.model.version&id={self.version.id}&field=artifact_file",
+            f"/web/content?model=ai.training.job&id={self.job.id}&field=input_file",
         ]
         for who in ("b_analyst", "b_manager", "plain"):
             self.login(who)
