@@ -4,8 +4,8 @@ from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import content_disposition, request
 
-from ..models.ai_core import core
-from ..models.ai_protected_mixin import AiIntegrityError
+from ..project import importar_datos
+from ..models.ai_protected_fields_mixin import AiIntegrityError
 from .download_model_controller import integrity_response
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -54,5 +54,5 @@ class DatasetController(http.Controller):
             raise request.not_found()
         if not request.env.user.has_group("ai_train_model.group_ai_user"):
             raise request.not_found()
-        data = core("importar_datos").template_file(template, fmt)
+        data = importar_datos.template_file(template, fmt)
         return _bytes_response(data, f"{template}_template.{fmt}", _MIMETYPES[fmt])

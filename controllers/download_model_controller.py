@@ -1,10 +1,12 @@
+"""``/ai_train_model/model/<id>/download``: the signed zip of an ``ai.model.version``."""
+
 import re
 
 from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import content_disposition, request
 
-from ..models.ai_protected_mixin import AiIntegrityError
+from ..models.ai_protected_fields_mixin import AiIntegrityError
 
 
 def _safe_filename(version):
@@ -42,12 +44,11 @@ class DownloadModelController(http.Controller):
         version, once its SHA-256 and signature are checked. Anything else
         (unknown id, other company, missing group) answers 404, so the answer
         never tells whether the version exists; a tampered artifact 409."""
-        version = request.env["ai.model.version"].browse(version_id).exists()
-        if not version:
-            raise request.not_found()
+        # Odoo's own lookup, as the requesting user: read access and record
+        # rules of the version.
+        binary = request.env["ir.binary"]
         try:
-            version.check_access_rights("read")
-            version.check_access_rule("read")
+            version = binary._find_record(res_model="ai.model.version", res_id=version_id)
             filename = _safe_filename(version)
             data = version._get_artifact_bytes()
         except AiIntegrityError as exc:

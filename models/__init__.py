@@ -1,4 +1,4 @@
-from . import ai_protected_mixin
+from . import ai_protected_fields_mixin
 from . import ai_secret
 from . import ir_config_parameter
 from . import ir_attachment

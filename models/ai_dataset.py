@@ -7,9 +7,11 @@ import tempfile
 from datetime import timezone
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import UserError
 
-from .ai_core import core, selection_label
+from ..project import dataset_manager, errors
+from ..project.datasets import registry as dataset_registry
+from .tools import selection_label
 
 
 class AiDataset(models.Model):
@@ -49,12 +51,7 @@ class AiDataset(models.Model):
     )
 
     name = fields.Char(required=True, tracking=True)
-    company_id = fields.Many2one(
-        comodel_name="res.company",
-        required=True,
-        index=True,
-        default=lambda self: self.env.company,
-    )
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
     source = fields.Selection(
         selection=[("ga4", "Google Analytics 4"), ("upload", "Upload"), ("merge", "Merge")],
         required=True,
@@ -76,13 +73,9 @@ class AiDataset(models.Model):
         string="Parent Versions",
         help="The dataset versions this one was derived from (lineage).",
     )
+    # the same relation read the other way round
     child_ids = fields.Many2many(
-        comodel_name="ai.dataset",
-        relation="ai_dataset_lineage_rel",
-        column1="parent_id",
-        column2="child_id",
-        string="Derived Versions",
-        readonly=True,
+        "ai.dataset", "ai_dataset_lineage_rel", "parent_id", "child_id", string="Derived Versions", readonly=True
     )
     data_file = fields.Binary(string="Parquet File", attachment=True, readonly=True, copy=False)
     data_filename = fields.Char(string="File Name", readonly=True, copy=False)
@@ -192,12 +185,7 @@ class AiDataset(models.Model):
 
     @api.depends("registration_ids")
     def _compute_registration_id(self):
-        last = {
-            dataset.id: registration_id
-            for dataset, registration_id in self.env["ai.dataset.registration"]._read_group(
-                [("dataset_id", "in", self.ids)], ["dataset_id"], ["id:max"]
-            )
-        }
+        last = self.env["ai.dataset.registration"]._job_latest_ids("dataset_id", self)
         for dataset in self:
             dataset.registration_id = last.get(dataset.id, False)
 
@@ -340,11 +328,13 @@ class AiDataset(models.Model):
         """The metadata dict stored inside the Parquet file ({} when absent)."""
         import pyarrow.parquet as pq
 
+        from ..project.datasets import metadata as dataset_metadata  # imports pyarrow: only when used
+
         self.ensure_one()
         if not self.checksum:
             return {}
         schema = pq.read_schema(io.BytesIO(self._get_parquet_bytes()))
-        raw = (schema.metadata or {}).get(core("datasets.metadata").METADATA_KEY)
+        raw = (schema.metadata or {}).get(dataset_metadata.METADATA_KEY)
         try:
             return json.loads(raw) if raw else {}
         except ValueError:
@@ -355,6 +345,8 @@ class AiDataset(models.Model):
         version, otherwise rebuilt from the record and its content."""
         import pyarrow.parquet as pq
 
+        from ..project.datasets import metadata as dataset_metadata  # imports pyarrow: only when used
+
         self.ensure_one()
         meta = self._embedded_metadata()
         if meta.get("name") == self._metadata_name() and meta.get("version") == self.version:
@@ -362,7 +354,7 @@ class AiDataset(models.Model):
         if table is None:
             table = pq.read_table(io.BytesIO(self._get_parquet_bytes()))
         table = table.replace_schema_metadata(None)
-        return core("datasets.metadata").build_metadata(
+        return dataset_metadata.build_metadata(
             table,
             name=self._metadata_name(),
             version=self.version,
@@ -382,15 +374,15 @@ class AiDataset(models.Model):
         meta = self._dataset_metadata()
         summary = json.loads(self.summary_json) if self.summary_json else None
         try:
-            return core("dataset_manager").excel_report(frame, meta, summary)
-        except core("errors").InputError as exc:
+            return dataset_manager.excel_report(frame, meta, summary)
+        except errors.InputError as exc:
             raise UserError(_("The report of %(dataset)s cannot be built: %(reason)s", dataset=self.display_name, reason=exc)) from exc
 
     def _compute_summary(self, frame=None, metadata=None):
         """JSON summary of the content (stored in ``summary_json``)."""
         self.ensure_one()
         frame = self._read_dataframe() if frame is None else frame
-        summary = core("dataset_manager").summarize(frame, metadata or self._dataset_metadata())
+        summary = dataset_manager.summarize(frame, metadata or self._dataset_metadata())
         return json.dumps(summary, default=str, indent=1)
 
     def _check_can_register(self):
@@ -425,6 +417,8 @@ class AiDataset(models.Model):
         (bucket and prefix default to the settings'); returns its result dict.
         With ``dry_run`` nothing is written to the bucket. Bad settings or an
         S3 refusal raise UserError with the reason (never the secret)."""
+        from ..project.datasets import metadata as dataset_metadata  # imports pyarrow: only when used
+
         self.ensure_one()
         Registration = self.env["ai.dataset.registration"]
         settings = Registration._s3_settings()
@@ -432,9 +426,6 @@ class AiDataset(models.Model):
         prefix = settings["prefix"] if prefix is None else prefix
         if not bucket:
             raise UserError(_("Set the S3 bucket in Settings > AI Forecasting before registering datasets."))
-        errors = core("errors")
-        registry = core("datasets.registry")
-        metadata = core("datasets.metadata")
         with tempfile.TemporaryDirectory(prefix="ai_dataset_") as tmp:
             path = f"{tmp}/{self._metadata_name()}_v{self.version}.parquet"
             raw = self._get_parquet_bytes()
@@ -446,9 +437,9 @@ class AiDataset(models.Model):
                 import pyarrow.parquet as pq
 
                 table = pq.read_table(io.BytesIO(raw)).replace_schema_metadata(None)
-                metadata.write_dataset(table, path, self._dataset_metadata(table))
+                dataset_metadata.write_dataset(table, path, self._dataset_metadata(table))
             try:
-                return core("dataset_manager").register(
+                return dataset_manager.register(
                     path,
                     bucket,
                     prefix=prefix,
@@ -457,7 +448,7 @@ class AiDataset(models.Model):
                     dry_run=dry_run,
                     client=Registration._s3_client(settings),
                 )
-            except (errors.InputError, registry.RegistryError) as exc:
+            except (errors.InputError, dataset_registry.RegistryError) as exc:
                 reason = str(exc)
                 if settings["secret_access_key"]:
                     reason = reason.replace(settings["secret_access_key"], "***")

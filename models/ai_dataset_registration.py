@@ -5,7 +5,7 @@ import logging
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from .ai_core import selection_label
+from .tools import selection_label
 
 _logger = logging.getLogger(__name__)
 
@@ -35,23 +35,9 @@ class AiDatasetRegistration(models.Model):
     _job_stale_minutes = 5
 
     name = fields.Char(compute="_compute_name", store=True)
-    dataset_id = fields.Many2one(
-        comodel_name="ai.dataset",
-        required=True,
-        readonly=True,
-        index=True,
-        ondelete="cascade",
-    )
+    state = fields.Selection(default="queued")  # created queued; never draft or cancelled
+    dataset_id = fields.Many2one("ai.dataset", required=True, readonly=True, index=True, ondelete="cascade")
     company_id = fields.Many2one(related="dataset_id.company_id", store=True, index=True)
-    state = fields.Selection(
-        selection=[
-            ("queued", "Queued"),
-            ("running", "Running"),
-            ("done", "Done"),
-            ("failed", "Failed"),
-        ],
-        default="queued",
-    )
     bucket = fields.Char(string="S3 Bucket", required=True, readonly=True)
     prefix = fields.Char(string="S3 Prefix", readonly=True, help="Key prefix in the bucket (registry: <prefix>/datasets.csv).")
     s3_key = fields.Char(string="Object Key", readonly=True)

@@ -8,7 +8,10 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import config
 
-from .ai_core import core
+from ..project import ga4
+from ..project.ga4 import client as ga4_client
+from ..project.ga4 import download as ga4_download
+from ..project.ga4 import merge as ga4_merge
 
 
 class AiGa4Run(models.Model):
@@ -72,15 +75,9 @@ class AiGa4Run(models.Model):
     )
     company_id = fields.Many2one(related="download_id.company_id", store=True, index=True)
     state = fields.Selection(
-        selection=[
-            ("queued", "Queued"),
-            ("running", "Running"),
-            ("retrying", "Retrying"),
-            ("stopped", "Stopped (quota)"),
-            ("done", "Done"),
-            ("failed", "Failed"),
-        ],
-        default="queued",
+        selection_add=[("retrying", "Retrying"), ("stopped", "Stopped (quota)"), ("done",)],
+        ondelete={"retrying": "cascade", "stopped": "cascade"},
+        default="queued",  # created queued; never draft or cancelled
     )
     trigger = fields.Selection(
         selection=[("schedule", "Schedule"), ("manual", "Manual")],
@@ -189,7 +186,7 @@ class AiGa4Run(models.Model):
 
     def _job_handle_error(self, exc):
         # A GA4 error the core already described (and logged): retried.
-        if isinstance(exc, core("ga4").DownloadError):
+        if isinstance(exc, ga4.DownloadError):
             if exc.stats is not None:
                 self._engine()._record_stats(exc.stats)
             self._job_fail(str(exc), retry=True)
@@ -211,8 +208,6 @@ class AiGa4Run(models.Model):
         """Download the run's window to its work folder; return the ``RunStats``."""
         self.ensure_one()
         download = self.download_id
-        ga4_download = core("ga4.download")
-        ga4_client = core("ga4.client")
         credential = download.credential_id
         try:
             download._check_property_allowed()
@@ -261,14 +256,13 @@ class AiGa4Run(models.Model):
         import pyarrow.parquet as pq
 
         download = self.download_id
-        merge = core("ga4.merge")
         window = pq.read_table(Path(stats.output)).to_pandas()
         previous = download._chain_head()
         old = previous._read_dataframe() if previous else None
         keep_from = None
         if download.start_mode == "rolling":
             keep_from = self.window_end - timedelta(days=download.window_days - 1)
-        merged = merge.merge_window(
+        merged = ga4_merge.merge_window(
             old,
             window,
             date_col="date",

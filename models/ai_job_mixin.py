@@ -10,7 +10,7 @@ from odoo import _, api, fields, models, modules
 from odoo.exceptions import UserError
 from odoo.tools import config
 
-from .ai_core import core
+from ..project import errors
 
 _logger = logging.getLogger(__name__)
 
@@ -43,8 +43,9 @@ class AiJobMixin(models.AbstractModel):
 
     **Fields** (all engine-owned: listed in :attr:`_job_fields`, which
     ``ai.protected.fields.mixin`` refuses to RPC writes): ``state`` (draft,
-    queued, running, done, failed, cancelled; a model may redefine the
-    selection, e.g. ``ai.ga4.run`` adds retrying and stopped), ``progress``
+    queued, running, done, failed, cancelled; extend it with
+    ``selection_add``, as ``ai.ga4.run`` adds retrying and stopped, and
+    redefine only its ``default`` when records are created queued), ``progress``
     (percent), ``log`` (timestamped lines), ``attempts``, ``error_message``,
     ``date_queued``, ``date_started``, ``date_finished``, ``date_heartbeat``
     and ``date_not_before`` (retry backoff or a planned resume: the cron
@@ -64,11 +65,13 @@ class AiJobMixin(models.AbstractModel):
     :meth:`_job_cron_run` (the cron entry point), :meth:`_job_log`,
     :meth:`_job_progress`, :meth:`_job_progress_callback`,
     :meth:`_job_heartbeat`, :meth:`_job_done`, :meth:`_job_fail`,
-    :meth:`_job_commit` (a no-op under tests), :meth:`_job_trigger_cron`.
+    :meth:`_job_commit` (a no-op under tests), :meth:`_job_trigger_cron`,
+    :meth:`_job_latest_ids` (the latest job of each parent record).
 
     **Hooks to override**: :meth:`_job_run` (required), :meth:`_job_claim_values`,
     :meth:`_job_is_retryable` (which exceptions are retried with backoff;
-    default: everything but input errors), :meth:`_job_internal_error_message`,
+    default: everything but input errors), :meth:`_job_handle_error` (an
+    error the model knows, e.g. a GA4 download error), :meth:`_job_internal_error_message`,
     :meth:`_job_on_failed` (a job failed for good: notify someone).
 
     **How it is safe with several workers.** The claim reads candidates, then
@@ -386,7 +389,7 @@ class AiJobMixin(models.AbstractModel):
         defect or an outage: traceback to the server log only, a generic
         message to the user."""
         self.ensure_one()
-        if isinstance(exc, (core("errors").InputError, UserError)):
+        if isinstance(exc, (errors.InputError, UserError)):
             message = str(exc.args[0]) if exc.args else str(exc)
         else:
             _logger.exception("%s %s (id %s) failed", self._description, self.display_name, self.id)
@@ -395,7 +398,7 @@ class AiJobMixin(models.AbstractModel):
 
     def _job_is_retryable(self, exc):
         """Whether ``exc`` may go away by itself (hook): input errors do not."""
-        return not isinstance(exc, (core("errors").InputError, UserError))
+        return not isinstance(exc, (errors.InputError, UserError))
 
     def _job_internal_error_message(self):
         """What the user reads after an unexpected error (hook)."""
@@ -439,6 +442,15 @@ class AiJobMixin(models.AbstractModel):
         """The record failed for good (hook): notify, clean up."""
 
     # ------------------------------------------------------------------ helpers
+
+    @api.model
+    def _job_latest_ids(self, field_name, parents):
+        """``{parent id: id of its latest job}`` for the ``parents`` that
+        ``field_name`` (a many2one of this model) points to."""
+        return {
+            parent.id: last_id
+            for parent, last_id in self._read_group([(field_name, "in", parents.ids)], [field_name], ["id:max"])
+        }
 
     def _job_log(self, line):
         """Append a timestamped line to the log."""

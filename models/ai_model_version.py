@@ -8,8 +8,8 @@ import secrets
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from .ai_core import core
-from .ai_protected_mixin import AiIntegrityError
+from ..project import errors, model_artifact
+from .ai_protected_fields_mixin import AiIntegrityError
 
 _logger = logging.getLogger(__name__)
 
@@ -209,9 +209,8 @@ class AiModelVersion(models.Model):
 
     def _verify_signature(self, raw):
         """The verified member bytes of the zip ``raw``."""
-        errors = core("errors")
         try:
-            return core("model_artifact").verify_artifact(raw, self._get_signing_key())
+            return model_artifact.verify_artifact(raw, self._get_signing_key())
         except errors.ArtifactError as exc:
             raise AiIntegrityError(
                 _("The artifact of %(version)s failed verification: %(reason)s", version=self.display_name, reason=exc)

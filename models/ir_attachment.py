@@ -2,7 +2,7 @@ from odoo import _, api, models
 from odoo.exceptions import AccessError
 from odoo.addons.base.models.ir_model import MODULE_UNINSTALL_FLAG
 
-from .ai_protected_mixin import is_engine
+from .ai_protected_fields_mixin import is_engine
 
 
 class IrAttachment(models.Model):

@@ -1,3 +1,5 @@
+"""``ai.ga4.credential``: GA4 service-account keys and the properties they may read."""
+
 import base64
 import json
 import logging
@@ -7,7 +9,8 @@ import warnings
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from .ai_core import core
+from ..project import errors, ga4
+from ..project.ga4 import access as ga4_access
 
 _logger = logging.getLogger(__name__)
 
@@ -59,11 +62,7 @@ class AiGa4Credential(models.Model):
     name = fields.Char(required=True, tracking=True)
     active = fields.Boolean(default=True, tracking=True)
     company_id = fields.Many2one(
-        comodel_name="res.company",
-        required=True,
-        index=True,
-        default=lambda self: self.env.company,
-        tracking=True,
+        "res.company", required=True, index=True, default=lambda self: self.env.company, tracking=True
     )
     key_json = fields.Text(
         string="Service-Account Key",
@@ -282,16 +281,14 @@ class AiGa4Credential(models.Model):
         """Probe what the key reaches and store the report. Manager only
         (the key is read). Called by the Check Access button."""
         self._check_manager()
-        core("ga4")  # fail early with an import error if the GA4 core is missing
-        access = core("ga4.access")
         for credential in self:
             key = credential._service_account()
             properties = credential._property_list() or [None]
             reports = []
             for property_id in properties:
                 try:
-                    reports.append(access.check_access(key, property_id, credential.api_endpoint or None))
-                except core("errors").InputError as exc:
+                    reports.append(ga4_access.check_access(key, property_id, credential.api_endpoint or None))
+                except errors.InputError as exc:
                     raise UserError(str(exc)) from None
             credential._store_check(reports)
         return True
@@ -320,7 +317,6 @@ class AiGa4Credential(models.Model):
         """Validate the key and return the public values to store beside it.
 
         Raises ``UserError`` naming what is wrong (never the key's content)."""
-        ga4 = core("ga4")
         try:
             key = ga4.load_service_account(text.encode("utf-8") if isinstance(text, str) else text)
         except ga4.CredentialsError as exc:
@@ -339,7 +335,6 @@ class AiGa4Credential(models.Model):
         Callers are the Check Access button (managers) and the download cron;
         the key is read with ``sudo`` because the cron user may lack the group."""
         self.ensure_one()
-        ga4 = core("ga4")
         # sudo: the field is restricted to managers; callers checked who asks.
         text = self.env["ai.secret"]._ai_decrypt(self.sudo().key_secret)
         if not text:
@@ -351,13 +346,12 @@ class AiGa4Credential(models.Model):
 
     def _property_list(self):
         self.ensure_one()
-        ga4_access = core("ga4.access")
         out = []
         for part in (self.property_ids or "").split(","):
             if part.strip():
                 try:
                     out.append(ga4_access.normalize_property_id(part))
-                except core("errors").InputError as exc:
+                except errors.InputError as exc:
                     raise ValidationError(_("Property IDs: %s", exc)) from None
         return out
 

@@ -9,7 +9,9 @@ from dateutil.relativedelta import relativedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
-from .ai_core import core
+from ..project import errors
+from ..project.ga4 import access as ga4_access
+from .tools import form_action
 
 #: GA4 API names: ``sessions``, ``customEvent:plan``, ``itemsViewed`` ...
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_]+)?$")
@@ -39,12 +41,7 @@ class AiGa4Download(models.Model):
 
     name = fields.Char(required=True, tracking=True)
     active = fields.Boolean(default=True, tracking=True)
-    company_id = fields.Many2one(
-        comodel_name="res.company",
-        required=True,
-        index=True,
-        default=lambda self: self.env.company,
-    )
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
     credential_id = fields.Many2one(
         comodel_name="ai.ga4.credential",
         required=True,
@@ -178,12 +175,7 @@ class AiGa4Download(models.Model):
 
     @api.depends("run_ids")
     def _compute_last_run_id(self):
-        last = {
-            download.id: run_id
-            for download, run_id in self.env["ai.ga4.run"]._read_group(
-                [("download_id", "in", self.ids)], ["download_id"], ["id:max"]
-            )
-        }
+        last = self.env["ai.ga4.run"]._job_latest_ids("download_id", self)
         for download in self:
             download.last_run_id = last.get(download.id, False)
 
@@ -239,11 +231,10 @@ class AiGa4Download(models.Model):
 
     @api.constrains("property_id")
     def _check_property_id(self):
-        access = core("ga4.access")
         for download in self:
             try:
-                access.normalize_property_id(download.property_id or "")
-            except core("errors").InputError as exc:
+                ga4_access.normalize_property_id(download.property_id or "")
+            except errors.InputError as exc:
                 raise ValidationError(_("Property ID: %s", exc)) from None
 
     @api.constrains("property_id", "credential_id")
@@ -258,10 +249,9 @@ class AiGa4Download(models.Model):
         credential = self.credential_id.sudo()
         if not credential:
             return
-        access = core("ga4.access")
         try:
-            prop = access.normalize_property_id(self.property_id or "")
-        except core("errors").InputError:
+            prop = ga4_access.normalize_property_id(self.property_id or "")
+        except errors.InputError:
             return  # _check_property_id says what is wrong
         allowed = credential._property_list()
         if prop not in allowed:
@@ -331,9 +321,7 @@ class AiGa4Download(models.Model):
 
     def action_view_dataset(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_dataset_action")
-        action.update({"res_id": self.dataset_id.id, "view_mode": "form", "views": [(False, "form")]})
-        return action
+        return form_action(self.dataset_id, "ai_train_model.ai_dataset_action")
 
     # ------------------------------------------------------------------ cron
 

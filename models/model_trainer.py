@@ -9,7 +9,9 @@ from pathlib import Path
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from .ai_core import core, selection_label
+from ..project import errors
+from ..project.entrenar_modelo import KNOWN_CANDIDATES, TrainConfig, train_to_artifact
+from .tools import form_action, selection_label
 
 #: Candidates that need an optional library, and that library's module.
 _OPTIONAL_MODELS = {"prophet": "prophet"}
@@ -64,12 +66,7 @@ class AiTrainingJob(models.Model):
     ]
 
     name = fields.Char(required=True, readonly=True, copy=False, default=lambda self: _("New"))
-    company_id = fields.Many2one(
-        comodel_name="res.company",
-        required=True,
-        index=True,
-        default=lambda self: self.env.company,
-    )
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
     model_name = fields.Char(
         compute="_compute_model_name",
         store=True,
@@ -262,9 +259,7 @@ class AiTrainingJob(models.Model):
 
     def action_view_model_version(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_model_version_action")
-        action.update({"res_id": self.model_version_id.id, "view_mode": "form", "views": [(False, "form")]})
-        return action
+        return form_action(self.model_version_id, "ai_train_model.ai_model_version_action")
 
     # ------------------------------------------------------------------ job
 
@@ -291,7 +286,6 @@ class AiTrainingJob(models.Model):
     def _train(self, workdir):
         """Read the input, call the training core, return ``(summary, zip bytes)``."""
         self.ensure_one()
-        errors = core("errors")
         frame, data_sha256 = self._read_input(workdir)
         series_cols = self._series_list()
         self._job_log(
@@ -312,9 +306,8 @@ class AiTrainingJob(models.Model):
                     columns=", ".join(repr(str(c)) for c in frame.columns),
                 )
             )
-        training = core("entrenar_modelo")
         params = self.env["ir.config_parameter"].sudo()
-        train_config = training.TrainConfig(
+        train_config = TrainConfig(
             horizon=self.horizon,
             candidates=tuple(self._candidate_list()),
             cv_windows=self.cv_windows,
@@ -324,7 +317,7 @@ class AiTrainingJob(models.Model):
             dask_address=params.get_param("ai_train_model.dask_address") or None,
         )
         output = workdir / "model.zip"
-        summary = training.train_to_artifact(
+        summary = train_to_artifact(
             frame,
             output,
             date_col=self.date_col,
@@ -345,8 +338,9 @@ class AiTrainingJob(models.Model):
 
     def _read_input(self, workdir):
         """Return ``(DataFrame, sha256 of the input bytes)``."""
+        from ..project.utils import datos  # imports pandas: only when used
+
         self.ensure_one()
-        errors = core("errors")
         if self.input_type == "dataset":
             if not self.dataset_id:
                 raise errors.InputError(_("The job has no dataset."))
@@ -368,7 +362,7 @@ class AiTrainingJob(models.Model):
             name = self.input_filename or "input"
         path = workdir / os.path.basename(name)
         path.write_bytes(raw)
-        frame = core("utils.datos").read_table(path)
+        frame = datos.read_table(path)
         return frame, hashlib.sha256(raw).hexdigest()
 
     def _store_result(self, summary, artifact):
@@ -407,4 +401,4 @@ class AiTrainingJob(models.Model):
     @api.model
     def _model_names(self):
         """Candidate names the training core knows."""
-        return set(core("entrenar_modelo").KNOWN_CANDIDATES)
+        return set(KNOWN_CANDIDATES)

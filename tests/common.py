@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from odoo.modules import get_module_path
 from odoo.tests.common import new_test_user
 
-from ..models.ai_core import core
+from ..project import model_artifact
 
 SAMPLE_CSV = os.path.join(get_module_path("ai_train_model"), "project", "data", "wikipedia_pageviews_daily.csv")
 
@@ -79,7 +79,7 @@ def handmade_version(env, job, n_series=2, name=None):
     metadata = {"horizon": job.horizon, "chosen": {uid: "snaive" for uid in series}}
     key = env["ai.model.version"]._get_signing_key()
     with tempfile.TemporaryDirectory() as tmp:
-        path = core("model_artifact").build_artifact(
+        path = model_artifact.build_artifact(
             os.path.join(tmp, "model.zip"),
             model={"kind": "handmade"},
             metadata=metadata,

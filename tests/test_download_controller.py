@@ -1,6 +1,6 @@
 from odoo.tests import HttpCase, tagged
 
-from ..models.ai_core import core
+from ..project import model_artifact
 from .common import handmade_version, make_dataset, make_users
 
 
@@ -31,7 +31,7 @@ class TestDownloadController(HttpCase):
         self.assertIn("Sales_EU_rm_-rf_", disposition)
         self.assertNotIn('"EU"', disposition)
         self.assertNotIn(";" + " rm", disposition)
-        members = core("model_artifact").verify_artifact(
+        members = model_artifact.verify_artifact(
             response.content, self.env["ai.model.version"]._get_signing_key()
         )
         self.assertIn("model.joblib", members)

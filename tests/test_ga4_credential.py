@@ -4,7 +4,7 @@ import logging
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, tagged
 
-from ..models.ai_core import core
+from ..project.tests import ga4_fake
 from .common import make_users
 
 
@@ -24,7 +24,7 @@ class TestGa4Credential(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        fake_module = core("tests.ga4_fake")
+        fake_module = ga4_fake
         cls.sa = fake_module.make_service_account()
         cls.fake = fake_module.FakeGA4([cls.sa]).start()
         cls.addClassCleanup(cls.fake.stop)

@@ -6,7 +6,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, tagged
 
-from ..models.ai_core import core
+from ..project.tests import ga4_fake
 from .common import make_users
 
 PROPERTY = "123456"
@@ -19,7 +19,7 @@ class TestGa4Download(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.fake_module = core("tests.ga4_fake")
+        cls.fake_module = ga4_fake
         sa = cls.fake_module.make_service_account()
         cls.fake = cls.fake_module.FakeGA4([sa]).start()
         cls.addClassCleanup(cls.fake.stop)
@@ -158,7 +158,7 @@ class TestGa4Download(TransactionCase):
         self.fake.faults.errors = [503] * 200
         download = self._download()
         download.action_run_now()
-        with self.assertLogs("project.ga4.download", "WARNING") as logs:
+        with self.assertLogs("odoo.addons.ai_train_model.project.ga4.download", "WARNING") as logs:
             self._cron()
         self.assertIn("ServiceUnavailable", "\n".join(logs.output))
         run = download.run_ids

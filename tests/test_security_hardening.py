@@ -16,8 +16,8 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import config
 
-from ..models.ai_core import core
-from ..models.ai_protected_mixin import AiIntegrityError, as_engine
+from ..project.tests import ga4_fake
+from ..models.ai_protected_fields_mixin import AiIntegrityError, as_engine
 from ..models.ai_secret import CONFIG_KEY, CONFIG_OLD_KEYS, PREFIX, S3_SECRET_PARAM
 from .common import handmade_version, make_dataset, make_users, sample_frame
 
@@ -279,7 +279,7 @@ class TestSecurityHardening(TransactionCase):
     # ------------------------------------------------------------------ secrets
 
     def _key_text(self):
-        return json.dumps(core("tests.ga4_fake").make_service_account())
+        return json.dumps(ga4_fake.make_service_account())
 
     def _raw(self, query, args):
         self.env.flush_all()

@@ -20,8 +20,8 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tests.common import Opener, get_db_name
 from odoo.tools import config, mute_logger
 
-from ..models.ai_core import core
-from ..models.ai_protected_mixin import as_engine
+from ..project.tests import ga4_fake
+from ..models.ai_protected_fields_mixin import as_engine
 from ..models.ai_secret import CONFIG_KEY, PREFIX, S3_SECRET_PARAM
 from .common import handmade_version, make_dataset, make_users
 
@@ -59,7 +59,7 @@ class TestSecurityMatrix(HttpCase):
         cls.dataset_b = make_dataset(cls.env, name=FOREIGN_NAME, company=cls.company_b)
         cls.job = cls.env["ai.training.job"].create({"dataset_id": cls.dataset.id, "candidates": "naive"})
         cls.version = handmade_version(cls.env, cls.job)
-        sa = core("tests.ga4_fake").make_service_account()
+        sa = ga4_fake.make_service_account()
         cls.pem_line = sa["private_key"].splitlines()[1]
         cls.credential = cls.env["ai.ga4.credential"].create(
             {"name": "Matrix GA4", "key_json": json.dumps(sa), "property_ids": "123456"}

@@ -12,7 +12,8 @@ from odoo.exceptions import UserError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
-from ..models.ai_core import core
+from ..models import model_trainer
+from ..project import errors, model_artifact
 from .common import make_dataset, sample_frame
 
 JOB_LOGGER = "odoo.addons.ai_train_model.models.ai_job_mixin"
@@ -90,9 +91,8 @@ class TestTrainingRun(TransactionCase):
         members = self.version.verify_artifact()
         self.assertIn("model.joblib", members)
         raw = base64.b64decode(self.version.artifact_file)
-        errors = core("errors")
         with self.assertRaises(errors.ArtifactError):
-            core("model_artifact").verify_artifact(raw, b"another database's key")
+            model_artifact.verify_artifact(raw, b"another database's key")
 
     def test_second_run_adds_version_two(self):
         job = self.env["ai.training.job"].create(_fast(self.dataset, candidates="naive,snaive"))
@@ -161,8 +161,7 @@ class TestTrainingFailures(TransactionCase):
     @mute_logger(JOB_LOGGER)
     def test_unexpected_error_is_generic_and_leaves_nothing(self):
         before = self.Version.search_count([])
-        training = core("entrenar_modelo")
-        with patch.object(training, "train_to_artifact", side_effect=RuntimeError("/secret/path exploded")):
+        with patch.object(model_trainer, "train_to_artifact", side_effect=RuntimeError("/secret/path exploded")):
             job = self._run()
         self.assertEqual(job.state, "failed")
         self.assertIn("internal error", job.error_message)

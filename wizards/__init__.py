@@ -1,3 +1,3 @@
 from . import import_csv_wizard
-from . import merge_dataset_wizard
-from . import register_dataset_wizard
+from . import ai_dataset_merge_wizard
+from . import ai_dataset_register_wizard

@@ -1,3 +1,5 @@
+"""``ai.dataset.import.wizard`` and its lines: import a CSV or Excel file as a dataset."""
+
 import base64
 import io
 import json
@@ -5,12 +7,13 @@ import logging
 import os
 import tempfile
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..models.ai_core import core
+from ..models.tools import form_action
+from ..project import errors, importar_datos
 
 _logger = logging.getLogger(__name__)
 
@@ -277,30 +280,19 @@ class AiDatasetImportWizard(models.TransientModel):
 
     def action_open_dataset(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_dataset_action")
-        action.update({"res_id": self.dataset_id.id, "view_mode": "form", "views": [(False, "form")], "target": "current"})
-        return action
+        return form_action(self.dataset_id, "ai_train_model.ai_dataset_action")
 
     # ------------------------------------------------------------------ helpers
 
     def _reopen(self):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-            "context": dict(self.env.context),
-        }
+        return dict(form_action(self, target="new"), context=dict(self.env.context))
 
     def _file_bytes(self):
         return base64.b64decode(self.file or b"")
 
     def _inspect(self):
-        errors = core("errors")
         try:
-            return core("importar_datos").inspect_file(
+            return importar_datos.inspect_file(
                 self._file_bytes(), self.filename or "upload.csv", template=self.template, sheet=self.sheet_id.name or None
             )
         except errors.InputError as exc:
@@ -316,12 +308,11 @@ class AiDatasetImportWizard(models.TransientModel):
         imported at all."""
         import pyarrow.parquet as pq
 
-        errors = core("errors")
         base = None
         if self.base_dataset_id:
             base = pq.read_table(io.BytesIO(self.base_dataset_id._get_parquet_bytes())).replace_schema_metadata(None)
         try:
-            result = core("importar_datos").import_file(
+            result = importar_datos.import_file(
                 self._file_bytes(),
                 self.filename or "upload.csv",
                 template=self.template,

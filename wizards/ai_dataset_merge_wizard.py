@@ -7,7 +7,8 @@ import tempfile
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..models.ai_core import core
+from ..models.tools import form_action
+from ..project import dataset_manager, errors, importar_datos
 from .import_csv_wizard import LISTED_ERRORS, _html_table, _plain
 
 
@@ -67,7 +68,8 @@ class AiDatasetMergeWizard(models.TransientModel):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        errors = core("errors")
+        from ..project.datasets import metadata as dataset_metadata  # imports pyarrow: only when used
+
         frames = []
         for dataset in datasets:
             table = pq.read_table(io.BytesIO(dataset._get_parquet_bytes()))
@@ -86,14 +88,14 @@ class AiDatasetMergeWizard(models.TransientModel):
                 }
             )
             try:
-                data, conflicts, metadata = core("dataset_manager").merge(
+                data, conflicts, metadata = dataset_manager.merge(
                     frames, on_conflict=self.on_conflict, name=merged._metadata_name(), version=merged.version
                 )
             except errors.InputError as exc:
                 raise UserError(_("The datasets cannot be merged: %s", exc)) from None
             table = pa.Table.from_pandas(data, preserve_index=False)
             with tempfile.TemporaryDirectory(prefix="ai_merge_") as tmp:
-                path = core("datasets.metadata").write_dataset(table, os.path.join(tmp, "merged.parquet"), metadata)
+                path = dataset_metadata.write_dataset(table, os.path.join(tmp, "merged.parquet"), metadata)
                 with open(path, "rb") as handle:
                     raw = handle.read()
             merged._store_parquet(raw, filename=f"{merged._metadata_name()}-v{merged.version}.parquet")
@@ -118,20 +120,11 @@ class AiDatasetMergeWizard(models.TransientModel):
             vals["conflicts_html"] = _html_table(
                 list(shown.columns), [[_plain(v) for v in row] for row in shown.itertuples(index=False)]
             )
-            vals["conflicts_file"] = base64.b64encode(core("importar_datos").errors_csv(conflicts))
+            vals["conflicts_file"] = base64.b64encode(importar_datos.errors_csv(conflicts))
             vals["conflicts_filename"] = f"{merged._metadata_name()}-v{merged.version}-conflicts.csv"
         self.write(vals)
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-        }
+        return form_action(self, target="new")
 
     def action_open_dataset(self):
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_dataset_action")
-        action.update({"res_id": self.dataset_id.id, "view_mode": "form", "views": [(False, "form")], "target": "current"})
-        return action
+        return form_action(self.dataset_id, "ai_train_model.ai_dataset_action")

@@ -3,6 +3,7 @@ import json
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from ..models.tools import form_action
 from .import_csv_wizard import _html_table
 
 
@@ -102,12 +103,4 @@ class AiDatasetRegisterWizard(models.TransientModel):
         )
 
     def _reopen(self):
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": self._name,
-            "res_id": self.id,
-            "view_mode": "form",
-            "views": [(False, "form")],
-            "target": "new",
-            "name": _("Register to S3"),
-        }
+        return dict(form_action(self, target="new"), name=_("Register to S3"))
