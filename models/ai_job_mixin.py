@@ -75,7 +75,7 @@ class AiJobMixin(models.AbstractModel):
     :meth:`_job_on_failed` (a job failed for good: notify someone).
 
     **How it is safe with several workers.** The claim reads candidates, then
-    locks one row at a time with ``FOR UPDATE SKIP LOCKED``: a row another
+    locks one row at a time with ``FOR NO KEY UPDATE SKIP LOCKED``: a row another
     worker holds is skipped, and a row another worker claimed and committed
     after this transaction's snapshot (Odoo runs REPEATABLE READ, where
     locking such a row raises "could not serialize access") is skipped too,
@@ -258,7 +258,9 @@ class AiJobMixin(models.AbstractModel):
         """Lock row ``record_id`` if it still matches ``where`` and no other
         transaction holds it; True when locked. A row changed by a transaction
         committed after this one's snapshot is skipped (False), not raised."""
-        query = f'SELECT id FROM "{self._table}" WHERE id = %s AND ({where}) FOR UPDATE SKIP LOCKED'
+        # NO KEY: rows that reference this one (a version's job_id) may still
+        # be created meanwhile; two workers' NO KEY UPDATE locks still conflict.
+        query = f'SELECT id FROM "{self._table}" WHERE id = %s AND ({where}) FOR NO KEY UPDATE SKIP LOCKED'
         try:
             with self.env.cr.savepoint(flush=False):
                 self.env.cr.execute(query, (record_id, *params), log_exceptions=False)
