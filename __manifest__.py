@@ -32,6 +32,7 @@
     "data": [
         "security/security.xml",
         "security/ir.model.access.csv",
+        "security/ai_wizard_rules.xml",
         "views/ai_dataset_views.xml",
         "views/ai_dataset_registration_views.xml",
         "views/view_trainer.xml",
@@ -49,6 +50,7 @@
         "data/ir_cron_data.xml",
         "data/ir_cron_ga4_data.xml",
         "data/ir_cron_dataset_registration_data.xml",
+        "data/ir_cron_secret_data.xml",
     ],
     "installable": True,
     "application": True,

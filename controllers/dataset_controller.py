@@ -5,6 +5,8 @@ from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import content_disposition, request
 
 from ..project import importar_datos
+from ..models.ai_protected_fields_mixin import AiIntegrityError
+from .download_model_controller import integrity_response
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _MIMETYPES = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MIMETYPE}
@@ -36,6 +38,8 @@ class DatasetController(http.Controller):
             dataset.check_access_rights("read")
             dataset.check_access_rule("read")
             data = dataset._excel_report_bytes()
+        except AiIntegrityError as exc:
+            return integrity_response(exc)
         except (AccessError, MissingError, UserError):
             raise request.not_found() from None
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", dataset.name or "").strip("._-")[:100] or "dataset"

@@ -6,12 +6,30 @@ from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
 from odoo.http import content_disposition, request
 
+from ..models.ai_protected_fields_mixin import AiIntegrityError
+
 
 def _safe_filename(version):
     """``<name>-v<version>.zip`` restricted to ASCII letters, digits, dot,
     dash and underscore: nothing a browser or a shell could misread."""
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", version.name or "").strip("._-")[:100] or "model"
     return f"{stem}-v{version.version}.zip"
+
+
+def integrity_response(exc):
+    """409 with the reason, as plain text, for a stored file that failed its
+    SHA-256 or signature check (the user may read the record: the reason is
+    theirs to know)."""
+    message = str(exc.args[0]) if exc.args else str(exc)
+    return request.make_response(
+        message.encode("utf-8"),
+        headers=[
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Cache-Control", "private, no-store"),
+        ],
+        status=409,
+    )
 
 
 class DownloadModelController(http.Controller):
@@ -23,22 +41,27 @@ class DownloadModelController(http.Controller):
     )
     def download_model(self, version_id, **kwargs):
         """Stream a model version's signed zip to a user allowed to read the
-        version. Anything else (unknown id, other company, missing group)
-        answers 404, so the answer never tells whether the version exists."""
+        version, once its SHA-256 and signature are checked. Anything else
+        (unknown id, other company, missing group) answers 404, so the answer
+        never tells whether the version exists; a tampered artifact 409."""
         # Odoo's own lookup, as the requesting user: read access and record
-        # rules of the version, field access of the artifact.
+        # rules of the version.
         binary = request.env["ir.binary"]
         try:
             version = binary._find_record(res_model="ai.model.version", res_id=version_id)
             filename = _safe_filename(version)
-            stream = binary._get_stream_from(version, "artifact_file", filename=filename, mimetype="application/zip")
+            data = version._get_artifact_bytes()
+        except AiIntegrityError as exc:
+            return integrity_response(exc)
         except (AccessError, MissingError, UserError):
             raise request.not_found() from None
-        response = stream.get_response(as_attachment=True)
-        response.headers["Content-Type"] = "application/zip"
-        response.headers["Content-Disposition"] = content_disposition(filename)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "private, no-store"
-        if "Content-Length" not in response.headers and stream.size is not None:
-            response.headers["Content-Length"] = str(stream.size)
-        return response
+        return request.make_response(
+            data,
+            headers=[
+                ("Content-Type", "application/zip"),
+                ("Content-Length", str(len(data))),
+                ("Content-Disposition", content_disposition(filename)),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Cache-Control", "private, no-store"),
+            ],
+        )

@@ -29,7 +29,9 @@ class AiDataset(models.Model):
     _inherit = ["mail.thread", "mail.activity.mixin", "ai.protected.fields.mixin"]
     _order = "name, version desc, id desc"
 
+    _engine_files = {"data_file": "checksum"}
     _protected_fields = (
+        "state",
         "data_file",
         "checksum",
         "row_count",
@@ -219,7 +221,7 @@ class AiDataset(models.Model):
         for dataset in self:
             if not dataset.checksum:
                 raise UserError(_("Dataset %s has no data yet.", dataset.display_name))
-        self.write({"state": "ready"})
+        self._engine().write({"state": "ready"})
         return True
 
     def action_archive_dataset(self):
@@ -238,7 +240,7 @@ class AiDataset(models.Model):
         versions = self.env["ai.model.version"].search([("dataset_id", "in", todo.ids)])
         versions._engine().write({"needs_retraining": True})
         for dataset in todo:
-            dataset.message_post(
+            dataset._message_log(
                 body=_(
                     "Dataset archived: its data stays for audit; %(count)s model version(s) trained on it "
                     "are flagged as needing retraining.",
@@ -457,23 +459,10 @@ class AiDataset(models.Model):
         return [c.strip() for c in (self.series_cols or "").split(",") if c.strip()]
 
     def _get_parquet_bytes(self):
-        """Return the raw Parquet bytes (no base64 round trip)."""
+        """Return the raw Parquet bytes (no base64 round trip), checked
+        against the stored SHA-256 (``AiIntegrityError`` otherwise)."""
         self.ensure_one()
-        # sudo: the field attachment is only reachable through this record,
-        # whose read access the caller already has (we are reading `self`).
-        self.check_access_rights("read")
-        self.check_access_rule("read")
-        attachment = (
-            self.env["ir.attachment"]
-            .sudo()
-            .search(
-                [("res_model", "=", self._name), ("res_id", "=", self.id), ("res_field", "=", "data_file")],
-                limit=1,
-            )
-        )
-        if not attachment:
-            raise UserError(_("Dataset %s has no data file.", self.display_name))
-        return attachment.raw
+        return self._engine_file_bytes("data_file")
 
     def _read_dataframe(self, columns=None):
         """Return the dataset as a pandas DataFrame (optionally only ``columns``)."""

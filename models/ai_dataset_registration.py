@@ -106,7 +106,7 @@ class AiDatasetRegistration(models.Model):
                 "registered_by_id": self.create_uid.id,
             }
         )
-        dataset.message_post(body=message)
+        dataset._message_log(body=message)
         _logger.info("dataset %s registered to %s (%s)", dataset.id, s3_key, result["action"])
         self._job_done(message)
 
@@ -119,7 +119,7 @@ class AiDatasetRegistration(models.Model):
                  dataset=self.dataset_id.display_name)
 
     def _job_on_failed(self):
-        self.dataset_id.message_post(body=self.error_message)
+        self.dataset_id._message_log(body=self.error_message)
         _logger.warning("registration of dataset %s failed: %s", self.dataset_id.id, self.error_message)
 
     # ------------------------------------------------------------------ S3
@@ -137,7 +137,8 @@ class AiDatasetRegistration(models.Model):
             "endpoint_url": (params.get_param("ai_train_model.s3_endpoint_url") or "").strip() or None,
             "region": (params.get_param("ai_train_model.s3_region") or "").strip() or None,
             "access_key_id": (params.get_param("ai_train_model.s3_access_key_id") or "").strip() or None,
-            "secret_access_key": params.get_param("ai_train_model.s3_secret_access_key") or None,
+            "secret_access_key": self.env["ai.secret"]._ai_decrypt(params.get_param("ai_train_model.s3_secret_access_key"))
+            or None,
         }
 
     @api.model

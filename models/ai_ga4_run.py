@@ -5,7 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import config
 
 from ..project import ga4
@@ -209,6 +209,10 @@ class AiGa4Run(models.Model):
         self.ensure_one()
         download = self.download_id
         credential = download.credential_id
+        try:
+            download._check_property_allowed()
+        except ValidationError as exc:
+            raise UserError(exc.args[0]) from None
         key = credential._service_account()
         request = ga4_download.ReportRequest(
             property_id=download.property_id,

@@ -9,6 +9,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from ..project import errors, model_artifact
+from .ai_protected_fields_mixin import AiIntegrityError
 
 _logger = logging.getLogger(__name__)
 
@@ -31,7 +32,9 @@ class AiModelVersion(models.Model):
     _order = "name, version desc, id desc"
 
     _protected_create = True
+    _engine_files = {"artifact_file": "artifact_sha256"}
     _protected_fields = (
+        "state",
         "name",
         "version",
         "company_id",
@@ -148,7 +151,13 @@ class AiModelVersion(models.Model):
 
     def action_activate(self):
         """Make these versions the active ones of their model families; the
-        previously active versions of the same families are archived."""
+        previously active versions of the same families are archived. A
+        version whose artifact fails its SHA-256 or signature check is
+        refused before anything changes."""
+        self.check_access_rights("write")
+        self.check_access_rule("write")
+        for record in self:
+            record._get_artifact_bytes()
         for record in self:
             others = self.search(
                 [
@@ -158,12 +167,14 @@ class AiModelVersion(models.Model):
                     ("id", "!=", record.id),
                 ]
             )
-            others.write({"state": "archived"})
-        self.write({"state": "active"})
+            others._engine().write({"state": "archived"})
+        self._engine().write({"state": "active"})
         return True
 
     def action_archive_version(self):
-        self.write({"state": "archived"})
+        self.check_access_rights("write")
+        self.check_access_rule("write")
+        self._engine().write({"state": "archived"})
         return True
 
     def action_verify_artifact(self):
@@ -185,51 +196,43 @@ class AiModelVersion(models.Model):
         """The field attachment holding the zip (sudo: callers checked access
         to ``self``; the attachment has no access of its own)."""
         self.ensure_one()
-        return (
-            self.env["ir.attachment"]
-            .sudo()
-            .search(
-                [("res_model", "=", self._name), ("res_id", "=", self.id), ("res_field", "=", "artifact_file")],
-                limit=1,
-            )
-        )
+        return self._engine_file_attachment("artifact_file")[:1]
 
     def _get_artifact_bytes(self):
+        """The artifact's bytes, once their SHA-256 and signature are checked
+        (every reader goes through here: download, activation, predictions).
+        Raises ``AiIntegrityError`` (a ``UserError``) saying what is wrong."""
         self.ensure_one()
-        self.check_access_rights("read")
-        self.check_access_rule("read")
-        attachment = self._get_artifact_attachment()
-        if not attachment:
-            raise UserError(_("Model version %s has no artifact.", self.display_name))
-        return attachment.raw
+        raw = self._engine_file_bytes("artifact_file")
+        self._verify_signature(raw)
+        return raw
 
-    def verify_artifact(self):
-        """Check the artifact's signature with this database's key. Returns the
-        verified member bytes; raises ``UserError`` saying what is wrong."""
-        self.ensure_one()
-        raw = self._get_artifact_bytes()
-        if self.artifact_sha256 and hashlib.sha256(raw).hexdigest() != self.artifact_sha256:
-            raise UserError(_("The artifact of %s does not match its recorded SHA-256.", self.display_name))
+    def _verify_signature(self, raw):
+        """The verified member bytes of the zip ``raw``."""
         try:
             return model_artifact.verify_artifact(raw, self._get_signing_key())
         except errors.ArtifactError as exc:
-            raise UserError(
+            raise AiIntegrityError(
                 _("The artifact of %(version)s failed verification: %(reason)s", version=self.display_name, reason=exc)
-            ) from exc
+            ) from None
+
+    def verify_artifact(self):
+        """Check the artifact's SHA-256 and signature with this database's
+        key. Returns the verified member bytes; raises ``UserError`` saying
+        what is wrong."""
+        self.ensure_one()
+        return self._verify_signature(self._engine_file_bytes("artifact_file"))
 
     @api.model
     def _get_signing_key(self):
-        """This database's artifact signing key, created on first need.
+        """This database's artifact signing key, created once on first need.
 
         sudo: the key lives in a system parameter that only administrators may
         read; the engine and verification need it whoever triggers them, and it
         never leaves the server (no field, no log, no export)."""
-        params = self.env["ir.config_parameter"].sudo()
-        key = params.get_param(SIGNING_KEY_PARAM)
-        if not key:
-            key = secrets.token_hex(32)
-            params.set_param(SIGNING_KEY_PARAM, key)
-            _logger.info("created the artifact signing key of this database")
+        key = self.env["ir.config_parameter"].sudo()._ai_get_or_create_param(
+            SIGNING_KEY_PARAM, lambda: secrets.token_hex(32)
+        )
         return key.encode("utf-8")
 
     # ------------------------------------------------------------------ creation

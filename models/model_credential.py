@@ -36,13 +36,28 @@ class AiGa4Credential(models.Model):
 
     _name = "ai.ga4.credential"
     _description = "GA4 Service-Account Credential"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "ai.protected.fields.mixin"]
     _order = "name, id"
     _check_company_auto = True
 
     #: Fields holding the secret: never tracked, exported or searched by
-    #: users outside the Manager group.
-    _secret_fields = ("key_json", "key_file")
+    #: users outside the Manager group (and never searched at all: stored
+    #: encrypted, see ``ai.secret``).
+    _secret_fields = ("key_json", "key_file", "key_secret")
+    #: Derived from the key or written by Check Access: engine-owned.
+    _protected_fields = (
+        "key_secret",
+        "has_key",
+        "client_email",
+        "private_key_id",
+        "gcp_project",
+        "check_state",
+        "check_date",
+        "check_message",
+        "check_report",
+        "properties_reached",
+        "property_count",
+    )
 
     name = fields.Char(required=True, tracking=True)
     active = fields.Boolean(default=True, tracking=True)
@@ -51,10 +66,19 @@ class AiGa4Credential(models.Model):
     )
     key_json = fields.Text(
         string="Service-Account Key",
+        compute="_compute_key_json",
+        inverse="_inverse_key_json",
         groups=MANAGER_GROUP,
         copy=False,
         help="The JSON key file of the service account (Google Cloud > IAM > Service accounts > Keys). "
         "Only managers can read or change it.",
+    )
+    key_secret = fields.Text(
+        string="Stored Key",
+        groups=MANAGER_GROUP,
+        copy=False,
+        readonly=True,
+        help="The key as stored: encrypted with the server's secret key when one is configured.",
     )
     key_file = fields.Binary(
         string="Upload Key File",
@@ -114,6 +138,19 @@ class AiGa4Credential(models.Model):
 
     # ------------------------------------------------------------------ computes
 
+    @api.depends("key_secret")
+    def _compute_key_json(self):
+        Secret = self.env["ai.secret"]
+        for credential in self:
+            try:
+                credential.key_json = Secret._ai_decrypt(credential.sudo().key_secret)
+            except UserError:
+                credential.key_json = False
+
+    def _inverse_key_json(self):
+        for credential in self:
+            credential.write({"key_json": credential.key_json})
+
     def _compute_key_file(self):
         for credential in self:
             credential.key_file = False
@@ -160,20 +197,57 @@ class AiGa4Credential(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        for vals in vals_list:
-            if vals.get("key_json"):
-                vals.update(self._parse_key(vals["key_json"]))
-        return super().create(vals_list)
+        if not self._is_engine():
+            self.check_access_rights("create")
+            for vals in vals_list:
+                self.check_field_access_rights("write", list(vals))
+                self._check_protected_fields(vals)
+            self = self._without_protected_defaults()  # noqa: PLW0642
+        vals_list = [self._key_vals(vals) for vals in vals_list]
+        # The engine context lets the derived values and the encrypted key
+        # through; the records go back without it.
+        records = super(AiGa4Credential, self._engine()).create(vals_list)
+        return self.browse(records.ids)
 
     def write(self, vals):
-        if "key_json" in vals:
-            vals = dict(vals)
-            if vals["key_json"]:
-                vals.update(self._parse_key(vals["key_json"]))
-            else:
-                vals.update({"has_key": False, "client_email": False, "private_key_id": False, "gcp_project": False})
-            vals.update({"check_state": "unchecked", "check_message": False, "check_report": False})
-        return super().write(vals)
+        if not self._is_engine():
+            self.check_access_rights("write")
+            self.check_field_access_rights("write", list(vals))
+            self._check_user_vals(vals)
+        return super(AiGa4Credential, self._engine()).write(self._key_vals(vals))
+
+    @api.model
+    def _key_vals(self, vals):
+        """``vals`` with the key replaced by its encrypted form and the public
+        values taken from it (and the access check reset)."""
+        if "key_json" not in vals:
+            return vals
+        vals = dict(vals)
+        text = vals.pop("key_json")
+        if text:
+            vals.update(self._parse_key(text))
+            vals["key_secret"] = self.env["ai.secret"]._ai_encrypt(text)
+        else:
+            vals.update(
+                {"key_secret": False, "has_key": False, "client_email": False, "private_key_id": False, "gcp_project": False}
+            )
+        vals.update({"check_state": "unchecked", "check_message": False, "check_report": False})
+        return vals
+
+    def init(self):
+        """Databases from before encryption kept the key in a ``key_json``
+        column: move it to ``key_secret`` (encrypted by the next rotation,
+        see ``ai.secret``) and drop the column."""
+        cr = self.env.cr
+        cr.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'ai_ga4_credential' AND column_name = 'key_json'"
+        )
+        if cr.fetchone():
+            cr.execute(
+                "UPDATE ai_ga4_credential SET key_secret = key_json WHERE key_secret IS NULL AND key_json IS NOT NULL"
+            )
+            cr.execute("ALTER TABLE ai_ga4_credential DROP COLUMN key_json")
+            _logger.info("moved the GA4 service-account keys to the key_secret column")
 
     def copy_data(self, default=None):
         default = dict(default or {})
@@ -191,10 +265,14 @@ class AiGa4Credential(models.Model):
 
     @api.model
     def _search(self, domain, offset=0, limit=None, order=None, access_rights_uid=None):
-        """Refuse search domains on the key for users who may not read it:
-        ``ilike`` probes would otherwise reveal it character by character."""
+        """Refuse search domains on the key: ``ilike`` probes would reveal it
+        character by character to users who may not read it, and it is stored
+        encrypted (nobody can search it)."""
         names = [leaf[0].split(".")[0] for leaf in domain or [] if isinstance(leaf, (list, tuple)) and leaf]
-        self._check_secret_access([name for name in names if isinstance(name, str)])
+        names = [name for name in names if isinstance(name, str)]
+        self._check_secret_access(names)
+        if set(names) & set(self._secret_fields):
+            raise UserError(_("The service-account key is stored encrypted and cannot be searched."))
         return super()._search(domain, offset=offset, limit=limit, order=order, access_rights_uid=access_rights_uid)
 
     # ------------------------------------------------------------------ actions
@@ -258,7 +336,7 @@ class AiGa4Credential(models.Model):
         the key is read with ``sudo`` because the cron user may lack the group."""
         self.ensure_one()
         # sudo: the field is restricted to managers; callers checked who asks.
-        text = self.sudo().key_json
+        text = self.env["ai.secret"]._ai_decrypt(self.sudo().key_secret)
         if not text:
             raise UserError(_("Credential %s has no service-account key yet.", self.name))
         try:
@@ -298,7 +376,7 @@ class AiGa4Credential(models.Model):
             "errors": [error for report in reports for error in report.get("errors") or []],
             "message": "\n".join(report["message"] for report in reports if report.get("message")),
         }
-        self.write(
+        self._engine().write(
             {
                 "check_state": "ok" if combined["ok"] else "error",
                 "check_date": fields.Datetime.now(),
@@ -308,7 +386,7 @@ class AiGa4Credential(models.Model):
                 "property_count": combined["property_count"] or 0,
             }
         )
-        self.message_post(
+        self._message_log(
             body=_("Access check: %(state)s. %(message)s", state=combined["ok"] and _("OK") or _("error"),
                    message=combined["message"]),
         )

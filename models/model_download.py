@@ -37,7 +37,7 @@ class AiGa4Download(models.Model):
     _order = "name, id"
     _check_company_auto = True
 
-    _protected_fields = ("dataset_id", "last_success")
+    _protected_fields = ("dataset_id", "last_success", "state")
 
     name = fields.Char(required=True, tracking=True)
     active = fields.Boolean(default=True, tracking=True)
@@ -237,6 +237,34 @@ class AiGa4Download(models.Model):
             except errors.InputError as exc:
                 raise ValidationError(_("Property ID: %s", exc)) from None
 
+    @api.constrains("property_id", "credential_id")
+    def _check_property_in_credential(self):
+        for download in self:
+            download._check_property_allowed()
+
+    def _check_property_allowed(self):
+        """Refuse a property the credential does not list: a key reaching
+        more properties than it was registered for must not be used on them."""
+        self.ensure_one()
+        credential = self.credential_id.sudo()
+        if not credential:
+            return
+        try:
+            prop = ga4_access.normalize_property_id(self.property_id or "")
+        except errors.InputError:
+            return  # _check_property_id says what is wrong
+        allowed = credential._property_list()
+        if prop not in allowed:
+            raise ValidationError(
+                _(
+                    "Property %(property)s is not in the property list of credential %(credential)s "
+                    "(%(allowed)s): add it there first (a manager can) or choose one of those.",
+                    property=prop,
+                    credential=credential.name,
+                    allowed=", ".join(allowed) or _("none listed"),
+                )
+            )
+
     @api.constrains("start_mode", "start_date")
     def _check_start(self):
         today = fields.Date.context_today(self)
@@ -417,4 +445,4 @@ class AiGa4Download(models.Model):
                 note=run.error_message,
                 user_id=user.id,
             )
-        self.message_post(body=_("Run %(run)s failed: %(error)s", run=run.name, error=run.error_message))
+        self._message_log(body=_("Run %(run)s failed: %(error)s", run=run.name, error=run.error_message))

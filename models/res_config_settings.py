@@ -1,6 +1,9 @@
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 
-SECRET_PARAM = "ai_train_model.s3_secret_access_key"
+from .ai_secret import S3_SECRET_PARAM
+
+SECRET_PARAM = S3_SECRET_PARAM
 
 
 class ResConfigSettings(models.TransientModel):
@@ -45,6 +48,36 @@ class ResConfigSettings(models.TransientModel):
         string="Secret Key Stored", compute="_compute_ai_s3_secret_access_key", groups="ai_train_model.group_ai_manager"
     )
 
+    ai_secret_key_configured = fields.Boolean(
+        string="Secrets Encrypted",
+        compute="_compute_ai_secret_key_configured",
+        help="Whether the server has a secret key (ai_train_model_secret_key in odoo.conf or "
+        "AI_TRAIN_MODEL_SECRET_KEY in its environment) to encrypt the GA4 service-account keys and the S3 secret in the database.",
+    )
+
+    def _compute_ai_secret_key_configured(self):
+        configured = self.env["ai.secret"]._ai_key_configured()
+        for settings in self:
+            settings.ai_secret_key_configured = configured
+
+    def action_ai_rotate_secrets(self):
+        """Encrypt the stored secrets under the current key now. Called by
+        the Settings button (AI Forecasting managers)."""
+        if not self.env.user.has_group("ai_train_model.group_ai_manager"):
+            raise AccessError(_("Only AI Forecasting managers can re-encrypt the secrets."))
+        count = self.env["ai.secret"]._ai_rotate_secrets()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success" if self.env["ai.secret"]._ai_key_configured() else "warning",
+                "message": _("%s secret(s) re-encrypted under the current key.", count)
+                if self.env["ai.secret"]._ai_key_configured()
+                else _("No secret key is configured on the server: the secrets stay in plain text."),
+                "sticky": False,
+            },
+        }
+
     @api.depends("company_id")
     def _compute_ai_s3_secret_access_key(self):
         # sudo: managers (the only group allowed on these fields) need not be
@@ -59,4 +92,6 @@ class ResConfigSettings(models.TransientModel):
             if settings.ai_s3_secret_access_key:
                 # sudo: ir.config_parameter is writable by administrators only;
                 # the field itself is restricted to AI managers.
-                self.env["ir.config_parameter"].sudo().set_param(SECRET_PARAM, settings.ai_s3_secret_access_key.strip())
+                self.env["ir.config_parameter"].sudo().set_param(
+                    SECRET_PARAM, self.env["ai.secret"]._ai_encrypt(settings.ai_s3_secret_access_key.strip())
+                )

@@ -8,3 +8,5 @@ from . import test_import_wizard
 from . import test_dataset_lifecycle
 from . import test_ga4_credential
 from . import test_ga4_download
+from . import test_security_hardening
+from . import test_security_matrix

@@ -179,7 +179,22 @@ class TestGa4Download(TransactionCase):
         self.assertFalse(run.error_message)
         self.assertEqual(download.dataset_id.row_count, 30)
 
+    def test_property_outside_credential_list_refused(self):
+        with self.assertRaises(ValidationError) as caught:
+            self._download(property_id="999999")
+        self.assertIn("999999 is not in the property list of credential Fake GA4", str(caught.exception))
+        # A property dropped from the list afterwards stops the runs, with the reason.
+        download = self._download()
+        self.credential.property_ids = "777777"
+        download.action_run_now()
+        self._cron()
+        run = download.run_ids
+        self.assertEqual(run.state, "failed")
+        self.assertIn("123456 is not in the property list", run.error_message)
+
     def test_forbidden_property_fails_after_retry_limit_with_activity(self):
+        # Listed on the credential, but the service account has no access to it.
+        self.credential.property_ids = f"{PROPERTY}, 999999"
         download = self._download(property_id="999999")
         download.action_run_now()
         self._cron()

@@ -22,6 +22,7 @@ class AiDatasetMergeWizard(models.TransientModel):
 
     _name = "ai.dataset.merge.wizard"
     _description = "AI Dataset Merge"
+    _inherit = ["ai.protected.fields.mixin"]
 
     dataset_ids = fields.Many2many(
         comodel_name="ai.dataset",
@@ -105,7 +106,7 @@ class AiDatasetMergeWizard(models.TransientModel):
                 }
             )
             count = int(metadata.get("merge", {}).get("conflicting_keys", 0))
-            merged.message_post(
+            merged._message_log(
                 body=_(
                     "Merged from %(parents)s (%(policy)s): %(count)s conflicting key(s).",
                     parents=", ".join(datasets.mapped("display_name")),

@@ -18,6 +18,7 @@ class AiDatasetRegisterWizard(models.TransientModel):
 
     _name = "ai.dataset.register.wizard"
     _description = "AI Dataset Registration to S3"
+    _inherit = ["ai.protected.fields.mixin"]
 
     dataset_id = fields.Many2one(comodel_name="ai.dataset", required=True, ondelete="cascade")
     bucket = fields.Char(string="S3 Bucket", help="Bucket to register the dataset in (default: the settings').")

@@ -37,6 +37,7 @@ class AiDatasetImportColumn(models.TransientModel):
 
     _name = "ai.dataset.import.column"
     _description = "AI Dataset Import: File Column"
+    _inherit = ["ai.protected.fields.mixin"]
     _order = "sequence, id"
 
     wizard_id = fields.Many2one(comodel_name="ai.dataset.import.wizard", required=True, ondelete="cascade")
@@ -49,6 +50,7 @@ class AiDatasetImportSheet(models.TransientModel):
 
     _name = "ai.dataset.import.sheet"
     _description = "AI Dataset Import: Workbook Sheet"
+    _inherit = ["ai.protected.fields.mixin"]
     _order = "sequence, id"
 
     wizard_id = fields.Many2one(comodel_name="ai.dataset.import.wizard", required=True, ondelete="cascade")
@@ -61,6 +63,7 @@ class AiDatasetImportMapping(models.TransientModel):
 
     _name = "ai.dataset.import.mapping"
     _description = "AI Dataset Import: Field Mapping"
+    _inherit = ["ai.protected.fields.mixin"]
     _order = "sequence, id"
 
     wizard_id = fields.Many2one(comodel_name="ai.dataset.import.wizard", required=True, ondelete="cascade")
@@ -100,6 +103,7 @@ class AiDatasetImportWizard(models.TransientModel):
 
     _name = "ai.dataset.import.wizard"
     _description = "AI Dataset Import"
+    _inherit = ["ai.protected.fields.mixin"]
 
     step = fields.Selection(
         selection=[("upload", "Upload"), ("mapping", "Mapping"), ("validated", "Validated"), ("done", "Done")],
@@ -386,7 +390,7 @@ class AiDatasetImportWizard(models.TransientModel):
         )
         # Formatted outside _(): Odoo's term extractor fails on an f-string inside the call.
         rejected_rate = f"{result.stats.get('error_rate', 0):.2%}"
-        dataset.message_post(
+        dataset._message_log(
             body=_(
                 "Imported from %(file)s: %(valid)s of %(read)s rows accepted (%(rate)s rejected).",
                 file=result.filename,
