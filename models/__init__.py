@@ -5,6 +5,9 @@ from . import ai_model_metric
 from . import ai_forecast_target
 from . import ai_model_version
 from . import ai_prediction
+from . import ai_prediction_accuracy
+from . import ai_model_alias_history
+from . import ai_model_comparison
 from . import model_trainer
 from . import res_config_settings
 from . import model_credential
