@@ -31,11 +31,14 @@ class DownloadModelController(http.Controller):
             version.check_access_rights("read")
             version.check_access_rule("read")
             # A retired model is for those who work on models, not for every reader.
-            if version.state == "archived" and not request.env.user.has_group("ai_train_model.group_ai_analyst"):
-                raise AccessError("archived version")
+            archived_hidden = version.state == "archived" and not request.env.user.has_group(
+                "ai_train_model.group_ai_analyst"
+            )
             filename = _safe_filename(version)
         except (AccessError, MissingError):
             raise request.not_found() from None
+        if archived_hidden:
+            raise request.not_found()
         # sudo: the requesting user may read this version (checked above); the
         # artifact is a field attachment with no access rules of its own.
         try:

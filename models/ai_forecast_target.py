@@ -112,7 +112,7 @@ class AiForecastTarget(models.Model):
         help="A version predicting in shadow mode beside the champion.",
     )
     alias_history_ids = fields.One2many(
-        comodel_name="ai.model.alias.history", inverse_name="target_id", string="Alias History", readonly=True
+        comodel_name="ai.model.alias.history", inverse_name="target_id", readonly=True
     )
     version_ids = fields.One2many(comodel_name="ai.model.version", inverse_name="target_id", string="Versions")
     version_count = fields.Integer(compute="_compute_version_count")

@@ -13,7 +13,7 @@ class AiModelComparison(models.Model):
     _rec_name = "metric"
 
     version_id = fields.Many2one(comodel_name="ai.model.version", string="Model Version", readonly=True)
-    target_id = fields.Many2one(comodel_name="ai.forecast.target", string="Target", readonly=True)
+    target_id = fields.Many2one(comodel_name="ai.forecast.target", readonly=True)
     company_id = fields.Many2one(comodel_name="res.company", readonly=True)
     source = fields.Selection(selection=[("backtest", "Backtest"), ("live", "Live")], readonly=True)
     bucket = fields.Char(readonly=True)

@@ -104,7 +104,7 @@ class AiModelVersion(models.Model):
         string="Live Since", readonly=True, copy=False, help="When the version first predicted as champion or challenger."
     )
     alias_history_ids = fields.One2many(
-        comodel_name="ai.model.alias.history", inverse_name="version_id", string="Alias History", readonly=True
+        comodel_name="ai.model.alias.history", inverse_name="version_id", readonly=True
     )
     accuracy_ids = fields.One2many(
         comodel_name="ai.prediction.accuracy", inverse_name="version_id", string="Live Accuracy", readonly=True
