@@ -1,4 +1,5 @@
 from . import ai_protected_mixin
+from . import ai_job_mixin
 from . import ai_bulk_mixin
 from . import ai_dataset
 from . import ai_model_metric

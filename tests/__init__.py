@@ -5,6 +5,7 @@ from . import test_dataset
 from . import test_download_controller
 from . import test_security
 from . import test_training_job
+from . import test_job_mixin
 from . import test_import_wizard
 from . import test_dataset_lifecycle
 from . import test_ga4_credential
