@@ -2,7 +2,9 @@ from . import ai_protected_mixin
 from . import ai_bulk_mixin
 from . import ai_dataset
 from . import ai_model_metric
+from . import ai_forecast_target
 from . import ai_model_version
+from . import ai_prediction
 from . import model_trainer
 from . import res_config_settings
 from . import model_credential

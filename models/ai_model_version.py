@@ -59,6 +59,15 @@ class AiModelVersion(models.Model):
     job_id = fields.Many2one(
         comodel_name="ai.training.job", string="Training Job", readonly=True, ondelete="set null", index=True
     )
+    target_id = fields.Many2one(
+        comodel_name="ai.forecast.target",
+        string="Forecast Target",
+        index="btree_not_null",
+        ondelete="restrict",
+        tracking=True,
+        check_company=True,
+        help="What this version forecasts; the target's champion and challenger are chosen among its versions.",
+    )
     dataset_id = fields.Many2one(
         comodel_name="ai.dataset",
         readonly=True,

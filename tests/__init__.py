@@ -1,4 +1,5 @@
 from . import test_bulk_upsert
+from . import test_prediction
 from . import test_dataset
 from . import test_download_controller
 from . import test_security
