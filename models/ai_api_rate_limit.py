@@ -35,7 +35,7 @@ def sliding_window(previous, current, elapsed, period, limit):
         # current * (1 - t / period) + 1 <= limit.
         t = period * (1.0 - (limit - 1) / current) if current > 0 else 0.0
         wait = (period - elapsed) + max(0.0, t)
-    return False, max(1, math.ceil(wait))
+    return False, max(1, math.ceil(round(wait, 6)))  # round: 39.99999... seconds is 40
 
 
 class AiApiRateLimit(models.Model):
@@ -97,7 +97,8 @@ class AiApiRateLimit(models.Model):
                     [digest, index],
                 )
             cr.execute('DELETE FROM ai_api_rate_limit WHERE key_hash = %s AND window_index < %s', [digest, index - 1])
-            cr.commit()
+            # A cursor of its own, committed now: see the class docstring.
+            cr.commit()  # pylint: disable=invalid-commit
         return retry_after
 
 

@@ -33,7 +33,7 @@ class AiHealth(models.TransientModel):
     last_ga4_success = fields.Datetime(string="Last Successful GA4 Run", compute="_compute_summary")
     last_training_success = fields.Datetime(string="Last Successful Training", compute="_compute_summary")
     last_prediction_write = fields.Datetime(string="Last Prediction Written", compute="_compute_summary")
-    last_actuals_refresh = fields.Datetime(string="Last Actuals Refresh", compute="_compute_summary")
+    last_actuals_refresh = fields.Datetime(compute="_compute_summary")
     failed_training_24h = fields.Integer(string="Failed Trainings (24 h)", compute="_compute_summary")
     failed_ga4_24h = fields.Integer(string="Failed GA4 Runs (24 h)", compute="_compute_summary")
     open_alert_count = fields.Integer(string="Open Alerts", compute="_compute_summary")
