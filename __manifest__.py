@@ -47,6 +47,7 @@
         "views/view_credential.xml",
         "views/view_download.xml",
         "views/menus.xml",
+        "views/view_health.xml",
         "data/ir_sequence_data.xml",
         "data/ir_cron_data.xml",
         "data/ir_cron_ga4_data.xml",

@@ -14,3 +14,5 @@ from . import res_config_settings
 from . import model_credential
 from . import model_download
 from . import ai_ga4_run
+from . import ai_api_rate_limit
+from . import ai_health

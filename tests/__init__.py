@@ -10,3 +10,5 @@ from . import test_import_wizard
 from . import test_dataset_lifecycle
 from . import test_ga4_credential
 from . import test_ga4_download
+from . import test_health
+from . import test_prediction_api
