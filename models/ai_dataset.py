@@ -11,7 +11,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from .ai_core import core, selection_label
-from .model_trainer import _in_test_mode
+from .ai_job_mixin import _in_test_mode
 
 _logger = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 _WEEKDAYS = [
     ("0", "Monday"),
@@ -111,6 +111,9 @@ class AiForecastTarget(models.Model):
         domain="[('target_id', '=', id)]",
         help="A version predicting in shadow mode beside the champion.",
     )
+    alias_history_ids = fields.One2many(
+        comodel_name="ai.model.alias.history", inverse_name="target_id", readonly=True
+    )
     version_ids = fields.One2many(comodel_name="ai.model.version", inverse_name="target_id", string="Versions")
     version_count = fields.Integer(compute="_compute_version_count")
     auto_promote = fields.Boolean(
@@ -163,6 +166,111 @@ class AiForecastTarget(models.Model):
                 raise ValidationError(_("Automatic promotion needs at least one day of actuals."))
             if not 1 <= target.cv_windows <= 20:
                 raise ValidationError(_("Backtest windows must be between 1 and 20."))
+
+    # ------------------------------------------------------------------ registry
+
+    def _set_alias(self, alias, version, reason):
+        """Give ``alias`` (champion or challenger) to ``version`` (empty: take
+        it away), closing the current history line and opening a new one.
+
+        A new champion goes to production; the former champion goes back to
+        staging (ready for a rollback); a version taking or losing the
+        challenger alias is in staging. Posted on both chatters."""
+        self.ensure_one()
+        if version:
+            version.ensure_one()
+        if version and version.target_id != self:
+            raise UserError(_("%(version)s does not belong to %(target)s.", version=version.display_name, target=self.name))
+        self.check_access_rights("write")
+        self.check_access_rule("write")
+        field = f"{alias}_id"
+        current = self[field]
+        if current == version:
+            return False
+        now = fields.Datetime.now()
+        # sudo: history lines are written by the registry only (no group may
+        # create them by hand); the caller's right to change aliases was checked.
+        History = self.env["ai.model.alias.history"].sudo()._engine()
+        open_lines = History.search([("target_id", "=", self.id), ("alias", "=", alias), ("date_to", "=", False)])
+        open_lines.write({"date_to": now, "end_user_id": self.env.uid, "end_reason": reason})
+        values = {field: version.id}
+        if alias == "champion" and self.challenger_id == version:
+            values["challenger_id"] = False
+            History.search(
+                [("target_id", "=", self.id), ("alias", "=", "challenger"), ("date_to", "=", False)]
+            ).write({"date_to": now, "end_user_id": self.env.uid, "end_reason": reason})
+        self.sudo().write(values)  # sudo: the aliases are readonly in the UI; access was checked above
+        if version:
+            History.create(
+                {
+                    "company_id": self.company_id.id,
+                    "target_id": self.id,
+                    "version_id": version.id,
+                    "version_name": version.display_name,
+                    "alias": alias,
+                    "date_from": now,
+                    "user_id": self.env.uid,
+                    "reason": reason,
+                }
+            )
+            state_values = {"state": "production" if alias == "champion" else "staging"}
+            if not version.date_live:
+                state_values["date_live"] = now
+            version._engine().write(state_values)
+        if current and alias == "champion":
+            current._engine().write({"state": "staging"})
+        label = _("champion") if alias == "champion" else _("challenger")
+        if version:
+            message = _(
+                "%(version)s is now the %(alias)s of %(target)s (before: %(previous)s). Reason: %(reason)s",
+                version=version.display_name,
+                alias=label,
+                target=self.name,
+                previous=current.display_name if current else _("none"),
+                reason=reason,
+            )
+        else:
+            message = _(
+                "%(target)s has no %(alias)s any more (was %(previous)s). Reason: %(reason)s",
+                target=self.name,
+                alias=label,
+                previous=current.display_name,
+                reason=reason,
+            )
+        self.message_post(body=message)
+        for record in (version | current):
+            record.message_post(body=message)
+        return True
+
+    def _previous_champion(self):
+        """The version that was champion before the current one (the newest
+        closed champion line of another version still present)."""
+        self.ensure_one()
+        lines = self.env["ai.model.alias.history"].search(
+            [
+                ("target_id", "=", self.id),
+                ("alias", "=", "champion"),
+                ("date_to", "!=", False),
+                ("version_id", "!=", False),
+                ("version_id", "!=", self.champion_id.id),
+            ],
+            order="date_to desc, id desc",
+            limit=1,
+        )
+        return lines.version_id
+
+    def action_rollback(self, reason=None):
+        """One click: the previous champion is champion again."""
+        self.ensure_one()
+        previous = self._previous_champion()
+        if not previous:
+            raise UserError(_("%s has no previous champion to roll back to.", self.name))
+        self._set_alias(
+            "champion",
+            previous,
+            reason or _("Rollback to the previous champion by %s.", self.env.user.name),
+        )
+        return True
 
     # ------------------------------------------------------------------ lineage
 
