@@ -41,14 +41,18 @@ class DownloadModelController(http.Controller):
     )
     def download_model(self, version_id, **kwargs):
         """Stream a model version's signed zip to a user allowed to read the
-        version, once its SHA-256 and signature are checked. Anything else
-        (unknown id, other company, missing group) answers 404, so the answer
-        never tells whether the version exists; a tampered artifact 409."""
+        version, once its SHA-256 and signature are checked; an archived
+        version to Analysts and Managers only. Anything else (unknown id, other
+        company, missing group) answers 404, so the answer never tells whether
+        the version exists; a tampered artifact 409."""
         # Odoo's own lookup, as the requesting user: read access and record
         # rules of the version.
         binary = request.env["ir.binary"]
         try:
             version = binary._find_record(res_model="ai.model.version", res_id=version_id)
+            # A retired model is for those who work on models, not for every reader.
+            if version.state == "archived" and not request.env.user.has_group("ai_train_model.group_ai_analyst"):
+                raise AccessError(version._description)
             filename = _safe_filename(version)
             data = version._get_artifact_bytes()
         except AiIntegrityError as exc:

@@ -10,6 +10,7 @@ from odoo.exceptions import UserError
 
 from ..project import errors, model_artifact
 from .ai_protected_fields_mixin import AiIntegrityError
+from .tools import selection_label
 
 _logger = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class AiModelVersion(models.Model):
     _engine_files = {"artifact_file": "artifact_sha256"}
     _protected_fields = (
         "state",
+        "accuracy_alert",
+        "date_live",
         "name",
         "version",
         "company_id",
@@ -62,6 +65,15 @@ class AiModelVersion(models.Model):
     job_id = fields.Many2one(
         comodel_name="ai.training.job", string="Training Job", readonly=True, ondelete="set null", index=True
     )
+    target_id = fields.Many2one(
+        comodel_name="ai.forecast.target",
+        string="Forecast Target",
+        index="btree_not_null",
+        ondelete="restrict",
+        tracking=True,
+        check_company=True,
+        help="What this version forecasts; the target's champion and challenger are chosen among its versions.",
+    )
     dataset_id = fields.Many2one(
         comodel_name="ai.dataset",
         readonly=True,
@@ -70,13 +82,45 @@ class AiModelVersion(models.Model):
         help="Dataset version the model was trained on (lineage).",
     )
     state = fields.Selection(
-        selection=[("draft", "Draft"), ("active", "Active"), ("archived", "Archived")],
+        selection=[
+            ("development", "Development"),
+            ("staging", "Staging"),
+            ("production", "Production"),
+            ("archived", "Archived"),
+        ],
+        string="Status",
         required=True,
-        default="draft",
+        default="development",
         readonly=True,
         copy=False,
         tracking=True,
         index=True,
+        help="Development: just trained. Staging: under evaluation (a challenger, a former champion). "
+        "Production: the champion of its target. Archived: retired, kept for audit.",
+    )
+    alias = fields.Selection(
+        selection=[("champion", "Champion"), ("challenger", "Challenger")],
+        compute="_compute_alias",
+        store=True,
+        help="Champion: its forecasts are served. Challenger: it predicts in shadow mode beside the champion.",
+    )
+    date_live = fields.Datetime(
+        string="Live Since", readonly=True, copy=False, help="When the version first predicted as champion or challenger."
+    )
+    alias_history_ids = fields.One2many(
+        comodel_name="ai.model.alias.history", inverse_name="version_id", readonly=True
+    )
+    accuracy_ids = fields.One2many(
+        comodel_name="ai.prediction.accuracy", inverse_name="version_id", string="Live Accuracy", readonly=True
+    )
+    accuracy_alert = fields.Boolean(
+        readonly=True, copy=False, help="The live accuracy of this champion is above the alert thresholds now."
+    )
+    live_mase = fields.Float(
+        string="Live MASE", compute="_compute_live_accuracy", help="Live MASE over days 1-28, all series."
+    )
+    live_wmape = fields.Float(
+        string="Live wMAPE (%)", compute="_compute_live_accuracy", help="Live wMAPE over days 1-28, all series."
     )
     artifact_file = fields.Binary(string="Artifact", attachment=True, readonly=True, copy=False)
     artifact_filename = fields.Char(readonly=True, copy=False)
@@ -124,6 +168,26 @@ class AiModelVersion(models.Model):
         for record in self:
             record.display_name = f"{record.name or ''} v{record.version}"
 
+    @api.depends("target_id.champion_id", "target_id.challenger_id")
+    def _compute_alias(self):
+        for record in self:
+            target = record.target_id
+            if target and target.champion_id == record:
+                record.alias = "champion"
+            elif target and target.challenger_id == record:
+                record.alias = "challenger"
+            else:
+                record.alias = False
+
+    def _compute_live_accuracy(self):
+        lines = self.env["ai.prediction.accuracy"].search(
+            [("version_id", "in", self.ids), ("series_key", "=", "*"), ("bucket", "=", "1-28")]
+        )
+        values = {(line.version_id.id, line.metric): line.value for line in lines}
+        for record in self:
+            record.live_mase = values.get((record.id, "mase"), 0.0)
+            record.live_wmape = values.get((record.id, "wmape"), 0.0)
+
     @api.depends("chosen_models_json")
     def _compute_chosen_models_summary(self):
         for record in self:
@@ -149,33 +213,97 @@ class AiModelVersion(models.Model):
             "target": "self",
         }
 
-    def action_activate(self):
-        """Make these versions the active ones of their model families; the
-        previously active versions of the same families are archived. A
-        version whose artifact fails its SHA-256 or signature check is
-        refused before anything changes."""
-        self.check_access_rights("write")
-        self.check_access_rule("write")
+    def action_set_staging(self):
+        """Move development versions to staging (ready to be evaluated)."""
         for record in self:
-            record._get_artifact_bytes()
-        for record in self:
-            others = self.search(
-                [
-                    ("company_id", "=", record.company_id.id),
-                    ("name", "=", record.name),
-                    ("state", "=", "active"),
-                    ("id", "!=", record.id),
-                ]
-            )
-            others._engine().write({"state": "archived"})
-        self._engine().write({"state": "active"})
+            if record.state not in ("development", "archived"):
+                raise UserError(
+                    _(
+                        "Only development or archived versions go to staging (%(version)s is %(state)s).",
+                        version=record.display_name,
+                        state=selection_label(record, "state"),
+                    )
+                )
+        self._set_state("staging")
         return True
 
+    def action_promote(self, reason=None):
+        """Make this version the champion of its target: its forecasts are
+        served from the next prediction run; the former champion goes back to
+        staging, ready for a rollback."""
+        self.ensure_one()
+        self._check_target()
+        self.target_id._set_alias("champion", self, reason or _("Promoted by %s.", self.env.user.name))
+        return True
+
+    def action_set_challenger(self, reason=None):
+        """Make this version the challenger: it predicts in shadow mode."""
+        self.ensure_one()
+        self._check_target()
+        if self.alias == "champion":
+            raise UserError(_("%s is the champion; promote another version first.", self.display_name))
+        self.target_id._set_alias("challenger", self, reason or _("Challenger chosen by %s.", self.env.user.name))
+        return True
+
+    def action_remove_challenger(self, reason=None):
+        self.ensure_one()
+        if self.alias != "challenger":
+            raise UserError(_("%s is not the challenger.", self.display_name))
+        self.target_id._set_alias("challenger", self.browse(), reason or _("Challenger removed by %s.", self.env.user.name))
+        return True
+
+    def action_rollback(self):
+        """One click: give the champion alias back to the previous champion."""
+        self.ensure_one()
+        self._check_target()
+        return self.target_id.action_rollback()
+
     def action_archive_version(self):
+        """Retire versions. A champion cannot be archived (promote or roll
+        back first); a challenger loses its alias. History lines stay."""
+        for record in self:
+            if record.alias == "champion":
+                raise UserError(
+                    _("%s is the champion of its target: promote another version or roll back first.", record.display_name)
+                )
+            if record.alias == "challenger":
+                record.target_id._set_alias("challenger", self.browse(), _("Challenger archived."))
+        self._set_state("archived")
+        return True
+
+    def action_compare(self):
+        """Backtest and live metrics of the selected versions side by side."""
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_model_comparison_action")
+        action["domain"] = [("version_id", "in", self.ids)]
+        return action
+
+    def _join_target(self, target):
+        """A version trained for a target: champion when the target has none
+        (nothing would be served otherwise), else the new challenger,
+        predicting in shadow mode until promoted."""
+        self.ensure_one()
+        self._engine().write({"target_id": target.id})
+        if not target.champion_id:
+            target.sudo()._set_alias("champion", self, _("First version of the target."))
+        else:
+            target.sudo()._set_alias("challenger", self, _("Retrained by the nightly run."))
+
+    def _set_state(self, state):
+        """Lifecycle moves are allowed to whoever may write the versions (the
+        status field itself is engine-owned, so no RPC write can skip them)."""
         self.check_access_rights("write")
         self.check_access_rule("write")
-        self._engine().write({"state": "archived"})
-        return True
+        self._engine().write({"state": state})
+
+    def _check_target(self):
+        for record in self:
+            if not record.artifact_sha256:
+                raise UserError(_("%s has no artifact to predict with.", record.display_name))
+            # A version whose artifact fails its SHA-256 or signature check is
+            # refused before any alias moves.
+            record._get_artifact_bytes()
+            if not record.target_id:
+                raise UserError(_("Attach %s to a forecast target first.", record.display_name))
 
     def action_verify_artifact(self):
         self.ensure_one()
@@ -283,6 +411,8 @@ class AiModelVersion(models.Model):
         )
         self.env["ai.model.metric"]._import_frame(version, summary.metrics)
         version._update_score()
+        if "target_id" in job._fields and job.target_id:
+            version._join_target(job.target_id)
         # Hand back the record without the engine's context flag.
         return self.browse(version.id)
 

@@ -1,4 +1,7 @@
 from . import test_bulk_upsert
+from . import test_prediction
+from . import test_model_registry
+from . import test_prediction_cron
 from . import test_dataset
 from . import test_download_controller
 from . import test_security
@@ -10,3 +13,5 @@ from . import test_ga4_credential
 from . import test_ga4_download
 from . import test_security_hardening
 from . import test_security_matrix
+from . import test_health
+from . import test_prediction_api

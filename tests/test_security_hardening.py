@@ -126,11 +126,11 @@ class TestSecurityHardening(TransactionCase):
         for name, read in {
             "bytes": version._get_artifact_bytes,
             "verify": version.verify_artifact,
-            "activate": version.with_user(self.users.analyst).action_activate,
+            "promote": version.with_user(self.users.analyst).action_promote,
         }.items():
             with self.subTest(path=name), self.assertRaisesRegex(UserError, "does not match its recorded SHA-256"):
                 read()
-        self.assertEqual(version.state, "draft")
+        self.assertEqual(version.state, "development")
         # Bytes and digest both swapped (database access): the signature fails.
         forged = donor[:-30] + b"\0" * 30
         self._tamper(version, "artifact_file", forged)
@@ -138,10 +138,10 @@ class TestSecurityHardening(TransactionCase):
 
         version._engine().write({"artifact_sha256": hashlib.sha256(forged).hexdigest()})
         with self.assertRaisesRegex(UserError, "failed verification"):
-            version.with_user(self.users.analyst).action_activate()
-        self.assertEqual(version.state, "draft")
-        self.version.with_user(self.users.analyst).action_activate()
-        self.assertEqual(self.version.state, "active")
+            version.with_user(self.users.analyst).action_promote()
+        self.assertEqual(version.state, "development")
+        self.version.with_user(self.users.analyst).action_set_staging()
+        self.assertEqual(self.version.state, "staging")
 
     # ------------------------------------------------------------------ wizards
 
@@ -245,7 +245,7 @@ class TestSecurityHardening(TransactionCase):
             (self.dataset, "state", "registered"),
             (self.dataset, "s3_key", "s3://forged/key"),
             (self.job, "state", "done"),
-            (self.version, "state", "active"),
+            (self.version, "state", "production"),
             (credential, "check_state", "ok"),
             (download, "state", "done"),
         ]
@@ -264,7 +264,7 @@ class TestSecurityHardening(TransactionCase):
         )
         self.assertEqual((forged.state, forged.s3_key), ("draft", False))
         with self.assertRaises(AccessError):
-            self.env["ai.model.version"].with_user(self.users.manager).with_context(default_state="active").create(
+            self.env["ai.model.version"].with_user(self.users.manager).with_context(default_state="production").create(
                 {"name": "x", "version": 9, "company_id": self.company.id}
             )
         # The buttons still move them, with their own checks.
@@ -274,7 +274,7 @@ class TestSecurityHardening(TransactionCase):
         self.assertEqual(self.dataset.state, "archived")
         self.assertEqual(self.dataset.archived_by_id, self.users.manager)
         with self.assertRaises(AccessError):
-            self.version.with_user(self.users.user).action_activate()
+            self.version.with_user(self.users.user).action_set_staging()
 
     # ------------------------------------------------------------------ secrets
 

@@ -233,7 +233,7 @@ class TestSecurityMatrix(HttpCase):
         self.assertEqual(response.status_code, 404)
         self.assertNotIn(b"PAR1", response.content)
         self.login("analyst")
-        message = self.refused(self.call("ai.model.version", "action_activate", [self.version.id]))
+        message = self.refused(self.call("ai.model.version", "action_promote", [self.version.id]))
         self.assertIn("does not match its recorded SHA-256", message)
         ok, job_id = self.call("ai.training.job", "create", {"dataset_id": self.dataset.id, "candidates": "naive"})
         self.assertTrue(ok, job_id)
@@ -324,7 +324,7 @@ class TestSecurityMatrix(HttpCase):
             ("ai.dataset", self.dataset.id, {"state": "registered"}),
             ("ai.dataset", self.dataset.id, {"s3_key": "s3://x/y", "registered_on": "2024-01-01 00:00:00"}),
             ("ai.training.job", self.job.id, {"state": "done"}),
-            ("ai.model.version", self.version.id, {"state": "active"}),
+            ("ai.model.version", self.version.id, {"state": "production"}),
             ("ai.ga4.credential", self.credential.id, {"check_state": "ok"}),
             ("ai.ga4.download", self.download.id, {"state": "done"}),
         ]
@@ -341,15 +341,15 @@ class TestSecurityMatrix(HttpCase):
             self.assertTrue(ok, forged)
             self.assertEqual(self.env["ai.dataset"].browse(forged).state, "draft")
         self.env.invalidate_all()
-        self.assertEqual((self.dataset.state, self.job.state, self.version.state), ("ready", "draft", "draft"))
+        self.assertEqual((self.dataset.state, self.job.state, self.version.state), ("ready", "draft", "development"))
         # The buttons work, with their own rights.
         self.login("analyst")
         self.refused(self.call("ai.dataset", "action_archive", [self.dataset.id]))
-        self.assertTrue(self.call("ai.model.version", "action_activate", [self.version.id])[0])
+        self.assertTrue(self.call("ai.model.version", "action_set_staging", [self.version.id])[0])
         self.login("manager")
         self.assertTrue(self.call("ai.dataset", "action_archive", [self.dataset.id])[0])
         self.env.invalidate_all()
-        self.assertEqual((self.dataset.state, self.version.state), ("archived", "active"))
+        self.assertEqual((self.dataset.state, self.version.state), ("archived", "staging"))
 
     # ------------------------------------------------------------------ 5. secrets
 
