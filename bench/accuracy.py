@@ -7,7 +7,7 @@ difference of that training window; a series' MASE is averaged over origins,
 then over series.  Every method runs on the same windows in this run:
 
 * ``automatic`` -- :func:`project.utils.selection.fit_series` with the default
-  :class:`~project.entrenar_modelo.TrainConfig` (inner backtest, selection,
+  :class:`~project.training.TrainConfig` (inner backtest, selection,
   ensemble, refit) on the training window only;
 * each candidate of :mod:`project.utils.pipelines` alone (guarded);
 * default Prophet (``prophet.Prophet()``, no options);
@@ -111,7 +111,7 @@ def _task(uid: str, origin: int, method: str, y: np.ndarray, ds: np.ndarray, con
 def run_sample(n_jobs: int, methods: list[str]) -> int:
     from joblib import Parallel, delayed
 
-    from project.entrenar_modelo import TrainConfig
+    from project.training import TrainConfig
     from project.utils.datos import prepare
 
     config = TrainConfig()
@@ -197,7 +197,7 @@ def _m4_task(uid: str, y: np.ndarray, test: np.ndarray, config) -> tuple:
 def run_m4(n_jobs: int, limit: int | None, season_length: int, candidates: str | None) -> int:
     from joblib import Parallel, delayed
 
-    from project.entrenar_modelo import TrainConfig
+    from project.training import TrainConfig
 
     kwargs = {"candidates": tuple(candidates.split(","))} if candidates else {}
     config = TrainConfig(horizon=13, season_length=season_length, step=4, max_train_days=1095, **kwargs)

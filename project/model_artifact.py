@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .errors import ArtifactError
+from .cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, run_tool, tool_parser
+from .errors import ArtifactError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -57,7 +58,6 @@ __all__ = [
     "verify_artifact",
     "load_artifact",
     "resolve_signing_key",
-    "render_model_card",
     "library_versions",
     "code_version",
     "file_sha256",
@@ -67,7 +67,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+#: 2: ``model.joblib`` holds plain data (:mod:`project.model_state`), no class path of this package.
+#: 1 (refused on load): it pickled this package's classes under their module paths.
+FORMAT_VERSION = 2
 SIGNATURE_MEMBER = "SIGNATURE"
 SIGNING_KEY_ENV = "AI_TRAIN_MODEL_SIGNING_KEY"
 ALGORITHM = "HMAC-SHA256"
@@ -81,9 +83,8 @@ MAX_TOTAL_BYTES = 2 << 30
 MAX_COMPRESSION_RATIO = 200
 MAX_SIGNATURE_BYTES = 64 * 1024
 
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
+EXIT_INVALID = EXIT_FAILURE  #: the artifact failed verification
+EXIT_USAGE = EXIT_BAD_INPUT
 
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed member timestamps: same inputs, same bytes
 
@@ -216,70 +217,6 @@ def artifact_metadata(**fields: Any) -> dict[str, Any]:
     return meta
 
 
-def render_model_card(metadata: Mapping[str, Any], metrics: pd.DataFrame | None = None) -> str:
-    """A Markdown model card: what was trained on what, how well, and its limits."""
-    data = metadata.get("data", {}) or {}
-    chosen = metadata.get("chosen_models", metadata.get("chosen", {})) or {}
-    levels = metadata.get("interval_levels", [])
-    horizon = metadata.get("horizon", "?")
-    lines = [
-        "# Model card",
-        "",
-        f"- Created: {metadata.get('created_at', 'unknown')}",
-        f"- Format version: {metadata.get('format_version', FORMAT_VERSION)}",
-        f"- Code version: {metadata.get('code_version', 'unknown')}",
-        f"- Horizon: {horizon} days ahead (D+1 to D+{horizon})",
-        f"- Interval levels: {', '.join(f'{lv}%' for lv in levels) or 'none'}",
-        "",
-        "## Training data",
-        "",
-        f"- Input SHA-256: `{data.get('sha256') or 'not recorded'}`",
-        f"- Rows: {data.get('rows', 'unknown')}; series: {data.get('series', 'unknown')}",
-        f"- Dates: {data.get('first_date', '?')} to {data.get('last_date', '?')}",
-    ]
-    policy = metadata.get("missing_policy") or metadata.get("policy")
-    if isinstance(policy, Mapping) and policy.get("missing"):
-        lines.append(f"- Missing-day policy: `{policy['missing']}`")
-    if chosen:
-        counts: dict[str, int] = {}
-        for model in chosen.values() if isinstance(chosen, Mapping) else chosen:
-            counts[str(model)] = counts.get(str(model), 0) + 1
-        lines += ["", "## Chosen models", "", "| model | series |", "|---|---|"]
-        lines += [f"| {name} | {count} |" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])]
-    if metrics is not None and len(metrics):
-        from .utils.evaluacion import metrics_markdown
-
-        table = metrics
-        if {"bucket", "metric", "value"} <= set(metrics.columns):
-            chosen_rows = metrics
-            if "chosen" in metrics.columns:  # bool, or "True"/"False" text once read back from CSV
-                chosen_rows = metrics[metrics["chosen"].astype(str).str.lower().isin(["true", "1"])]
-            table = chosen_rows.pivot_table(
-                index="bucket", columns="metric", values="value", aggfunc="mean"
-            ).reset_index()
-        lines += [
-            "",
-            "## Backtest accuracy (chosen models, mean over series)",
-            "",
-            metrics_markdown(table).rstrip(),
-        ]
-    lines += [
-        "",
-        "## Intended use and limits",
-        "",
-        "Daily forecasts of the series it was trained on, for planning. Intervals come from the model "
-        "or from backtest residuals (conformal) and assume the future behaves like the backtest "
-        "windows. Retrain when the data changes regime (new channel, tracking change, store opening).",
-        "",
-        "## Verification",
-        "",
-        "`python -m project.model_artifact verify MODEL.zip` checks the HMAC-SHA256 signature over every "
-        "member with the deployment's signing key; loading refuses an artifact that fails it.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 # --------------------------------------------------------------------------- build
 
 
@@ -325,6 +262,10 @@ def build_artifact(
     """
     import joblib
 
+    if model_card is None:
+        from .model_card import render_model_card
+
+        model_card = render_model_card({"format_version": FORMAT_VERSION, **metadata}, metrics)
     key = _key_bytes(signing_key)
     output = Path(output)
     meta = dict(metadata)
@@ -338,9 +279,7 @@ def build_artifact(
         ).encode("utf-8"),
         "forecast.csv": forecast.to_csv(index=False).encode("utf-8"),
         "metrics.csv": metrics.to_csv(index=False).encode("utf-8"),
-        "MODEL_CARD.md": (model_card if model_card is not None else render_model_card(meta, metrics)).encode(
-            "utf-8"
-        ),
+        "MODEL_CARD.md": model_card.encode("utf-8"),
         "report.png": bytes(report_png),
     }
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in payload.items()}
@@ -508,14 +447,35 @@ def verify_artifact(source: str | Path | bytes, key: str | bytes) -> dict[str, b
     return contents
 
 
+def _check_format(metadata: Mapping[str, Any]) -> None:
+    """Refuse, before unpickling, a ``model.joblib`` this version cannot rebuild."""
+    version = metadata.get("format_version") if isinstance(metadata, Mapping) else None
+    if version == FORMAT_VERSION:
+        return
+    if version == 1:
+        raise ArtifactError(
+            "this model artifact has format version 1, which stored the Python class paths of the "
+            "version that trained it and cannot be loaded by this one; retrain the model (its data, "
+            "metrics and forecast.csv stay readable in the zip)"
+        )
+    raise ArtifactError(
+        f"this model artifact has format version {version!r}; this version loads format "
+        f"{FORMAT_VERSION}: retrain the model, or load it with the version that wrote it"
+    )
+
+
 def load_artifact(source: str | Path | bytes, key: str | bytes) -> LoadedArtifact:
     """Verify an artifact, then unpickle its model and read its tables.
 
     Verification comes first, always: nothing from ``model.joblib`` is
-    unpickled unless the signature and every digest check out.
+    unpickled unless the signature and every digest check out, and only in
+    the format this version writes.  Our objects are rebuilt from their plain
+    states (:func:`project.model_state.from_state`).
     """
     import joblib
     import pandas as pd
+
+    from .model_state import from_state
 
     contents = verify_artifact(source, key)
     try:
@@ -529,10 +489,11 @@ def load_artifact(source: str | Path | bytes, key: str | bytes) -> LoadedArtifac
             return pd.DataFrame()
         return pd.read_csv(io.BytesIO(data), **kwargs)
 
+    _check_format(metadata)
     forecast = table("forecast.csv")
     if "ds" in forecast.columns:
         forecast["ds"] = pd.to_datetime(forecast["ds"])
-    model = joblib.load(io.BytesIO(contents["model.joblib"]))
+    model = from_state(joblib.load(io.BytesIO(contents["model.joblib"])))
     return LoadedArtifact(
         model=model,
         metadata=metadata,
@@ -562,7 +523,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="read the signing key from this file (trailing newline ignored)",
     )
-    parser = argparse.ArgumentParser(
+    parser = tool_parser(
         prog="python -m project.model_artifact",
         description="Verify or inspect a signed ai_train_model artifact.",
     )
@@ -574,22 +535,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns ``EXIT_OK`` (0), ``EXIT_INVALID`` (1) or ``EXIT_USAGE`` (2)."""
-    from .cli import parse_args
+    return run_tool(_build_parser(), argv, _main, action="verification")
 
-    args, code = parse_args(_build_parser(), argv, usage_code=EXIT_USAGE)
-    if args is None:
-        return code
-    try:
-        cli_key: str | bytes | None = args.signing_key
-        if args.signing_key_file is not None:
+
+def _main(args: argparse.Namespace) -> int:
+    cli_key: str | bytes | None = args.signing_key
+    if args.signing_key_file is not None:
+        try:
             cli_key = args.signing_key_file.read_bytes().rstrip(b"\r\n")
-        key = resolve_signing_key(cli_key)
-    except (ArtifactError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        except OSError as exc:
+            raise InputError(f"cannot read the signing key file: {exc}") from None
+    key = resolve_signing_key(cli_key)
     if not Path(args.artifact).is_file():
-        print(f"error: artifact {args.artifact!r} does not exist or is not a file", file=sys.stderr)
-        return EXIT_USAGE
+        raise InputError(f"artifact {args.artifact!r} does not exist or is not a file")
     try:
         contents = verify_artifact(args.artifact, key)
     except ArtifactError as exc:
