@@ -13,3 +13,4 @@ from . import test_ga4_credential
 from . import test_ga4_download
 from . import test_health
 from . import test_prediction_api
+from . import test_demo_data
