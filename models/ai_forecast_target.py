@@ -79,7 +79,8 @@ class AiForecastTarget(models.Model):
     schedule_hour = fields.Integer(
         string="Local Hour",
         default=2,
-        help="Hour of the day (0-23, company time zone) from which the run is due; it should finish before 06:00.",
+        help="Hour of the night (0-5, company time zone) from which the run is due, so that forecasts are "
+        "ready by 06:00; a run missed at night (server down) still runs later that day.",
     )
     schedule_weekday = fields.Selection(selection=_WEEKDAYS, string="Weekday", default="0")
     last_run_date = fields.Date(
@@ -148,7 +149,11 @@ class AiForecastTarget(models.Model):
 
     _sql_constraints = [
         ("horizon_range", "CHECK(horizon BETWEEN 1 AND 90)", "The horizon must be between 1 and 90 days."),
-        ("hour_range", "CHECK(schedule_hour BETWEEN 0 AND 23)", "The local hour must be between 0 and 23."),
+        (
+            "hour_range",
+            "CHECK(schedule_hour BETWEEN 0 AND 5)",
+            "The nightly run starts between 00:00 and 05:00 (local time) so that forecasts are ready by 06:00.",
+        ),
         ("name_company_uniq", "unique(company_id, name)", "A forecast target with this name already exists."),
         (
             "champion_challenger_distinct",

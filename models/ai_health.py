@@ -102,13 +102,19 @@ class AiHealth(models.TransientModel):
         Models of the registry that are not installed count as empty."""
         since = fields.Datetime.now() - timedelta(hours=24)
         in_company = [("company_id", "=", company.id)]
-        ga4_last, ga4_failed = self._last_and_failures("ai.ga4.run", "date_end", in_company, since)
+        ga4_last, ga4_failed = self._last_and_failures("ai.ga4.run", "date_finished", in_company, since)
         job_last, job_failed = self._last_and_failures("ai.training.job", "date_finished", in_company, since)
         prediction_last = actuals_last = None
         if "ai.prediction" in self.env:
             predictions = self.env["ai.prediction"]
             prediction_last = self._max(predictions, "write_date", in_company)
-            actuals_last = self._max(predictions, "write_date", in_company + [("actual", "!=", False)])
+            targets = self.env["ai.forecast.target"]
+            if "last_actuals_refresh" in targets._fields:
+                # The refresh cron's own stamp: set even when no new actual arrived.
+                actuals_last = self._max(targets, "last_actuals_refresh", in_company)
+            else:
+                # Without it, the last time an actual was written.
+                actuals_last = self._max(predictions, "write_date", in_company + [("actual", "!=", False)])
         alerts = self._open_alerts(company)
         status = "error" if (ga4_failed or job_failed) else ("warning" if alerts["open"] else "ok")
         return {

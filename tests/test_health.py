@@ -51,8 +51,8 @@ class TestHealth(HttpCase):
         )
         Run = cls.env["ai.ga4.run"]._engine()
         cls.ga4_done_at = (now - timedelta(hours=20)).replace(microsecond=0)
-        Run.create({"download_id": download.id, "state": "done", "date_end": cls.ga4_done_at})
-        Run.create({"download_id": download.id, "state": "failed", "date_end": now - timedelta(hours=48)})
+        Run.create({"download_id": download.id, "state": "done", "date_finished": cls.ga4_done_at})
+        Run.create({"download_id": download.id, "state": "failed", "date_finished": now - timedelta(hours=48)})
         cls.manager_key = api_key(cls.env, cls.users.manager)
         cls.analyst_key = api_key(cls.env, cls.users.analyst)
         cls.foreign_key = api_key(cls.env, cls.users.foreign)
@@ -158,10 +158,11 @@ class TestHealth(HttpCase):
         self.assertIn("/web/login", response.headers["Location"])
 
     def test_anonymous_api_client_gets_401(self):
-        response = self._get(headers={"Accept": "application/json"})
-        self.assertEqual(response.status_code, 401)
-        self.assertEqual(response.json()["error"]["code"], "unauthorized")
-        self.assertIn("Bearer", response.headers["WWW-Authenticate"])
+        for accept in ("application/json", "*/*"):
+            response = self._get(headers={"Accept": accept})
+            self.assertEqual(response.status_code, 401, accept)
+            self.assertEqual(response.json()["error"]["code"], "unauthorized")
+            self.assertIn("Bearer", response.headers["WWW-Authenticate"])
 
     def test_invalid_and_revoked_keys_get_401(self):
         for key in ("not-a-key", "", self.manager_key[:-1] + ("0" if self.manager_key[-1] != "0" else "1")):
