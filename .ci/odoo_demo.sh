@@ -77,7 +77,12 @@ odoo=("$python" odoo-bin -c "$scratch/odoo.conf" --addons-path="$odoo_root/addon
       "${db_args[@]}" --data-dir="$data_dir" -d "$db" --db-filter="^${db}\$")
 
 echo "Creating database $db with ai_train_model and its demo data (a few minutes)"
-(cd "$odoo_root" && "${odoo[@]}" -i ai_train_model --stop-after-init --log-level=warn) || exit 1
+(cd "$odoo_root" && "${odoo[@]}" -i ai_train_model --stop-after-init --log-level=warn) 2>&1 | tee "$scratch/install.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+if grep -q "ai_train_model demo data failed to install" "$scratch/install.log"; then
+    echo "The demo data of ai_train_model failed to install (see the warning above)" >&2
+    exit 1
+fi
 
 (cd "$odoo_root" && exec "${odoo[@]}" --http-interface=127.0.0.1 --http-port="$http_port" --log-level=warn) &
 server_pid=$!
