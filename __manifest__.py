@@ -60,6 +60,10 @@
         "data/ir_cron_secret_data.xml",
         "data/ir_cron_forecast_data.xml",
     ],
+    "demo": [
+        "demo/ai_dataset_demo.xml",
+        "demo/ai_forecast_target_demo.xml",
+    ],
     "installable": True,
     "application": True,
     "development_status": "Alpha",

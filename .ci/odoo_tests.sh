@@ -42,31 +42,13 @@ constraints=$(mktemp)
 # was installed with pip, for reasons unrelated to this addon.
 "$python" "$repo/.ci/check_requirements.py" "$repo/requirements.txt" || exit 1
 
-pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
-if [ -z "$pg_bin" ]; then
-    echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2
-    exit 1
-fi
-
-work=$(mktemp -d)
-chmod 755 "$work"
-pgdata="$work/pgdata"
-port=$(( 20000 + RANDOM % 20000 ))
-as_pg=()
-if [ "$(id -u)" = "0" ]; then
-    chown postgres "$work"
-    as_pg=(runuser -u postgres --)
-fi
-
+source "$repo/.ci/pg.sh"
 cleanup() {
-    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1
-    rm -rf "$work" "$constraints"
+    pg_stop
+    rm -rf "$constraints"
 }
 trap cleanup EXIT
-
-"${as_pg[@]}" "$pg_bin/initdb" -D "$pgdata" -U odoo --auth=trust -E UTF8 >/dev/null || exit 1
-"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pgdata" -l "$work/pg.log" -w \
-    -o "-h 127.0.0.1 -p $port -k $work" start >/dev/null || { cat "$work/pg.log"; exit 1; }
+pg_start || exit 1
 
 # Odoo wants the addon folder named after the module.
 mkdir -p "$work/addons"

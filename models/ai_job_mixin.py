@@ -493,15 +493,35 @@ class AiJobMixin(models.AbstractModel):
         key = f"ai_train_model.{self._job_param_prefix}_{name}"
         return self.env["ir.config_parameter"].sudo().get_param(key, default)
 
+    def _job_owns_transaction(self):
+        """Whether the job may commit and roll back: not under tests (the
+        test cursor must roll back at the end), nor when run by
+        :meth:`_job_run_inline` (the caller owns the transaction)."""
+        return not (_in_test_mode() or self.env.context.get("ai_job_inline"))
+
     def _job_commit(self):
-        """Commit the current transaction, except under tests (the test
-        cursor must roll back at the end)."""
-        if not _in_test_mode():
+        """Commit the current transaction, unless the job does not own it
+        (tests, :meth:`_job_run_inline`)."""
+        if self._job_owns_transaction():
             self.env.cr.commit()  # pylint: disable=invalid-commit
 
     def _job_rollback(self):
-        """Back to the last commit after an error (outside tests, where the
-        job's own savepoints are what protects data)."""
-        if not _in_test_mode():
+        """Back to the last commit after an error (only where the job owns
+        the transaction; elsewhere the job's own savepoints protect data)."""
+        if self._job_owns_transaction():
             self.env.cr.rollback()
         self.env.invalidate_all()
+
+    def _job_run_inline(self):
+        """Claim and run these queued records now, one by one, through the
+        cron's own path (:meth:`_job_execute`) but inside the caller's
+        transaction: nothing is committed or rolled back, so a caller that
+        runs in a savepoint (demo data loaded during an install) keeps it.
+        Returns the records that did not end done."""
+        not_done = self.browse()
+        for record in self.with_context(ai_job_inline=True):
+            record._engine().write(record._job_claim_values())
+            record._job_execute()
+            if record.state != "done":
+                not_done |= record
+        return self.browse(not_done.ids)

@@ -15,3 +15,4 @@ from . import test_security_hardening
 from . import test_security_matrix
 from . import test_health
 from . import test_prediction_api
+from . import test_demo_data
