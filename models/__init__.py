@@ -9,7 +9,6 @@ from . import ai_dataset
 from . import ai_dataset_registration
 from . import ai_model_metric
 from . import ai_forecast_target
-from . import ai_forecast_target_demo
 from . import ai_model_version
 from . import ai_prediction
 from . import ai_prediction_accuracy

@@ -56,7 +56,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-DEMO_DATA = Path(__file__).resolve().parent / "data" / "wikipedia_pageviews_daily.csv"
 DEMO_COLUMNS = {"date_col": "date", "target_col": "pageviews", "series_cols": ("page",)}
 DEFAULT_DEMO_OUTPUT = Path("out") / "demo_model.zip"
 
@@ -192,6 +191,8 @@ def _main(args: argparse.Namespace) -> int:
 
     ephemeral = False
     if args.demo:
+        from .datasets.demo import DEMO_DATA
+
         source = DEMO_DATA
         date_col, target_col = DEMO_COLUMNS["date_col"], DEMO_COLUMNS["target_col"]
         series_cols = list(DEMO_COLUMNS["series_cols"])

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 
 from ..errors import InputError
 
-__all__ = ["demo_versions"]
+__all__ = ["DEMO_DATA", "demo_versions"]
+
+#: The embedded sample: daily pageviews of 9 Wikipedia pages (see project/data/README.md).
+DEMO_DATA = Path(__file__).resolve().parent.parent / "data" / "wikipedia_pageviews_daily.csv"
 
 
 def demo_versions(

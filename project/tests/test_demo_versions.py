@@ -3,8 +3,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from project.datasets.demo import demo_versions
-from project.entrenar_modelo import DEMO_DATA
+from project.datasets.demo import DEMO_DATA, demo_versions
 from project.errors import InputError
 
 
