@@ -48,6 +48,11 @@
         "data/ir_cron_ga4_data.xml",
         "data/ir_cron_dataset_data.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "ai_train_model/static/src/components/**/*",
+        ],
+    },
     "installable": True,
     "application": True,
     "development_status": "Alpha",

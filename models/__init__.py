@@ -8,3 +8,4 @@ from . import res_config_settings
 from . import model_credential
 from . import model_download
 from . import ai_ga4_run
+from . import ai_forecast_chart

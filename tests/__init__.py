@@ -7,3 +7,4 @@ from . import test_import_wizard
 from . import test_dataset_lifecycle
 from . import test_ga4_credential
 from . import test_ga4_download
+from . import test_forecast_chart
