@@ -43,6 +43,7 @@
         "views/view_credential.xml",
         "views/view_download.xml",
         "views/menus.xml",
+        "views/ai_forecast_dashboard_views.xml",
         "data/ir_sequence_data.xml",
         "data/ir_cron_data.xml",
         "data/ir_cron_ga4_data.xml",
@@ -51,6 +52,9 @@
     "assets": {
         "web.assets_backend": [
             "ai_train_model/static/src/components/**/*",
+        ],
+        "web.assets_tests": [
+            "ai_train_model/static/tests/tours/**/*",
         ],
     },
     "installable": True,

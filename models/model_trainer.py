@@ -293,6 +293,7 @@ class AiTrainingJob(models.Model):
                 raise UserError(_("Only draft jobs can be queued (%(job)s is %(state)s).", job=job.name, state=selection_label(job, "state")))
             job._check_ready_to_queue()
         self._engine().write({"state": "queued", "date_queued": fields.Datetime.now(), "error_message": False})
+        self._notify_progress()
         self._trigger_cron()
         return True
 
@@ -361,6 +362,7 @@ class AiTrainingJob(models.Model):
             if not job:
                 return True
             with job._worker_lock():
+                job._notify_progress()
                 job._commit()  # publish the claim: the job shows as running
                 job._run()
         if self.search_count([("state", "=", "queued")], limit=1):
@@ -504,6 +506,7 @@ class AiTrainingJob(models.Model):
                     job.name,
                 )
             )
+        job._notify_progress()
         job._commit()
         return True
 
@@ -603,6 +606,7 @@ class AiTrainingJob(models.Model):
                 return
             state.update(percent=percent, at=now)
             self._engine().write({"progress": float(percent), "date_heartbeat": fields.Datetime.now()})
+            self._notify_progress()
             self._commit()
 
         return progress
@@ -645,6 +649,25 @@ class AiTrainingJob(models.Model):
             raise UserError(_("Dataset %s has no data yet.", self.dataset_id.display_name))
         if self.input_type == "file" and not self.input_file:
             raise UserError(_("Upload the CSV or Parquet file to train on."))
+
+    def _notify_progress(self):
+        """Tell the dashboards of the job's company where the job stands
+        (sent on commit through the bus)."""
+        from .ai_forecast_dashboard import JOB_PROGRESS, job_channel
+
+        for job in self:
+            self.env["bus.bus"]._sendone(
+                job_channel(job.company_id.id),
+                JOB_PROGRESS,
+                {
+                    "id": job.id,
+                    "name": job.name,
+                    "model_name": job.model_name,
+                    "state": job.state,
+                    "state_label": selection_label(job, "state"),
+                    "progress": job.progress,
+                },
+            )
 
     def _append_log(self, line):
         self.ensure_one()

@@ -1,0 +1,236 @@
+import io
+import logging
+from collections import OrderedDict
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from .ai_core import selection_label
+
+_logger = logging.getLogger(__name__)
+
+#: Bus notification type of training-job progress (see ``ai.training.job``).
+JOB_PROGRESS = "ai_train_model/job_progress"
+#: Prefix of the per-company bus channels; the company id follows.
+JOB_CHANNEL_PREFIX = "ai_train_model.jobs."
+#: Days of stored predictions behind the live accuracy.
+LIVE_ACCURACY_DAYS = 28
+#: Forecast totals read from artifacts, by artifact SHA-256 (artifacts never change).
+_ARTIFACT_TOTALS = OrderedDict()
+_ARTIFACT_TOTALS_MAX = 256
+
+
+def job_channel(company_id):
+    """The bus channel carrying the training progress of one company."""
+    return f"{JOB_CHANNEL_PREFIX}{int(company_id)}"
+
+
+class AiForecastDashboard(models.AbstractModel):
+    """Data of the "AI Forecasting" landing page, in one call.
+
+    One card per forecast target (per model family while targets do not
+    exist): its champion, live or backtest accuracy, the next day's total
+    forecast, open alerts, the last GA4 run and the last training. Everything
+    is searched with the caller's rights, so record rules decide what shows.
+    """
+
+    _name = "ai.forecast.dashboard"
+    _description = "AI Forecasting Dashboard"
+
+    @api.model
+    def get_dashboard_data(self):
+        versions = self.env["ai.model.version"]
+        families = versions.read_group(
+            [("state", "!=", "archived")], ["name"], ["company_id", "name"], orderby="name", lazy=False
+        )
+        cards = [self._family_card(group["company_id"][0], group["name"]) for group in families]
+        return {
+            "cards": cards,
+            "jobs": self._running_jobs(),
+            "ga4": self._last_ga4_run(self.env["ai.ga4.run"]),
+            "bus_channels": [job_channel(cid) for cid in self.env.user.company_ids.ids],
+            "bus_type": JOB_PROGRESS,
+            "counts": {
+                "datasets": self.env["ai.dataset"].search_count([("state", "!=", "archived")]),
+                "versions": versions.search_count([("state", "!=", "archived")]),
+                "queued": self.env["ai.training.job"].search_count([("state", "=", "queued")]),
+                "failed": self.env["ai.training.job"].search_count([("state", "=", "failed")]),
+            },
+            "has_predictions": "ai.prediction" in self.env,
+        }
+
+    # ------------------------------------------------------------------ cards
+
+    @api.model
+    def _family_card(self, company_id, name):
+        versions = self.env["ai.model.version"].search(
+            [("company_id", "=", company_id), ("name", "=", name)], order="version desc"
+        )
+        champion = versions.filtered(lambda v: v.state == "active")[:1]
+        shown = champion or versions.filtered(lambda v: v.state != "archived")[:1]
+        job = self.env["ai.training.job"].search(
+            [("company_id", "=", company_id), ("model_name", "=", name)], order="id desc", limit=1
+        )
+        ga4_run = self.env["ai.ga4.run"]
+        if shown.dataset_id:
+            ga4_run = ga4_run.search(
+                [("company_id", "=", company_id), ("dataset_id.name", "=", shown.dataset_id.name)],
+                order="id desc",
+                limit=1,
+            )
+        accuracy = self._accuracy(shown)
+        next_day = self._next_day_total(shown)
+        alerts = []
+        if not champion:
+            alerts.append(
+                {"level": "info", "text": _("No active version: activate one to make it the champion.")}
+            )
+        if shown.needs_retraining:
+            alerts.append(
+                {"level": "warning", "text": _("Needs retraining: its dataset version was archived.")}
+            )
+        if job.state == "failed":
+            alerts.append({"level": "danger", "text": _("The last training failed.")})
+        anomalies = self._recent_anomalies(shown)
+        if anomalies:
+            alerts.append({"level": "warning", "text": _("%s anomalies in the last 7 days.", anomalies)})
+        return {
+            "key": f"{company_id}:{name}",
+            "name": name,
+            "company": self.env["res.company"].browse(company_id).name,
+            "champion": {
+                "id": shown.id,
+                "name": shown.display_name,
+                "state": shown.state,
+                "state_label": selection_label(shown, "state"),
+                "series_count": shown.series_count,
+                "date_trained": fields.Datetime.to_string(shown.date_trained)
+                if shown.date_trained
+                else False,
+            }
+            if shown
+            else False,
+            "accuracy": accuracy,
+            "next_day": next_day,
+            "alerts": alerts,
+            "training": self._job_info(job) if job else False,
+            "ga4": self._last_ga4_run(ga4_run) if ga4_run else False,
+        }
+
+    @api.model
+    def _job_info(self, job):
+        when = job.date_finished or job.date_started or job.date_queued or job.create_date
+        return {
+            "id": job.id,
+            "name": job.name,
+            "model_name": job.model_name,
+            "state": job.state,
+            "state_label": selection_label(job, "state"),
+            "progress": job.progress,
+            "date": fields.Datetime.to_string(when) if when else False,
+        }
+
+    @api.model
+    def _last_ga4_run(self, runs):
+        run = runs if len(runs) == 1 else runs.search([], order="id desc", limit=1)
+        if not run:
+            return False
+        when = run.date_end or run.date_start or run.create_date
+        return {
+            "id": run.id,
+            "name": run.display_name,
+            "state": run.state,
+            "state_label": selection_label(run, "state"),
+            "date": fields.Datetime.to_string(when) if when else False,
+            "rows": run.rows,
+        }
+
+    @api.model
+    def _running_jobs(self):
+        jobs = self.env["ai.training.job"].search([("state", "in", ("queued", "running"))], order="id")
+        return [self._job_info(job) for job in jobs]
+
+    # ------------------------------------------------------------------ figures
+
+    @api.model
+    def _predictions(self, version, domain):
+        if not version or "ai.prediction" not in self.env:
+            return None
+        model = self.env["ai.prediction"]
+        base = [("model_version_id", "=", version.id)]
+        if "prediction_type" in model._fields:
+            base.append(("prediction_type", "=", "forecast"))
+        return model, base + domain
+
+    @api.model
+    def _accuracy(self, version):
+        """Live wMAPE over the stored predictions whose actuals arrived in the
+        last days; the backtest score when there are none."""
+        if not version:
+            return False
+        found = self._predictions(version, [])
+        if found is not None:
+            model, domain = found
+            since = fields.Date.today() - timedelta(days=LIVE_ACCURACY_DAYS)
+            domain = [*domain, ("date", ">=", since), ("date", "<=", fields.Date.today())]
+            rows = model.search_read(domain, ["actual", "yhat", "error"])
+            rows = [r for r in rows if r.get("actual") or r.get("error")]
+            total = sum(abs(r["actual"] or 0.0) for r in rows)
+            if rows and total:
+                wmape = sum(abs((r["actual"] or 0.0) - (r["yhat"] or 0.0)) for r in rows) / total
+                return {"kind": "live", "label": _("Live wMAPE"), "value": wmape, "points": len(rows)}
+        labels = dict(self.env["ai.training.job"]._METRICS)
+        return {
+            "kind": "backtest",
+            "label": _("Backtest %s", labels.get(version.metric, version.metric or "")),
+            "value": version.score,
+            "points": 0,
+        }
+
+    @api.model
+    def _next_day_total(self, version):
+        """``{date, total}`` of the first forecast day from today on, summed
+        over the series: from stored predictions, else from the artifact."""
+        if not version:
+            return False
+        found = self._predictions(version, [("date", ">=", fields.Date.today())])
+        if found is not None:
+            model, domain = found
+            first = model.search(domain, order="date", limit=1)
+            if first:
+                groups = model.read_group([*domain, ("date", "=", first.date)], ["yhat:sum"], [])
+                return {"date": fields.Date.to_string(first.date), "total": groups[0]["yhat"] or 0.0}
+        return self._artifact_next_day(version)
+
+    @api.model
+    def _artifact_next_day(self, version):
+        import pandas as pd
+
+        sha = version.artifact_sha256
+        if not sha:
+            return False
+        if sha not in _ARTIFACT_TOTALS:
+            try:
+                members = version.verify_artifact()
+            except UserError:
+                return False
+            raw = members.get("forecast.csv")
+            total = False
+            if raw:
+                frame = pd.read_csv(io.BytesIO(raw), usecols=lambda c: c in ("ds", "horizon", "yhat"))
+                if len(frame):
+                    first = frame[frame["horizon"] == frame["horizon"].min()]
+                    total = {"date": str(first["ds"].iloc[0])[:10], "total": float(first["yhat"].sum())}
+            _ARTIFACT_TOTALS[sha] = total
+            while len(_ARTIFACT_TOTALS) > _ARTIFACT_TOTALS_MAX:
+                _ARTIFACT_TOTALS.popitem(last=False)
+        return _ARTIFACT_TOTALS[sha]
+
+    @api.model
+    def _recent_anomalies(self, version):
+        found = self._predictions(version, [("date", ">=", fields.Date.today() - timedelta(days=7))])
+        if found is None or "is_anomaly" not in found[0]._fields:
+            return 0
+        model, domain = found
+        return model.search_count([*domain, ("is_anomaly", "=", True)])

@@ -1,0 +1,75 @@
+import json
+
+from odoo.tests import TransactionCase, tagged
+
+from ..models.ai_forecast_dashboard import JOB_PROGRESS, job_channel
+from .common import make_dataset, make_users, sample_frame
+from .test_forecast_chart import chart_version
+
+
+@tagged("post_install", "-at_install")
+class TestForecastDashboard(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company = cls.env.company
+        cls.other_company = cls.env["res.company"].create({"name": "Other Co"})
+        cls.users = make_users(cls.env, cls.company, cls.other_company)
+        cls.dataset = make_dataset(cls.env, sample_frame(n_series=2, days=60))
+        cls.version, cls.pages = chart_version(cls.env, cls.dataset)
+
+    def _data(self, user):
+        return self.env["ai.forecast.dashboard"].with_user(user).get_dashboard_data()
+
+    def _card(self, data):
+        cards = [card for card in data["cards"] if card["name"] == self.version.name]
+        self.assertEqual(len(cards), 1)
+        return cards[0]
+
+    def test_card_of_a_draft_version(self):
+        card = self._card(self._data(self.users.user))
+        self.assertEqual(card["champion"]["id"], self.version.id)
+        self.assertEqual(card["champion"]["state"], "draft")
+        self.assertEqual(card["accuracy"]["kind"], "backtest")
+        self.assertAlmostEqual(card["accuracy"]["value"], self.version.score)
+        # forecast.csv day 1: 101 + 201 over the two series.
+        self.assertAlmostEqual(card["next_day"]["total"], 302.0)
+        self.assertEqual(card["training"]["id"], self.version.job_id.id)
+        self.assertEqual([a["level"] for a in card["alerts"]], ["info"])
+
+    def test_champion_and_alerts(self):
+        self.version.action_activate()
+        self.dataset.action_archive_dataset()
+        card = self._card(self._data(self.users.user))
+        self.assertEqual(card["champion"]["state"], "active")
+        self.assertEqual(card["champion"]["state_label"], "Active")
+        self.assertEqual([a["level"] for a in card["alerts"]], ["warning"])
+        self.assertIn("retraining", card["alerts"][0]["text"])
+
+    def test_running_jobs_and_progress_on_the_bus(self):
+        job = self.env["ai.training.job"].create({"dataset_id": self.dataset.id, "candidates": "naive"})
+        self.env["bus.bus"].search([]).unlink()
+        job.with_user(self.users.analyst).action_queue()
+        data = self._data(self.users.user)
+        self.assertIn(job.id, [j["id"] for j in data["jobs"]])
+        self.assertEqual(data["counts"]["queued"], 1)
+        self.assertEqual(data["bus_channels"], [job_channel(self.company.id)])
+        self.assertEqual(data["bus_type"], JOB_PROGRESS)
+        messages = self.env["bus.bus"].search([("channel", "like", job_channel(self.company.id))])
+        self.assertEqual(len(messages), 1)
+        message = json.loads(messages.message)
+        self.assertEqual(message["type"], JOB_PROGRESS)
+        self.assertEqual(message["payload"]["id"], job.id)
+        self.assertEqual(message["payload"]["state"], "queued")
+
+    def test_other_company_sees_nothing_of_ours(self):
+        data = self._data(self.users.foreign)
+        self.assertEqual(data["cards"], [])
+        self.assertEqual(data["bus_channels"], [job_channel(self.other_company.id)])
+
+    def test_websocket_channels_follow_the_user_companies(self):
+        ours, theirs = job_channel(self.company.id), job_channel(self.other_company.id)
+        websocket = self.env["ir.websocket"]
+        channels = websocket.with_user(self.users.user)._ai_job_channels([theirs, "other"])
+        self.assertEqual(channels, ["other", ours])
+        self.assertEqual(websocket.with_user(self.users.plain)._ai_job_channels([ours]), [])
