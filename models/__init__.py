@@ -9,3 +9,5 @@ from . import model_credential
 from . import model_download
 from . import ai_ga4_run
 from . import ai_forecast_chart
+from . import ai_forecast_dashboard
+from . import ir_websocket

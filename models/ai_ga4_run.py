@@ -213,7 +213,8 @@ class AiGa4Run(models.Model):
             run._fail(str(exc.args[0]) if exc.args else str(exc), retry=False)
         except ga4.DownloadError as exc:
             self.env.invalidate_all()
-            run._fail(str(exc), retry=True, stats=exc.stats)
+            # A refused key (401) stays refused until someone uploads a new one.
+            run._fail(str(exc), retry=exc.reason != "unauthenticated", stats=exc.stats)
         except Exception:
             # A defect or an outage we did not foresee: traceback to the log,
             # a generic message to the user, and a retry (it may be transient).

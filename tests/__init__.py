@@ -8,3 +8,6 @@ from . import test_dataset_lifecycle
 from . import test_ga4_credential
 from . import test_ga4_download
 from . import test_forecast_chart
+from . import test_forecast_dashboard
+from . import test_forecast_tour
+from . import test_experience
