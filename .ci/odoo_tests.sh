@@ -4,6 +4,7 @@
 # Finds an installed Odoo 17 (ODOO_BIN, or odoo-bin on PATH, or /opt/odoo*/odoo-bin) and the
 # Python that runs it (ODOO_PYTHON, or a venv beside odoo-bin, or python3). Exit status:
 #   0 tests ran and passed, 1 tests failed, 77 no Odoo 17 on this machine (caller prints SKIPPED).
+# ODOO_TEST_TAGS narrows the run (e.g. /ai_train_model:TestJobLifecycle).
 # With --probe it only tells whether an Odoo 17 is there (0) or not (77).
 # Nothing is left running: the cluster is stopped and removed on exit.
 set -uo pipefail
@@ -73,7 +74,7 @@ log="$work/odoo.log"
     --db_host=127.0.0.1 --db_port="$port" --db_user=odoo -d ai_train_model_test \
     --http-interface=127.0.0.1 --http-port=$(( port + 1 )) \
     --data-dir="$work/filestore" --without-demo=all \
-    -i ai_train_model --test-enable --test-tags=/ai_train_model \
+    -i ai_train_model --test-enable --test-tags="${ODOO_TEST_TAGS:-/ai_train_model}" \
     --stop-after-init --log-level=test) 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 

@@ -281,6 +281,50 @@ class Postgres:
         )
 
 
+def install_database(
+    work: Path, pg: Postgres, odoo_root: Path, python: str, db: str, modules: str
+) -> list[str] | None:
+    """Start ``pg``, install ``modules`` in a fresh database ``db`` without demo
+    data; return the Odoo command-line options that reach it, or None (install
+    log printed) when the install failed. Addons are linked under ``work``."""
+    pg.start()
+    addons = work / "addons"
+    addons.mkdir()
+    (addons / "ai_train_model").symlink_to(ROOT)
+    odoo_args = [
+        f"--addons-path={odoo_root / 'addons'},{addons}",
+        "--db_host=127.0.0.1",
+        f"--db_port={pg.port}",
+        "--db_user=odoo",
+        f"--data-dir={work / 'filestore'}",
+        "--without-demo=all",
+        "--log-level=warn",
+    ]
+    print(f"Odoo 17 at {odoo_root}; installing {modules} in a throw-away database")
+    install = subprocess.run(
+        [
+            python,
+            "odoo-bin",
+            *odoo_args,
+            "-d",
+            db,
+            "-i",
+            modules,
+            "--stop-after-init",
+            "--http-port",
+            str(pg.port + 1),
+            "--http-interface=127.0.0.1",
+        ],
+        cwd=odoo_root,
+        capture_output=True,
+        text=True,
+    )
+    if install.returncode:
+        print(install.stdout[-3000:], install.stderr[-3000:], file=sys.stderr)
+        return None
+    return odoo_args
+
+
 def extrapolate(points: list[tuple[int, float]], n: int) -> float:
     """Seconds at ``n`` rows from the measured ``(rows, seconds)`` points.
 
@@ -332,41 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench_import_odoo_"))
     pg = Postgres(work)
     try:
-        pg.start()
-        addons = work / "addons"
-        addons.mkdir()
-        (addons / "ai_train_model").symlink_to(ROOT)
         db = "bench_import"
-        odoo_args = [
-            f"--addons-path={odoo_root / 'addons'},{addons}",
-            "--db_host=127.0.0.1",
-            f"--db_port={pg.port}",
-            "--db_user=odoo",
-            f"--data-dir={work / 'filestore'}",
-            "--without-demo=all",
-            "--log-level=warn",
-        ]
-        print(f"Odoo 17 at {odoo_root}; installing ai_train_model and base_import in a throw-away database")
-        install = subprocess.run(
-            [
-                python,
-                "odoo-bin",
-                *odoo_args,
-                "-d",
-                db,
-                "-i",
-                "ai_train_model,base_import",
-                "--stop-after-init",
-                "--http-port",
-                str(pg.port + 1),
-                "--http-interface=127.0.0.1",
-            ],
-            cwd=odoo_root,
-            capture_output=True,
-            text=True,
-        )
-        if install.returncode:
-            print(install.stdout[-3000:], install.stderr[-3000:], file=sys.stderr)
+        odoo_args = install_database(work, pg, odoo_root, python, db, "ai_train_model,base_import")
+        if odoo_args is None:
             return EXIT_FAILED
 
         runs = []

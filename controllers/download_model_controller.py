@@ -21,17 +21,24 @@ class DownloadModelController(http.Controller):
     )
     def download_model(self, version_id, **kwargs):
         """Stream a model version's signed zip to a user allowed to read the
-        version. Anything else (unknown id, other company, missing group)
-        answers 404, so the answer never tells whether the version exists."""
+        version (an archived version: Analysts and Managers only). Anything
+        else (unknown id, other company, missing group) answers 404, so the
+        answer never tells whether the version exists."""
         version = request.env["ai.model.version"].browse(version_id).exists()
         if not version:
             raise request.not_found()
         try:
             version.check_access_rights("read")
             version.check_access_rule("read")
+            # A retired model is for those who work on models, not for every reader.
+            archived_hidden = version.state == "archived" and not request.env.user.has_group(
+                "ai_train_model.group_ai_analyst"
+            )
             filename = _safe_filename(version)
         except (AccessError, MissingError):
             raise request.not_found() from None
+        if archived_hidden:
+            raise request.not_found()
         # sudo: the requesting user may read this version (checked above); the
         # artifact is a field attachment with no access rules of its own.
         try:

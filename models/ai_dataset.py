@@ -14,7 +14,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from . import ai_json_table as json_table
 from .ai_core import core, selection_label
-from .model_trainer import _in_test_mode
+from .ai_job_mixin import _in_test_mode
 
 _logger = logging.getLogger(__name__)
 

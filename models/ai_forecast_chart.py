@@ -116,21 +116,18 @@ class AiForecastChart(models.AbstractModel):
 
     @api.model
     def _target_scope(self, target):
-        """The champion version of a forecast target and its predictions' domain."""
-        version = self.env["ai.model.version"]
-        for field in ("champion_version_id", "champion_id", "model_version_id"):
-            if field in target._fields:
-                version = target[field]
-                break
-        if (
-            not version
-            and "ai.model.version" in self.env
-            and "target_id" in self.env["ai.model.version"]._fields
-        ):
+        """The version whose history and metrics a target's chart shows (its
+        champion, else its newest version) and the target's served forecasts."""
+        version = target["champion_id"] if "champion_id" in target._fields else self.env["ai.model.version"]
+        if not version and "target_id" in self.env["ai.model.version"]._fields:
             version = self.env["ai.model.version"].search(
-                [("target_id", "=", target.id), ("state", "=", "active")], limit=1
+                [("target_id", "=", target.id), ("state", "!=", "archived")], order="id desc", limit=1
             )
-        domain = [("target_id", "=", target.id)] if self._has_predictions() else None
+        domain = None
+        if self._has_predictions():
+            domain = [("target_id", "=", target.id)]
+            if "prediction_type" in self.env["ai.prediction"]._fields:
+                domain.append(("prediction_type", "=", "forecast"))  # the champions' served forecasts
         return version, domain
 
     # ------------------------------------------------------------------ series
@@ -252,9 +249,8 @@ class AiForecastChart(models.AbstractModel):
         shortest horizon), actuals and anomalies from ``ai.prediction``."""
         predictions = self.env["ai.prediction"]
         fields_ = predictions._fields
+        # A version's own rows: served forecasts (champion) or shadow ones (challenger).
         domain = [*domain, ("series_key", "=", series_key)]
-        if "prediction_type" in fields_:
-            domain.append(("prediction_type", "=", "forecast"))
         names = [
             f
             for f in (
@@ -279,7 +275,7 @@ class AiForecastChart(models.AbstractModel):
             day = str(row["date"])
             if day not in best or (row.get("horizon") or 0) < (best[day].get("horizon") or 0):
                 best[day] = row
-        forecast, actuals, anomalies = [], [], []
+        forecast = []
         for day in sorted(best):
             row = best[day]
             forecast.append(
@@ -293,17 +289,16 @@ class AiForecastChart(models.AbstractModel):
                     "hi95": row.get("yhat_upper_95"),
                 }
             )
-        seen = set()
+        arrived = {}
+        flagged = {}
         for row in rows:
             day = str(row["date"])
-            if day in seen or not self._actual_is_set(row):
-                continue
-            seen.add(day)
-            actuals.append({"x": day, "y": row["actual"] or 0.0})
-            if row.get("is_anomaly"):
-                anomalies.append(
-                    {"x": day, "y": row["actual"] or 0.0, "score": row.get("anomaly_score") or 0.0}
-                )
+            if self._actual_is_set(row):
+                arrived.setdefault(day, row["actual"] or 0.0)
+                if row.get("is_anomaly"):
+                    flagged[day] = max(flagged.get(day, 0.0), row.get("anomaly_score") or 0.0)
+        actuals = [{"x": day, "y": value} for day, value in sorted(arrived.items())]
+        anomalies = [{"x": day, "y": arrived[day], "score": score} for day, score in sorted(flagged.items())]
         return forecast, actuals, anomalies
 
     @api.model

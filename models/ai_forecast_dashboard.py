@@ -41,10 +41,17 @@ class AiForecastDashboard(models.AbstractModel):
     @api.model
     def get_dashboard_data(self):
         versions = self.env["ai.model.version"]
-        families = versions.read_group(
-            [("state", "!=", "archived")], ["name"], ["company_id", "name"], orderby="name", lazy=False
-        )
-        cards = [self._family_card(group["company_id"][0], group["name"]) for group in families]
+        cards = []
+        if self._has_targets():
+            targets = self.env["ai.forecast.target"].search([], order="name")
+            cards += [self._target_card(target) for target in targets]
+        # Model families that no target owns (versions trained before targets,
+        # or from jobs without one) keep a card of their own.
+        domain = [("state", "!=", "archived")]
+        if "target_id" in versions._fields:
+            domain.append(("target_id", "=", False))
+        families = versions.read_group(domain, ["name"], ["company_id", "name"], orderby="name", lazy=False)
+        cards += [self._family_card(group["company_id"][0], group["name"]) for group in families]
         return {
             "cards": cards,
             "jobs": self._running_jobs(),
@@ -60,31 +67,61 @@ class AiForecastDashboard(models.AbstractModel):
             "has_predictions": "ai.prediction" in self.env,
         }
 
+    @api.model
+    def _has_targets(self):
+        return "ai.forecast.target" in self.env and "target_id" in self.env["ai.model.version"]._fields
+
     # ------------------------------------------------------------------ cards
+
+    @api.model
+    def _target_card(self, target):
+        versions = self.env["ai.model.version"].search([("target_id", "=", target.id)], order="id desc")
+        champion = target.champion_id if "champion_id" in target._fields else versions.browse()
+        shown = champion or versions.filtered(lambda v: v.state != "archived")[:1]
+        jobs = self.env["ai.training.job"]
+        names = set(versions.mapped("name"))
+        if "target_id" in jobs._fields:
+            job = jobs.search([("target_id", "=", target.id)], order="id desc", limit=1)
+        else:
+            job = (
+                jobs.search([("model_name", "in", list(names))], order="id desc", limit=1) if names else jobs
+            )
+        runs = self.env["ai.ga4.run"]
+        download = target["ga4_download_id"] if "ga4_download_id" in target._fields else False
+        if download:
+            runs = runs.search([("download_id", "=", download.id)], order="id desc", limit=1)
+        card = self._card(
+            f"target:{target.id}", target.name, target.company_id, shown, bool(champion), job, runs
+        )
+        card["target_id"] = target.id
+        return card
 
     @api.model
     def _family_card(self, company_id, name):
         versions = self.env["ai.model.version"].search(
             [("company_id", "=", company_id), ("name", "=", name)], order="version desc"
         )
-        champion = versions.filtered(lambda v: v.state == "active")[:1]
-        shown = champion or versions.filtered(lambda v: v.state != "archived")[:1]
+        live = versions.filtered(lambda v: v.state in ("production", "active"))[:1]
+        shown = live or versions.filtered(lambda v: v.state != "archived")[:1]
         job = self.env["ai.training.job"].search(
             [("company_id", "=", company_id), ("model_name", "=", name)], order="id desc", limit=1
         )
-        ga4_run = self.env["ai.ga4.run"]
+        runs = self.env["ai.ga4.run"]
         if shown.dataset_id:
-            ga4_run = ga4_run.search(
+            runs = runs.search(
                 [("company_id", "=", company_id), ("dataset_id.name", "=", shown.dataset_id.name)],
                 order="id desc",
                 limit=1,
             )
-        accuracy = self._accuracy(shown)
-        next_day = self._next_day_total(shown)
+        company = self.env["res.company"].browse(company_id)
+        return self._card(f"family:{company_id}:{name}", name, company, shown, bool(live), job, runs)
+
+    @api.model
+    def _card(self, key, name, company, shown, has_champion, job, ga4_run):
         alerts = []
-        if not champion:
+        if not has_champion:
             alerts.append(
-                {"level": "info", "text": _("No active version: activate one to make it the champion.")}
+                {"level": "info", "text": _("No champion yet: promote a version to serve its forecasts.")}
             )
         if shown.needs_retraining:
             alerts.append(
@@ -96,9 +133,9 @@ class AiForecastDashboard(models.AbstractModel):
         if anomalies:
             alerts.append({"level": "warning", "text": _("%s anomalies in the last 7 days.", anomalies)})
         return {
-            "key": f"{company_id}:{name}",
+            "key": key,
             "name": name,
-            "company": self.env["res.company"].browse(company_id).name,
+            "company": company.name,
             "champion": {
                 "id": shown.id,
                 "name": shown.display_name,
@@ -111,8 +148,8 @@ class AiForecastDashboard(models.AbstractModel):
             }
             if shown
             else False,
-            "accuracy": accuracy,
-            "next_day": next_day,
+            "accuracy": self._accuracy(shown),
+            "next_day": self._next_day_total(shown),
             "alerts": alerts,
             "training": self._job_info(job) if job else False,
             "ga4": self._last_ga4_run(ga4_run) if ga4_run else False,
@@ -174,8 +211,14 @@ class AiForecastDashboard(models.AbstractModel):
             model, domain = found
             since = fields.Date.today() - timedelta(days=LIVE_ACCURACY_DAYS)
             domain = [*domain, ("date", ">=", since), ("date", "<=", fields.Date.today())]
-            rows = model.search_read(domain, ["actual", "yhat", "error"])
-            rows = [r for r in rows if r.get("actual") or r.get("error")]
+            if "has_actual" in model._fields:
+                rows = model.search_read([*domain, ("has_actual", "=", True)], ["actual", "yhat"])
+            else:
+                rows = [
+                    r
+                    for r in model.search_read(domain, ["actual", "yhat", "error"])
+                    if r["actual"] or r["error"]
+                ]
             total = sum(abs(r["actual"] or 0.0) for r in rows)
             if rows and total:
                 wmape = sum(abs((r["actual"] or 0.0) - (r["yhat"] or 0.0)) for r in rows) / total

@@ -10,7 +10,7 @@ from odoo.exceptions import UserError
 from odoo.tools import config
 
 from .ai_core import core
-from .model_trainer import _in_test_mode
+from .ai_job_mixin import _in_test_mode
 
 _logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from . import ai_json_table as json_table
-from .ai_core import core
+from .ai_core import core, selection_label
 
 _logger = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ class AiModelVersion(models.Model):
 
     _protected_create = True
     _protected_fields = (
+        "state",
+        "date_live",
         "name",
         "version",
         "company_id",
@@ -60,6 +62,15 @@ class AiModelVersion(models.Model):
     job_id = fields.Many2one(
         comodel_name="ai.training.job", string="Training Job", readonly=True, ondelete="set null", index=True
     )
+    target_id = fields.Many2one(
+        comodel_name="ai.forecast.target",
+        string="Forecast Target",
+        index="btree_not_null",
+        ondelete="restrict",
+        tracking=True,
+        check_company=True,
+        help="What this version forecasts; the target's champion and challenger are chosen among its versions.",
+    )
     dataset_id = fields.Many2one(
         comodel_name="ai.dataset",
         readonly=True,
@@ -68,13 +79,42 @@ class AiModelVersion(models.Model):
         help="Dataset version the model was trained on (lineage).",
     )
     state = fields.Selection(
-        selection=[("draft", "Draft"), ("active", "Active"), ("archived", "Archived")],
+        selection=[
+            ("development", "Development"),
+            ("staging", "Staging"),
+            ("production", "Production"),
+            ("archived", "Archived"),
+        ],
+        string="Status",
         required=True,
-        default="draft",
+        default="development",
         readonly=True,
         copy=False,
         tracking=True,
         index=True,
+        help="Development: just trained. Staging: under evaluation (a challenger, a former champion). "
+        "Production: the champion of its target. Archived: retired, kept for audit.",
+    )
+    alias = fields.Selection(
+        selection=[("champion", "Champion"), ("challenger", "Challenger")],
+        compute="_compute_alias",
+        store=True,
+        help="Champion: its forecasts are served. Challenger: it predicts in shadow mode beside the champion.",
+    )
+    date_live = fields.Datetime(
+        string="Live Since", readonly=True, copy=False, help="When the version first predicted as champion or challenger."
+    )
+    alias_history_ids = fields.One2many(
+        comodel_name="ai.model.alias.history", inverse_name="version_id", readonly=True
+    )
+    accuracy_ids = fields.One2many(
+        comodel_name="ai.prediction.accuracy", inverse_name="version_id", string="Live Accuracy", readonly=True
+    )
+    live_mase = fields.Float(
+        string="Live MASE", compute="_compute_live_accuracy", help="Live MASE over days 1-28, all series."
+    )
+    live_wmape = fields.Float(
+        string="Live wMAPE (%)", compute="_compute_live_accuracy", help="Live wMAPE over days 1-28, all series."
     )
     artifact_file = fields.Binary(string="Artifact", attachment=True, readonly=True, copy=False)
     artifact_filename = fields.Char(readonly=True, copy=False)
@@ -97,6 +137,7 @@ class AiModelVersion(models.Model):
         string="Chosen Models", readonly=True, help="JSON object: series -> chosen model."
     )
     chosen_models_summary = fields.Char(compute="_compute_chosen_models_summary")
+    prediction_count = fields.Integer(compute="_compute_prediction_count")
     chosen_models_html = fields.Html(
         string="Chosen per Series", compute="_compute_chosen_models_html", sanitize=False
     )
@@ -124,6 +165,26 @@ class AiModelVersion(models.Model):
     def _compute_display_name(self):
         for record in self:
             record.display_name = f"{record.name or ''} v{record.version}"
+
+    @api.depends("target_id.champion_id", "target_id.challenger_id")
+    def _compute_alias(self):
+        for record in self:
+            target = record.target_id
+            if target and target.champion_id == record:
+                record.alias = "champion"
+            elif target and target.challenger_id == record:
+                record.alias = "challenger"
+            else:
+                record.alias = False
+
+    def _compute_live_accuracy(self):
+        lines = self.env["ai.prediction.accuracy"].search(
+            [("version_id", "in", self.ids), ("series_key", "=", "*"), ("bucket", "=", "1-28")]
+        )
+        values = {(line.version_id.id, line.metric): line.value for line in lines}
+        for record in self:
+            record.live_mase = values.get((record.id, "mase"), 0.0)
+            record.live_wmape = values.get((record.id, "wmape"), 0.0)
 
     @api.depends("chosen_models_json")
     def _compute_chosen_models_summary(self):
@@ -170,6 +231,22 @@ class AiModelVersion(models.Model):
 
     # ------------------------------------------------------------------ actions
 
+    def _compute_prediction_count(self):
+        counts = {
+            version.id: count
+            for version, count in self.env["ai.prediction"]._read_group(
+                [("model_version_id", "in", self.ids)], ["model_version_id"], ["__count"]
+            )
+        }
+        for record in self:
+            record.prediction_count = counts.get(record.id, 0)
+
+    def action_view_predictions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_prediction_action")
+        action.update(domain=[("model_version_id", "=", self.id)], context={})
+        return action
+
     def action_view_dataset(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_dataset_action")
@@ -185,25 +262,83 @@ class AiModelVersion(models.Model):
             "target": "self",
         }
 
-    def action_activate(self):
-        """Make these versions the active ones of their model families; the
-        previously active versions of the same families are archived."""
+    def action_set_staging(self):
+        """Move development versions to staging (ready to be evaluated)."""
         for record in self:
-            others = self.search(
-                [
-                    ("company_id", "=", record.company_id.id),
-                    ("name", "=", record.name),
-                    ("state", "=", "active"),
-                    ("id", "!=", record.id),
-                ]
-            )
-            others.write({"state": "archived"})
-        self.write({"state": "active"})
+            if record.state not in ("development", "archived"):
+                raise UserError(
+                    _(
+                        "Only development or archived versions go to staging (%(version)s is %(state)s).",
+                        version=record.display_name,
+                        state=selection_label(record, "state"),
+                    )
+                )
+        self._set_state("staging")
         return True
 
-    def action_archive_version(self):
-        self.write({"state": "archived"})
+    def action_promote(self, reason=None):
+        """Make this version the champion of its target: its forecasts are
+        served from the next prediction run; the former champion goes back to
+        staging, ready for a rollback."""
+        self.ensure_one()
+        self._check_target()
+        self.target_id._set_alias("champion", self, reason or _("Promoted by %s.", self.env.user.name))
         return True
+
+    def action_set_challenger(self, reason=None):
+        """Make this version the challenger: it predicts in shadow mode."""
+        self.ensure_one()
+        self._check_target()
+        if self.alias == "champion":
+            raise UserError(_("%s is the champion; promote another version first.", self.display_name))
+        self.target_id._set_alias("challenger", self, reason or _("Challenger chosen by %s.", self.env.user.name))
+        return True
+
+    def action_remove_challenger(self, reason=None):
+        self.ensure_one()
+        if self.alias != "challenger":
+            raise UserError(_("%s is not the challenger.", self.display_name))
+        self.target_id._set_alias("challenger", self.browse(), reason or _("Challenger removed by %s.", self.env.user.name))
+        return True
+
+    def action_rollback(self):
+        """One click: give the champion alias back to the previous champion."""
+        self.ensure_one()
+        self._check_target()
+        return self.target_id.action_rollback()
+
+    def action_archive_version(self):
+        """Retire versions. A champion cannot be archived (promote or roll
+        back first); a challenger loses its alias. History lines stay."""
+        for record in self:
+            if record.alias == "champion":
+                raise UserError(
+                    _("%s is the champion of its target: promote another version or roll back first.", record.display_name)
+                )
+            if record.alias == "challenger":
+                record.target_id._set_alias("challenger", self.browse(), _("Challenger archived."))
+        self._set_state("archived")
+        return True
+
+    def action_compare(self):
+        """Backtest and live metrics of the selected versions side by side."""
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_model_comparison_action")
+        action["domain"] = [("version_id", "in", self.ids)]
+        return action
+
+    def _set_state(self, state):
+        """Lifecycle moves are allowed to whoever may write the versions (the
+        status field itself is engine-owned, so no RPC write can skip them)."""
+        self.check_access_rights("write")
+        self.check_access_rule("write")
+        self._engine().write({"state": state})
+
+    def _check_target(self):
+        for record in self:
+            if not record.target_id:
+                raise UserError(_("Attach %s to a forecast target first.", record.display_name))
+            if not record.artifact_sha256:
+                raise UserError(_("%s has no artifact to predict with.", record.display_name))
 
     def action_verify_artifact(self):
         self.ensure_one()

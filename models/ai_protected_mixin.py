@@ -30,10 +30,14 @@ class AiProtectedFieldsMixin(models.AbstractModel):
     def _is_engine(self):
         return self.env.context.get(_CONTEXT_KEY) is ENGINE_SENTINEL
 
+    def _protected_field_names(self):
+        """The engine-owned field names (a mixin may add its own)."""
+        return set(self._protected_fields)
+
     def _check_protected_fields(self, fnames):
         if self._is_engine():
             return
-        forbidden = sorted(set(fnames) & set(self._protected_fields))
+        forbidden = sorted(set(fnames) & self._protected_field_names())
         if forbidden:
             raise AccessError(
                 _(
@@ -55,7 +59,7 @@ class AiProtectedFieldsMixin(models.AbstractModel):
         if not self._is_engine():
             # A ``default_<field>`` context key would set a protected field
             # after the check above: drop those keys.
-            protected = set(self._protected_fields)
+            protected = self._protected_field_names()
             context = {
                 key: value
                 for key, value in self.env.context.items()

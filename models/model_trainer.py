@@ -1,16 +1,14 @@
-import contextlib
+"""``ai.training.job``: training jobs, queued and run by the cron through ``ai.job.mixin``."""
+
 import hashlib
 import importlib.util
 import logging
 import os
 import tempfile
-import time
-from datetime import timedelta
 from pathlib import Path
 
-from odoo import _, api, fields, models, modules
+from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import config
 
 from .ai_core import core, selection_label
 
@@ -20,40 +18,25 @@ _logger = logging.getLogger(__name__)
 _OPTIONAL_MODELS = {"prophet": "prophet"}
 
 
-def _in_test_mode():
-    """True while Odoo runs tests: then nothing may commit the test cursor."""
-    return bool(config["test_enable"] or modules.module.current_test)
-
-
 class AiTrainingJob(models.Model):
     """A request to train forecasting models on a dataset or an uploaded file.
 
-    Users queue jobs; the cron ``ir_cron_ai_training_job_run`` runs them one at
-    a time per worker (rows claimed with ``FOR UPDATE SKIP LOCKED``), calls
+    Users queue jobs; the cron ``ir_cron_ai_training_job_run`` runs them
+    through ``ai.job.mixin`` (claim, progress, orphan requeue), calls
     ``project.entrenar_modelo.train_to_artifact`` and stores the result as an
     ``ai.model.version`` with its metric lines. Everything the engine writes
-    (state, progress, log, result) is protected against RPC writes.
+    (state, progress, log, result) is protected against RPC writes. A failed
+    training is not retried by itself (the same input fails the same way); a
+    job whose worker died is.
     """
 
     _name = "ai.training.job"
     _description = "AI Training Job"
-    _inherit = ["mail.thread", "mail.activity.mixin", "ai.protected.fields.mixin"]
+    _inherit = ["mail.thread", "mail.activity.mixin", "ai.job.mixin"]
     _order = "id desc"
     _check_company_auto = True
 
-    _protected_fields = (
-        "state",
-        "progress",
-        "log",
-        "attempts",
-        "error_message",
-        "date_queued",
-        "date_started",
-        "date_finished",
-        "date_heartbeat",
-        "model_version_id",
-        "data_sha256",
-    )
+    _protected_fields = ("model_version_id", "data_sha256")
     #: What a job was asked to do: frozen once it leaves draft, so that a
     #: finished job always describes the model version it produced.
     _settings_fields = (
@@ -72,16 +55,9 @@ class AiTrainingJob(models.Model):
         "metric",
         "country_id",
     )
-    #: Jobs taken per cron run before the cron re-triggers itself.
-    _CRON_BATCH = 5
-    #: Attempts before a job whose worker keeps dying is marked failed.
-    _MAX_ATTEMPTS = 3
-    #: A running job is orphaned when no worker holds its advisory lock (see
-    #: ``_worker_lock``) and it gave no sign of life for this many minutes
-    #: (ir.config_parameter ``ai_train_model.job_stale_minutes``).
-    _STALE_MINUTES = 10
-    #: First key of the PostgreSQL advisory locks of running jobs ("AITR").
-    _LOCK_NAMESPACE = 0x41495452
+    _job_cron_xmlid = "ai_train_model.ir_cron_ai_training_job_run"
+    #: ``ai_train_model.job_stale_minutes`` / ``job_retry_minutes``.
+    _job_param_prefix = "job"
     _METRICS = [
         ("mase", "MASE"),
         ("smape", "sMAPE"),
@@ -149,37 +125,8 @@ class AiTrainingJob(models.Model):
         string="Holidays Country",
         help="Public holidays of this country become model features.",
     )
-    state = fields.Selection(
-        selection=[
-            ("draft", "Draft"),
-            ("queued", "Queued"),
-            ("running", "Running"),
-            ("done", "Done"),
-            ("failed", "Failed"),
-            ("cancelled", "Cancelled"),
-        ],
-        required=True,
-        default="draft",
-        readonly=True,
-        copy=False,
-        index=True,
-        tracking=True,
-    )
-    progress = fields.Float(readonly=True, copy=False, help="Share of series trained, in percent.")
-    log = fields.Text(readonly=True, copy=False)
-    attempts = fields.Integer(readonly=True, copy=False)
-    error_message = fields.Text(readonly=True, copy=False)
-    date_queued = fields.Datetime(string="Queued On", readonly=True, copy=False)
-    date_started = fields.Datetime(string="Started On", readonly=True, copy=False)
-    date_finished = fields.Datetime(string="Finished On", readonly=True, copy=False)
-    date_heartbeat = fields.Datetime(
-        string="Last Heartbeat",
-        readonly=True,
-        copy=False,
-        groups="base.group_no_one",
-        help="Last sign of life of the worker running the job.",
-    )
-    duration = fields.Float(string="Duration (s)", compute="_compute_duration")
+    state = fields.Selection(tracking=True)
+    progress = fields.Float(help="Share of series trained, in percent.")
     data_sha256 = fields.Char(string="Data SHA-256", readonly=True, copy=False)
     model_version_id = fields.Many2one(
         comodel_name="ai.model.version",
@@ -212,15 +159,6 @@ class AiTrainingJob(models.Model):
             job.date_col = dataset.date_col or job.date_col or "date"
             job.target_col = dataset.target_col or job.target_col
             job.series_cols = dataset.series_cols if dataset else job.series_cols
-
-    @api.depends("date_started", "date_finished")
-    def _compute_duration(self):
-        now = fields.Datetime.now()
-        for job in self:
-            if job.date_started:
-                job.duration = ((job.date_finished or now) - job.date_started).total_seconds()
-            else:
-                job.duration = 0.0
 
     # ------------------------------------------------------------------ constraints
 
@@ -292,10 +230,7 @@ class AiTrainingJob(models.Model):
             if job.state != "draft":
                 raise UserError(_("Only draft jobs can be queued (%(job)s is %(state)s).", job=job.name, state=selection_label(job, "state")))
             job._check_ready_to_queue()
-        self._engine().write({"state": "queued", "date_queued": fields.Datetime.now(), "error_message": False})
-        self._notify_progress()
-        self._trigger_cron()
-        return True
+        return self._job_queue()
 
     def action_retry(self):
         """Queue failed or cancelled jobs again."""
@@ -305,17 +240,7 @@ class AiTrainingJob(models.Model):
                     _("Only failed or cancelled jobs can be retried (%(job)s is %(state)s).", job=job.name, state=selection_label(job, "state"))
                 )
             job._check_ready_to_queue()
-        self._engine().write(
-            {
-                "state": "queued",
-                "date_queued": fields.Datetime.now(),
-                "error_message": False,
-                "progress": 0.0,
-                "attempts": 0,
-            }
-        )
-        self._trigger_cron()
-        return True
+        return self._job_queue(reset=True)
 
     def action_cancel(self):
         """Cancel jobs that have not started. A running job finishes its run."""
@@ -344,171 +269,74 @@ class AiTrainingJob(models.Model):
         action.update({"res_id": self.model_version_id.id, "view_mode": "form", "views": [(False, "form")]})
         return action
 
-    # ------------------------------------------------------------------ cron
+    # ------------------------------------------------------------------ job
+
+    def _job_run(self):
+        """Train this claimed job and store its result (the version and its
+        metric lines, all or nothing)."""
+        self.ensure_one()
+        with tempfile.TemporaryDirectory(prefix="ai_train_model_") as tmp:
+            summary, artifact = self._train(Path(tmp))
+            with self.env.cr.savepoint():
+                self._store_result(summary, artifact)
+
+    def _job_is_retryable(self, exc):
+        # The same input and code fail the same way: the user retries after a fix.
+        return False
+
+    # Every change of state or progress is pushed to the dashboards (bus).
+
+    def _job_queue(self, reset=False):
+        result = super()._job_queue(reset=reset)
+        self._notify_progress()
+        return result
 
     @api.model
-    def _cron_run_jobs(self, limit=None):
-        """Run queued jobs. Called from the cron ``ir_cron_ai_training_job_run``.
-
-        Orphaned running jobs are requeued first. Each job is claimed with
-        ``SELECT ... FOR UPDATE SKIP LOCKED`` so that several workers never run
-        the same job; the claim is committed before training starts (outside
-        tests), so the job shows as running while it works.
-        """
-        self._requeue_stale_jobs()
-        limit = limit or self._CRON_BATCH
-        for _index in range(limit):
-            job = self._claim_next_job()
-            if not job:
-                return True
-            with job._worker_lock():
-                job._notify_progress()
-                job._commit()  # publish the claim: the job shows as running
-                job._run()
-        if self.search_count([("state", "=", "queued")], limit=1):
-            self._trigger_cron()
-        return True
-
-    @api.model
-    def _trigger_cron(self):
-        cron = self.env.ref("ai_train_model.ir_cron_ai_training_job_run", raise_if_not_found=False)
-        if cron:
-            # sudo: a user queueing a job may wake the cron up without being
-            # allowed to edit scheduled actions.
-            cron.sudo()._trigger()
-
-    @api.model
-    def _claim_next_job(self):
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            SELECT id FROM ai_training_job
-             WHERE state = 'queued'
-             ORDER BY date_queued NULLS FIRST, id
-             LIMIT 1
-               FOR UPDATE SKIP LOCKED
-            """
-        )
-        row = self.env.cr.fetchone()
-        if not row:
-            return self.browse()
-        job = self.browse(row[0])
-        now = fields.Datetime.now()
-        job._engine().write(
-            {
-                "state": "running",
-                "attempts": job.attempts + 1,
-                "progress": 0.0,
-                "error_message": False,
-                "date_started": now,
-                "date_finished": False,
-                "date_heartbeat": now,
-            }
-        )
+    def _job_claim_next(self):
+        job = super()._job_claim_next()
+        job._notify_progress()
         return job
 
-    @contextlib.contextmanager
-    def _worker_lock(self):
-        """Hold a session-level advisory lock on the job, on a dedicated
-        connection, while this worker runs it.
+    def _job_progress(self, done, total):
+        # Queued before the commit that publishes the progress, with its value.
+        self._notify_progress(progress=float(int(100 * done / total)) if total else 100.0)
+        return super()._job_progress(done, total)
 
-        If the worker process dies, PostgreSQL closes its connections and
-        releases the lock: that is how ``_requeue_stale_jobs`` tells a crashed
-        worker from one busy on a long series (progress only moves as series
-        finish). Skipped under tests, where everything shares one transaction.
-        """
-        self.ensure_one()
-        if _in_test_mode():
-            yield
-            return
-        key = (self._LOCK_NAMESPACE, self.id)
-        with self.pool.cursor() as lock_cr:
-            lock_cr.execute("SELECT pg_advisory_lock(%s, %s)", key)
-            try:
-                yield
-            finally:
-                # Pooled connections outlive the cursor: release explicitly.
-                lock_cr.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+    def _job_done(self, message=None):
+        result = super()._job_done(message)
+        self._notify_progress()
+        return result
 
-    @api.model
-    def _requeue_stale_jobs(self):
-        """Requeue running jobs whose worker is gone (crash, restart, killed
-        process): no worker holds the job's advisory lock and no heartbeat came
-        for ``job_stale_minutes``. After ``_MAX_ATTEMPTS`` they fail."""
-        minutes = int(
-            self.env["ir.config_parameter"].sudo().get_param("ai_train_model.job_stale_minutes", self._STALE_MINUTES)
-        )
-        limit = fields.Datetime.now() - timedelta(minutes=minutes)
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            SELECT id FROM ai_training_job
-             WHERE state = 'running' AND (date_heartbeat IS NULL OR date_heartbeat < %s)
-               FOR UPDATE SKIP LOCKED
-            """,
-            (limit,),
-        )
-        orphaned = []
-        for (job_id,) in self.env.cr.fetchall():
-            # Free lock = no live worker. The transaction-level lock taken here
-            # ends with this transaction.
-            self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (self._LOCK_NAMESPACE, job_id))
-            if self.env.cr.fetchone()[0]:
-                orphaned.append(job_id)
-        jobs = self.browse(orphaned)
-        for job in jobs:
-            if job.attempts >= self._MAX_ATTEMPTS:
-                job._engine().write(
-                    {
-                        "state": "failed",
-                        "date_finished": fields.Datetime.now(),
-                        "error_message": _(
-                            "The worker running this job stopped responding %(count)s times; "
-                            "the job is not retried automatically.",
-                            count=job.attempts,
-                        ),
-                    }
-                )
-            else:
-                job._append_log(_("The worker running this job stopped; job requeued."))
-                job._engine().write({"state": "queued", "date_queued": fields.Datetime.now()})
-        if jobs:
-            _logger.warning("requeued or failed %d orphaned training job(s): %s", len(jobs), jobs.ids)
-            self._commit()
-        return jobs
+    def _job_fail(self, message, retry=False):
+        result = super()._job_fail(message, retry=retry)
+        self._notify_progress()
+        return result
 
-    # ------------------------------------------------------------------ run
+    def _notify_progress(self, progress=None):
+        """Tell the dashboards of the job's company where the job stands
+        (the bus delivers it when the transaction commits)."""
+        from .ai_forecast_dashboard import JOB_PROGRESS, job_channel
 
-    def _run(self):
-        """Train one claimed (running) job and store its result. Never raises
-        for a job-level failure: the job ends done or failed."""
-        self.ensure_one()
-        job = self.with_company(self.company_id)
-        errors = core("errors")
-        try:
-            with tempfile.TemporaryDirectory(prefix="ai_train_model_") as tmp:
-                summary, artifact = job._train(Path(tmp))
-                with self.env.cr.savepoint():
-                    job._store_result(summary, artifact)
-        except (errors.InputError, UserError) as exc:
-            # A message written for the user: the input cannot be trained on.
-            self.env.invalidate_all()
-            job._fail(str(exc.args[0]) if exc.args else str(exc))
-        except Exception:
-            # Anything else is a defect or an outage: the traceback goes to the
-            # server log only, the user gets a generic message.
-            _logger.exception("training job %s (id %s) failed", self.name, self.id)
-            self._rollback()
-            job._fail(
-                _(
-                    "The training stopped because of an internal error. An administrator can find "
-                    "the details in the server log (job %s).",
-                    job.name,
-                )
+        for job in self:
+            self.env["bus.bus"]._sendone(
+                job_channel(job.company_id.id),
+                JOB_PROGRESS,
+                {
+                    "id": job.id,
+                    "name": job.name,
+                    "model_name": job.model_name,
+                    "state": job.state,
+                    "state_label": selection_label(job, "state"),
+                    "progress": job.progress if progress is None else progress,
+                },
             )
-        job._notify_progress()
-        job._commit()
-        return True
+
+    def _job_internal_error_message(self):
+        return _(
+            "The training stopped because of an internal error. An administrator can find "
+            "the details in the server log (job %s).",
+            self.name,
+        )
 
     def _train(self, workdir):
         """Read the input, call the training core, return ``(summary, zip bytes)``."""
@@ -516,7 +344,7 @@ class AiTrainingJob(models.Model):
         errors = core("errors")
         frame, data_sha256 = self._read_input(workdir)
         series_cols = self._series_list()
-        self._append_log(
+        self._job_log(
             _(
                 "Training on %(rows)s rows (%(columns)s), horizon %(horizon)s, candidates %(candidates)s.",
                 rows=len(frame),
@@ -555,14 +383,14 @@ class AiTrainingJob(models.Model):
             config=train_config,
             signing_key=self.env["ai.model.version"]._get_signing_key(),
             source_sha256=data_sha256,
-            progress=self._progress_callback(),
+            progress=self._job_progress_callback(),
         )
         self._engine().write({"data_sha256": data_sha256})
         metadata = summary.metadata or {}
         for warning in metadata.get("warnings") or []:
-            self._append_log(_("Warning: %s", warning))
+            self._job_log(_("Warning: %s", warning))
         for uid, reason in sorted((metadata.get("fallbacks") or {}).items()):
-            self._append_log(_("Series %(series)s fell back to a simple model: %(reason)s", series=uid, reason=reason))
+            self._job_log(_("Series %(series)s fell back to a simple model: %(reason)s", series=uid, reason=reason))
         return summary, output.read_bytes()
 
     def _read_input(self, workdir):
@@ -593,53 +421,21 @@ class AiTrainingJob(models.Model):
         frame = core("utils.datos").read_table(path)
         return frame, hashlib.sha256(raw).hexdigest()
 
-    def _progress_callback(self):
-        """Return ``progress(done, total)`` for the training core: writes the
-        percentage and a heartbeat when the percentage moves (at most once a
-        second) and commits it outside tests."""
-        state = {"percent": -1, "at": 0.0}
-
-        def progress(done, total):
-            percent = int(100 * done / total) if total else 100
-            now = time.monotonic()
-            if percent == state["percent"] or (now - state["at"] < 1.0 and percent < 100):
-                return
-            state.update(percent=percent, at=now)
-            self._engine().write({"progress": float(percent), "date_heartbeat": fields.Datetime.now()})
-            self._notify_progress()
-            self._commit()
-
-        return progress
-
     def _store_result(self, summary, artifact):
         """Create the model version and its metric lines; mark the job done."""
         self.ensure_one()
         version = self.env["ai.model.version"]._create_from_training(self, summary, artifact)
         chosen = summary.series
-        self._append_log(
+        self._job_log(
             _(
                 "Done: %(series)s series, model version %(version)s.",
                 series=len(chosen) if chosen is not None else 0,
                 version=version.display_name,
             )
         )
-        self._engine().write(
-            {
-                "state": "done",
-                "progress": 100.0,
-                "date_finished": fields.Datetime.now(),
-                "model_version_id": version.id,
-                "error_message": False,
-            }
-        )
+        self._engine().write({"model_version_id": version.id})
+        self._job_done()
         return version
-
-    def _fail(self, message):
-        self.ensure_one()
-        self._append_log(message)
-        self._engine().write(
-            {"state": "failed", "date_finished": fields.Datetime.now(), "error_message": message}
-        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -649,30 +445,6 @@ class AiTrainingJob(models.Model):
             raise UserError(_("Dataset %s has no data yet.", self.dataset_id.display_name))
         if self.input_type == "file" and not self.input_file:
             raise UserError(_("Upload the CSV or Parquet file to train on."))
-
-    def _notify_progress(self):
-        """Tell the dashboards of the job's company where the job stands
-        (sent on commit through the bus)."""
-        from .ai_forecast_dashboard import JOB_PROGRESS, job_channel
-
-        for job in self:
-            self.env["bus.bus"]._sendone(
-                job_channel(job.company_id.id),
-                JOB_PROGRESS,
-                {
-                    "id": job.id,
-                    "name": job.name,
-                    "model_name": job.model_name,
-                    "state": job.state,
-                    "state_label": selection_label(job, "state"),
-                    "progress": job.progress,
-                },
-            )
-
-    def _append_log(self, line):
-        self.ensure_one()
-        stamp = fields.Datetime.to_string(fields.Datetime.now())
-        self._engine().write({"log": f"{self.log or ''}{stamp}  {line}\n"})
 
     def _candidate_list(self):
         self.ensure_one()
@@ -686,16 +458,3 @@ class AiTrainingJob(models.Model):
     def _model_names(self):
         """Candidate names the training core knows."""
         return set(core("entrenar_modelo").KNOWN_CANDIDATES)
-
-    def _rollback(self):
-        """Roll back to the last commit after an unexpected error (outside
-        tests, where the savepoint around the result is what protects data)."""
-        if not _in_test_mode():
-            self.env.cr.rollback()
-        self.env.invalidate_all()
-
-    def _commit(self):
-        """Commit the current transaction, except under tests (the test cursor
-        must roll back at the end)."""
-        if not _in_test_mode():
-            self.env.cr.commit()  # pylint: disable=invalid-commit

@@ -1,8 +1,11 @@
 from . import test_bulk_upsert
+from . import test_prediction
+from . import test_model_registry
 from . import test_dataset
 from . import test_download_controller
 from . import test_security
 from . import test_training_job
+from . import test_job_mixin
 from . import test_import_wizard
 from . import test_dataset_lifecycle
 from . import test_ga4_credential
@@ -11,3 +14,5 @@ from . import test_forecast_chart
 from . import test_forecast_dashboard
 from . import test_forecast_tour
 from . import test_experience
+from . import test_health
+from . import test_prediction_api

@@ -62,10 +62,49 @@ class TestBulkUpsert(TransactionCase):
 
     def test_empty_input_writes_nothing(self):
         self.assertEqual(
-            self.Metric._bulk_upsert(["version_id", "unique_id"], [], ["version_id", "unique_id"]),
+            self.Metric._bulk_upsert(
+                ["version_id", "unique_id", "model", "bucket", "metric"], [], ["version_id", "unique_id", "model", "bucket", "metric"]
+            ),
             0,
         )
 
     def test_unknown_column_refused(self):
         with self.assertRaises(ValueError):
             self.Metric._bulk_upsert(["version_id", "nope"], [(1, 2)], ["version_id"])
+
+    def test_conflict_target_must_be_the_unique_constraint(self):
+        with self.assertRaises(ValueError):
+            self.Metric._bulk_upsert(
+                ["version_id", "unique_id", "model", "bucket", "metric", "value"],
+                [(self.version.id, "s", "m", "D+1", "mase", 1.0)],
+                ["version_id", "unique_id", "model", "bucket"],
+            )
+
+    def test_null_key_refused_and_nothing_written(self):
+        before = self._lines()
+        with self.assertRaises(ValueError):
+            self.Metric._bulk_upsert(
+                ["version_id", "unique_id", "model", "bucket", "metric", "value"],
+                [(self.version.id, None, "m", "D+1", "mase", 1.0)],
+                ["version_id", "unique_id", "model", "bucket", "metric"],
+            )
+        self.assertEqual(self._lines(), before)
+
+    def test_same_rows_twice_change_nothing_and_chunks_agree(self):
+        columns = ["version_id", "unique_id", "model", "bucket", "metric", "value", "chosen"]
+        key = ["version_id", "unique_id", "model", "bucket", "metric"]
+        rows = [(self.version.id, f"c{i}", "ets", "D+1", "mase", float(i), False) for i in range(25)]
+        self.assertEqual(self.Metric._bulk_upsert(columns, rows, key, chunk_size=7), 25)
+        self.env.cr.execute(
+            "UPDATE ai_model_metric SET write_date = '2000-01-01' WHERE version_id = %s AND unique_id LIKE 'c%%'",
+            (self.version.id,),
+        )
+        self.assertEqual(self.Metric._bulk_upsert(columns, rows, key, chunk_size=7), 0)
+        self.env.cr.execute(
+            "SELECT count(*) FROM ai_model_metric WHERE version_id = %s AND unique_id LIKE 'c%%' "
+            "AND write_date = '2000-01-01'",
+            (self.version.id,),
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 25, "identical rows must not be rewritten")
+        rows[3] = rows[3][:5] + (99.0, False)
+        self.assertEqual(self.Metric._bulk_upsert(columns, rows, key, chunk_size=7), 1)

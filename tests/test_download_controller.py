@@ -63,3 +63,24 @@ class TestDownloadController(HttpCase):
         response = self.url_open(self.url, allow_redirects=False)
         self.assertIn(response.status_code, (302, 303))
         self.assertIn("/web/login", response.headers["Location"])
+
+    def test_archived_version_for_analysts_and_managers_only(self):
+        self.version._engine().write({"state": "archived"})
+        self.authenticate("ai_reader", "ai_reader")
+        self._assert_not_found(self.url_open(self.url))
+        for login in ("ai_analyst", "ai_manager"):
+            self.authenticate(login, login)
+            response = self.url_open(self.url)
+            self.assertEqual(response.status_code, 200, login)
+            self.assertEqual(len(response.content), self.version.artifact_size)
+        self.authenticate("ai_foreign", "ai_foreign")
+        self._assert_not_found(self.url_open(self.url))
+
+    def test_champion_and_challenger_stay_downloadable_to_readers(self):
+        target = self.env["ai.forecast.target"].create(
+            {"name": "Download target", "dataset_id": self.version.dataset_id.id, "target_col": "pageviews"}
+        )
+        self.version.target_id = target
+        self.version.action_promote()
+        self.authenticate("ai_reader", "ai_reader")
+        self.assertEqual(self.url_open(self.url).status_code, 200)

@@ -162,6 +162,45 @@ class TestForecastChart(TransactionCase):
         with self.assertRaises(UserError):
             chart.get_chart_data("res.users", self.users.user.id)
 
+    def test_stored_predictions_actuals_and_anomalies_on_version_and_target(self):
+        import datetime
+
+        target = self.env["ai.forecast.target"].create(
+            {"name": "Pageviews target", "dataset_id": self.dataset.id, "target_col": "pageviews", "series_cols": "page"}
+        )
+        self.version.target_id = target
+        self.version.action_promote()
+        key = self.pages[0]
+        start = datetime.date(2030, 1, 1)
+        rows = [
+            (self.company.id, target.id, self.version.id, page, page, start + datetime.timedelta(days=day),
+             horizon, "forecast", 100.0 + day - horizon, 90.0, 110.0, 80.0, 120.0)
+            for page in self.pages
+            for day in range(3)
+            for horizon in (1, 2)
+        ]
+        self.env["ai.prediction"]._upsert_rows(rows)
+        first_day = self.env["ai.prediction"].search([("series_key", "=", key), ("date", "=", start)])
+        first_day._engine().write({"actual": 0.0})  # a zero that arrived is an actual
+        first_day[:1]._engine().write({"is_anomaly": True, "anomaly_score": 3.5})
+        for res_model, res_id in (("ai.model.version", self.version.id), ("ai.forecast.target", target.id)):
+            with self.subTest(res_model=res_model):
+                data = self.env["ai.forecast.chart"].with_user(self.users.user).get_chart_data(
+                    res_model, res_id, series_key=key
+                )
+                self.assertEqual(data["version"]["id"], self.version.id)
+                self.assertTrue(data["history"], "history from the champion's dataset")
+                # One point per date: the latest issued forecast (shortest horizon).
+                self.assertEqual([p["x"] for p in data["forecast"]], ["2030-01-01", "2030-01-02", "2030-01-03"])
+                self.assertEqual([p["horizon"] for p in data["forecast"]], [1, 1, 1])
+                self.assertEqual([p["y"] for p in data["forecast"]], [99.0, 100.0, 101.0])
+                self.assertEqual(data["forecast"][0]["lo95"], 80.0)
+                self.assertEqual(data["actuals"], [{"x": "2030-01-01", "y": 0.0}])
+                self.assertEqual(data["anomalies"], [{"x": "2030-01-01", "y": 0.0, "score": 3.5}])
+        foreign = self.env["ai.forecast.chart"].with_user(self.users.foreign)
+        with self.assertRaises(MissingError):
+            foreign.get_chart_data("ai.forecast.target", target.id)
+
     def test_archived_dataset_still_shows_history(self):
         self.dataset.action_archive_dataset()
         data = self._chart(self.users.user)

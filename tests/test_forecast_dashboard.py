@@ -1,5 +1,7 @@
 import json
+from datetime import timedelta
 
+from odoo import fields
 from odoo.tests import TransactionCase, tagged
 
 from ..models.ai_forecast_dashboard import JOB_PROGRESS, job_channel
@@ -26,10 +28,10 @@ class TestForecastDashboard(TransactionCase):
         self.assertEqual(len(cards), 1)
         return cards[0]
 
-    def test_card_of_a_draft_version(self):
+    def test_card_of_a_version_without_target(self):
         card = self._card(self._data(self.users.user))
         self.assertEqual(card["champion"]["id"], self.version.id)
-        self.assertEqual(card["champion"]["state"], "draft")
+        self.assertEqual(card["champion"]["state"], "development")
         self.assertEqual(card["accuracy"]["kind"], "backtest")
         self.assertAlmostEqual(card["accuracy"]["value"], self.version.score)
         # forecast.csv day 1: 101 + 201 over the two series.
@@ -37,14 +39,46 @@ class TestForecastDashboard(TransactionCase):
         self.assertEqual(card["training"]["id"], self.version.job_id.id)
         self.assertEqual([a["level"] for a in card["alerts"]], ["info"])
 
-    def test_champion_and_alerts(self):
-        self.version.action_activate()
+    def _target(self):
+        target = self.env["ai.forecast.target"].create(
+            {"name": "Pageviews target", "dataset_id": self.dataset.id, "target_col": "pageviews", "series_cols": "page"}
+        )
+        self.version.target_id = target
+        return target
+
+    def test_target_card_with_champion_live_accuracy_and_anomaly(self):
+        target = self._target()
+        self.version.action_promote()
+        today = fields.Date.today()
+        rows = [
+            (target.company_id.id, target.id, self.version.id, page, page, today + timedelta(days=d), d + 3,
+             "forecast", 10.0 * (i + 1), 9.0, 11.0, 8.0, 12.0)
+            for i, page in enumerate(self.pages)
+            for d in range(-2, 2)
+        ]
+        self.env["ai.prediction"]._upsert_rows(rows)
+        past = self.env["ai.prediction"].search([("date", "<", today)])
+        past._engine().write({"actual": 12.0})
+        past[:1]._engine().write({"is_anomaly": True, "anomaly_score": 4.2})
+        data = self._data(self.users.user)
+        cards = [card for card in data["cards"] if card.get("target_id") == target.id]
+        self.assertEqual(len(cards), 1)
+        self.assertNotIn(self.version.name, [c["name"] for c in data["cards"] if not c.get("target_id")])
+        card = cards[0]
+        self.assertEqual(card["champion"]["id"], self.version.id)
+        self.assertEqual(card["champion"]["state"], "production")
+        # Past days: forecasts 10 and 20 against actuals 12, two days each: |2|+|8| over 12+12, twice.
+        self.assertEqual(card["accuracy"]["kind"], "live")
+        self.assertAlmostEqual(card["accuracy"]["value"], 20.0 / 48.0)
+        self.assertEqual(card["next_day"], {"date": fields.Date.to_string(today), "total": 30.0})
+        self.assertEqual([a["level"] for a in card["alerts"]], ["warning"])
+        self.assertIn("1 anomalies", card["alerts"][0]["text"])
+
+    def test_needs_retraining_alert(self):
         self.dataset.action_archive_dataset()
         card = self._card(self._data(self.users.user))
-        self.assertEqual(card["champion"]["state"], "active")
-        self.assertEqual(card["champion"]["state_label"], "Active")
-        self.assertEqual([a["level"] for a in card["alerts"]], ["warning"])
-        self.assertIn("retraining", card["alerts"][0]["text"])
+        self.assertEqual([a["level"] for a in card["alerts"]], ["info", "warning"])
+        self.assertIn("retraining", card["alerts"][1]["text"])
 
     def test_running_jobs_and_progress_on_the_bus(self):
         job = self.env["ai.training.job"].create({"dataset_id": self.dataset.id, "candidates": "naive"})

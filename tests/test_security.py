@@ -82,8 +82,10 @@ class TestSecurity(TransactionCase):
                 {"version_id": self.version.id, "unique_id": "x", "model": "x", "bucket": "D+1", "metric": "mase"}
             )
         # Lifecycle and notes stay editable.
-        self.version.with_user(self.users.analyst).action_activate()
-        self.assertEqual(self.version.state, "active")
+        self.version.with_user(self.users.analyst).action_set_staging()
+        self.assertEqual(self.version.state, "staging")
+        with self.assertRaises(AccessError):
+            self.version.with_user(self.users.manager).write({"state": "production"})
 
     def test_other_company_sees_nothing(self):
         env = self.env(user=self.users.foreign)

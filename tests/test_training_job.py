@@ -15,7 +15,7 @@ from odoo.tools import mute_logger
 from ..models.ai_core import core
 from .common import make_dataset, sample_frame
 
-TRAINER_LOGGER = "odoo.addons.ai_train_model.models.model_trainer"
+JOB_LOGGER = "odoo.addons.ai_train_model.models.ai_job_mixin"
 
 
 def _fast(dataset, **values):
@@ -38,7 +38,7 @@ class TestTrainingRun(TransactionCase):
         cls.dataset = make_dataset(cls.env, sample_frame(n_series=3, days=150))
         cls.job = cls.env["ai.training.job"].create(_fast(cls.dataset))
         cls.job.action_queue()
-        cls.env["ai.training.job"]._cron_run_jobs()
+        cls.env["ai.training.job"]._job_cron_run()
         cls.version = cls.job.model_version_id
 
     def test_job_done_with_progress_and_log(self):
@@ -97,7 +97,7 @@ class TestTrainingRun(TransactionCase):
     def test_second_run_adds_version_two(self):
         job = self.env["ai.training.job"].create(_fast(self.dataset, candidates="naive,snaive"))
         job.action_queue()
-        job._cron_run_jobs()
+        job._job_cron_run()
         self.assertEqual(job.state, "done", job.error_message)
         self.assertEqual(job.model_version_id.version, 2)
         self.assertEqual(job.model_version_id.display_name, "Pageviews v2")
@@ -114,7 +114,7 @@ class TestTrainingFailures(TransactionCase):
     def _run(self, **values):
         job = self.env["ai.training.job"].create(_fast(self.dataset, **values))
         job.action_queue()
-        job._cron_run_jobs()
+        job._job_cron_run()
         return job
 
     def test_bad_column_fails_with_specific_message(self):
@@ -150,7 +150,7 @@ class TestTrainingFailures(TransactionCase):
         )
         self.assertEqual(job.model_name, "shop sales")
         job.action_queue()
-        job._cron_run_jobs()
+        job._job_cron_run()
         self.assertEqual(job.state, "done", job.error_message)
         self.assertFalse(job.model_version_id.dataset_id)
         csv_bytes = base64.b64decode(job.input_file)
@@ -158,7 +158,7 @@ class TestTrainingFailures(TransactionCase):
         with zipfile.ZipFile(io.BytesIO(base64.b64decode(job.model_version_id.artifact_file))) as archive:
             self.assertIn("SIGNATURE", archive.namelist())
 
-    @mute_logger(TRAINER_LOGGER)
+    @mute_logger(JOB_LOGGER)
     def test_unexpected_error_is_generic_and_leaves_nothing(self):
         before = self.Version.search_count([])
         training = core("entrenar_modelo")
@@ -170,7 +170,7 @@ class TestTrainingFailures(TransactionCase):
         self.assertNotIn("secret", job.log)
         self.assertEqual(self.Version.search_count([]), before)
 
-    @mute_logger(TRAINER_LOGGER)
+    @mute_logger(JOB_LOGGER)
     def test_failure_while_storing_rolls_back_the_version(self):
         before = self.Version.search_count([])
         metric_class = type(self.env["ai.model.metric"])
@@ -182,7 +182,7 @@ class TestTrainingFailures(TransactionCase):
         self.assertFalse(self.env["ai.model.metric"].search_count([("version_id.job_id", "=", job.id)]))
         # Retrying after the fault produces the result.
         job.action_retry()
-        job._cron_run_jobs()
+        job._job_cron_run()
         self.assertEqual(job.state, "done", job.error_message)
         self.assertEqual(self.Version.search_count([]), before + 1)
 
@@ -213,7 +213,7 @@ class TestJobLifecycle(TransactionCase):
         second.action_queue()
         first.action_queue()
         first._engine().write({"date_queued": fields.Datetime.now() - timedelta(minutes=1)})
-        claimed = self.env["ai.training.job"]._claim_next_job()
+        claimed = self.env["ai.training.job"]._job_claim_next()
         self.assertEqual(claimed, first)
         self.assertEqual((first.state, first.attempts), ("running", 1))
         self.assertEqual(second.state, "queued")
@@ -224,10 +224,10 @@ class TestJobLifecycle(TransactionCase):
         cron = self.env.ref("ai_train_model.ir_cron_ai_training_job_run")
         Trigger = self.env["ir.cron.trigger"]
         triggers = Trigger.search_count([("cron_id", "=", cron.id)])
-        self.env["ai.training.job"]._cron_run_jobs(limit=1)
+        self.env["ai.training.job"]._job_cron_run(limit=1)
         self.assertEqual(sorted((first | second).mapped("state")), ["done", "queued"])
         self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers + 1)
-        self.env["ai.training.job"]._cron_run_jobs(limit=1)
+        self.env["ai.training.job"]._job_cron_run(limit=1)
         self.assertEqual((first | second).mapped("state"), ["done", "done"])
         self.assertEqual(Trigger.search_count([("cron_id", "=", cron.id)]), triggers + 1, "nothing left: no trigger")
 
@@ -237,14 +237,14 @@ class TestJobLifecycle(TransactionCase):
         job._engine().write({"state": "running", "attempts": 1, "date_heartbeat": old})
         fresh = self._job()
         fresh._engine().write({"state": "running", "attempts": 1, "date_heartbeat": fields.Datetime.now()})
-        with mute_logger(TRAINER_LOGGER):
-            self.env["ai.training.job"]._requeue_stale_jobs()
+        with mute_logger(JOB_LOGGER):
+            self.env["ai.training.job"]._job_requeue_orphans()
         self.assertEqual(job.state, "queued")
         self.assertIn("requeued", job.log)
         self.assertEqual(fresh.state, "running", "a job with a recent heartbeat is left alone")
         job._engine().write({"state": "running", "attempts": 3, "date_heartbeat": old})
-        with mute_logger(TRAINER_LOGGER):
-            self.env["ai.training.job"]._requeue_stale_jobs()
+        with mute_logger(JOB_LOGGER):
+            self.env["ai.training.job"]._job_requeue_orphans()
         self.assertEqual(job.state, "failed")
         self.assertIn("stopped responding", job.error_message)
 
@@ -252,12 +252,12 @@ class TestJobLifecycle(TransactionCase):
         job = self._job()
         old = fields.Datetime.now() - timedelta(hours=3)
         job._engine().write({"state": "running", "attempts": 1, "date_heartbeat": old})
-        key = (job._LOCK_NAMESPACE, job.id)
+        key = job._job_lock_key()
         # Another connection plays the worker busy on a long series.
         with self.registry.cursor() as worker_cr:
             worker_cr.execute("SELECT pg_advisory_lock(%s, %s)", key)
             try:
-                self.assertFalse(self.env["ai.training.job"]._requeue_stale_jobs())
+                self.assertFalse(self.env["ai.training.job"]._job_requeue_orphans())
                 self.assertEqual(job.state, "running")
             finally:
                 worker_cr.execute("SELECT pg_advisory_unlock(%s, %s)", key)
@@ -267,7 +267,7 @@ class TestJobLifecycle(TransactionCase):
         job.action_queue()
         job.action_cancel()
         self.assertEqual(job.state, "cancelled")
-        job._cron_run_jobs()
+        job._job_cron_run()
         self.assertEqual(job.state, "cancelled", "the cron ignores cancelled jobs")
         job.action_retry()
         self.assertEqual(job.state, "queued")
@@ -280,8 +280,8 @@ class TestJobLifecycle(TransactionCase):
     def test_progress_callback_writes_percent_and_heartbeat(self):
         job = self._job()
         job.action_queue()
-        job = self.env["ai.training.job"]._claim_next_job()
-        progress = job._progress_callback()
+        job = self.env["ai.training.job"]._job_claim_next()
+        progress = job._job_progress_callback()
         progress(1, 4)
         self.assertEqual(job.progress, 25.0)
         beat = job.sudo().date_heartbeat

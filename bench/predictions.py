@@ -1,0 +1,368 @@
+"""Benchmark: stored predictions inside Odoo (bulk upsert, the predictions API, the zip download).
+
+One run, one throw-away PostgreSQL cluster and database (``ai_train_model``
+installed, no demo data; the set-up of ``bench/import_odoo.py``), then a real
+Odoo HTTP server (one process, ``--workers 0``) on 127.0.0.1:
+
+* **upsert**: the same ``--rows`` predictions (1,000 series x 100 days,
+  horizons 1-28) written by ORM ``create`` on ``ai.prediction`` (engine
+  context, tracking off) and by the bulk path ``ai.prediction._upsert_rows``
+  (``COPY`` into a temporary table, one ``INSERT ... SELECT ... ON CONFLICT``),
+  each into its own model version so neither side meets the other's rows,
+  each timed with its commit. Then the bulk rows are upserted again: the
+  number of rows whose PostgreSQL ``xmin`` changed must be 0.
+  Target: bulk >= 4.5x faster than ORM ``create``.
+* **API**: ``GET /ai_train_model/api/v1/predictions?target=..&limit=10000``
+  with an API key of the administrator (HTTP, key check, rate limiter,
+  JSON), client-side wall time, median of ``--repeat`` calls after one
+  warm-up, against ``search_read`` of the same domain, fields, order and
+  limit inside Odoo (cache cleared before each call; median). Also printed,
+  not a target: ``search_read`` through JSON-RPC over HTTP.
+  Target: API <= 2x in-process ``search_read``.
+* **download**: a ``--artifact-mb`` MB incompressible artifact fetched by a
+  logged-in administrator from ``/ai_train_model/model/<id>/download`` after
+  a warm-up download of a small one; growth of the server's peak RSS
+  (``VmHWM``, reset through ``/proc/<pid>/clear_refs``) against the file size.
+  Target: growth < 2x the file size.
+
+    python bench/predictions.py [--rows 100000] [--api-rows 10000] [--artifact-mb 50] [--repeat 5]
+
+Exit codes: 0 measured, 1 failed, 77 no Odoo 17 found (nothing measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+from import_odoo import EXIT_FAILED, EXIT_NO_ODOO, EXIT_OK, Postgres, find_odoo, install_database
+
+UPSERT_TARGET, API_TARGET, MEMORY_TARGET = 4.5, 2.0, 2.0
+
+#: Runs inside Odoo's Python, with the Odoo source tree first on sys.path.
+CHILD = r"""
+import base64, datetime, json, os, statistics, sys, time
+args = json.loads(sys.argv[1])
+sys.path.insert(0, args["odoo_root"])
+import odoo
+from odoo import SUPERUSER_ID, api
+from odoo.tools import config
+
+config.parse_config(args["odoo_args"])
+odoo.service.server.load_server_wide_modules()
+registry = odoo.modules.registry.Registry(args["db"])
+from odoo.addons.ai_train_model.controllers.prediction_api_controller import COLUMNS, ORDER
+from odoo.addons.ai_train_model.models.ai_prediction import PREDICTION_COLUMNS
+from odoo.addons.ai_train_model.tests.common import handmade_version, make_dataset
+
+ADMIN = 2
+
+
+def out(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def rows_for(company, target, version, n):
+    start = datetime.date(2026, 1, 1)
+    days = 100
+    for i in range(n):
+        series, day = divmod(i, days)
+        yhat = 100.0 + (series % 17) + day / 10
+        yield (
+            company, target, version, f"store {series:04d} | sku {series % 97:03d}", f"Store {series:04d}",
+            start + datetime.timedelta(days=day), 1 + day % 28, "forecast",
+            yhat, yhat - 5, yhat + 5, yhat - 9, yhat + 9,
+        )
+
+
+with registry.cursor() as cr:
+    env = api.Environment(cr, SUPERUSER_ID, {"tracking_disable": True})
+    dataset = make_dataset(env)
+    target = env["ai.forecast.target"].create(
+        {"name": "Bench", "dataset_id": dataset.id, "target_col": "pageviews", "series_cols": "page"}
+    )
+    job = env["ai.training.job"].create({"dataset_id": dataset.id, "candidates": "naive"})
+    orm_version, bulk_version, big_version = (handmade_version(env, job) for _ in range(3))
+    (orm_version | bulk_version | big_version).write({"target_id": target.id})
+    target.write({"champion_id": bulk_version.id})
+    company = target.company_id.id
+    cr.commit()
+
+    Prediction = env["ai.prediction"]
+    n = args["rows"]
+    # ORM create: the same values as dicts, built before the clock starts.
+    vals = [dict(zip(PREDICTION_COLUMNS, row)) for row in rows_for(company, target.id, orm_version.id, n)]
+    t0 = time.perf_counter()
+    for start in range(0, n, 10_000):  # batches keep the record cache bounded
+        Prediction._engine().create(vals[start : start + 10_000])
+        env.flush_all()
+        env.invalidate_all()
+    cr.commit()
+    orm_seconds = time.perf_counter() - t0
+    del vals
+    env.invalidate_all()
+
+    rows = list(rows_for(company, target.id, bulk_version.id, n))
+    t0 = time.perf_counter()
+    written = Prediction._upsert_rows(rows)
+    cr.commit()
+    bulk_seconds = time.perf_counter() - t0
+
+    snapshot = "SELECT id, xmin::text FROM ai_prediction WHERE model_version_id = %s"
+    cr.execute(snapshot, [bulk_version.id])
+    before = dict(cr.fetchall())
+    t0 = time.perf_counter()
+    rewritten = Prediction._upsert_rows(rows)
+    cr.commit()
+    again_seconds = time.perf_counter() - t0
+    cr.execute(snapshot, [bulk_version.id])
+    after = dict(cr.fetchall())
+    changed = sum(1 for key, xmin in after.items() if before.get(key) != xmin)
+    out(side="upsert", rows=n, orm=orm_seconds, bulk=bulk_seconds, written=written, again=again_seconds,
+        rewritten=rewritten, changed=changed, stored=len(after))
+
+    # search_read of the rows the API serves, as the administrator (an AI manager).
+    admin_env = api.Environment(cr, ADMIN, {})
+    domain = [("target_id", "=", target.id), ("model_version_id", "=", bulk_version.id),
+              ("prediction_type", "=", "forecast")]
+    fields_ = [c for c in COLUMNS if c != "id"]
+    timings = []
+    for _ in range(args["repeat"] + 1):
+        admin_env.invalidate_all()
+        t0 = time.perf_counter()
+        records = admin_env["ai.prediction"].search_read(domain, fields_, order=ORDER, limit=args["api_rows"])
+        timings.append(time.perf_counter() - t0)
+    ids = [r["id"] for r in records]
+
+    key = env["res.users.apikeys"].with_user(ADMIN)._generate(None, "bench")
+    size = args["artifact_mb"] * 1024 * 1024
+    big_version._engine().write({"artifact_file": base64.b64encode(os.urandom(size)), "artifact_size": size})
+    cr.commit()
+    out(side="setup", target=target.id, key=key, small_version=bulk_version.id, big_version=big_version.id,
+        search_read=statistics.median(timings[1:]), rows=len(ids), first_id=ids[0], last_id=ids[-1],
+        domain=domain, fields=fields_, order=ORDER)
+"""
+
+
+def rss_kib(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/{pid}/status")
+
+
+def start_server(python: str, odoo_root: Path, odoo_args: list[str], db: str, port: int) -> subprocess.Popen:
+    server = subprocess.Popen(
+        [
+            python,
+            "odoo-bin",
+            *odoo_args,
+            "-d",
+            db,
+            "--db-filter",
+            f"^{db}$",
+            "--workers=0",
+            "--max-cron-threads=0",
+            "--http-interface=127.0.0.1",
+            f"--http-port={port}",
+        ],
+        cwd=odoo_root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"Odoo server exited: {server.stderr.read()[-3000:]}")
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/web/login", timeout=5).status_code == 200:
+                return server
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    server.kill()
+    raise RuntimeError("Odoo server did not answer within 180 s")
+
+
+def measure_http(base: str, setup: dict, args: argparse.Namespace, pid: int) -> dict:
+    results: dict = {}
+    url = f"{base}/ai_train_model/api/v1/predictions"
+    params = {"target": setup["target"], "limit": args.api_rows}
+    headers = {"Authorization": f"Bearer {setup['key']}"}
+    timings = []
+    for _ in range(args.repeat + 1):
+        t0 = time.perf_counter()
+        response = requests.get(url, params=params, headers=headers, timeout=120)
+        body = response.json()
+        timings.append(time.perf_counter() - t0)
+        if response.status_code != 200:
+            raise RuntimeError(f"API answered {response.status_code}: {response.text[:500]}")
+    data = body["data"]
+    if (len(data), data[0]["id"], data[-1]["id"]) != (setup["rows"], setup["first_id"], setup["last_id"]):
+        raise RuntimeError("the API did not return the rows search_read returned")
+    results["api"] = statistics.median(timings[1:])
+    results["api_bytes"] = len(response.content)
+
+    session = requests.Session()
+    login = session.post(
+        f"{base}/web/session/authenticate",
+        json={"jsonrpc": "2.0", "params": {"db": args.db, "login": "admin", "password": "admin"}},
+        timeout=60,
+    )
+    if login.json().get("error"):
+        raise RuntimeError(f"login failed: {login.text[:500]}")
+    rpc = {
+        "jsonrpc": "2.0",
+        "method": "call",
+        "params": {
+            "model": "ai.prediction",
+            "method": "search_read",
+            "args": [setup["domain"], setup["fields"]],
+            "kwargs": {"order": setup["order"], "limit": args.api_rows},
+        },
+    }
+    timings = []
+    for _ in range(args.repeat + 1):
+        t0 = time.perf_counter()
+        reply = session.post(f"{base}/web/dataset/call_kw/ai.prediction/search_read", json=rpc, timeout=120)
+        timings.append(time.perf_counter() - t0)
+        answer = reply.json()
+        if "error" in answer or len(answer["result"]) != setup["rows"]:
+            raise RuntimeError(f"JSON-RPC search_read failed: {str(answer)[:500]}")
+    results["rpc"] = statistics.median(timings[1:])
+
+    def download(version_id: int) -> int:
+        size = 0
+        with session.get(f"{base}/ai_train_model/model/{version_id}/download", stream=True, timeout=300) as r:
+            if r.status_code != 200:
+                raise RuntimeError(f"download answered {r.status_code}")
+            for chunk in r.iter_content(1 << 16):
+                size += len(chunk)
+        return size
+
+    download(setup["small_version"])  # warm-up: route, ir.binary, streaming code loaded
+    rss_before = rss_kib(pid, "VmRSS")
+    with open(f"/proc/{pid}/clear_refs", "w") as handle:
+        handle.write("5")  # reset VmHWM to the current RSS
+    results["download_bytes"] = download(setup["big_version"])
+    results["growth_bytes"] = (rss_kib(pid, "VmHWM") - rss_before) * 1024
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rows", type=int, default=100_000, metavar="N", help="predictions upserted (100000)"
+    )
+    parser.add_argument(
+        "--api-rows", type=int, default=10_000, metavar="N", help="rows of the API page (10000)"
+    )
+    parser.add_argument("--artifact-mb", type=int, default=50, metavar="MB", help="artifact size in MiB (50)")
+    parser.add_argument("--repeat", type=int, default=5, metavar="N", help="timed API/search_read calls (5)")
+    parser.add_argument("--odoo-bin", metavar="PATH", help="odoo-bin of an Odoo 17 (default: searched)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (database files, logs)")
+    args = parser.parse_args(argv)
+    args.db = "bench_predictions"
+
+    found = find_odoo(args.odoo_bin)
+    if not found:
+        print("no Odoo 17 found: nothing measured", file=sys.stderr)
+        return EXIT_NO_ODOO
+    odoo_root, python = found
+    work = Path(tempfile.mkdtemp(prefix="bench_predictions_"))
+    pg = Postgres(work)
+    server = None
+    try:
+        odoo_args = install_database(work, pg, odoo_root, python, args.db, "ai_train_model")
+        if odoo_args is None:
+            return EXIT_FAILED
+        child = {
+            "odoo_root": str(odoo_root),
+            "odoo_args": [*odoo_args, "-d", args.db],
+            "db": args.db,
+            "rows": args.rows,
+            "api_rows": args.api_rows,
+            "artifact_mb": args.artifact_mb,
+            "repeat": args.repeat,
+        }
+        proc = subprocess.run(
+            [python, "-c", CHILD, json.dumps(child)], cwd=odoo_root, capture_output=True, text=True
+        )
+        if proc.returncode:
+            print(proc.stdout[-3000:], proc.stderr[-5000:], file=sys.stderr)
+            return EXIT_FAILED
+        results = {
+            r["side"]: r for r in (json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{"))
+        }
+        upsert, setup = results["upsert"], results["setup"]
+        port = pg.port + 2
+        server = start_server(python, odoo_root, odoo_args, args.db, port)
+        http = measure_http(f"http://127.0.0.1:{port}", setup, args, server.pid)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        pg.stop()
+        if args.keep:
+            print(f"work folder kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    n = upsert["rows"]
+    ratio = upsert["orm"] / upsert["bulk"]
+    print(f"\nupsert {n:,} predictions")
+    print(f"  ORM create      {upsert['orm']:8.2f} s  ({n / upsert['orm']:,.0f} rows/s)")
+    print(
+        f"  bulk upsert     {upsert['bulk']:8.2f} s  ({n / upsert['bulk']:,.0f} rows/s; "
+        f"{upsert['written']:,} written)"
+    )
+    print(
+        f"  ratio ORM / bulk: {ratio:.1f}x  (target >= {UPSERT_TARGET}x: {verdict(ratio >= UPSERT_TARGET)})"
+    )
+    print(
+        f"  same rows again {upsert['again']:8.2f} s: {upsert['rewritten']:,} reported written, "
+        f"{upsert['changed']:,} of {upsert['stored']:,} rows changed "
+        f"(target 0: {verdict(upsert['changed'] == 0)})"
+    )
+    api_ratio = http["api"] / setup["search_read"]
+    print(f"\nAPI page of {setup['rows']:,} predictions (median of {args.repeat})")
+    print(f"  search_read in Odoo        {setup['search_read'] * 1000:8.1f} ms")
+    print(f"  API over HTTP (key, JSON)  {http['api'] * 1000:8.1f} ms  ({http['api_bytes'] / 1e6:.1f} MB)")
+    print(
+        f"  ratio API / search_read: {api_ratio:.2f}x  "
+        f"(target <= {API_TARGET}x: {verdict(api_ratio <= API_TARGET)})"
+    )
+    print(
+        f"  for reference, search_read over JSON-RPC: {http['rpc'] * 1000:.1f} ms "
+        f"(API / JSON-RPC {http['api'] / http['rpc']:.2f}x)"
+    )
+    growth = http["growth_bytes"] / http["download_bytes"]
+    print(f"\ndownload of a {http['download_bytes'] / 2**20:.0f} MiB artifact through the zip route")
+    print(
+        f"  server peak RSS growth {http['growth_bytes'] / 2**20:.1f} MiB = {growth:.2f}x the file "
+        f"(target < {MEMORY_TARGET}x: {verdict(growth < MEMORY_TARGET)})"
+    )
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""API-key authentication and JSON answers shared by the JSON routes.
+
+Odoo 17 has no bearer authentication for HTTP routes, so the JSON routes are
+declared ``auth="public"`` (a database is needed, no session required) and
+authenticate themselves: an ``Authorization: Bearer <key>`` header is checked
+against Odoo's own API keys (``res.users.apikeys``, scope ``rpc``, the keys a
+user creates in their preferences), and the request then runs as the key's
+owner, with that user's access rights, record rules and companies.
+"""
+
+from odoo import api
+from odoo.http import request
+
+
+def json_response(payload, status=200, headers=None):
+    """A JSON answer that no proxy or browser caches."""
+    headers = [("Cache-Control", "no-store"), ("X-Content-Type-Options", "nosniff"), *(headers or [])]
+    return request.make_json_response(payload, headers=headers, status=status)
+
+
+def json_error(status, code, message, parameter=None, headers=None):
+    """``{"error": {"code", "message"[, "parameter"]}}`` with ``status``."""
+    error = {"code": code, "message": message}
+    if parameter:
+        error["parameter"] = parameter
+    return json_response({"error": error}, status=status, headers=headers)
+
+
+def unauthorized(message="A valid API key is required: Authorization: Bearer <key>."):
+    return json_error(401, "unauthorized", message, headers=[("WWW-Authenticate", 'Bearer realm="ai_train_model"')])
+
+
+def not_found(message="Not found."):
+    return json_error(404, "not_found", message)
+
+
+def bearer_key():
+    """The key of an ``Authorization: Bearer`` header; ``""`` for another or
+    an empty scheme (a wrong credential), None without the header."""
+    header = request.httprequest.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _sep, key = header.strip().partition(" ")
+    return key.strip() if scheme.lower() == "bearer" else ""
+
+
+def key_user_env(key):
+    """An environment for the owner of API key ``key``, or None when the key
+    is unknown, revoked or its owner archived.
+
+    The context is rebuilt rather than inherited from the request: a browser
+    session's ``allowed_company_ids`` or language must not leak into an API
+    call, and record rules then see all of the owner's companies.
+    """
+    if not key:
+        return None
+    uid = request.env["res.users.apikeys"]._check_credentials(scope="rpc", key=key)
+    if not uid:
+        return None
+    user = request.env["res.users"].sudo().browse(uid)
+    return api.Environment(request.env.cr, uid, {"lang": user.lang, "tz": user.tz})
+
+
+def wants_json():
+    """Whether an anonymous caller is a program (401 JSON) rather than a browser (login page)."""
+    accept = request.httprequest.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept

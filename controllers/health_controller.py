@@ -1,0 +1,55 @@
+from odoo import fields, http
+from odoo.http import request
+
+from .api_auth import bearer_key, json_error, json_response, key_user_env, not_found, unauthorized, wants_json
+
+MANAGER_GROUP = "ai_train_model.group_ai_manager"
+
+
+class HealthController(http.Controller):
+    @http.route("/ai_train_model/health", type="http", auth="public", methods=["GET"])
+    def health(self, company_id=None, **kwargs):
+        """The forecasting health of the caller's companies, as JSON, for external monitoring.
+
+        For AI Managers only: a logged-in manager, or an API key
+        (``Authorization: Bearer <key>``) whose owner is one. Anyone else gets
+        404; anonymous callers 401 (API clients) or the login page (browsers).
+        ``company_id`` narrows the answer to one of the caller's companies.
+        """
+        key = bearer_key()
+        if key is not None:
+            env = key_user_env(key)
+            if env is None:
+                return unauthorized()
+            retry_after = env["ai.api.rate.limit"].sudo()._hit(key)
+            if retry_after:
+                return json_error(
+                    429,
+                    "rate_limited",
+                    f"Too many requests for this API key; retry in {retry_after} s.",
+                    headers=[("Retry-After", str(retry_after))],
+                )
+        elif request.session.uid:
+            env = request.env
+        elif wants_json():
+            return unauthorized()
+        else:
+            return request.redirect_query("/web/login", {"redirect": request.httprequest.full_path})
+        if not env.user.has_group(MANAGER_GROUP):
+            return not_found()
+        companies = env.companies
+        if company_id not in (None, ""):
+            try:
+                wanted = int(company_id)
+            except ValueError:
+                return json_error(400, "bad_parameter", "company_id must be an integer", parameter="company_id")
+            companies = companies.filtered(lambda company: company.id == wanted)
+            if not companies:
+                return not_found()
+        health = env["ai.health"]
+        return json_response(
+            {
+                "generated_at": fields.Datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "companies": [health._summary(company) for company in companies],
+            }
+        )

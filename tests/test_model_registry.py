@@ -1,0 +1,184 @@
+import base64
+import io
+import zipfile
+
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import TransactionCase, tagged
+
+from ..models.ai_core import core
+from .common import handmade_version, make_dataset, make_users
+
+
+@tagged("post_install", "-at_install")
+class TestModelRegistry(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other_company = cls.env["res.company"].create({"name": "Other Co"})
+        cls.users = make_users(cls.env, cls.env.company, cls.other_company)
+        cls.dataset = make_dataset(cls.env)
+        cls.target = cls.env["ai.forecast.target"].create(
+            {"name": "Pageviews", "dataset_id": cls.dataset.id, "target_col": "pageviews", "series_cols": "page"}
+        )
+        job = cls.env["ai.training.job"].create({"dataset_id": cls.dataset.id, "candidates": "naive,snaive"})
+        cls.v1 = handmade_version(cls.env, job)
+        cls.v2 = handmade_version(cls.env, job)
+        cls.v3 = handmade_version(cls.env, job)
+        (cls.v1 | cls.v2 | cls.v3).write({"target_id": cls.target.id})
+
+    def _history(self, alias="champion"):
+        return self.env["ai.model.alias.history"].search(
+            [("target_id", "=", self.target.id), ("alias", "=", alias)], order="id"
+        )
+
+    def test_new_versions_are_in_development(self):
+        self.assertEqual(self.v1.state, "development")
+        self.assertFalse(self.v1.alias)
+
+    def test_promote_then_rollback_restores_previous_champion(self):
+        analyst = self.users.analyst
+        self.v1.with_user(analyst).action_promote(reason="first model")
+        self.assertEqual(self.target.champion_id, self.v1)
+        self.assertEqual((self.v1.state, self.v1.alias), ("production", "champion"))
+        self.assertTrue(self.v1.date_live)
+        self.v2.with_user(analyst).action_promote(reason="better backtest")
+        self.assertEqual(self.target.champion_id, self.v2)
+        self.assertEqual(self.v1.state, "staging")
+        self.assertFalse(self.v1.alias)
+        self.target.with_user(analyst).action_rollback()
+        self.assertEqual(self.target.champion_id, self.v1)
+        self.assertEqual((self.v1.state, self.v2.state), ("production", "staging"))
+        history = self._history()
+        self.assertEqual(history.mapped("version_id"), self.v1 | self.v2 | self.v1)
+        self.assertEqual(len(history.filtered(lambda line: not line.date_to)), 1)
+        self.assertEqual(history[1].end_user_id, analyst)
+        self.assertIn("Rollback", history[1].end_reason)
+        self.assertEqual(history[0].reason, "first model")
+        # A second rollback goes back to v2: the previous champion is always the last other one.
+        self.v1.action_rollback()
+        self.assertEqual(self.target.champion_id, self.v2)
+        self.assertTrue(any("Rollback" in (m.body or "") for m in self.target.message_ids))
+
+    def test_rollback_without_previous_champion_is_refused(self):
+        with self.assertRaises(UserError):
+            self.target.action_rollback()
+        self.v1.action_promote()
+        with self.assertRaises(UserError):
+            self.target.action_rollback()
+
+    def test_one_challenger_and_promoting_it_clears_the_alias(self):
+        self.v1.action_promote()
+        self.v2.action_set_challenger()
+        self.v3.action_set_challenger()
+        self.assertEqual(self.target.challenger_id, self.v3)
+        self.assertFalse(self.v2.alias)
+        with self.assertRaises(UserError):
+            self.v1.action_set_challenger()
+        self.v3.action_promote()
+        self.assertEqual(self.target.champion_id, self.v3)
+        self.assertFalse(self.target.challenger_id)
+        self.assertFalse(self._history("challenger").filtered(lambda line: not line.date_to))
+
+    def test_archiving_keeps_history_and_champion_cannot_be_archived(self):
+        self.v1.action_promote()
+        self.v2.action_promote()
+        with self.assertRaises(UserError):
+            self.v2.action_archive_version()
+        self.v1.action_archive_version()
+        self.assertEqual(self.v1.state, "archived")
+        self.assertEqual(len(self._history()), 2)
+        self.assertEqual(self._history()[0].version_name, self.v1.display_name)
+        # Rolling back to an archived former champion brings it back to production.
+        self.target.action_rollback()
+        self.assertEqual((self.target.champion_id, self.v1.state), (self.v1, "production"))
+
+    def test_readers_cannot_promote_and_status_is_engine_owned(self):
+        with self.assertRaises(AccessError):
+            self.v1.with_user(self.users.user).action_promote()
+        with self.assertRaises(AccessError):
+            self.v1.with_user(self.users.manager).write({"state": "production"})
+        with self.assertRaises(AccessError):
+            self.env["ai.model.alias.history"].with_user(self.users.manager).create(
+                {
+                    "company_id": self.env.company.id,
+                    "target_id": self.target.id,
+                    "version_name": "forged",
+                    "alias": "champion",
+                    "date_from": "2026-01-01",
+                }
+            )
+
+    def test_comparison_lists_backtest_buckets_of_each_version(self):
+        action = (self.v1 | self.v2).action_compare()
+        rows = self.env["ai.model.comparison"].search(action["domain"])
+        self.assertEqual(set(rows.mapped("version_id")), {self.v1, self.v2})
+        d1 = rows.filtered(lambda r: r.version_id == self.v1 and r.bucket == "D+1" and r.source == "backtest")
+        self.assertAlmostEqual(d1.value, 0.9)  # the chosen snaive line of each series
+
+
+@tagged("post_install", "-at_install")
+class TestModelImport(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dataset = make_dataset(cls.env)
+        cls.target = cls.env["ai.forecast.target"].create(
+            {"name": "Imported", "dataset_id": cls.dataset.id, "target_col": "pageviews", "series_cols": "page"}
+        )
+        job = cls.env["ai.training.job"].create({"dataset_id": cls.dataset.id, "candidates": "naive,snaive"})
+        cls.source = handmade_version(cls.env, job)
+        cls.raw = cls.source._get_artifact_bytes()
+
+    def _import(self, raw, name="model.zip"):
+        wizard = self.env["ai.model.import.wizard"].create(
+            {"target_id": self.target.id, "artifact_file": base64.b64encode(raw), "artifact_filename": name}
+        )
+        return wizard.action_import()
+
+    def _count(self):
+        return self.env["ai.model.version"].search_count([("target_id", "=", self.target.id)])
+
+    def test_signed_zip_becomes_a_development_version(self):
+        action = self._import(self.raw)
+        version = self.env["ai.model.version"].browse(action["res_id"])
+        self.assertEqual(version.target_id, self.target)
+        self.assertEqual(version.state, "development")
+        self.assertEqual(version.artifact_size, len(self.raw))
+        self.assertEqual(len(version.metric_ids), 12)
+        version.verify_artifact()
+
+    def test_tampered_zip_refused_and_nothing_created(self):
+        members = {}
+        with zipfile.ZipFile(io.BytesIO(self.raw)) as archive:
+            for info in archive.infolist():
+                members[info.filename] = archive.read(info)
+        members["forecast.csv"] = members["forecast.csv"].replace(b"1.0", b"9.0")
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        with self.assertRaises(UserError) as caught:
+            self._import(buffer.getvalue())
+        self.assertIn("refused", str(caught.exception))
+        self.assertEqual(self._count(), 0)
+
+    def test_foreign_key_and_garbage_refused(self):
+        import tempfile
+        from pathlib import Path
+
+        import pandas as pd
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = core("model_artifact").build_artifact(
+                Path(tmp) / "foreign.zip",
+                model={"kind": "handmade"},
+                metadata={"horizon": 7},
+                forecast=pd.DataFrame({"unique_id": ["a"], "ds": ["2016-01-01"], "horizon": [1], "yhat": [1.0]}),
+                metrics=pd.DataFrame(),
+                signing_key=b"another database's key",
+            )
+            foreign = Path(path).read_bytes()
+        for raw in (foreign, b"not a zip at all"):
+            with self.assertRaises(UserError):
+                self._import(raw)
+        self.assertEqual(self._count(), 0)
