@@ -33,6 +33,7 @@
         "security/security.xml",
         "security/ir.model.access.csv",
         "views/view_dataset.xml",
+        "views/ai_dataset_registration_views.xml",
         "views/view_trainer.xml",
         "views/view_forecast_target.xml",
         "views/view_model_version.xml",

@@ -2,6 +2,7 @@ from . import ai_protected_mixin
 from . import ai_job_mixin
 from . import ai_bulk_mixin
 from . import ai_dataset
+from . import ai_dataset_registration
 from . import ai_model_metric
 from . import ai_forecast_target
 from . import ai_model_version

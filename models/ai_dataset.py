@@ -2,10 +2,9 @@ import base64
 import hashlib
 import io
 import json
-import logging
 import re
 import tempfile
-from datetime import timedelta, timezone
+from datetime import timezone
 
 from markupsafe import Markup
 
@@ -14,9 +13,6 @@ from odoo.exceptions import UserError, ValidationError
 
 from . import ai_json_table as json_table
 from .ai_core import core, selection_label
-from .ai_job_mixin import _in_test_mode
-
-_logger = logging.getLogger(__name__)
 
 
 class AiDataset(models.Model):
@@ -51,19 +47,7 @@ class AiDataset(models.Model):
         "registered_by_id",
         "archived_on",
         "archived_by_id",
-        "registration_state",
-        "registration_message",
-        "registration_bucket",
-        "registration_prefix",
-        "registration_user_id",
-        "registration_date",
     )
-
-    #: Registrations run per cron call before it re-triggers itself.
-    _REGISTER_BATCH = 5
-    #: A registration left running this long without a worker holding its row
-    #: is requeued (registering is idempotent: the same version adds nothing twice).
-    _REGISTER_ORPHAN_MINUTES = 5
 
     name = fields.Char(required=True, tracking=True)
     company_id = fields.Many2one(
@@ -165,21 +149,20 @@ class AiDataset(models.Model):
     s3_sha256 = fields.Char(string="Registered SHA-256", readonly=True, copy=False)
     registered_on = fields.Datetime(readonly=True, copy=False)
     registered_by_id = fields.Many2one(comodel_name="res.users", readonly=True, copy=False)
-    registration_state = fields.Selection(
-        selection=[("queued", "Queued"), ("running", "Running"), ("done", "Done"), ("failed", "Failed")],
+    registration_ids = fields.One2many(
+        comodel_name="ai.dataset.registration",
+        inverse_name="dataset_id",
+        string="Registrations",
         readonly=True,
-        copy=False,
-        index=True,
-        tracking=True,
-        help="Progress of the registration to S3, run in the background by a scheduled action.",
     )
-    registration_message = fields.Text(readonly=True, copy=False, help="Outcome of the last registration, or why it failed.")
-    registration_bucket = fields.Char(readonly=True, copy=False, help="Bucket of the queued or last registration.")
-    registration_prefix = fields.Char(readonly=True, copy=False, help="Key prefix of the queued or last registration.")
-    registration_user_id = fields.Many2one(
-        comodel_name="res.users", string="Registration Requested By", readonly=True, copy=False
+    registration_id = fields.Many2one(
+        comodel_name="ai.dataset.registration",
+        string="Last Registration",
+        compute="_compute_registration_id",
+        store=True,
     )
-    registration_date = fields.Datetime(string="Registration Requested On", readonly=True, copy=False)
+    registration_state = fields.Selection(related="registration_id.state", string="Registration State")
+    registration_message = fields.Text(related="registration_id.message", string="Registration Message")
     archived_on = fields.Datetime(readonly=True, copy=False)
     archived_by_id = fields.Many2one(comodel_name="res.users", readonly=True, copy=False)
     training_job_ids = fields.One2many(
@@ -264,6 +247,17 @@ class AiDataset(models.Model):
                 if table:
                     parts.append(Markup("<h5>%s</h5>") % title + table)
             dataset.summary_html = Markup("").join(parts)
+
+    @api.depends("registration_ids")
+    def _compute_registration_id(self):
+        last = {
+            dataset.id: registration_id
+            for dataset, registration_id in self.env["ai.dataset.registration"]._read_group(
+                [("dataset_id", "in", self.ids)], ["dataset_id"], ["id:max"]
+            )
+        }
+        for dataset in self:
+            dataset.registration_id = last.get(dataset.id, False)
 
     @api.depends("summary_json")
     def _compute_summary_alerts(self):
@@ -357,7 +351,8 @@ class AiDataset(models.Model):
                     _("Only failed registrations can be retried (%(dataset)s is %(state)s).",
                       dataset=dataset.display_name, state=selection_label(dataset, "registration_state") or _("not queued"))
                 )
-            dataset._queue_registration(dataset.registration_bucket, dataset.registration_prefix or "")
+            dataset._check_can_register()
+            dataset.registration_id._job_queue(reset=True)
         return True
 
     def action_view_training_jobs(self):
@@ -472,22 +467,6 @@ class AiDataset(models.Model):
         summary = core("dataset_manager").summarize(frame, metadata or self._dataset_metadata())
         return json.dumps(summary, default=str, indent=1)
 
-    @api.model
-    def _s3_settings(self):
-        """S3 settings from ir.config_parameter. sudo: the parameters are
-        readable by administrators only; the secret never leaves this method's
-        caller (the registration) and is never logged."""
-        params = self.env["ir.config_parameter"].sudo()
-        prefix = params.get_param("ai_train_model.s3_prefix")
-        return {
-            "bucket": (params.get_param("ai_train_model.s3_bucket") or "").strip(),
-            "prefix": "datasets" if prefix is False or prefix is None else prefix.strip(),
-            "endpoint_url": (params.get_param("ai_train_model.s3_endpoint_url") or "").strip() or None,
-            "region": (params.get_param("ai_train_model.s3_region") or "").strip() or None,
-            "access_key_id": (params.get_param("ai_train_model.s3_access_key_id") or "").strip() or None,
-            "secret_access_key": params.get_param("ai_train_model.s3_secret_access_key") or None,
-        }
-
     def _check_can_register(self):
         """Raise unless the user may register these datasets and they are ready."""
         if not self.env.user.has_group("ai_train_model.group_ai_manager"):
@@ -499,8 +478,8 @@ class AiDataset(models.Model):
 
     def _queue_registration(self, bucket, prefix):
         """Queue the registration of this version to ``bucket``/``prefix`` and
-        wake the registration cron up. Called by the registration wizard and
-        the Retry button; the upload itself never runs in the request."""
+        wake the registration cron up; returns the ``ai.dataset.registration``.
+        Called by the registration wizard; the upload never runs in the request."""
         self.ensure_one()
         self._check_can_register()
         if self.registration_state in ("queued", "running"):
@@ -509,168 +488,11 @@ class AiDataset(models.Model):
         bucket = (bucket or "").strip()
         if not bucket:
             raise UserError(_("Set the S3 bucket in Settings > AI Forecasting before registering datasets."))
-        self._engine().write(
-            {
-                "registration_state": "queued",
-                "registration_message": _("Waiting for the registration worker."),
-                "registration_bucket": bucket,
-                "registration_prefix": (prefix or "").strip(),
-                "registration_user_id": self.env.uid,
-                "registration_date": fields.Datetime.now(),
-            }
+        registration = self.env["ai.dataset.registration"]._engine().create(
+            {"dataset_id": self.id, "bucket": bucket, "prefix": (prefix or "").strip()}
         )
-        self._trigger_registration_cron()
-        return True
-
-    @api.model
-    def _trigger_registration_cron(self):
-        cron = self.env.ref("ai_train_model.ir_cron_ai_dataset_register", raise_if_not_found=False)
-        if cron:
-            # sudo: a manager queueing a registration may wake the cron up
-            # without being allowed to edit scheduled actions.
-            cron.sudo()._trigger()
-
-    @api.model
-    def _cron_register_datasets(self, limit=None):
-        """Run queued registrations to S3. Called from the cron
-        ``ir_cron_ai_dataset_register``; idempotent, returns True.
-
-        Each dataset is claimed with ``FOR NO KEY UPDATE SKIP LOCKED``, marked
-        running and committed (outside tests), then its row is locked again for
-        the length of the upload, so a crashed worker is told apart from a busy
-        one. Failures are stored on the dataset, never raised."""
-        self._recover_orphaned_registrations()
-        for _index in range(limit or self._REGISTER_BATCH):
-            dataset = self._claim_next_registration()
-            if not dataset:
-                return True
-            dataset._run_registration()
-            self._commit()
-        if self.search_count([("registration_state", "=", "queued")], limit=1):
-            self._trigger_registration_cron()
-        return True
-
-    @api.model
-    def _claim_next_registration(self):
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            SELECT id FROM ai_dataset
-             WHERE registration_state = 'queued'
-             ORDER BY registration_date NULLS FIRST, id
-             LIMIT 1
-               FOR NO KEY UPDATE SKIP LOCKED
-            """
-        )
-        row = self.env.cr.fetchone()
-        if not row:
-            return self.browse()
-        dataset = self.browse(row[0])
-        dataset._engine().write({"registration_state": "running", "registration_message": _("Uploading...")})
-        self._commit()
-        # NO KEY: training jobs referencing the dataset can still be created meanwhile.
-        self.env.cr.execute("SELECT id FROM ai_dataset WHERE id = %s FOR NO KEY UPDATE", (dataset.id,))
-        return dataset
-
-    @api.model
-    def _recover_orphaned_registrations(self):
-        """Registrations left running by a crashed worker (their row is not
-        locked any more) are queued again."""
-        self.env.flush_all()
-        limit = fields.Datetime.now() - timedelta(minutes=self._REGISTER_ORPHAN_MINUTES)
-        self.env.cr.execute(
-            """
-            SELECT id FROM ai_dataset
-             WHERE registration_state = 'running' AND write_date < %s
-               FOR NO KEY UPDATE SKIP LOCKED
-            """,
-            (limit,),
-        )
-        datasets = self.browse([row[0] for row in self.env.cr.fetchall()])
-        if datasets:
-            datasets._engine().write(
-                {"registration_state": "queued", "registration_message": _("The worker stopped; registration queued again.")}
-            )
-            _logger.warning("requeued %d orphaned dataset registration(s): %s", len(datasets), datasets.ids)
-            self._commit()
-        return datasets
-
-    def _run_registration(self):
-        """Upload this claimed dataset and record the outcome: state
-        registered and registration done, or registration failed with the
-        reason (retryable). Called by the cron."""
-        self.ensure_one()
-        if self.state not in ("ready", "registered"):
-            return self._registration_failed(
-                _("%(dataset)s is %(state)s: only ready datasets can be registered.",
-                  dataset=self.display_name, state=selection_label(self, "state"))
-            )
-        try:
-            with self.env.cr.savepoint():
-                result = self._register_s3(self.registration_bucket, self.registration_prefix or "")
-        except UserError as exc:
-            return self._registration_failed(str(exc.args[0]) if exc.args else str(exc))
-        except Exception as exc:  # pylint: disable=broad-except
-            # Unexpected: keep the job retryable; the type is enough for the
-            # user (the log has the traceback, which holds no secret values).
-            _logger.exception("registration of dataset %s failed unexpectedly", self.id)
-            return self._registration_failed(
-                _("Registration of %(dataset)s failed: unexpected %(error)s.",
-                  dataset=self.display_name, error=type(exc).__name__)
-            )
-        s3_key = f"s3://{result['bucket']}/{result['key']}"
-        if result["action"] == "registered":
-            message = _("Registered to %(key)s (SHA-256 %(sha)s).", key=s3_key, sha=result["sha256"])
-        else:
-            message = _("Already registered at %(key)s with the same SHA-256 %(sha)s: nothing changed.",
-                        key=s3_key, sha=result["sha256"])
-        self._engine().write(
-            {
-                "state": "registered",
-                "s3_key": s3_key,
-                "s3_sha256": result["sha256"],
-                "registered_on": fields.Datetime.now(),
-                "registered_by_id": self.registration_user_id.id or self.env.uid,
-                "registration_state": "done",
-                "registration_message": message,
-            }
-        )
-        self.message_post(body=message)
-        _logger.info("dataset %s registered to %s (%s)", self.id, s3_key, result["action"])
-        return True
-
-    def _registration_failed(self, reason):
-        self.ensure_one()
-        self._engine().write({"registration_state": "failed", "registration_message": reason})
-        self.message_post(body=reason)
-        _logger.warning("registration of dataset %s failed: %s", self.id, reason)
-        return False
-
-    def _commit(self):
-        """Commit the current transaction, except under tests (the test cursor
-        must roll back at the end)."""
-        if not _in_test_mode():
-            self.env.cr.commit()  # pylint: disable=invalid-commit
-
-    @api.model
-    def _s3_client(self, settings):
-        """A boto3 S3 client built from the keys of the settings, or None when
-        no keys are set (the core then uses boto3's standard credential chain)."""
-        if not settings.get("access_key_id") or not settings.get("secret_access_key"):
-            return None
-        import boto3
-        from botocore.config import Config
-
-        session = boto3.session.Session(
-            aws_access_key_id=settings["access_key_id"],
-            aws_secret_access_key=settings["secret_access_key"],
-            region_name=settings["region"],
-        )
-        return session.client(
-            "s3",
-            endpoint_url=settings["endpoint_url"],
-            config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60),
-        )
+        registration._job_queue()
+        return registration
 
     def _register_s3(self, bucket=None, prefix=None, dry_run=False):
         """Register this version with ``project.dataset_manager.register``
@@ -678,7 +500,8 @@ class AiDataset(models.Model):
         With ``dry_run`` nothing is written to the bucket. Bad settings or an
         S3 refusal raise UserError with the reason (never the secret)."""
         self.ensure_one()
-        settings = self._s3_settings()
+        Registration = self.env["ai.dataset.registration"]
+        settings = Registration._s3_settings()
         bucket = (settings["bucket"] if bucket is None else bucket or "").strip()
         prefix = settings["prefix"] if prefix is None else prefix
         if not bucket:
@@ -706,7 +529,7 @@ class AiDataset(models.Model):
                     endpoint_url=settings["endpoint_url"],
                     region=settings["region"],
                     dry_run=dry_run,
-                    client=self._s3_client(settings),
+                    client=Registration._s3_client(settings),
                 )
             except (errors.InputError, registry.RegistryError) as exc:
                 reason = str(exc)

@@ -1,5 +1,4 @@
 import json
-import logging
 import os
 import shutil
 from datetime import timedelta
@@ -10,38 +9,32 @@ from odoo.exceptions import UserError
 from odoo.tools import config
 
 from .ai_core import core
-from .ai_job_mixin import _in_test_mode
-
-_logger = logging.getLogger(__name__)
 
 
 class AiGa4Run(models.Model):
     """One execution of a GA4 download: a window of days fetched and merged.
 
-    Created queued by the cron (schedule) or the Run Now button; the cron
-    ``ir_cron_ai_ga4_download_run`` runs it (see
+    A job of ``ai.job.mixin``: created queued by the cron (schedule) or the
+    Run Now button, run by the cron ``ir_cron_ai_ga4_download_run`` (see
     ``ai.ga4.download._cron_run_downloads``). A network failure puts it in
-    ``retrying`` with a ``next_retry`` time (exponential backoff) until
-    ``_MAX_ATTEMPTS``; a spent property quota puts it in ``stopped``, resumed
-    later from the checkpoint kept in its work folder. Only a complete
-    download produces a dataset version. Every field is written by the engine.
+    ``retrying`` until ``date_not_before`` (exponential backoff) for up to
+    ``_job_max_attempts`` attempts; a spent property quota puts it in
+    ``stopped``, resumed later from the checkpoint kept in its work folder
+    (not a new attempt). Only a complete download produces a dataset version.
+    At most one unfinished run per download (a unique index). Every field is
+    written by the engine.
     """
 
     _name = "ai.ga4.run"
     _description = "GA4 Download Run"
-    _inherit = ["ai.protected.fields.mixin"]
+    _inherit = ["ai.job.mixin"]
     _order = "id desc"
     _rec_name = "name"
 
     _protected_create = True
     _protected_fields = (
         "download_id",
-        "state",
         "trigger",
-        "attempt",
-        "next_retry",
-        "date_start",
-        "date_end",
         "window_start",
         "window_end",
         "rows",
@@ -53,18 +46,18 @@ class AiGa4Run(models.Model):
         "sampled",
         "sampling_json",
         "data_loss_from_other_row",
-        "error_message",
         "dataset_id",
         "parent_dataset_id",
         "workdir",
         "stats_json",
-        "log",
     )
-    #: Attempts (first run included) before a failing run is marked failed.
-    _MAX_ATTEMPTS = 3
-    #: Minutes before the first retry; doubled at each attempt
-    #: (ir.config_parameter ``ai_train_model.ga4_retry_minutes``).
-    _RETRY_MINUTES = 5
+    _job_cron_xmlid = "ai_train_model.ir_cron_ai_ga4_download_run"
+    _job_claimable_states = ("queued", "retrying", "stopped")
+    _job_retry_state = "retrying"
+    #: ``ai_train_model.ga4_retry_minutes`` (first retry delay, doubled at each
+    #: attempt) and ``ga4_stale_minutes``.
+    _job_param_prefix = "ga4"
+    _job_stale_minutes = 2
     #: Minutes to wait before resuming a run stopped by the quota
     #: (``ai_train_model.ga4_quota_wait_minutes``).
     _QUOTA_WAIT_MINUTES = 60
@@ -87,10 +80,7 @@ class AiGa4Run(models.Model):
             ("done", "Done"),
             ("failed", "Failed"),
         ],
-        required=True,
         default="queued",
-        readonly=True,
-        index=True,
     )
     trigger = fields.Selection(
         selection=[("schedule", "Schedule"), ("manual", "Manual")],
@@ -98,12 +88,8 @@ class AiGa4Run(models.Model):
         default="schedule",
         readonly=True,
     )
-    attempt = fields.Integer(readonly=True, help="Attempts started so far (resuming after a quota stop is not one).")
-    next_retry = fields.Datetime(
-        readonly=True, help="When the cron takes a retrying or stopped run up again."
-    )
-    date_start = fields.Datetime(string="Started", readonly=True)
-    date_end = fields.Datetime(string="Ended", readonly=True)
+    attempts = fields.Integer(help="Attempts started so far (resuming after a quota stop is not one).")
+    date_not_before = fields.Datetime(string="Next Retry", help="When the cron takes a retrying or stopped run up again.")
     window_start = fields.Date(readonly=True, help="First day downloaded (lookback days included).")
     window_end = fields.Date(readonly=True, help="Last day downloaded.")
     rows = fields.Integer(readonly=True)
@@ -123,7 +109,7 @@ class AiGa4Run(models.Model):
         readonly=True,
         help="High-cardinality dimension values were folded into an '(other)' row.",
     )
-    error_message = fields.Text(string="Error", readonly=True)
+    error_message = fields.Text(string="Error")
     dataset_id = fields.Many2one(
         comodel_name="ai.dataset",
         string="Dataset Version",
@@ -146,8 +132,6 @@ class AiGa4Run(models.Model):
         help="Partial download and checkpoint; removed when the run ends.",
     )
     stats_json = fields.Text(string="Statistics", readonly=True, groups="base.group_no_one")
-    log = fields.Text(readonly=True)
-    duration = fields.Float(string="Duration (s)", compute="_compute_duration")
 
     def init(self):
         # One unfinished run per download at most, whatever the race.
@@ -166,15 +150,6 @@ class AiGa4Run(models.Model):
         for run in self:
             run.name = f"{run.download_id.name or ''} #{run.id or '?'}"
 
-    @api.depends("date_start", "date_end")
-    def _compute_duration(self):
-        now = fields.Datetime.now()
-        for run in self:
-            if run.date_start:
-                run.duration = ((run.date_end or now) - run.date_start).total_seconds()
-            else:
-                run.duration = 0.0
-
     # ------------------------------------------------------------------ CRUD
 
     def unlink(self):
@@ -184,51 +159,54 @@ class AiGa4Run(models.Model):
             run._remove_workdir()
         return super().unlink()
 
-    # ------------------------------------------------------------------ engine
+    # ------------------------------------------------------------------ job
 
-    def _execute(self):
-        """Run this claimed (running) run to its next state. Called by the
-        cron with the download row locked. Never raises for a run-level failure."""
+    def _job_run(self):
+        """Download the run's window and merge it into a new dataset version,
+        or stop on a spent quota (resumed later from the checkpoint)."""
         self.ensure_one()
-        run = self.with_company(self.company_id)._engine()
-        errors = core("errors")
-        ga4 = core("ga4")
-        download = run.download_id
-        try:
-            if not run.window_start:
-                window = download._next_window()
-                if window is None:
-                    run._finish_without_data(_("The dataset is already up to date (nothing to download yet)."))
-                    return True
-                run.write({"window_start": window[0], "window_end": window[1]})
-            stats = run._download()
-            if stats.status == "stopped":
-                run._stop(stats)
-                return True
-            with self.env.cr.savepoint():
-                run._merge_and_store(stats)
-        except (errors.InputError, UserError) as exc:
-            # The definition or the key must change: retrying cannot help.
-            self.env.invalidate_all()
-            run._fail(str(exc.args[0]) if exc.args else str(exc), retry=False)
-        except ga4.DownloadError as exc:
-            self.env.invalidate_all()
-            # A refused key (401) stays refused until someone uploads a new one.
-            run._fail(str(exc), retry=exc.reason != "unauthenticated", stats=exc.stats)
-        except Exception:
-            # A defect or an outage we did not foresee: traceback to the log,
-            # a generic message to the user, and a retry (it may be transient).
-            _logger.exception("GA4 run %s (id %s) failed", self.name, self.id)
-            self.env.invalidate_all()
-            run._fail(
-                _(
-                    "The download stopped because of an internal error. An administrator can find the "
-                    "details in the server log (run %s).",
-                    run.name,
-                ),
-                retry=True,
-            )
-        return True
+        run = self._engine()
+        if not run.window_start:
+            window = run.download_id._next_window()
+            if window is None:
+                run._job_done(_("The dataset is already up to date (nothing to download yet)."))
+                return
+            run.write({"window_start": window[0], "window_end": window[1]})
+            run._job_commit()  # a retry resumes the same window from its checkpoint
+        stats = run._download()
+        if stats.status == "stopped":
+            run._stop(stats)
+            return
+        with self.env.cr.savepoint():
+            run._merge_and_store(stats)
+
+    def _job_claim_values(self):
+        values = super()._job_claim_values()
+        if self.state == "stopped":
+            # Resuming after a quota stop is not a new attempt.
+            values.update(attempts=self.attempts, date_started=self.date_started or values["date_started"])
+        return values
+
+    def _job_handle_error(self, exc):
+        # A GA4 error the core already described (and logged): retried, except
+        # a refused key (401), which stays refused until someone uploads a new one.
+        if isinstance(exc, core("ga4").DownloadError):
+            if exc.stats is not None:
+                self._engine()._record_stats(exc.stats)
+            self._job_fail(str(exc), retry=exc.reason != "unauthenticated")
+            return
+        super()._job_handle_error(exc)
+
+    def _job_internal_error_message(self):
+        return _(
+            "The download stopped because of an internal error. An administrator can find the "
+            "details in the server log (run %s).",
+            self.name,
+        )
+
+    def _job_on_failed(self):
+        self._remove_workdir()
+        self.download_id._notify_failure(self)
 
     def _download(self):
         """Download the run's window to its work folder; return the ``RunStats``."""
@@ -255,15 +233,16 @@ class AiGa4Run(models.Model):
             deadline=float(params.get_param("ai_train_model.ga4_retry_deadline", 600.0)),
             timeout=float(params.get_param("ai_train_model.ga4_call_timeout", 120.0)),
         )
-        self._append_log(
+        self._job_log(
             _(
                 "Downloading %(start)s..%(end)s of property %(property)s (attempt %(attempt)s).",
                 start=self.window_start,
                 end=self.window_end,
                 property=download.property_id,
-                attempt=self.attempt,
+                attempt=self.attempts,
             )
         )
+        self._job_commit()
         return ga4_download.download_report(
             key,
             request,
@@ -297,17 +276,8 @@ class AiGa4Run(models.Model):
         )
         dataset = download._new_dataset_version(merged, previous)
         self._record_stats(stats)
-        self.write(
-            {
-                "state": "done",
-                "date_end": fields.Datetime.now(),
-                "next_retry": False,
-                "error_message": False,
-                "dataset_id": dataset.id,
-                "parent_dataset_id": previous.id if previous else False,
-            }
-        )
-        self._append_log(
+        self.write({"dataset_id": dataset.id, "parent_dataset_id": previous.id if previous else False})
+        self._job_done(
             _(
                 "Done: %(rows)s rows in %(pages)s pages; dataset %(dataset)s has %(total)s rows.",
                 rows=stats.rows,
@@ -319,50 +289,21 @@ class AiGa4Run(models.Model):
         download._engine().write({"dataset_id": dataset.id, "last_success": fields.Datetime.now()})
         self._remove_workdir()
 
-    def _finish_without_data(self, message):
-        self.write({"state": "done", "date_end": fields.Datetime.now(), "next_retry": False, "error_message": False})
-        self._append_log(message)
-
     def _stop(self, stats):
         """The property's quota is spent: keep the checkpoint, resume later."""
         self.ensure_one()
         minutes = int(self._param("ga4_quota_wait_minutes", self._QUOTA_WAIT_MINUTES))
         when = fields.Datetime.now() + timedelta(minutes=minutes)
         self._record_stats(stats)
-        self.write({"state": "stopped", "next_retry": when, "error_message": False})
-        self._append_log(
+        self.write({"state": "stopped", "date_not_before": when, "error_message": False})
+        self._job_log(
             _(
                 "Stopped: the property's quota is spent (%(rows)s rows so far). Resuming after %(when)s.",
                 rows=stats.rows,
                 when=fields.Datetime.to_string(when),
             )
         )
-        self.download_id._trigger_cron(at=when)
-
-    def _fail(self, message, retry, stats=None):
-        """Record a failure: retry later with backoff, or fail for good (and
-        tell the managers)."""
-        self.ensure_one()
-        if stats is not None:
-            self._record_stats(stats)
-        if retry and self.attempt < self._MAX_ATTEMPTS:
-            minutes = float(self._param("ga4_retry_minutes", self._RETRY_MINUTES)) * 2 ** max(self.attempt - 1, 0)
-            when = fields.Datetime.now() + timedelta(minutes=minutes)
-            self.write({"state": "retrying", "next_retry": when, "error_message": message})
-            self._append_log(
-                _(
-                    "Attempt %(attempt)s failed: %(message)s Retrying after %(when)s.",
-                    attempt=self.attempt,
-                    message=message,
-                    when=fields.Datetime.to_string(when),
-                )
-            )
-            self.download_id._trigger_cron(at=when)
-            return
-        self.write({"state": "failed", "date_end": fields.Datetime.now(), "next_retry": False, "error_message": message})
-        self._append_log(_("Failed after %(attempt)s attempt(s): %(message)s", attempt=self.attempt, message=message))
-        self._remove_workdir()
-        self.download_id._notify_failure(self)
+        self._job_trigger_cron(at=when)
 
     def _record_stats(self, stats):
         data = stats.to_dict()
@@ -403,15 +344,5 @@ class AiGa4Run(models.Model):
         if folder:
             self._engine().write({"workdir": False})
 
-    def _append_log(self, line):
-        self.ensure_one()
-        stamp = fields.Datetime.to_string(fields.Datetime.now())
-        self._engine().write({"log": f"{self.log or ''}{stamp}  {line}\n"})
-
     def _param(self, name, default):
         return self.env["ir.config_parameter"].sudo().get_param(f"ai_train_model.{name}", default)
-
-    def _commit(self):
-        """Commit, except under tests (the test cursor must roll back)."""
-        if not _in_test_mode():
-            self.env.cr.commit()  # pylint: disable=invalid-commit

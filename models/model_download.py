@@ -1,5 +1,6 @@
+"""``ai.ga4.download``: scheduled GA4 downloads (their runs are ``ai.ga4.run``)."""
+
 import json
-import logging
 import re
 from datetime import timedelta
 
@@ -9,8 +10,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 from .ai_core import core
-
-_logger = logging.getLogger(__name__)
 
 #: GA4 API names: ``sessions``, ``customEvent:plan``, ``itemsViewed`` ...
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_]+)?$")
@@ -23,8 +22,8 @@ class AiGa4Download(models.Model):
     Every execution is an ``ai.ga4.run``. The cron ``ir_cron_ai_ga4_download_run``
     (:meth:`_cron_run_downloads`) queues a run for each download whose
     ``next_run`` is due and runs the queued, retry-due and quota-resumable
-    runs, one download at a time per worker: the download row is locked with
-    ``SELECT ... FOR UPDATE SKIP LOCKED`` for the whole run. A run downloads
+    runs through ``ai.job.mixin`` (at most one unfinished run per download,
+    so one worker per download). A run downloads
     the days since the chain's last date minus the lookback (GA4 revises the
     last ~72 hours) up to yesterday and merges them into a new version of the
     chain's dataset (``project.ga4.merge.merge_window``).
@@ -37,11 +36,6 @@ class AiGa4Download(models.Model):
     _check_company_auto = True
 
     _protected_fields = ("dataset_id", "last_success")
-    #: Runs executed per cron call before the cron re-triggers itself.
-    _CRON_BATCH = 5
-    #: Minutes without progress after which a running run whose download row
-    #: is not locked by any worker is considered orphaned (worker crashed).
-    _ORPHAN_MINUTES = 2
 
     name = fields.Char(required=True, tracking=True)
     active = fields.Boolean(default=True, tracking=True)
@@ -291,12 +285,12 @@ class AiGa4Download(models.Model):
             if pending.state == "running":
                 raise UserError(_("Download %s is running already.", download.name))
             if pending:
-                pending._engine().write({"next_retry": fields.Datetime.now()})
+                pending._engine().write({"date_not_before": fields.Datetime.now()})
             else:
                 # sudo-free: analysts may create runs; _engine() passes the
                 # engine-only creation guard.
-                Run._engine().create({"download_id": download.id, "trigger": "manual"})
-        self._trigger_cron()
+                download._create_run("manual")
+        Run._job_trigger_cron()
         return True
 
     def action_view_runs(self):
@@ -318,19 +312,8 @@ class AiGa4Download(models.Model):
     def _cron_run_downloads(self, limit=None):
         """Queue due downloads and run runnable runs. Called from the cron
         ``ir_cron_ai_ga4_download_run``; idempotent, returns True."""
-        Run = self.env["ai.ga4.run"]
-        self._recover_orphaned_runs()
         self._queue_due_downloads()
-        Run._commit()
-        for _index in range(limit or self._CRON_BATCH):
-            run = self._claim_next_run()
-            if not run:
-                return True
-            run._execute()
-            Run._commit()
-        if self._has_runnable_run():
-            self._trigger_cron()
-        return True
+        return self.env["ai.ga4.run"]._job_cron_run(limit=limit)
 
     @api.model
     def _queue_due_downloads(self):
@@ -344,95 +327,17 @@ class AiGa4Download(models.Model):
         }
         for download in downloads:
             if download.id not in pending:
-                self.env["ai.ga4.run"]._engine().create({"download_id": download.id, "trigger": "schedule"})
+                download._create_run("schedule")
             download.next_run = download._following_run(now)
         return downloads
 
-    @api.model
-    def _has_runnable_run(self):
-        self.env.flush_all()
-        self.env.cr.execute(
-            """
-            SELECT r.id FROM ai_ga4_run r JOIN ai_ga4_download d ON d.id = r.download_id
-             WHERE (r.state = 'queued'
-                    OR (r.state IN ('retrying', 'stopped') AND (r.next_retry IS NULL OR r.next_retry <= %s)))
-               AND NOT EXISTS (SELECT 1 FROM ai_ga4_run o WHERE o.download_id = d.id AND o.state = 'running')
-             LIMIT 1
-            """,
-            (fields.Datetime.now(),),
-        )
-        return bool(self.env.cr.fetchone())
-
-    @api.model
-    def _claim_next_run(self):
-        """Take the next runnable run, its download row locked (``FOR UPDATE
-        SKIP LOCKED``: a download another worker holds is skipped), mark it
-        running and commit that (outside tests); then lock the row again for
-        the length of the run, so a crashed worker is told apart from a busy one."""
-        Run = self.env["ai.ga4.run"]
-        self.env.flush_all()
-        now = fields.Datetime.now()
-        self.env.cr.execute(
-            """
-            SELECT r.id FROM ai_ga4_run r JOIN ai_ga4_download d ON d.id = r.download_id
-             WHERE (r.state = 'queued'
-                    OR (r.state IN ('retrying', 'stopped') AND (r.next_retry IS NULL OR r.next_retry <= %s)))
-               AND NOT EXISTS (SELECT 1 FROM ai_ga4_run o WHERE o.download_id = d.id AND o.state = 'running')
-             ORDER BY COALESCE(r.next_retry, r.create_date), r.id
-             LIMIT 1
-               FOR UPDATE OF d SKIP LOCKED
-            """,
-            (now,),
-        )
-        row = self.env.cr.fetchone()
-        if not row:
-            return Run
-        run = Run.browse(row[0])
-        resuming = run.state == "stopped"
-        run._engine().write(
-            {
-                "state": "running",
-                "attempt": run.attempt if resuming else run.attempt + 1,
-                "date_start": run.date_start or now,
-                "date_end": False,
-                "next_retry": False,
-            }
-        )
-        Run._commit()
-        self.env.cr.execute("SELECT id FROM ai_ga4_download WHERE id = %s FOR UPDATE", (run.download_id.id,))
-        return run
-
-    @api.model
-    def _recover_orphaned_runs(self):
-        """Runs left running by a crashed worker: their download row is not
-        locked any more. They fail or retry like any failure (the checkpoint
-        lets the retry resume)."""
-        self.env.flush_all()
-        limit = fields.Datetime.now() - timedelta(minutes=self._ORPHAN_MINUTES)
-        self.env.cr.execute(
-            """
-            SELECT r.id FROM ai_ga4_run r JOIN ai_ga4_download d ON d.id = r.download_id
-             WHERE r.state = 'running' AND r.write_date < %s
-               FOR UPDATE OF d SKIP LOCKED
-            """,
-            (limit,),
-        )
-        runs = self.env["ai.ga4.run"].browse([row[0] for row in self.env.cr.fetchall()])
-        for run in runs:
-            run._engine()._fail(_("The worker running this download stopped before it ended."), retry=True)
-        if runs:
-            _logger.warning("recovered %d orphaned GA4 run(s): %s", len(runs), runs.ids)
-        return runs
-
-    @api.model
-    def _trigger_cron(self, at=None):
-        cron = self.env.ref("ai_train_model.ir_cron_ai_ga4_download_run", raise_if_not_found=False)
-        if cron:
-            # sudo: a user starting a download may wake the cron up without
-            # being allowed to edit scheduled actions.
-            cron.sudo()._trigger(at=at)
-
     # ------------------------------------------------------------------ engine helpers
+
+    def _create_run(self, trigger):
+        self.ensure_one()
+        return self.env["ai.ga4.run"]._engine().create(
+            {"download_id": self.id, "trigger": trigger, "date_queued": fields.Datetime.now()}
+        )
 
     def _following_run(self, now):
         """The first scheduled time after ``now`` on this download's grid."""

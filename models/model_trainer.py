@@ -2,7 +2,6 @@
 
 import hashlib
 import importlib.util
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -11,8 +10,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
 from .ai_core import core, selection_label
-
-_logger = logging.getLogger(__name__)
 
 #: Candidates that need an optional library, and that library's module.
 _OPTIONAL_MODELS = {"prophet": "prophet"}

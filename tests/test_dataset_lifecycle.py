@@ -2,9 +2,11 @@ import base64
 import csv
 import io
 import json
+from datetime import timedelta
 
 import pandas as pd
 
+from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, TransactionCase, tagged
 
@@ -222,8 +224,13 @@ class TestDatasetRegistration(TransactionCase):
             self.env["ai.dataset.register.wizard"].with_user(self.users.analyst).create({"dataset_id": dataset.id})
         with self.assertRaisesRegex(UserError, "managers"):
             dataset.with_user(self.users.analyst)._queue_registration(self.bucket, "registry")
+        self._wizard(dataset, dry_run=False).action_confirm()
         with self.assertRaises(AccessError):
-            dataset.with_user(self.users.manager).write({"registration_state": "done"})
+            dataset.registration_id.with_user(self.users.manager).write({"state": "done"})
+        with self.assertRaises(AccessError):
+            self.env["ai.dataset.registration"].with_user(self.users.manager).create(
+                {"dataset_id": dataset.id, "bucket": self.bucket}
+            )
 
     def test_the_cron_does_the_upload(self):
         dataset = sales_dataset(self.env, "Store sales", [1, 2, 3])
@@ -232,13 +239,13 @@ class TestDatasetRegistration(TransactionCase):
         action = wizard.action_confirm()
         self.assertEqual(action["params"]["next"], {"type": "ir.actions.act_window_close"})
         self.assertEqual((dataset.state, dataset.registration_state), ("ready", "queued"))
-        self.assertEqual((dataset.registration_bucket, dataset.registration_prefix), (self.bucket, "registry"))
+        self.assertEqual((dataset.registration_id.bucket, dataset.registration_id.prefix), (self.bucket, "registry"))
         self.assertEqual(self._triggers(), triggers + 1, "queueing wakes the cron up")
         self.assertEqual(self._keys(), [], "nothing is uploaded inside the request")
         with self.assertRaisesRegex(UserError, "already Queued"):
             self._wizard(dataset, dry_run=False).action_confirm()
 
-        self.env["ai.dataset"]._cron_register_datasets()
+        self.env["ai.dataset.registration"]._job_cron_run()
         self.assertEqual((dataset.state, dataset.registration_state), ("registered", "done"))
         self.assertEqual(dataset.s3_key, f"s3://{self.bucket}/registry/Store_sales/v1/Store_sales_v1.zip")
         self.assertEqual(dataset.registered_by_id, self.users.manager)
@@ -254,14 +261,14 @@ class TestDatasetRegistration(TransactionCase):
         wizard.action_confirm()
         self.assertEqual(wizard.preview_action, "already-registered")
         self._wizard(dataset, dry_run=False).action_confirm()
-        self.env["ai.dataset"]._cron_register_datasets()
+        self.env["ai.dataset.registration"]._job_cron_run()
         self.assertEqual(len(self._registry_rows()), 1)
         self.assertIn("Already registered", dataset.registration_message)
 
     def test_a_failure_is_retryable(self):
         dataset = sales_dataset(self.env, "Other sales", [1, 2])
         self._wizard(dataset, bucket="no-such-bucket", dry_run=False).action_confirm()
-        self.env["ai.dataset"]._cron_register_datasets()
+        self.env["ai.dataset.registration"]._job_cron_run()
         self.assertEqual((dataset.state, dataset.registration_state), ("ready", "failed"))
         self.assertIn("Registration of Other sales v1 failed: S3 refused: NoSuchBucket", dataset.registration_message)
         self.assertIn("NoSuchBucket", dataset.message_ids[0].body)
@@ -277,35 +284,38 @@ class TestDatasetRegistration(TransactionCase):
         self.assertEqual(self._triggers(), triggers + 1)
         with self.assertRaisesRegex(UserError, "Only failed registrations"):
             dataset.with_user(self.users.manager).action_retry_registration()
-        self.env["ai.dataset"]._cron_register_datasets()
+        self.env["ai.dataset.registration"]._job_cron_run()
         self.assertEqual((dataset.state, dataset.registration_state), ("registered", "done"))
         self.assertEqual(self._keys("no-such-bucket"), ["registry/Other_sales/v1/Other_sales_v1.zip", "registry/datasets.csv"])
 
     def test_an_orphaned_registration_is_queued_again(self):
         dataset = sales_dataset(self.env, "Orphan", [1, 2])
         self._wizard(dataset, dry_run=False).action_confirm()
-        dataset._engine().write({"registration_state": "running"})
-        self.env.flush_all()
-        self.env.cr.execute(
-            "UPDATE ai_dataset SET write_date = now() at time zone 'UTC' - interval '1 hour' WHERE id = %s", (dataset.id,)
-        )
-        dataset.invalidate_recordset()
-        with self.assertLogs("odoo.addons.ai_train_model.models.ai_dataset", "WARNING"):
-            self.env["ai.dataset"]._cron_register_datasets()
+        registration = dataset.registration_id
+        an_hour_ago = fields.Datetime.now() - timedelta(hours=1)
+        registration._engine().write({"state": "running", "attempts": 1, "date_heartbeat": an_hour_ago})
+        with self.assertLogs("odoo.addons.ai_train_model.models.ai_job_mixin", "WARNING"):
+            self.env["ai.dataset.registration"]._job_cron_run()
+        self.assertEqual(registration.state, "queued")
+        self.assertIn("requeued", registration.log)
+        self.assertGreater(registration.date_not_before, fields.Datetime.now(), "requeued after a backoff delay")
+        registration._engine().write({"date_not_before": an_hour_ago})
+        self.env["ai.dataset.registration"]._job_cron_run()
         self.assertEqual((dataset.state, dataset.registration_state), ("registered", "done"))
+        self.assertEqual(dataset.registration_id, registration)
 
     def test_the_secret_never_reaches_logs_or_chatter(self):
         dataset = sales_dataset(self.env, "Secret sales", [1, 2, 3])
         with self.assertLogs(level="DEBUG") as logs:
             self._wizard(dataset).action_confirm()
             self._wizard(dataset, bucket="missing-bucket", dry_run=False).action_confirm()
-            self.env["ai.dataset"]._cron_register_datasets()
+            self.env["ai.dataset.registration"]._job_cron_run()
             self.assertEqual(dataset.registration_state, "failed")
             with self.assertRaisesRegex(UserError, "NoSuchBucket") as caught:
                 self._wizard(dataset, bucket="missing-bucket").action_confirm()
             self.assertNotIn(SECRET, str(caught.exception))
             self._wizard(dataset, dry_run=False).action_confirm()
-            self.env["ai.dataset"]._cron_register_datasets()
+            self.env["ai.dataset.registration"]._job_cron_run()
             self.assertEqual(dataset.registration_state, "done")
         output = "\n".join(logs.output)
         self.assertIn("registered to s3://", output, "the logs were captured")

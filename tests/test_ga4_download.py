@@ -62,7 +62,7 @@ class TestGa4Download(TransactionCase):
         self.env.invalidate_all()
 
     def _make_due(self, run):
-        run._engine().write({"next_retry": fields.Datetime.now() - timedelta(seconds=1)})
+        run._engine().write({"date_not_before": fields.Datetime.now() - timedelta(seconds=1)})
 
     def _expected_value(self, day, country, metric="sessions"):
         return self.fake_module._metric_value(PROPERTY, [day.strftime("%Y%m%d"), country], metric)
@@ -80,7 +80,7 @@ class TestGa4Download(TransactionCase):
         self.assertEqual((run.window_start, run.window_end), (self.today - timedelta(days=10), self.yesterday))
         self.assertEqual(run.rows, 30)  # 10 days x 3 countries
         self.assertEqual(run.pages, 6)  # 5 rows a page
-        self.assertEqual(run.attempt, 1)
+        self.assertEqual(run.attempts, 1)
         self.assertGreater(run.tokens_consumed, 0)
         self.assertGreater(run.quota_remaining, 0)
         self.assertTrue(run.subject_to_thresholding)
@@ -163,19 +163,19 @@ class TestGa4Download(TransactionCase):
         self.assertIn("ServiceUnavailable", "\n".join(logs.output))
         run = download.run_ids
         self.assertEqual(run.state, "retrying")
-        self.assertEqual(run.attempt, 1)
-        self.assertGreater(run.next_retry, fields.Datetime.now())
+        self.assertEqual(run.attempts, 1)
+        self.assertGreater(run.date_not_before, fields.Datetime.now())
         self.assertIn("gave up after retrying", run.error_message)
         self.assertFalse(run.dataset_id)
         self.assertFalse(download.dataset_id, "a failed attempt creates no dataset version")
         self.assertEqual(download.state, "retrying")
         self._cron()  # not due yet: nothing happens
-        self.assertEqual((run.state, run.attempt), ("retrying", 1))
+        self.assertEqual((run.state, run.attempts), ("retrying", 1))
         self.fake.reset()
         self._make_due(run)
         self._cron()
         self.assertEqual(run.state, "done", run.error_message or run.log)
-        self.assertEqual(run.attempt, 2)
+        self.assertEqual(run.attempts, 2)
         self.assertFalse(run.error_message)
         self.assertEqual(download.dataset_id.row_count, 30)
 
@@ -191,7 +191,7 @@ class TestGa4Download(TransactionCase):
         for _attempt in range(2):
             self._make_due(run)
             self._cron()
-        self.assertEqual((run.state, run.attempt), ("failed", 3))
+        self.assertEqual((run.state, run.attempts), ("failed", 3))
         self.assertIn("Viewer access", run.error_message)
         self.assertFalse(self.env["ai.dataset"].search([("name", "=", download.dataset_name)]))
         activities = download.activity_ids
@@ -207,7 +207,7 @@ class TestGa4Download(TransactionCase):
         download.action_run_now()
         self._cron()
         run = download.run_ids
-        self.assertEqual((run.state, run.attempt), ("failed", 1))
+        self.assertEqual((run.state, run.attempts), ("failed", 1))
         self.assertIn("unknown metric 'notAMetric'", run.error_message)
         self.assertTrue(download.activity_ids)
 
@@ -220,7 +220,7 @@ class TestGa4Download(TransactionCase):
         self.assertEqual(run.state, "stopped", run.error_message or run.log)
         self.assertEqual(run.pages, 3)
         self.assertEqual(run.rows, 15)
-        self.assertGreater(run.next_retry, fields.Datetime.now())
+        self.assertGreater(run.date_not_before, fields.Datetime.now())
         self.assertFalse(download.dataset_id)
         workdir = run.sudo().workdir
         self.assertTrue(os.path.exists(os.path.join(workdir, "window.checkpoint.json")))
@@ -228,7 +228,7 @@ class TestGa4Download(TransactionCase):
         self._make_due(run)
         self._cron()
         self.assertEqual(run.state, "done", run.error_message or run.log)
-        self.assertEqual(run.attempt, 1, "resuming after a quota stop is not a new attempt")
+        self.assertEqual(run.attempts, 1, "resuming after a quota stop is not a new attempt")
         self.assertEqual((run.rows, run.pages), (30, 6))
         self.assertFalse(os.path.exists(workdir))
         reference = self._download(name="Reference")
@@ -250,7 +250,7 @@ class TestGa4Download(TransactionCase):
         with self.assertRaises(UserError):
             download.action_run_now()
         self.env.flush_all()
-        self.assertFalse(self.Download._claim_next_run(), "a running download is not claimed again")
+        self.assertFalse(self.env["ai.ga4.run"]._job_claim_next(), "a running download is not claimed again")
         self.assertEqual(run.state, "running")
 
     def test_groups_on_run_now_and_runs(self):

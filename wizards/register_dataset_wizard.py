@@ -11,8 +11,8 @@ class AiDatasetRegisterWizard(models.TransientModel):
 
     A dry run asks ``project.dataset_manager.register(dry_run=True)`` what it
     would do (key, size, SHA-256, the registry row) and writes nothing; it is
-    cheap, so it runs in the request. The real registration is queued on the
-    dataset and run by the ``ir_cron_ai_dataset_register`` cron.
+    cheap, so it runs in the request. The real registration is queued as an
+    ``ai.dataset.registration`` and run by the ``ir_cron_ai_dataset_register`` cron.
     """
 
     _name = "ai.dataset.register.wizard"
@@ -46,7 +46,7 @@ class AiDatasetRegisterWizard(models.TransientModel):
         context = self.env.context
         if context.get("active_model") == "ai.dataset" and context.get("active_id") and not values.get("dataset_id"):
             values["dataset_id"] = context["active_id"]
-        settings = self.env["ai.dataset"]._s3_settings()
+        settings = self.env["ai.dataset.registration"]._s3_settings()
         if "bucket" in fields_list and not values.get("bucket"):
             values["bucket"] = settings["bucket"]
         if "prefix" in fields_list and values.get("prefix") is None:
