@@ -39,8 +39,10 @@
         "views/view_model_version.xml",
         "views/view_prediction.xml",
         "views/view_prediction_accuracy.xml",
+        "views/view_forecast_run.xml",
         "views/view_model_metric.xml",
         "views/res_config_settings_views.xml",
+        "views/res_config_settings_forecast_views.xml",
         "wizards/import_csv_wizard_views.xml",
         "wizards/merge_dataset_wizard_views.xml",
         "wizards/register_dataset_wizard_views.xml",
@@ -54,6 +56,7 @@
         "data/ir_cron_data.xml",
         "data/ir_cron_ga4_data.xml",
         "data/ir_cron_dataset_data.xml",
+        "data/ir_cron_forecast_data.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -61,7 +61,8 @@ def key_user_env(key):
     return api.Environment(request.env.cr, uid, {"lang": user.lang, "tz": user.tz})
 
 
-def wants_json():
-    """Whether an anonymous caller is a program (401 JSON) rather than a browser (login page)."""
-    accept = request.httprequest.headers.get("Accept", "")
-    return "application/json" in accept and "text/html" not in accept
+def wants_html():
+    """Whether an anonymous caller is a browser (login page) rather than a
+    program (401 JSON): browsers ask for ``text/html`` when they navigate,
+    monitors and ``curl`` do not."""
+    return "text/html" in request.httprequest.headers.get("Accept", "")

@@ -1,7 +1,7 @@
 from odoo import fields, http
 from odoo.http import request
 
-from .api_auth import bearer_key, json_error, json_response, key_user_env, not_found, unauthorized, wants_json
+from .api_auth import bearer_key, json_error, json_response, key_user_env, not_found, unauthorized, wants_html
 
 MANAGER_GROUP = "ai_train_model.group_ai_manager"
 
@@ -31,10 +31,10 @@ class HealthController(http.Controller):
                 )
         elif request.session.uid:
             env = request.env
-        elif wants_json():
-            return unauthorized()
-        else:
+        elif wants_html():
             return request.redirect_query("/web/login", {"redirect": request.httprequest.full_path})
+        else:
+            return unauthorized()
         if not env.user.has_group(MANAGER_GROUP):
             return not_found()
         companies = env.companies

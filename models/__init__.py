@@ -10,6 +10,8 @@ from . import ai_prediction
 from . import ai_prediction_accuracy
 from . import ai_model_alias_history
 from . import ai_model_comparison
+from . import ai_forecast_alert
+from . import ai_forecast_run
 from . import model_trainer
 from . import res_config_settings
 from . import model_credential

@@ -114,6 +114,15 @@ class AiForecastTarget(models.Model):
     alias_history_ids = fields.One2many(
         comodel_name="ai.model.alias.history", inverse_name="target_id", readonly=True
     )
+    alert_user_id = fields.Many2one(
+        comodel_name="res.users",
+        string="Alerts To",
+        default=lambda self: self.env.user,
+        help="Analyst who gets the activities of drift, accuracy and anomaly alerts.",
+    )
+    drift_alert = fields.Boolean(readonly=True, copy=False, help="A drift threshold is crossed now.")
+    drift_psi = fields.Float(string="Drift PSI", readonly=True, copy=False, digits=(16, 4))
+    drift_ks_pvalue = fields.Float(string="Drift KS p-value", readonly=True, copy=False, digits=(16, 4))
     version_ids = fields.One2many(comodel_name="ai.model.version", inverse_name="target_id", string="Versions")
     version_count = fields.Integer(compute="_compute_version_count")
     auto_promote = fields.Boolean(
@@ -124,11 +133,17 @@ class AiForecastTarget(models.Model):
     )
     auto_promote_margin = fields.Float(
         string="Promotion Margin (%)",
-        default=10.0,
+        default=lambda self: float(
+            self.env["ir.config_parameter"].sudo().get_param("ai_train_model.auto_promote_margin", 10.0)
+        ),
         help="How much lower (in percent) the challenger's live error must be than the champion's.",
     )
     auto_promote_days = fields.Integer(
-        string="Promotion Days", default=14, help="Days of actuals both versions must have been scored on."
+        string="Promotion Days",
+        default=lambda self: int(
+            self.env["ir.config_parameter"].sudo().get_param("ai_train_model.auto_promote_days", 14)
+        ),
+        help="Days of actuals both versions must have been scored on.",
     )
 
     _sql_constraints = [

@@ -108,7 +108,13 @@ class AiHealth(models.TransientModel):
         if "ai.prediction" in self.env:
             predictions = self.env["ai.prediction"]
             prediction_last = self._max(predictions, "write_date", in_company)
-            actuals_last = self._max(predictions, "write_date", in_company + [("actual", "!=", False)])
+            targets = self.env["ai.forecast.target"]
+            if "last_actuals_refresh" in targets._fields:
+                # The refresh cron's own stamp: set even when no new actual arrived.
+                actuals_last = self._max(targets, "last_actuals_refresh", in_company)
+            else:
+                # Without it, the last time an actual was written.
+                actuals_last = self._max(predictions, "write_date", in_company + [("actual", "!=", False)])
         alerts = self._open_alerts(company)
         status = "error" if (ga4_failed or job_failed) else ("warning" if alerts["open"] else "ok")
         return {

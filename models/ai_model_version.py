@@ -34,6 +34,7 @@ class AiModelVersion(models.Model):
     _protected_create = True
     _protected_fields = (
         "state",
+        "accuracy_alert",
         "date_live",
         "name",
         "version",
@@ -109,6 +110,9 @@ class AiModelVersion(models.Model):
     )
     accuracy_ids = fields.One2many(
         comodel_name="ai.prediction.accuracy", inverse_name="version_id", string="Live Accuracy", readonly=True
+    )
+    accuracy_alert = fields.Boolean(
+        readonly=True, copy=False, help="The live accuracy of this champion is above the alert thresholds now."
     )
     live_mase = fields.Float(
         string="Live MASE", compute="_compute_live_accuracy", help="Live MASE over days 1-28, all series."
@@ -326,6 +330,17 @@ class AiModelVersion(models.Model):
         action["domain"] = [("version_id", "in", self.ids)]
         return action
 
+    def _join_target(self, target):
+        """A version trained for a target: champion when the target has none
+        (nothing would be served otherwise), else the new challenger,
+        predicting in shadow mode until promoted."""
+        self.ensure_one()
+        self._engine().write({"target_id": target.id})
+        if not target.champion_id:
+            target.sudo()._set_alias("champion", self, _("First version of the target."))
+        else:
+            target.sudo()._set_alias("challenger", self, _("Retrained by the nightly run."))
+
     def _set_state(self, state):
         """Lifecycle moves are allowed to whoever may write the versions (the
         status field itself is engine-owned, so no RPC write can skip them)."""
@@ -455,6 +470,8 @@ class AiModelVersion(models.Model):
         )
         self.env["ai.model.metric"]._import_frame(version, summary.metrics)
         version._update_score()
+        if "target_id" in job._fields and job.target_id:
+            version._join_target(job.target_id)
         # Hand back the record without the engine's context flag.
         return self.browse(version.id)
 

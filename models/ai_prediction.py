@@ -45,7 +45,7 @@ class AiPrediction(models.Model):
     _rec_name = "series_label"
 
     _protected_create = True
-    _protected_fields = PREDICTION_COLUMNS + ("actual", "error", "is_anomaly", "anomaly_score")
+    _protected_fields = PREDICTION_COLUMNS + ("actual", "error", "is_anomaly", "anomaly_score", "scale")
 
     company_id = fields.Many2one(comodel_name="res.company", required=True, readonly=True, index=True)
     target_id = fields.Many2one(
@@ -81,6 +81,12 @@ class AiPrediction(models.Model):
     has_actual = fields.Boolean(compute="_compute_has_actual", search="_search_has_actual")
     is_anomaly = fields.Boolean(string="Anomaly", readonly=True, index="btree_not_null")
     anomaly_score = fields.Float(readonly=True, group_operator="max")
+    scale = fields.Float(
+        readonly=True,
+        group_operator="avg",
+        help="The series' typical error at forecast time (mean absolute seasonal difference of its history, "
+        "the MASE scale): live MASE and anomaly scores are measured in it.",
+    )
 
     _sql_constraints = [
         (
@@ -120,13 +126,14 @@ class AiPrediction(models.Model):
         return [("actual", "!=" if positive else "=", False)]
 
     @api.model
-    def _upsert_rows(self, rows):
-        """Store prediction rows (tuples in ``PREDICTION_COLUMNS`` order) in one
+    def _upsert_rows(self, rows, columns=PREDICTION_COLUMNS):
+        """Store prediction rows (tuples in ``columns`` order, by default
+        ``PREDICTION_COLUMNS``, which may be followed by ``scale``) in one
         bulk upsert on the unique key. Non-finite bounds become NULL; a row
         without a finite ``yhat`` is skipped. Actuals already known for a key
         are kept (the update touches the forecast columns only). Returns the
         number of rows inserted or changed."""
-        yhat_at = PREDICTION_COLUMNS.index("yhat")
+        yhat_at = list(columns).index("yhat")
 
         def finite(rows):
             for row in rows:
@@ -134,4 +141,4 @@ class AiPrediction(models.Model):
                 if value is not None and math.isfinite(float(value)):
                     yield row
 
-        return self._engine()._bulk_upsert(PREDICTION_COLUMNS, finite(rows), PREDICTION_KEY)
+        return self._engine()._bulk_upsert(list(columns), finite(rows), PREDICTION_KEY)

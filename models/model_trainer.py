@@ -125,6 +125,21 @@ class AiTrainingJob(models.Model):
     state = fields.Selection(tracking=True)
     progress = fields.Float(help="Share of series trained, in percent.")
     data_sha256 = fields.Char(string="Data SHA-256", readonly=True, copy=False)
+    target_id = fields.Many2one(
+        comodel_name="ai.forecast.target",
+        string="Forecast Target",
+        index="btree_not_null",
+        ondelete="set null",
+        check_company=True,
+        help="The version this job trains joins this target (champion if it has none, else challenger).",
+    )
+    parent_version_id = fields.Many2one(
+        comodel_name="ai.model.version",
+        string="Update Of",
+        ondelete="set null",
+        help="Incremental training: update this version's artifact with the new days instead of training "
+        "from scratch (project/utils/incremental.py).",
+    )
     model_version_id = fields.Many2one(
         comodel_name="ai.model.version",
         readonly=True,
@@ -371,6 +386,8 @@ class AiTrainingJob(models.Model):
             dask_address=params.get_param("ai_train_model.dask_address") or None,
         )
         output = workdir / "model.zip"
+        if self.parent_version_id:
+            return self._train_incremental(frame, data_sha256, series_cols, workdir)
         summary = training.train_to_artifact(
             frame,
             output,
@@ -388,6 +405,30 @@ class AiTrainingJob(models.Model):
             self._job_log(_("Warning: %s", warning))
         for uid, reason in sorted((metadata.get("fallbacks") or {}).items()):
             self._job_log(_("Series %(series)s fell back to a simple model: %(reason)s", series=uid, reason=reason))
+        return summary, output.read_bytes()
+
+    def _train_incremental(self, frame, data_sha256, series_cols, workdir):
+        """Update the parent version's artifact with the new days
+        (``project.utils.incremental.update_artifact``): the chosen models are
+        refitted, series whose newest window degraded are selected again."""
+        self.ensure_one()
+        parent = workdir / "parent.zip"
+        parent.write_bytes(self.parent_version_id.sudo()._get_artifact_bytes())
+        output = workdir / "model.zip"
+        self._job_log(_("Incremental update of %s with the new days.", self.parent_version_id.display_name))
+        summary = core("utils.incremental").update_artifact(
+            parent,
+            frame,
+            output,
+            self.env["ai.model.version"]._get_signing_key(),
+            degrade_threshold=0.1,
+            date_col=self.date_col,
+            target_col=self.target_col,
+            series_cols=series_cols,
+            source_sha256=data_sha256,
+            progress=self._job_progress_callback(),
+        )
+        self._engine().write({"data_sha256": data_sha256})
         return summary, output.read_bytes()
 
     def _read_input(self, workdir):

@@ -60,3 +60,63 @@ class ResConfigSettings(models.TransientModel):
                 # sudo: ir.config_parameter is writable by administrators only;
                 # the field itself is restricted to AI managers.
                 self.env["ir.config_parameter"].sudo().set_param(SECRET_PARAM, settings.ai_s3_secret_access_key.strip())
+
+
+class ResConfigSettingsForecasts(models.TransientModel):
+    """Forecast monitoring settings: retention, drift and accuracy alert
+    thresholds, anomaly score, and the defaults of automatic promotion."""
+
+    _inherit = "res.config.settings"
+
+    ai_prediction_retention_days = fields.Integer(
+        string="Keep Predictions (days)",
+        config_parameter="ai_train_model.prediction_retention_days",
+        default=90,
+        help="Predictions dated more than this many days ago are deleted by the cleanup cron; finished "
+        "forecast runs too.",
+    )
+    ai_drift_psi_max = fields.Float(
+        string="Drift: PSI Above",
+        config_parameter="ai_train_model.drift_psi_max",
+        default=0.25,
+        help="Population Stability Index of the last 28 days against the training window that raises a drift alert.",
+    )
+    ai_drift_ks_pvalue_min = fields.Float(
+        string="Drift: KS p-value Below",
+        config_parameter="ai_train_model.drift_ks_pvalue_min",
+        default=0.01,
+        digits=(16, 4),
+        help="Kolmogorov-Smirnov p-value under which the recent distribution counts as drifted.",
+    )
+    ai_accuracy_mase_max = fields.Float(
+        string="Accuracy: Live MASE Above",
+        config_parameter="ai_train_model.accuracy_mase_max",
+        default=1.5,
+        help="Live MASE (days 1-28, all series) of the champion that raises an accuracy alert; 0 disables it.",
+    )
+    ai_accuracy_wmape_max = fields.Float(
+        string="Accuracy: Live wMAPE Above (%)",
+        config_parameter="ai_train_model.accuracy_wmape_max",
+        default=50.0,
+        help="Live wMAPE in percent (days 1-28, all series) of the champion that raises an accuracy alert; "
+        "0 disables it.",
+    )
+    ai_anomaly_score_max = fields.Float(
+        string="Anomaly Score Above",
+        config_parameter="ai_train_model.anomaly_score_max",
+        default=4.0,
+        help="An actual this many typical errors (MASE scale) away from its forecast is an anomaly, even "
+        "inside the 95% band.",
+    )
+    ai_auto_promote_margin = fields.Float(
+        string="Default Promotion Margin (%)",
+        config_parameter="ai_train_model.auto_promote_margin",
+        default=10.0,
+        help="Default for new targets: how much lower the challenger's live error must be.",
+    )
+    ai_auto_promote_days = fields.Integer(
+        string="Default Promotion Days",
+        config_parameter="ai_train_model.auto_promote_days",
+        default=14,
+        help="Default for new targets: days of actuals both versions must have been scored on.",
+    )

@@ -30,6 +30,7 @@ __all__ = [
     "forecast_from_artifact",
     "observed_frame",
     "series_labels",
+    "series_scales",
     "training_history",
 ]
 
@@ -166,3 +167,17 @@ def series_labels(keys: pd.DataFrame | None, uids: Sequence[str]) -> dict[str, s
         else:
             labels[uid] = ", ".join(f"{column}: {values[column]}" for column in columns)
     return labels
+
+
+def series_scales(history: pd.DataFrame, season_length: int = 7) -> dict[str, float]:
+    """Typical error of each series: the mean absolute ``season_length``-day
+    difference of its history (the MASE denominator; lag 1 for series shorter
+    than two seasons). NaN where undefined (fewer than two values)."""
+    scales: dict[str, float] = {}
+    for uid, part in history.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True):
+        y = part["y"].to_numpy(float)
+        lag = season_length if len(y) > 2 * season_length else 1
+        diffs = np.abs(y[lag:] - y[:-lag]) if len(y) > lag else np.array([])
+        diffs = diffs[np.isfinite(diffs)]
+        scales[str(uid)] = float(diffs.mean()) if diffs.size else float("nan")
+    return scales

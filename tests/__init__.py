@@ -1,6 +1,7 @@
 from . import test_bulk_upsert
 from . import test_prediction
 from . import test_model_registry
+from . import test_prediction_cron
 from . import test_dataset
 from . import test_download_controller
 from . import test_security

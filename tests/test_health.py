@@ -158,10 +158,11 @@ class TestHealth(HttpCase):
         self.assertIn("/web/login", response.headers["Location"])
 
     def test_anonymous_api_client_gets_401(self):
-        response = self._get(headers={"Accept": "application/json"})
-        self.assertEqual(response.status_code, 401)
-        self.assertEqual(response.json()["error"]["code"], "unauthorized")
-        self.assertIn("Bearer", response.headers["WWW-Authenticate"])
+        for accept in ("application/json", "*/*"):
+            response = self._get(headers={"Accept": accept})
+            self.assertEqual(response.status_code, 401, accept)
+            self.assertEqual(response.json()["error"]["code"], "unauthorized")
+            self.assertIn("Bearer", response.headers["WWW-Authenticate"])
 
     def test_invalid_and_revoked_keys_get_401(self):
         for key in ("not-a-key", "", self.manager_key[:-1] + ("0" if self.manager_key[-1] != "0" else "1")):

@@ -182,3 +182,62 @@ class TestModelImport(TransactionCase):
             with self.assertRaises(UserError):
                 self._import(raw)
         self.assertEqual(self._count(), 0)
+
+
+@tagged("post_install", "-at_install")
+class TestAutoPromotion(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dataset = make_dataset(cls.env)
+        cls.target = cls.env["ai.forecast.target"].create(
+            {"name": "Auto", "dataset_id": cls.dataset.id, "target_col": "pageviews", "series_cols": "page"}
+        )
+        job = cls.env["ai.training.job"].create({"dataset_id": cls.dataset.id, "candidates": "naive,snaive"})
+        cls.champion = handmade_version(cls.env, job)
+        cls.challenger = handmade_version(cls.env, job)
+        (cls.champion | cls.challenger).write({"target_id": cls.target.id})
+        cls.champion.action_promote()
+        cls.challenger.action_set_challenger()
+
+    def _score(self, days=3):
+        import pandas as pd
+
+        dates = pd.date_range("2026-01-01", periods=days)
+        rows = []
+        for version, miss, kind in ((self.champion, 10.0, "forecast"), (self.challenger, 1.0, "shadow")):
+            for day in dates:
+                rows.append(
+                    (self.env.company.id, self.target.id, version.id, "s", "S", day.date(), 1, kind,
+                     100.0 + miss, 90.0, 120.0, 80.0, 130.0)
+                )  # fmt: skip
+        self.env["ai.prediction"]._upsert_rows(rows)
+        run = self.env["ai.forecast.run"]._queue(self.target, "refresh", f"manual-{days}")
+        run._fill_actuals(pd.DataFrame({"unique_id": "s", "ds": dates, "y": 100.0}))
+        self.assertEqual(
+            self.env["ai.prediction"].search_count([("target_id", "=", self.target.id), ("has_actual", "=", True)]),
+            2 * days,
+        )
+        return run
+
+    def test_off_by_default(self):
+        self.assertFalse(self.target.auto_promote)
+        run = self._score()
+        self.assertFalse(run._auto_promote())
+        self.assertEqual(self.target.champion_id, self.champion)
+
+    def test_promotes_the_better_challenger_and_says_so(self):
+        self.target.write({"auto_promote": True, "auto_promote_margin": 50.0, "auto_promote_days": 3})
+        run = self._score(days=2)
+        self.assertFalse(run._auto_promote(), "fewer days of actuals than required")
+        run = self._score(days=3)
+        self.assertTrue(run._auto_promote())
+        self.assertEqual(self.target.champion_id, self.challenger)
+        self.assertIn("Automatic promotion", self.target.alias_history_ids[0].reason)
+        self.assertTrue(any("Automatic promotion" in (m.body or "") for m in self.challenger.message_ids))
+
+    def test_margin_not_met_keeps_the_champion(self):
+        self.target.write({"auto_promote": True, "auto_promote_margin": 95.0, "auto_promote_days": 3})
+        run = self._score()
+        self.assertFalse(run._auto_promote())
+        self.assertEqual(self.target.champion_id, self.champion)

@@ -33,7 +33,10 @@ class TestPredictionApi(HttpCase):
         job = cls.env["ai.training.job"].create({"dataset_id": dataset.id, "candidates": "naive,snaive"})
         cls.champion, cls.challenger, cls.previous = (handmade_version(cls.env, job) for _ in range(3))
         (cls.champion | cls.challenger | cls.previous).write({"target_id": cls.target.id})
-        cls.target.write({"champion_id": cls.champion.id, "challenger_id": cls.challenger.id})
+        # Through the registry: "previous" was champion before "champion" (ready for a rollback).
+        cls.previous.action_promote()
+        cls.champion.action_promote()
+        cls.challenger.action_set_challenger()
         Prediction._upsert_rows(rows_of(cls.champion, cls.target))  # 3 series x 5 days = 15 rows
         Prediction._upsert_rows(rows_of(cls.challenger, cls.target, "shadow", n_series=2, shift=0.5))
         Prediction._upsert_rows(rows_of(cls.previous, cls.target, n_series=1, shift=3.0))
@@ -53,7 +56,7 @@ class TestPredictionApi(HttpCase):
         )
         other_version = handmade_version(cls.env, other_job)
         other_version.write({"target_id": cls.other_target.id})
-        cls.other_target.write({"champion_id": other_version.id})
+        other_version.action_promote()
         Prediction._upsert_rows(rows_of(other_version, cls.other_target, n_series=1))
 
         cls.keys = {name: api_key(cls.env, getattr(cls.users, name)) for name in vars(cls.users)}
@@ -119,15 +122,17 @@ class TestPredictionApi(HttpCase):
         self.assertEqual(body["count"], 10)
         self.assertEqual(body["data"][0]["yhat"], 1.5)
 
-    def test_new_champion_served_after_rollback(self):
-        self.target.write({"champion_id": self.previous.id})
+    def test_previous_champion_served_after_rollback(self):
+        self.assertEqual(self.target.champion_id, self.champion)
+        self.target.with_user(self.users.manager).action_rollback()
+        self.assertEqual(self.target.champion_id, self.previous)
         body = self._ok(self._get(query=f"target={self.target.id}"))
         self.assertEqual(body["model_version"]["id"], self.previous.id)
         self.assertEqual(body["count"], 5)
         self.assertEqual(body["data"][0]["yhat"], 4.0)
 
     def test_target_without_champion_is_empty(self):
-        self.target.write({"champion_id": False})
+        self.target._set_alias("champion", self.env["ai.model.version"], "test")
         body = self._ok(self._get(query=f"target={self.target.id}"))
         self.assertEqual((body["model_version"], body["count"], body["data"]), (None, 0, []))
 

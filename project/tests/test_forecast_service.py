@@ -13,6 +13,7 @@ from project.forecast_service import (
     forecast_from_artifact,
     observed_frame,
     series_labels,
+    series_scales,
     training_history,
 )
 from project.model_artifact import load_artifact
@@ -84,3 +85,18 @@ def test_history_and_bad_artifact(loaded):
 
     with pytest.raises(ArtifactError):
         forecast_from_artifact(Empty())
+
+
+def test_series_scales_are_the_seasonal_mae():
+    days = pd.date_range("2024-01-01", periods=28)
+    history = pd.concat(
+        [
+            pd.DataFrame({"unique_id": "weekly", "ds": days, "y": np.tile(PATTERN, 4)}),
+            pd.DataFrame({"unique_id": "short", "ds": days[:3], "y": [1.0, 3.0, 6.0]}),
+            pd.DataFrame({"unique_id": "one", "ds": days[:1], "y": [1.0]}),
+        ]
+    )
+    scales = series_scales(history)
+    assert scales["weekly"] == 0.0
+    assert scales["short"] == 2.5
+    assert np.isnan(scales["one"])
