@@ -94,6 +94,21 @@ class AiForecastDashboard(models.AbstractModel):
             f"target:{target.id}", target.name, target.company_id, shown, bool(champion), job, runs
         )
         card["target_id"] = target.id
+        if "ai.forecast.alert" in self.env:
+            # The monitoring's open alerts (drift, accuracy, anomaly runs)
+            # replace the plain anomaly count.
+            card["alerts"] = [a for a in card["alerts"] if a.get("kind") != "anomalies"]
+            alerts = self.env["ai.forecast.alert"]
+            labels = dict(alerts._fields["kind"]._description_selection(self.env))
+            groups = alerts.read_group(
+                [("target_id", "=", target.id), ("state", "=", "open")], ["kind"], ["kind"], lazy=False
+            )
+            for group in groups:
+                text = _(
+                    "%(count)s open %(kind)s alert(s).", count=group["__count"], kind=labels[group["kind"]]
+                )
+                level = "danger" if group["kind"] == "accuracy" else "warning"
+                card["alerts"].append({"level": level, "kind": group["kind"], "text": text})
         return card
 
     @api.model
@@ -131,7 +146,13 @@ class AiForecastDashboard(models.AbstractModel):
             alerts.append({"level": "danger", "text": _("The last training failed.")})
         anomalies = self._recent_anomalies(shown)
         if anomalies:
-            alerts.append({"level": "warning", "text": _("%s anomalies in the last 7 days.", anomalies)})
+            alerts.append(
+                {
+                    "level": "warning",
+                    "kind": "anomalies",
+                    "text": _("%s anomalies in the last 7 days.", anomalies),
+                }
+            )
         return {
             "key": key,
             "name": name,
@@ -173,7 +194,7 @@ class AiForecastDashboard(models.AbstractModel):
         run = runs if len(runs) == 1 else runs.search([], order="id desc", limit=1)
         if not run:
             return False
-        when = run.date_end or run.date_start or run.create_date
+        when = run.date_finished or run.date_started or run.create_date
         return {
             "id": run.id,
             "name": run.display_name,

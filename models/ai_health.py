@@ -102,7 +102,7 @@ class AiHealth(models.TransientModel):
         Models of the registry that are not installed count as empty."""
         since = fields.Datetime.now() - timedelta(hours=24)
         in_company = [("company_id", "=", company.id)]
-        ga4_last, ga4_failed = self._last_and_failures("ai.ga4.run", "date_end", in_company, since)
+        ga4_last, ga4_failed = self._last_and_failures("ai.ga4.run", "date_finished", in_company, since)
         job_last, job_failed = self._last_and_failures("ai.training.job", "date_finished", in_company, since)
         prediction_last = actuals_last = None
         if "ai.prediction" in self.env:

@@ -154,7 +154,7 @@ class TestRefusedGa4Key(TransactionCase):
         download._cron_run_downloads()
         self.env.invalidate_all()
         run = download.run_ids
-        self.assertEqual((run.state, run.attempt), ("failed", 1))
+        self.assertEqual((run.state, run.attempts), ("failed", 1))
         self.assertIn("refused", run.error_message)
         self.assertNotIn("Viewer", run.error_message)
         self.assertNotIn("?", run.error_message)

@@ -4,6 +4,7 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import TransactionCase, tagged
 
+from ..models.ai_core import core
 from ..models.ai_forecast_dashboard import JOB_PROGRESS, job_channel
 from .common import make_dataset, make_users, sample_frame
 from .test_forecast_chart import chart_version
@@ -71,14 +72,46 @@ class TestForecastDashboard(TransactionCase):
         self.assertEqual(card["accuracy"]["kind"], "live")
         self.assertAlmostEqual(card["accuracy"]["value"], 20.0 / 48.0)
         self.assertEqual(card["next_day"], {"date": fields.Date.to_string(today), "total": 30.0})
-        self.assertEqual([a["level"] for a in card["alerts"]], ["warning"])
-        self.assertIn("1 anomalies", card["alerts"][0]["text"])
+        # The monitoring has raised nothing yet: the anomaly count is not repeated as an alert.
+        self.assertEqual(card["alerts"], [])
+        self.env["ai.forecast.alert"]._raise(target, "drift", "pageviews", "Drift on pageviews", version=self.version)
+        card = [c for c in self._data(self.users.user)["cards"] if c.get("target_id") == target.id][0]
+        self.assertEqual([(a["level"], a["kind"]) for a in card["alerts"]], [("warning", "drift")])
+        self.assertIn("1 open Drift alert", card["alerts"][0]["text"])
 
     def test_needs_retraining_alert(self):
         self.dataset.action_archive_dataset()
         card = self._card(self._data(self.users.user))
         self.assertEqual([a["level"] for a in card["alerts"]], ["info", "warning"])
         self.assertIn("retraining", card["alerts"][1]["text"])
+
+    def test_last_ga4_run_on_the_dashboard_and_the_card(self):
+        sa = core("tests.ga4_fake").make_service_account()
+        credential = self.env["ai.ga4.credential"].create(
+            {"name": "Dashboard GA4", "key_json": json.dumps(sa), "property_ids": "123456"}
+        )
+        download = self.env["ai.ga4.download"].create(
+            {
+                "name": "Sessions",
+                "credential_id": credential.id,
+                "property_id": "123456",
+                "dimensions": "date,country",
+                "metrics": "sessions",
+                "start_mode": "date",
+                "start_date": fields.Date.today() - timedelta(days=10),
+                "next_run": fields.Datetime.now() + timedelta(days=30),
+            }
+        )
+        finished = fields.Datetime.now().replace(microsecond=0)
+        run = self.env["ai.ga4.run"]._engine().create(
+            {"download_id": download.id, "state": "done", "date_finished": finished, "dataset_id": self.dataset.id}
+        )
+        data = self._data(self.users.user)
+        self.assertEqual(data["ga4"]["id"], run.id)
+        self.assertEqual((data["ga4"]["state"], data["ga4"]["state_label"]), ("done", "Done"))
+        self.assertEqual(data["ga4"]["date"], fields.Datetime.to_string(finished))
+        self.assertEqual(self._card(data)["ga4"]["id"], run.id)
+        self.assertEqual(self.dataset.ga4_run_count, 1)
 
     def test_running_jobs_and_progress_on_the_bus(self):
         job = self.env["ai.training.job"].create({"dataset_id": self.dataset.id, "candidates": "naive"})
