@@ -53,6 +53,7 @@
         "views/view_download.xml",
         "views/menus.xml",
         "views/ai_health_views.xml",
+        "views/ai_forecast_dashboard_views.xml",
         "data/ir_sequence_data.xml",
         "data/ir_cron_data.xml",
         "data/ir_cron_ga4_data.xml",
@@ -64,6 +65,14 @@
         "demo/ai_dataset_demo.xml",
         "demo/ai_forecast_target_demo.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "ai_train_model/static/src/components/**/*",
+        ],
+        "web.assets_tests": [
+            "ai_train_model/static/tests/tours/**/*",
+        ],
+    },
     "installable": True,
     "application": True,
     "development_status": "Alpha",

@@ -21,5 +21,8 @@ from . import res_config_settings
 from . import model_credential
 from . import model_download
 from . import ai_ga4_run
+from . import ai_forecast_chart
+from . import ai_forecast_dashboard
+from . import ir_websocket
 from . import ai_api_rate_limit
 from . import ai_health

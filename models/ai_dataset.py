@@ -6,9 +6,12 @@ import re
 import tempfile
 from datetime import timezone
 
+from markupsafe import Markup
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from . import ai_json_table as json_table
 from ..project import dataset_manager, errors
 from ..project.datasets import registry as dataset_registry
 from .tools import selection_label
@@ -135,6 +138,8 @@ class AiDataset(models.Model):
         help="JSON metadata embedded in the Parquet file: lineage, import statistics, mapping.",
     )
     summary_alerts = fields.Text(compute="_compute_summary_alerts")
+    schema_html = fields.Html(string="Columns", compute="_compute_json_tables", sanitize=False)
+    summary_html = fields.Html(string="Summary Tables", compute="_compute_json_tables", sanitize=False)
     s3_key = fields.Char(readonly=True, copy=False)
     s3_sha256 = fields.Char(string="Registered SHA-256", readonly=True, copy=False)
     registered_on = fields.Datetime(readonly=True, copy=False)
@@ -162,6 +167,8 @@ class AiDataset(models.Model):
         readonly=True,
     )
     training_job_count = fields.Integer(compute="_compute_training_job_count")
+    model_version_count = fields.Integer(compute="_compute_model_version_count")
+    ga4_run_count = fields.Integer(string="GA4 Runs", compute="_compute_ga4_run_count")
 
     _sql_constraints = [
         (
@@ -182,6 +189,59 @@ class AiDataset(models.Model):
         }
         for dataset in self:
             dataset.training_job_count = counts.get(dataset.id, 0)
+
+    def _compute_model_version_count(self):
+        counts = {
+            dataset.id: count
+            for dataset, count in self.env["ai.model.version"]._read_group(
+                [("dataset_id", "in", self.ids)], ["dataset_id"], ["__count"]
+            )
+        }
+        for dataset in self:
+            dataset.model_version_count = counts.get(dataset.id, 0)
+
+    def _compute_ga4_run_count(self):
+        counts = {
+            dataset.id: count
+            for dataset, count in self.env["ai.ga4.run"]._read_group(
+                [("dataset_id", "in", self.ids)], ["dataset_id"], ["__count"]
+            )
+        }
+        for dataset in self:
+            dataset.ga4_run_count = counts.get(dataset.id, 0)
+
+    @api.depends("schema_json", "summary_json")
+    def _compute_json_tables(self):
+        """Schema and summary as tables (the JSON stays for exports and the API)."""
+        more = _("%s more rows")
+        for dataset in self:
+            schema = json_table.loads(dataset.schema_json, [])
+            dataset.schema_html = json_table.records_table(
+                schema, ["name", "type"], {"name": _("Column"), "type": _("Type")}, more_label=more
+            )
+            summary = json_table.loads(dataset.summary_json, {})
+            if not isinstance(summary, dict) or not summary:
+                dataset.summary_html = False
+                continue
+            parts = [
+                json_table.mapping_table(
+                    {
+                        _("Rows"): summary.get("rows"),
+                        _("Date column"): summary.get("date_column"),
+                        _("Series columns"): ", ".join(summary.get("series_columns") or []),
+                        _("Target"): summary.get("target"),
+                        _("First date"): summary.get("date_min"),
+                        _("Last date"): summary.get("date_max"),
+                        _("Days spanned"): summary.get("days_spanned"),
+                        _("Series"): summary.get("series_count"),
+                    }
+                )
+            ]
+            for title, key in ((_("Checks"), "checks"), (_("Columns"), "columns"), (_("Series"), "series")):
+                table = json_table.records_table(summary.get(key), more_label=more)
+                if table:
+                    parts.append(Markup("<h5>%s</h5>") % title + table)
+            dataset.summary_html = Markup("").join(parts)
 
     @api.depends("registration_ids")
     def _compute_registration_id(self):
@@ -292,6 +352,20 @@ class AiDataset(models.Model):
         action["context"] = {"default_dataset_id": self.id}
         return action
 
+    def action_view_model_versions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_model_version_action")
+        action["domain"] = [("dataset_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
+    def action_view_ga4_runs(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_ga4_run_action")
+        action["domain"] = [("dataset_id", "=", self.id)]
+        action["context"] = {}
+        return action
+
     # ------------------------------------------------------------------ content
 
     @api.model
@@ -374,6 +448,7 @@ class AiDataset(models.Model):
         meta = self._dataset_metadata()
         summary = json.loads(self.summary_json) if self.summary_json else None
         try:
+from . import ai_json_table as json_table
             return dataset_manager.excel_report(frame, meta, summary)
         except errors.InputError as exc:
             raise UserError(_("The report of %(dataset)s cannot be built: %(reason)s", dataset=self.display_name, reason=exc)) from exc

@@ -185,11 +185,12 @@ class AiGa4Run(models.Model):
         return values
 
     def _job_handle_error(self, exc):
-        # A GA4 error the core already described (and logged): retried.
+        # A GA4 error the core already described (and logged): retried, except
+        # a refused key (401), which stays refused until someone uploads a new one.
         if isinstance(exc, ga4.DownloadError):
             if exc.stats is not None:
                 self._engine()._record_stats(exc.stats)
-            self._job_fail(str(exc), retry=True)
+            self._job_fail(str(exc), retry=exc.reason != "unauthenticated")
             return
         super()._job_handle_error(exc)
 

@@ -24,7 +24,9 @@ class AiModelMetric(models.Model):
     unique_id = fields.Char(string="Series", required=True, index=True)
     model = fields.Char(required=True)
     bucket = fields.Char(
-        required=True, help="Horizon bucket: D+1, D+7, D+28 (a single day) or 1-28 (average over days 1 to 28)."
+        string="Horizon Bucket",
+        required=True,
+        help="Horizon bucket: D+1, D+7, D+28 (a single day) or 1-28 (average over days 1 to 28)."
     )
     metric = fields.Char(required=True)
     value = fields.Float(

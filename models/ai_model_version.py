@@ -8,6 +8,7 @@ import secrets
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
+from . import ai_json_table as json_table
 from ..project import errors, model_artifact
 from .ai_protected_fields_mixin import AiIntegrityError
 from .tools import selection_label
@@ -143,6 +144,10 @@ class AiModelVersion(models.Model):
         string="Chosen Models", readonly=True, help="JSON object: series -> chosen model."
     )
     chosen_models_summary = fields.Char(compute="_compute_chosen_models_summary")
+    prediction_count = fields.Integer(compute="_compute_prediction_count")
+    chosen_models_html = fields.Html(
+        string="Chosen per Series", compute="_compute_chosen_models_html", sanitize=False
+    )
     metadata_json = fields.Text(string="Metadata", readonly=True, groups="base.group_no_one")
     metric_ids = fields.One2many(
         comodel_name="ai.model.metric", inverse_name="version_id", string="Metrics", readonly=True
@@ -202,7 +207,58 @@ class AiModelVersion(models.Model):
                 f"{model} ×{count}" for model, count in sorted(counts.items(), key=lambda item: -item[1])
             )
 
+    @api.depends("chosen_models_json", "metric_ids", "metric")
+    def _compute_chosen_models_html(self):
+        """Per series: the chosen model and its backtest error by horizon."""
+        metric_model = self.env["ai.model.metric"]
+        for record in self:
+            chosen = json_table.loads(record.chosen_models_json, {})
+            if not isinstance(chosen, dict) or not chosen or not record.id:
+                record.chosen_models_html = False
+                continue
+            lines = metric_model.search_read(
+                [("version_id", "=", record.id), ("chosen", "=", True), ("metric", "=", record.metric)],
+                ["unique_id", "bucket", "value"],
+            )
+            values = {}
+            for line in lines:
+                values.setdefault(line["unique_id"], {})[line["bucket"]] = line["value"]
+            buckets = sorted(
+                {line["bucket"] for line in lines}, key=self.env["ai.forecast.chart"]._bucket_key
+            )
+            label = dict(self.env["ai.training.job"]._METRICS).get(record.metric, record.metric or "")
+            rows = [
+                {"series": uid, "model": model, **values.get(uid, {})} for uid, model in sorted(chosen.items())
+            ]
+            headers = {"series": _("Series"), "model": _("Chosen Model")}
+            headers.update({bucket: f"{label} {bucket}" for bucket in buckets})
+            record.chosen_models_html = json_table.records_table(
+                rows, ["series", "model", *buckets], headers, max_rows=500, more_label=_("%s more rows")
+            )
+
     # ------------------------------------------------------------------ actions
+
+    def _compute_prediction_count(self):
+        counts = {
+            version.id: count
+            for version, count in self.env["ai.prediction"]._read_group(
+                [("model_version_id", "in", self.ids)], ["model_version_id"], ["__count"]
+            )
+        }
+        for record in self:
+            record.prediction_count = counts.get(record.id, 0)
+
+    def action_view_predictions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_prediction_action")
+        action.update(domain=[("model_version_id", "=", self.id)], context={})
+        return action
+
+    def action_view_dataset(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_dataset_action")
+        action.update({"res_id": self.dataset_id.id, "view_mode": "form", "views": [(False, "form")]})
+        return action
 
     def action_download(self):
         """Download the artifact through the access-checked controller."""

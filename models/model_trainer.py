@@ -292,6 +292,53 @@ class AiTrainingJob(models.Model):
         # The same input and code fail the same way: the user retries after a fix.
         return False
 
+    # Every change of state or progress is pushed to the dashboards (bus).
+
+    def _job_queue(self, reset=False):
+        result = super()._job_queue(reset=reset)
+        self._notify_progress()
+        return result
+
+    @api.model
+    def _job_claim_next(self):
+        job = super()._job_claim_next()
+        job._notify_progress()
+        return job
+
+    def _job_progress(self, done, total):
+        # Queued before the commit that publishes the progress, with its value.
+        self._notify_progress(progress=float(int(100 * done / total)) if total else 100.0)
+        return super()._job_progress(done, total)
+
+    def _job_done(self, message=None):
+        result = super()._job_done(message)
+        self._notify_progress()
+        return result
+
+    def _job_fail(self, message, retry=False):
+        result = super()._job_fail(message, retry=retry)
+        self._notify_progress()
+        return result
+
+    def _notify_progress(self, progress=None):
+        """Tell the dashboards of the job's company where the job stands
+        (the bus delivers it when the transaction commits)."""
+        from .ai_forecast_dashboard import JOB_PROGRESS, job_channel
+
+        for job in self:
+            self.env["bus.bus"]._sendone(
+                job_channel(job.company_id.id),
+                JOB_PROGRESS,
+                {
+                    "id": job.id,
+                    "name": job.name,
+                    "model_name": job.model_name,
+                    "state": job.state,
+                    "state_label": selection_label(job, "state"),
+                    "progress": job.progress if progress is None else progress,
+                },
+            )
+
     def _job_internal_error_message(self):
         return _(
             "The training stopped because of an internal error. An administrator can find "

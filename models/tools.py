@@ -9,13 +9,19 @@ def selection_label(record, field_name):
     return labels.get(value, value or "")
 
 
-def form_action(record, action_xmlid=None, target="current"):
+def form_action(record, action_xmlid=None, target="current", name=None):
     """The window action that opens ``record`` alone in its form view: the
     action ``action_xmlid`` (its title and context) pointed at the record,
     or a bare one without it (a wizard showing itself again)."""
     if action_xmlid:
         action = record.env["ir.actions.act_window"]._for_xml_id(action_xmlid)
     else:
-        action = {"type": "ir.actions.act_window", "res_model": record._name}
+        # The model's (translated) description as the title: without a name
+        # the dialog of a wizard showing itself again is titled "Odoo".
+        action = {
+            "type": "ir.actions.act_window",
+            "res_model": record._name,
+            "name": name or record.env["ir.model"]._get(record._name).name,
+        }
     action.update({"res_id": record.id, "view_mode": "form", "views": [(False, "form")], "target": target})
     return action

@@ -40,11 +40,12 @@ def summarize(df, metadata=None, today=None) -> dict:
     return _summarize(df, metadata, today)
 
 
-def excel_report(df, metadata=None, summary=None) -> bytes:
-    """XLSX bytes with tabs Resumen, Datos, Columnas, Series, Consistencia, Linaje."""
+def excel_report(df, metadata=None, summary=None, language="es") -> bytes:
+    """XLSX bytes with tabs Resumen, Datos, Columnas, Series, Consistencia, Linaje
+    (``language="en"``: Summary, Data, Columns, Series, Checks, Lineage)."""
     from .datasets.report import excel_report as _excel_report
 
-    return _excel_report(df, metadata, summary)
+    return _excel_report(df, metadata, summary, language=language)
 
 
 def merge(frames_with_meta, on_conflict: str = "keep-last", name: str = "merged", version: int | None = None):

@@ -13,6 +13,10 @@ from . import test_ga4_credential
 from . import test_ga4_download
 from . import test_security_hardening
 from . import test_security_matrix
+from . import test_forecast_chart
+from . import test_forecast_dashboard
+from . import test_forecast_tour
+from . import test_experience
 from . import test_health
 from . import test_prediction_api
 from . import test_demo_data

@@ -96,9 +96,19 @@ class TestDatasetLifecycle(TransactionCase):
 
         dataset = sales_dataset(self.env, "Sales report", [1, 2, 3, 4])
         book = load_workbook(io.BytesIO(dataset._excel_report_bytes()), read_only=True)
-        self.assertEqual(book.sheetnames, ["Resumen", "Datos", "Columnas", "Series", "Consistencia", "Linaje"])
-        resumen = {row[0]: row[1] for row in book["Resumen"].iter_rows(values_only=True)}
-        self.assertEqual((resumen["name"], resumen["rows"]), ("Sales_report", 4))
+        # The user reads English: sheet names and headers in English alike.
+        self.assertEqual(book.sheetnames, ["Summary", "Data", "Columns", "Series", "Checks", "Lineage"])
+        summary = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True)}
+        self.assertEqual((summary["name"], summary["rows"]), ("Sales_report", 4))
+        self.assertEqual(next(book["Checks"].iter_rows(values_only=True))[:2], ("check", "status"))
+        self.env["res.lang"]._activate_lang("es_ES")
+        spanish = load_workbook(
+            io.BytesIO(dataset.with_context(lang="es_ES")._excel_report_bytes()), read_only=True
+        )
+        self.assertEqual(spanish.sheetnames[0], "Resumen")
+        self.assertEqual(next(spanish["Consistencia"].iter_rows(values_only=True))[:2], ("verificación", "estado"))
+        resumen = {row[0]: row[1] for row in spanish["Resumen"].iter_rows(values_only=True)}
+        self.assertEqual((resumen["nombre"], resumen["filas"]), ("Sales_report", 4))
         action = dataset.action_download_report()
         self.assertEqual(action["url"], f"/ai_train_model/dataset/{dataset.id}/report.xlsx")
 

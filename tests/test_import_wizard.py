@@ -112,12 +112,12 @@ class TestImportWizard(TransactionCase):
         self.assertEqual((wizard.dataset_id.row_count, wizard.rows_rejected), (9, 1))
         self.assertIn("negative value", wizard.errors_html)
 
-    def test_unmapped_required_field_is_rejected(self):
+    def test_unmapped_required_field_is_checked_by_the_wizard(self):
         wizard = self._wizard(SPANISH_CSV, name="Unmapped")
         wizard.mapping_ids.filtered(lambda line: line.field_name == "sales").column_id = False
-        wizard.action_validate()
-        self.assertFalse(wizard.accepted)
-        self.assertIn("required field 'sales'", wizard.rejection_reason)
+        with self.assertRaisesRegex(UserError, 'required field "sales"') as caught:
+            wizard.action_validate()
+        self.assertNotIn("--mapping", str(caught.exception))
         self.assertFalse(self.Dataset.search([("name", "=", "Unmapped")]))
 
     def test_unreadable_file_is_a_user_error(self):

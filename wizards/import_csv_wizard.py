@@ -14,6 +14,7 @@ from odoo.exceptions import UserError, ValidationError
 
 from ..models.tools import form_action
 from ..project import errors, importar_datos
+from ..project.datasets import templates as dataset_templates
 
 _logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class AiDatasetImportMapping(models.TransientModel):
     _description = "AI Dataset Import: Field Mapping"
     _inherit = ["ai.protected.fields.mixin"]
     _order = "sequence, id"
+    _rec_name = "field_name"
 
     wizard_id = fields.Many2one(comodel_name="ai.dataset.import.wizard", required=True, ondelete="cascade")
     sequence = fields.Integer()
@@ -151,6 +153,12 @@ class AiDatasetImportWizard(models.TransientModel):
         help="Largest share of rejected rows for which the file is still imported (the bad rows are left out).",
     )
     retrain_now = fields.Boolean(help="Queue a training job on the new dataset version once imported.")
+    target_line_id = fields.Many2one(
+        comodel_name="ai.dataset.import.mapping",
+        string="Target",
+        domain="[('wizard_id', '=', id), ('field_type', '=', 'number'), ('column_id', '!=', False)]",
+        help="The number to forecast: training jobs on this dataset use it as their target.",
+    )
     # results of the last validation / import
     accepted = fields.Boolean(readonly=True)
     rejection_reason = fields.Text(readonly=True)
@@ -216,6 +224,12 @@ class AiDatasetImportWizard(models.TransientModel):
         if not self.file:
             raise UserError(_("Choose a CSV or XLSX file to import."))
         info = self._inspect()
+        chosen = dataset_templates.choose_template(info["columns"], self.template)
+        if chosen != self.template:
+            # The file fits another template (a GA4 export under the default
+            # sales template): switch rather than ask for a manual mapping.
+            self.template = chosen
+            info = self._inspect()
         self.column_ids.unlink()
         self.mapping_ids.unlink()
         columns = self.env["ai.dataset.import.column"].create(
@@ -241,6 +255,7 @@ class AiDatasetImportWizard(models.TransientModel):
                 for i, line in enumerate(info["proposal"])
             ]
         )
+        self.target_line_id = self._default_target_line()
         described = [info.get("format", "").upper()]
         if info.get("encoding"):
             described.append(_("encoding %s", info["encoding"]))
@@ -249,6 +264,7 @@ class AiDatasetImportWizard(models.TransientModel):
         if info.get("sheet"):
             described.append(_("sheet %s", info["sheet"]))
         described.append(_("header on row %s", info.get("header_row", 1)))
+        described.append(_("template %s", dict(self._fields["template"]._description_selection(self.env))[self.template]))
         self.write(
             {
                 "step": "mapping",
@@ -284,8 +300,42 @@ class AiDatasetImportWizard(models.TransientModel):
 
     # ------------------------------------------------------------------ helpers
 
+    def _default_target_line(self):
+        """The mapped number field to forecast: the template's first (sales,
+        sessions, then the other GA4 metrics in the template's order)."""
+        numbers = self.mapping_ids.filtered(lambda line: line.field_type == "number" and line.column_id)
+        preferred = ("sales", "sessions", "pageviews", "revenue")
+        for name in preferred:
+            line = numbers.filtered(lambda line, name=name: line.field_name == name)
+            if line:
+                return line[:1]
+        return numbers.filtered(lambda line: line.field_name != "price")[:1]
+
+    def _check_mapping(self):
+        """Say in the user's language what the mapping lacks, before the engine runs."""
+        if not self.mapping_ids:
+            return
+        missing = dataset_templates.missing_fields(self._mapping(), dataset_templates.get_template(self.template))
+        if missing:
+            first = missing[0]
+            if len(first) == 1:
+                raise UserError(
+                    _(
+                        "Choose the file column holding the required field \"%(field)s\" in the Column Mapping tab.",
+                        field=first[0],
+                    )
+                )
+            raise UserError(
+                _(
+                    "Map at least one of these fields to a file column in the Column Mapping tab: %(fields)s.",
+                    fields=", ".join(first),
+                )
+            )
+        if not self.target_line_id or not self.target_line_id.column_id:
+            raise UserError(_("Choose the Target: the mapped number field to forecast."))
+
     def _reopen(self):
-        return dict(form_action(self, target="new"), context=dict(self.env.context))
+        return dict(form_action(self, target="new", name=_("Import Data")), context=dict(self.env.context))
 
     def _file_bytes(self):
         return base64.b64decode(self.file or b"")
@@ -334,6 +384,7 @@ class AiDatasetImportWizard(models.TransientModel):
         if not (self.name or "").strip():
             raise UserError(_("Give the dataset a name."))
         self.env["ai.dataset"].check_access_rights("create")
+        self._check_mapping()
         result, reason = self._run_engine()
         dataset = job = self.env["ai.dataset"]
         if result is not None and result.accepted:
@@ -357,7 +408,9 @@ class AiDatasetImportWizard(models.TransientModel):
         """Create the dataset version from an accepted result (and its training job)."""
         Dataset = self.env["ai.dataset"]
         series = [c for c in result.key_columns if c in result.table.column_names]
-        target = next((c for c in ("sales", "sessions", "revenue") if c in result.table.column_names), False)
+        target = self.target_line_id.field_name if self.target_line_id.column_id else False
+        if target not in result.table.column_names:
+            target = next((c for c in ("sales", "sessions", "revenue") if c in result.table.column_names), False)
         dataset = Dataset.create(
             {
                 "name": self.name.strip(),

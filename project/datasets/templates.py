@@ -24,6 +24,8 @@ __all__ = [
     "get_template",
     "normalize_name",
     "auto_map",
+    "missing_fields",
+    "choose_template",
     "resolve_mapping",
     "parse_mapping_arg",
     "template_file",
@@ -343,6 +345,28 @@ def auto_map(columns: Sequence[object], template: str | Template = "sales") -> d
         mapping[fname] = col
         used.add(col)
     return {f.name: mapping[f.name] for f in tpl.fields if f.name in mapping}
+
+
+def missing_fields(mapping: Mapping[str, str], template: Template) -> list[tuple[str, ...]]:
+    """What ``mapping`` lacks for ``template``: one tuple per required field
+    (of that field alone) and per ``any_of`` group none of whose fields is mapped."""
+    mapped = {f for f, c in mapping.items() if c}
+    missing = [(f.name,) for f in template.fields if f.required and f.name not in mapped]
+    missing += [tuple(group) for group in template.any_of if not mapped.intersection(group)]
+    return missing
+
+
+def choose_template(columns: Sequence[object], preferred: str = "sales") -> str:
+    """The template a file's columns fit: ``preferred`` when the automatic
+    mapping covers its required fields, else the first template that is
+    covered (a GA4 export imported with the default sales template), else
+    ``preferred``."""
+    names = [preferred, *(name for name in TEMPLATES if name != preferred)]
+    for name in names:
+        tpl = get_template(name)
+        if not missing_fields(auto_map(columns, tpl), tpl):
+            return name
+    return preferred
 
 
 def parse_mapping_arg(text: str | None) -> dict[str, str]:

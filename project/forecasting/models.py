@@ -370,12 +370,17 @@ class ProphetForecaster(BaseForecaster):
         z = np.log1p(y) if self.log_ else y
         model = Prophet(
             weekly_seasonality=True,
-            yearly_seasonality=len(y) >= 365 + 180,
+            yearly_seasonality=False,
             daily_seasonality=False,
             uncertainty_samples=int(self.uncertainty_samples),
             changepoint_prior_scale=float(self.changepoint_prior_scale),
             seasonality_mode=self.seasonality_mode,
         )
+        if len(y) >= 365 + 180:
+            # Prophet's own yearly term (period 365.25, order 10, the model's
+            # prior scale and mode), added by hand: with yearly_seasonality=True
+            # Prophet warns on every fit of a series shorter than 730 days.
+            model.add_seasonality(name="yearly", period=365.25, fourier_order=10)
         if self.country:
             model.add_country_holidays(country_name=str(self.country).upper())
         model.fit(pd.DataFrame({"ds": ds, "y": z}))

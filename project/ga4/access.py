@@ -13,6 +13,7 @@ from typing import Any
 
 from .client import RetryPolicy, admin_client, data_client, describe_api_error, make_retry
 from .credentials import CredentialsError, ServiceAccountKey, load_service_account
+from .errors import KEY_REFUSED_ADVICE
 
 __all__ = ["check_access", "normalize_property_id"]
 
@@ -90,6 +91,11 @@ def check_access(
                 f"({len(report['property']['dimensions'])} dimensions, "
                 f"{len(report['property']['metrics'])} metrics)"
             )
+        elif report["property"].get("unauthenticated"):
+            report["message"] = (
+                f"{key.client_email} cannot read property {pid}: Google refused the key "
+                f"({report['property']['error']}); {KEY_REFUSED_ADVICE}."
+            )
         else:
             report["message"] = (
                 f"{key.client_email} cannot read property {pid}: {report['property']['error']}. "
@@ -104,9 +110,20 @@ def check_access(
         elif listing_ok:
             report["message"] = (f"{key.client_email} reaches no GA4 property: add it as a Viewer "
                                  "of a property in GA4 Admin > Property access management")
+        elif report.get("unauthenticated"):
+            report["message"] = (
+                f"Google refused the key of {key.client_email} ({report['errors'][-1]}); {KEY_REFUSED_ADVICE}"
+            )
         else:
             report["message"] = f"cannot list the properties of {key.client_email}: {report['errors'][-1]}"
     return report
+
+
+def _is_unauthenticated(exc: BaseException) -> bool:
+    """Google answered 401 / UNAUTHENTICATED: the key itself was refused."""
+    from google.api_core import exceptions as gexc
+
+    return isinstance(exc, (gexc.Unauthorized, gexc.Unauthenticated))
 
 
 def _list_properties(key: ServiceAccountKey, api_endpoint: str | None, transport: str | None,
@@ -132,6 +149,7 @@ def _list_properties(key: ServiceAccountKey, api_endpoint: str | None, transport
         raise
     except Exception as exc:  # API errors, and requests' own (connection refused, timeouts)
         report["errors"].append(f"accountSummaries: {describe_api_error(exc)}")
+        report["unauthenticated"] = _is_unauthenticated(exc)
         logger.info("GA4 accountSummaries failed for %s: %s", key.client_email, exc)
         return False
     report["property_count"] = sum(len(a["properties"]) for a in report["accounts"])
@@ -151,6 +169,7 @@ def _probe_property(key: ServiceAccountKey, pid: str, api_endpoint: str | None,
         raise
     except Exception as exc:
         out["error"] = describe_api_error(exc)
+        out["unauthenticated"] = _is_unauthenticated(exc)
         report["errors"].append(f"metadata properties/{pid}: {out['error']}")
         return out
     out["accessible"] = True

@@ -14,6 +14,7 @@ the caller stops and resumes later (:func:`is_quota_exhausted`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -154,9 +155,20 @@ def describe_api_error(exc: BaseException) -> str:
     # REST messages start with "403 POST http://host/v1beta/...: text": keep the text.
     if isinstance(message, str) and ": " in message and message.split(" ", 1)[0].isdigit():
         message = message.split(": ", 1)[1]
+    if isinstance(message, str):
+        message = _strip_query(message).rstrip(" .")
     if code is not None and not isinstance(code, int):
         code = getattr(code, "name", code)
     return f"{name} ({code}): {message}" if code is not None else f"{name}: {message}"
+
+
+_URL_QUERY = re.compile(r"((?:https?://|\burl: )[^\s?'\"()]*)\?[^\s'\"()]*")
+
+
+def _strip_query(text: str) -> str:
+    """Drop the query strings of the URLs in ``text`` (``?$alt=json;enum-encoding=int``,
+    keys or tokens): the request's internals, not for a person to read."""
+    return _URL_QUERY.sub(r"\1", text)
 
 
 def run_report_wire(client: Any) -> Callable[..., bytes]:

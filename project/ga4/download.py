@@ -37,7 +37,7 @@ from .client import (
     run_report_wire,
 )
 from .credentials import ServiceAccountKey, load_service_account
-from .errors import DownloadError, QuotaExhaustedError
+from .errors import KEY_REFUSED_ADVICE, DownloadError, QuotaExhaustedError
 
 __all__ = [
     "RunStats",
@@ -470,8 +470,12 @@ def _api_failure(exc: BaseException, action: str) -> Exception:
         cause = exc.cause if exc.cause is not None else exc
         return DownloadError(f"{action}: gave up after retrying: {describe_api_error(cause)}",
                              reason="retries_exhausted")
-    if isinstance(exc, (gexc.Unauthorized, gexc.Forbidden, gexc.PermissionDenied,
-                        gexc.Unauthenticated)):
+    if isinstance(exc, (gexc.Unauthorized, gexc.Unauthenticated)):
+        # 401: Google refused the key itself; access rights on the property
+        # are not the problem and retrying cannot help.
+        return DownloadError(f"{action}: the service account key was refused: {describe_api_error(exc)}; "
+                             f"{KEY_REFUSED_ADVICE}", reason="unauthenticated")
+    if isinstance(exc, (gexc.Forbidden, gexc.PermissionDenied)):
         return DownloadError(f"{action}: permission denied: {describe_api_error(exc)}; give the "
                              "service account Viewer access to the property", reason="permission_denied")
     if isinstance(exc, (gexc.BadRequest, gexc.InvalidArgument)):

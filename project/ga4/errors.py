@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["GA4Error", "DownloadError", "QuotaExhaustedError"]
+__all__ = ["GA4Error", "DownloadError", "QuotaExhaustedError", "KEY_REFUSED_ADVICE"]
+
+#: What to do when Google answers 401 (UNAUTHENTICATED) to a service account key.
+KEY_REFUSED_ADVICE = (
+    "the key is not valid, or was deleted or disabled in Google Cloud: create a new JSON key "
+    "for the service account and upload it"
+)
 
 
 class GA4Error(RuntimeError):
@@ -25,8 +31,9 @@ class QuotaExhaustedError(GA4Error):
 class DownloadError(GA4Error):
     """A download failed.
 
-    ``reason`` is a stable machine-readable word: ``permission_denied``
-    (401/403), ``invalid_argument`` (400: names or combination refused),
+    ``reason`` is a stable machine-readable word: ``unauthenticated`` (401:
+    the key itself was refused), ``permission_denied`` (403),
+    ``invalid_argument`` (400: names or combination refused),
     ``row_count_changed``, ``short_page``, ``retries_exhausted``,
     ``bad_value`` or ``api_error``. ``stats`` holds what had been done (a
     ``RunStats``) when the failure happened during the download.

@@ -80,7 +80,19 @@ def test_report_has_the_six_tabs_and_never_formulas(gappy):
     assert hostile and all(c.data_type == "s" for c in hostile)
     assert not any(c.data_type == "f" for c in cells)
     lineage = list(wb["Linaje"].iter_rows(values_only=True))
-    assert lineage[2][:3] == ("parent", "p", 1)
+    assert lineage[0][:3] == ("rol", "nombre", "versión")  # headers in the sheets' language
+    assert lineage[2][:3] == ("padre", "p", 1)
+    checks = list(wb["Consistencia"].iter_rows(values_only=True))
+    assert checks[0] == ("verificación", "estado", "cantidad", "detalle")
+
+
+def test_report_in_english(gappy):
+    metadata = {"name": "x", "version": 2, "parents": [{"name": "p", "version": 1}]}
+    data = excel_report(gappy, metadata, language="en")
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    assert wb.sheetnames == ["Summary", "Data", "Columns", "Series", "Checks", "Lineage"]
+    assert list(wb["Lineage"].iter_rows(values_only=True))[2][:3] == ("parent", "p", 1)
+    assert next(wb["Summary"].iter_rows(values_only=True)) == ("metric", "value")
 
 
 def test_merge_keep_last_first_fail_and_lineage(tmp_path):

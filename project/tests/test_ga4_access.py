@@ -105,6 +105,24 @@ def test_unknown_signer_is_rejected_by_the_fake(fake):
     report = check_access(stranger, None, fake.url)
     assert report["ok"] is False
     assert "Unauthorized" in report["errors"][0] or "401" in report["errors"][0]
+    # A refused key is not a missing Viewer grant; no request internals for the user.
+    assert "new JSON key" in report["message"] and "Viewer" not in report["message"]
+    assert "?" not in report["message"] and ".." not in report["message"]
+    with_property = check_access(stranger, "123456", fake.url)
+    assert "refused the key" in with_property["message"] and "Viewer" not in with_property["message"]
+    assert ".." not in with_property["message"]
+
+
+def test_describe_api_error_drops_query_strings():
+    from project.ga4.client import describe_api_error
+
+    exc = ConnectionError(
+        "HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded with url: "
+        "/v1beta/properties/1:runReport?%24alt=json%3Benum-encoding%3Dint&key=SECRET (Caused by refused)."
+    )
+    text = describe_api_error(exc)
+    assert "SECRET" not in text and "?" not in text and "%24alt" not in text
+    assert "url: /v1beta/properties/1:runReport" in text and not text.endswith(".")
 
 
 def test_bad_property_id_is_input_error(sa, fake):

@@ -153,5 +153,6 @@ def test_forbidden_property_and_unknown_key(fake, sa, tmp_path):
     stranger = make_service_account("stranger@demo-project.iam.gserviceaccount.com", key_size=1024)
     with pytest.raises(DownloadError) as info:
         _grpc(sa, fake, tmp_path / "o.parquet", key=stranger)
-    assert info.value.reason == "permission_denied" and "Unknown JWT issuer" in str(info.value)
+    assert info.value.reason == "unauthenticated" and "Unknown JWT issuer" in str(info.value)
+    assert "Viewer" not in str(info.value) and "new JSON key" in str(info.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == []

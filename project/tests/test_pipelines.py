@@ -1,6 +1,7 @@
 """Contract, guard and interval tests of project.utils.pipelines."""
 
 import io
+import logging
 
 import joblib
 import numpy as np
@@ -349,3 +350,17 @@ def test_long_season_on_a_short_series_is_fitted_without_the_season():
         assert guarded.fallback_reason_ is None
         _check_contract(frame, 13)
         assert 100 < frame["mean"].mean() < 500
+
+
+def test_prophet_yearly_term_without_the_short_history_warning(caplog):
+    pytest.importorskip("prophet")
+    y, ds = _synthetic(n=600)  # long enough for a yearly term, shorter than Prophet's 730 days
+    model = make_model("prophet", uncertainty_samples=0)
+    with caplog.at_level(logging.WARNING, logger="prophet"):
+        model.fit(y, ds)
+    assert "yearly" in model.model_.seasonalities
+    assert model.model_.seasonalities["yearly"]["fourier_order"] == 10
+    assert not [r for r in caplog.records if "730 days" in r.getMessage()]
+    short = make_model("prophet", uncertainty_samples=0)
+    short.fit(*_synthetic(n=120))
+    assert "yearly" not in short.model_.seasonalities
