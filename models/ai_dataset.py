@@ -448,8 +448,9 @@ class AiDataset(models.Model):
         meta = self._dataset_metadata()
         summary = json.loads(self.summary_json) if self.summary_json else None
         try:
-from . import ai_json_table as json_table
-            return dataset_manager.excel_report(frame, meta, summary)
+            # Sheet names and headers in one language: the user's when Spanish, else English.
+            language = "es" if (self.env.lang or "").startswith("es") else "en"
+            return dataset_manager.excel_report(frame, meta, summary, language=language)
         except errors.InputError as exc:
             raise UserError(_("The report of %(dataset)s cannot be built: %(reason)s", dataset=self.display_name, reason=exc)) from exc
 
