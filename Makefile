@@ -1,5 +1,5 @@
 # Two commands for a fresh machine (see README.md).
-.PHONY: demo odoo-demo test
+.PHONY: demo odoo-demo test i18n
 
 # Prepare .venv, train on the embedded Wikipedia sample, print the metrics table and the zip path.
 demo:
@@ -14,3 +14,7 @@ odoo-demo:
 # pytest (project/), pylint-odoo, ruff, and the Odoo 17 suite when Odoo 17 is installed.
 test:
 	bash .ci/test.sh
+
+# With ODOO_BIN set: regenerate i18n/ai_train_model.pot and merge new terms into i18n/es.po.
+i18n:
+	bash .ci/i18n.sh

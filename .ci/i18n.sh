@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make i18n`: regenerate i18n/ai_train_model.pot from a fresh install of the addon (Odoo's own term
+# extractor: Python _(), XML views and data, JS _t) and merge the new terms into i18n/es.po with
+# msgmerge; untranslated entries are then listed by `msgattrib --untranslated i18n/es.po`.
+# ODOO_BIN: the odoo-bin of an Odoo 17 (ODOO_PYTHON: its Python when not a venv beside it).
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+odoo_bin=${ODOO_BIN:?set ODOO_BIN to the odoo-bin of an Odoo 17}
+odoo_root=$(cd "$(dirname "$odoo_bin")" && pwd)
+python=${ODOO_PYTHON:-}
+for candidate in "$odoo_root/venv/bin/python" "$odoo_root/.venv/bin/python" python3; do
+    [ -n "$python" ] && break
+    command -v "$candidate" >/dev/null 2>&1 && python=$candidate
+done
+source "$repo/.ci/pg.sh"
+trap pg_stop EXIT
+pg_start || exit 1
+mkdir -p "$work/addons"
+ln -s "$repo" "$work/addons/ai_train_model"
+common=(--addons-path="$odoo_root/addons,$work/addons" --db_host=127.0.0.1 --db_port="$port" --db_user=odoo
+        -d ai_train_model_i18n --data-dir="$work/filestore" --without-demo=all --stop-after-init --log-level=warn)
+(cd "$odoo_root" && "$python" odoo-bin "${common[@]}" -i ai_train_model) || exit 1
+(cd "$odoo_root" && "$python" odoo-bin "${common[@]}" --i18n-export="$work/ai_train_model.pot" \
+    --modules=ai_train_model) || exit 1
+cp "$work/ai_train_model.pot" "$repo/i18n/ai_train_model.pot"
+msgmerge --quiet --no-fuzzy-matching --update --backup=none "$repo/i18n/es.po" "$repo/i18n/ai_train_model.pot" || exit 1
+msgfmt --check --output-file=/dev/null "$repo/i18n/es.po" || exit 1
+echo "untranslated in es.po: $(msgattrib --untranslated --no-obsolete "$repo/i18n/es.po" | grep -c '^msgid ' )"
