@@ -6,7 +6,7 @@ from odoo.modules.module import get_manifest
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import convert_file
 
-from ..models.ai_forecast_target_demo import DEMO_ACTUAL_DAYS
+from ..models.ai_forecast_target import DEMO_ACTUAL_DAYS
 from .common import SAMPLE_CSV
 
 MODULE = "ai_train_model"
