@@ -79,7 +79,7 @@ def _quiet() -> None:
 
 def _config(freq: str, horizon: int):
     """The configuration the CLI builds for ``--freq`` (defaults otherwise)."""
-    from project.entrenar_modelo import TrainConfig
+    from project.training import TrainConfig
 
     return TrainConfig(horizon=horizon, freq=freq)
 
@@ -293,7 +293,7 @@ def dates_check(series: list, freq: str, h: int, stale: str) -> None:
     """Train the whole file once and check each forecast starts right after its own end."""
     import dataclasses
 
-    from project.entrenar_modelo import train
+    from project.training import train
     from project.utils.datos import prepare
 
     frame = pd.concat([s.raw.assign(unique_id=s.uid) for s in series], ignore_index=True)

@@ -5,8 +5,8 @@ weekly and yearly seasonality, noise, a few spikes), in one run:
 
 * ``AutoARIMA(season_length=7)`` from statsforecast, fitted and forecast (h=28)
   series by series in this process, after a JIT warm-up fit;
-* the whole pipeline (:func:`project.entrenar_modelo.train` with the default
-  :class:`~project.entrenar_modelo.TrainConfig`: backtest of every candidate,
+* the whole pipeline (:func:`project.training.train` with the default
+  :class:`~project.training.TrainConfig`: backtest of every candidate,
   selection/ensemble, refit, forecast with intervals) with ``n_jobs=1`` and
   with ``n_jobs=2``.
 
@@ -72,7 +72,7 @@ def time_autoarima(data: pd.DataFrame) -> float:
 
 
 def time_pipeline(data: pd.DataFrame, n_jobs: int) -> tuple[float, list]:
-    from project.entrenar_modelo import TrainConfig, train
+    from project.training import TrainConfig, train
 
     started = time.perf_counter()
     result = train(data, TrainConfig(n_jobs=n_jobs))
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("project").setLevel(logging.ERROR)
 
     data = synthetic(args.series)
-    from project.entrenar_modelo import TrainConfig, train
+    from project.training import TrainConfig, train
 
     # Warm-up outside the timings: imports in this process, and the reusable loky workers
     # (process start + imports, a one-off cost per session) for the parallel run.

@@ -12,11 +12,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ..errors import InputError
 
 __all__ = [
     "Parsed",
@@ -27,6 +30,7 @@ __all__ = [
     "as_string",
     "detect_decimal",
     "DATE_FORMAT_LABELS",
+    "parse_dates",
 ]
 
 logger = logging.getLogger(__name__)
@@ -55,6 +59,7 @@ DATE_FORMAT_LABELS = {
 _DMY = {"%d/%m/%Y", "%d-%m-%Y", "%d/%m/%y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d.%m.%Y"}
 _MDY = {"%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S"}
 _SERIAL_RE = re.compile(r"^\d{1,7}(\.\d+)?$")
+_MAX_EXAMPLES = 5
 _YMD8_RE = re.compile(r"^(19|20|21)\d{6}$")
 
 
@@ -333,3 +338,116 @@ def parse_flag(arr: pa.Array | pa.ChunkedArray) -> Parsed:
     values = truth[idx]
     invalid = ~empty & ~known[idx]
     return Parsed(values, empty, invalid, "yes/no")
+
+
+# ----------------------------------------------------------------- date columns (pandas)
+
+_RE_YYYYMMDD = re.compile(r"^\d{8}$")
+_RE_ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}([ T].*)?$")
+_RE_YMD_SLASH = re.compile(r"^\d{4}[/.]\d{1,2}[/.]\d{1,2}([ T].*)?$")
+_RE_DMY = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{2}|\d{4})([ T].*)?$")
+
+
+def parse_dates(values: pd.Series) -> tuple[pd.Series, str]:
+    """Parse a date column; return midnight-normalised dates and the format used.
+
+    The format is decided for the whole column, never row by row, so that
+    ``03/04/2024`` means the same day in every row: ISO (``2024-03-04``, with
+    or without time), ``YYYYMMDD`` (GA4), ``YYYY/MM/DD``, and day-first or
+    month-first slashed dates. Day-first versus month-first is settled by any
+    component above 12; when every row is ambiguous, by which reading gives
+    the more regular daily calendar (ties go to day-first). Times are dropped
+    (timezone-aware values keep their wall-clock date).
+
+    Raises :class:`InputError` naming the first rows that cannot be parsed.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+        if getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_localize(None)
+        fmt = "datetime"
+    else:
+        # A date column repeats a few hundred distinct values over many rows:
+        # parse each distinct value once.
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        text = _as_text(pd.Series(uniques, dtype=object))
+        nonblank = text[text != ""]
+        if nonblank.empty:
+            raise InputError("the date column is empty in every row")
+        fmt, parsed_unique = _parse_text_dates(text, nonblank)
+        lookup = np.append(parsed_unique.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+        parsed = pd.Series(lookup[codes], index=values.index)
+    bad = parsed.isna()
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())
+        examples = ", ".join(f"row {i + 1} ({values.iloc[i]!r})" for i in rows[:_MAX_EXAMPLES])
+        more = f" and {len(rows) - _MAX_EXAMPLES} more" if len(rows) > _MAX_EXAMPLES else ""
+        raise InputError(
+            f"{len(rows)} date(s) cannot be parsed as {fmt} dates: {examples}{more}; "
+            "expected ISO (2024-03-31), YYYYMMDD (20240331) or DD/MM/YYYY in every row"
+        )
+    return pd.Series(pd.DatetimeIndex(parsed).normalize().as_unit("ns"), index=values.index), fmt
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    def one(v: Any) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+            return ""
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))  # 20240331 read as float when a row is blank: drop the ".0"
+        return str(v).strip()
+
+    return values.map(one)
+
+
+def _parse_text_dates(text: pd.Series, nonblank: pd.Series) -> tuple[str, pd.Series]:
+    def share(pattern: re.Pattern[str]) -> float:
+        return float(nonblank.str.match(pattern).mean())
+
+    if share(_RE_YYYYMMDD) == 1.0:
+        return "YYYYMMDD", pd.to_datetime(text, format="%Y%m%d", errors="coerce")
+    if share(_RE_ISO) >= 0.5:
+        day = text.str.extract(r"^(\d{4}-\d{1,2}-\d{1,2})(?:[ T]|$)", expand=False)
+        return "ISO", pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
+    if share(_RE_YMD_SLASH) >= 0.5:
+        norm = text.str.extract(r"^(\d{4}[/.]\d{1,2}[/.]\d{1,2})(?:[ T]|$)", expand=False)
+        norm = norm.str.replace(".", "/", regex=False)
+        return "YYYY/MM/DD", pd.to_datetime(norm, format="%Y/%m/%d", errors="coerce")
+    if share(_RE_DMY) >= 0.5:
+        parts = nonblank.str.extract(_RE_DMY)
+        first = pd.to_numeric(parts[0], errors="coerce")
+        second = pd.to_numeric(parts[1], errors="coerce")
+        day_first_possible = not (second > 12).any()
+        month_first_possible = not (first > 12).any()
+        dmy = _parse_dmy(text, dayfirst=True)
+        mdy = _parse_dmy(text, dayfirst=False)
+        if day_first_possible and not month_first_possible:
+            return "DD/MM/YYYY", dmy
+        if month_first_possible and not day_first_possible:
+            return "MM/DD/YYYY", mdy
+        if not day_first_possible and not month_first_possible:
+            raise InputError(
+                "the date column mixes day-first and month-first dates "
+                f"(e.g. {nonblank[first > 12].iloc[0]!r} and {nonblank[second > 12].iloc[0]!r}); "
+                "use one format, preferably ISO 2024-03-31"
+            )
+        if _regularity(mdy) > _regularity(dmy):
+            return "MM/DD/YYYY", mdy
+        return "DD/MM/YYYY", dmy
+    return "mixed", pd.to_datetime(text, format="mixed", errors="coerce")
+
+
+def _parse_dmy(text: pd.Series, *, dayfirst: bool) -> pd.Series:
+    parts = text.str.extract(_RE_DMY)
+    day, month = (parts[0], parts[1]) if dayfirst else (parts[1], parts[0])
+    year = parts[2].where(parts[2].str.len() != 2, "20" + parts[2])
+    return pd.to_datetime(year + "-" + month + "-" + day, format="%Y-%m-%d", errors="coerce")
+
+
+def _regularity(parsed: pd.Series) -> float:
+    """Share of one-day steps between consecutive distinct dates (daily data is regular)."""
+    unique = np.sort(parsed.dropna().unique())
+    if len(unique) < 2:
+        return 0.0
+    steps = np.diff(unique).astype("timedelta64[D]").astype(np.int64)
+    return float(np.mean(steps == 1))

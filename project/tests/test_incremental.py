@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from project.entrenar_modelo import TrainConfig, train_to_artifact
 from project.model_artifact import file_sha256, load_artifact, verify_artifact
+from project.training import TrainConfig, train_to_artifact
 from project.utils.incremental import main, merge_history, update_artifact
 
 KEY = b"incremental-key"

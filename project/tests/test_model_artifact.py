@@ -18,6 +18,7 @@ import pytest
 
 from project import model_artifact as ma
 from project.errors import ArtifactError
+from project.model_card import render_model_card
 
 KEY = b"test-signing-key-0123456789"
 REPO = Path(__file__).resolve().parents[2]
@@ -325,7 +326,7 @@ def test_artifact_metadata_defaults_and_overrides():
 
 
 def test_model_card_from_metadata():
-    card = ma.render_model_card(_metadata(), _metrics())
+    card = render_model_card(_metadata(), _metrics())
     assert "Horizon: 28" in card and "80%, 95%" in card
     assert "`" + "ab" * 32 + "`" in card
     assert "| 1-28 | 0.800 |" in card  # chosen model's metrics only

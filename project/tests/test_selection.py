@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from project.entrenar_modelo import TrainConfig
+from project.training import TrainConfig
 from project.utils.selection import fit_series, pooled_errors
 
 H = 14

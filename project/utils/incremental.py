@@ -1,30 +1,14 @@
-"""Cheap update of a trained artifact with new days.
+"""Command line of incremental training: append new days to a trained model artifact.
 
-:func:`update_artifact` verifies and loads an artifact written by
-:func:`project.entrenar_modelo.train_to_artifact`, appends the new days to the
-history it carries (a new row replaces a stored one for the same series and
-date: GA4 revises the last ~72 hours), and for every series with new data:
-
-1. backtests the *chosen* model (or ensemble) on the newest window only: fit
-   on everything before the last ``horizon`` days, forecast them, score with
-   the selection metric;
-2. if that score is worse than the stored backtest score by more than
-   ``degrade_threshold`` (10 % by default), the series goes through the full
-   selection again (:func:`project.utils.selection.fit_series`);
-3. otherwise the chosen member models are refitted on the extended series and
-   forecast again; conformal bands reuse the stored backtest errors plus the
-   newest window's.
-
-Series without new rows keep their stored model and forecast; series never
-seen before get a full selection.  The new artifact's metadata names its
-parent (``parent_artifact_sha256``) and says what happened to each series
-(``update``).
+The update itself is the library :mod:`project.incremental_training`
+(``update_artifact``, ``update_series``, ``merge_history``), re-exported here
+for callers of the seed's module name.
 
 Command line::
 
     python -m project.utils.incremental --artifact MODEL.zip --input NEW.csv --date-col C
         --target-col C [--series-cols a,b] [--degrade-threshold 0.1] [--n-jobs N]
-        [--signing-key KEY] --output NEW_MODEL.zip
+        [--dask-address ADDR] [--signing-key KEY] --output NEW_MODEL.zip
 
 Exit codes as in :mod:`project.entrenar_modelo` (0 ok, 1 failure, 2 bad input).
 """
@@ -35,12 +19,11 @@ import argparse
 import dataclasses
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 from ..cli import OneLineUsageParser
 from ..errors import ArtifactError, InputError
+from ..incremental_training import merge_history, update_artifact, update_series
 
 __all__ = ["update_artifact", "update_series", "merge_history", "main"]
 
@@ -49,225 +32,6 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_BAD_INPUT = 2
-
-
-def merge_history(history: Any, new: Any) -> Any:
-    """Stored long history plus new rows; a new row wins over a stored one on the same day.
-
-    Each series is reindexed to a complete daily calendar from its first to its
-    last date; days that neither frame has stay NaN (the models interpolate).
-    """
-    import pandas as pd
-
-    both = pd.concat([history[["unique_id", "ds", "y"]], new[["unique_id", "ds", "y"]]], ignore_index=True)
-    both["unique_id"] = both["unique_id"].astype(str)
-    both = both.drop_duplicates(["unique_id", "ds"], keep="last").sort_values(["unique_id", "ds"])
-    pieces = []
-    for uid, part in both.groupby("unique_id", sort=True):
-        calendar = pd.date_range(part["ds"].min(), part["ds"].max(), freq="D")
-        full = part.set_index("ds")["y"].reindex(calendar)
-        pieces.append(pd.DataFrame({"unique_id": uid, "ds": calendar, "y": full.to_numpy(float)}))
-    return pd.concat(pieces, ignore_index=True)
-
-
-def _newest_window_score(stored: Any, y: Any, ds: Any, config: Any) -> tuple[float, Any]:
-    """Backtest the stored choice on the last ``horizon`` days; (score, errors)."""
-    import numpy as np
-
-    from .selection import _make, _scale, _score
-
-    h = int(config.horizon)
-    n = len(y)
-    end = n - h
-    start = max(0, end - int(config.max_train_days))
-    preds = []
-    for name in stored.members:
-        model = _make(name, config).fit(y[start:end], ds[start:end])
-        preds.append(model.predict(h, level=())["mean"].to_numpy(np.float64))
-    combine = "median" if stored.combine == "median" else "mean"
-    fc = getattr(np, combine)(preds, axis=0)
-    actual = y[end:]
-    valid = np.isfinite(actual)
-    act0 = np.where(valid, actual, 0.0)
-    err = np.where(valid, act0 - fc, 0.0)
-    scale = np.array([_scale(y[start:end], int(config.season_length))])
-    score = _score(err[None, :], act0[None, :], scale, str(config.metric))
-    return score, np.where(valid, act0 - fc, np.nan)
-
-
-def update_series(
-    uid: str, y: Any, ds: Any, stored: Any | None, config: Any, degrade_threshold: float
-) -> tuple[Any, dict[str, Any]]:
-    """Update one series; returns the new :class:`SeriesResult` and what was done."""
-    import numpy as np
-    import pandas as pd
-
-    from .pipelines import conformal_bands
-    from .selection import _finite_frame, _forecast_frame, _make, fit_series, min_train_length, pooled_errors
-
-    y = np.asarray(y, dtype=np.float64)
-    ds = pd.DatetimeIndex(ds)
-    h = int(config.horizon)
-    if stored is None:
-        return fit_series(uid, y, ds, config), {"action": "new series: full selection"}
-    if stored.fallback or len(y) < 2 * h + min_train_length(config):
-        result = fit_series(uid, y, ds, config)
-        return result, {"action": "simple-model series: selection rerun"}
-    stored_score = float(stored.scores.get(stored.model, np.inf))
-    new_score, new_err = _newest_window_score(stored, y, ds, config)
-    info = {"stored_score": stored_score, "newest_window_score": new_score, "metric": config.metric}
-    if not np.isfinite(stored_score) or new_score > stored_score * (1 + float(degrade_threshold)):
-        result = fit_series(uid, y, ds, config)
-        info["action"] = (
-            f"accuracy degraded ({config.metric} {new_score:.3f} > {stored_score:.3f} x "
-            f"{1 + degrade_threshold:g}): full selection, now {result.model}"
-        )
-        info["previous_model"] = stored.model
-        return result, info
-    levels = tuple(int(v) for v in config.levels)
-    start = max(0, len(y) - int(config.max_train_days))
-    fitted, preds = {}, []
-    for name in stored.members:
-        model = _make(name, config).fit(y[start:], ds[start:])
-        fitted[name] = model
-        preds.append(model.predict(h, levels))
-    finite = y[np.isfinite(y)]
-    nonnegative = bool(np.all(finite >= 0))
-    errors = stored.conformal_errors
-    errors = new_err[None, :] if errors is None else np.vstack([errors, new_err[None, :]])
-    if stored.combine == "single" and bool(fitted[stored.members[0]].native_intervals):
-        pred = preds[0]
-    else:
-        combine = "median" if stored.combine == "median" else "mean"
-        mean = getattr(np, combine)([p["mean"].to_numpy(np.float64) for p in preds], axis=0)
-        pred = conformal_bands(mean, pooled_errors(errors), levels, lower_bound=0.0 if nonnegative else None)
-    pred = _finite_frame(pred, levels, nonnegative)
-    result = dataclasses.replace(
-        stored,
-        fitted=fitted,
-        forecast=_forecast_frame(uid, ds, pred, h),
-        n_obs=int(len(y)),
-        first_date=ds[0],
-        last_date=ds[-1],
-        conformal_errors=errors,
-    )
-    info["action"] = f"refit {stored.model} (selection kept)"
-    return result, info
-
-
-def _prepare_new(
-    new_data: Any, date_col: str, target_col: str, series_cols: Sequence[str], missing: str
-) -> Any:
-    import pandas as pd
-
-    from .datos import prepare
-
-    cols = set(new_data.columns)
-    if {"unique_id", "ds", "y"} <= cols and date_col == "ds" and target_col == "y" and not series_cols:
-        frame = new_data[["unique_id", "ds", "y"]].copy()
-        frame["ds"] = pd.to_datetime(frame["ds"]).dt.normalize()
-        frame["unique_id"] = frame["unique_id"].astype(str)
-        return frame, None, len(new_data)
-    prepared = prepare(new_data, date_col, target_col, series_cols, missing=missing)
-    return prepared.data[["unique_id", "ds", "y"]], prepared.keys, len(new_data)
-
-
-def update_artifact(
-    artifact_path: str | Path,
-    new_data: Any,
-    output: str | Path,
-    signing_key: bytes | str,
-    config: Any | None = None,
-    degrade_threshold: float = 0.1,
-    *,
-    date_col: str = "ds",
-    target_col: str = "y",
-    series_cols: Sequence[str] = (),
-    source_sha256: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> Any:
-    """Append ``new_data`` to a trained artifact and write the updated artifact.
-
-    ``new_data`` is a user table (``date_col``, ``target_col``, ``series_cols``,
-    validated by :func:`project.utils.datos.prepare`) or a long frame
-    ``unique_id, ds, y``.  ``config`` overrides the stored
-    :class:`~project.entrenar_modelo.TrainConfig` (e.g. ``n_jobs``); by default
-    the artifact's own is used so the selection stays comparable.  Returns the
-    :class:`~project.entrenar_modelo.TrainSummary` of the new artifact.
-    """
-    import pandas as pd
-
-    from ..entrenar_modelo import TrainResult, summarise, write_artifact
-    from ..model_artifact import file_sha256, load_artifact
-
-    if not 0 <= float(degrade_threshold) < 10:
-        raise InputError(f"degrade threshold must be between 0 and 10, got {degrade_threshold}")
-    artifact_path = Path(artifact_path)
-    if not artifact_path.is_file():
-        raise InputError(f"artifact {str(artifact_path)!r} does not exist")
-    loaded = load_artifact(artifact_path, signing_key)  # verifies before unpickling
-    model = loaded.model
-    if not isinstance(model, dict) or "series" not in model or "history" not in model:
-        raise ArtifactError(
-            f"{artifact_path.name} is not a per-series model artifact this version can update"
-        )
-    config = config or model["config"]
-    config.validate()
-    new, new_keys, new_rows = _prepare_new(new_data, date_col, target_col, series_cols, config.missing)
-    if new.empty:
-        raise InputError("the new data has no rows")
-    history = merge_history(model["history"], new)
-    stored: dict[str, Any] = model["series"]
-    touched = set(new["unique_id"].astype(str))
-    tasks = []
-    for uid, part in history.groupby("unique_id", sort=True):
-        if uid in touched or uid not in stored:
-            tasks.append((str(uid), part["y"].to_numpy(float), part["ds"].to_numpy("datetime64[ns]")))
-    results = {uid: r for uid, r in stored.items() if uid not in touched}
-    actions: dict[str, Any] = {uid: {"action": "no new data: kept"} for uid in results}
-    total, done = len(tasks), 0
-
-    def collect(uid: str, pair: tuple[Any, dict[str, Any]]) -> None:
-        nonlocal done
-        results[uid], actions[uid] = pair
-        done += 1
-        if progress is not None:
-            progress(done, total)
-
-    if int(getattr(config, "n_jobs", 1)) == 1 or total <= 1:
-        for uid, y, ds in tasks:
-            collect(uid, update_series(uid, y, ds, stored.get(uid), config, degrade_threshold))
-    else:
-        from joblib import Parallel, delayed
-
-        pairs = Parallel(n_jobs=int(config.n_jobs))(
-            delayed(update_series)(uid, y, ds, stored.get(uid), config, degrade_threshold)
-            for uid, y, ds in tasks
-        )
-        for (uid, _, _), pair in zip(tasks, pairs):
-            collect(uid, pair)
-    result = TrainResult(config=config, results=[results[k] for k in sorted(results)])
-    keys = model.get("keys")
-    if new_keys is not None:
-        keys = new_keys if keys is None else pd.concat([keys, new_keys]).drop_duplicates("unique_id")
-    parent = file_sha256(artifact_path)
-    summary = summarise(
-        result,
-        history,
-        keys=keys,
-        policy=model.get("policy"),
-        source_sha256=source_sha256,
-        rows=new_rows,
-        extra={
-            "parent_artifact_sha256": parent,
-            "parent_created_at": loaded.metadata.get("created_at"),
-            "update": {"degrade_threshold": float(degrade_threshold), "series": actions},
-        },
-    )
-    write_artifact(
-        summary, Path(output), history, keys=keys, policy=model.get("policy"), signing_key=signing_key
-    )
-    return summary
 
 
 # --------------------------------------------------------------------------- CLI

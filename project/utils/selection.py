@@ -1,6 +1,6 @@
 """Per-series model selection: backtest, choose, ensemble, refit, forecast.
 
-:func:`fit_series` is the unit of work that :mod:`project.entrenar_modelo`
+:func:`fit_series` is the unit of work that :mod:`project.training`
 sends to joblib or Dask.  It is a pure function of plain, picklable values
 (an id, two arrays and a config object) and returns a picklable
 :class:`SeriesResult`, so the same code runs in a thread, a loky worker or a
@@ -68,6 +68,11 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..forecasting.decomposition import LONG_SEASON
+from ..forecasting.guard import GuardedModel
+from ..forecasting.intervals import conformal_bands, finite_frame
+from ..forecasting.models import make_model
+
 __all__ = [
     "SelectionSettings",
     "SeriesResult",
@@ -76,6 +81,11 @@ __all__ = [
     "ensemble_name",
     "BACKTEST_METRICS",
     "pooled_errors",
+    "make_candidate",
+    "window_scale",
+    "selection_score",
+    "forecast_frame",
+    "SELECTION_METRICS",
 ]
 
 logger = logging.getLogger(__name__)
@@ -151,8 +161,6 @@ def min_train_length(config: SelectionSettings) -> int:
     cycle is enough there: a two-year minimum would send every younger weekly
     series to a naive forecast without any selection.
     """
-    from .pipelines import LONG_SEASON
-
     m = int(config.season_length)
     if m >= LONG_SEASON:
         return max(m // 2, 14)
@@ -164,10 +172,8 @@ def _param(config: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def _make(name: str, config: Any) -> Any:
+def make_candidate(name: str, config: Any) -> Any:
     """A fresh guarded candidate with the config's per-model parameters."""
-    from .pipelines import GuardedModel, make_model
-
     season = int(_param(config, "season_length", 7))
     params: dict[str, Any] = {"season_length": season}
     if getattr(config, "country", None):
@@ -178,7 +184,8 @@ def _make(name: str, config: Any) -> Any:
     return GuardedModel(make_model(name, **params), fallback="snaive", season_length=season)
 
 
-def _scale(train: np.ndarray, season_length: int) -> float:
+def window_scale(train: np.ndarray, season_length: int) -> float:
+    """The MASE scale of a training window: its mean absolute seasonal difference (never 0)."""
     from .evaluacion import seasonal_scale
 
     value = seasonal_scale(train, season_length)
@@ -188,7 +195,7 @@ def _scale(train: np.ndarray, season_length: int) -> float:
     return value if value > 0 else 1.0
 
 
-def _score(errors: np.ndarray, actual: np.ndarray, scales: np.ndarray, metric: str) -> float:
+def selection_score(errors: np.ndarray, actual: np.ndarray, scales: np.ndarray, metric: str) -> float:
     """Selection score over all horizons: per-window value averaged over windows."""
     abs_err = np.abs(errors)
     if metric == "mase":
@@ -244,27 +251,6 @@ def _bucket_table(uid: str, name: str, cv: pd.DataFrame) -> pd.DataFrame:
     return long
 
 
-def _finite_frame(frame: pd.DataFrame, levels: Sequence[int], nonnegative: bool) -> pd.DataFrame:
-    """Enforce the forecast contract again after combining or re-banding."""
-    mean = frame["mean"].to_numpy(np.float64)
-    mean = np.where(np.isfinite(mean), mean, 0.0)
-    if nonnegative:
-        mean = np.maximum(mean, 0.0)
-    out = {"mean": mean}
-    prev_lo, prev_hi = mean, mean
-    for lv in sorted(levels):
-        lo = frame[f"lo-{lv}"].to_numpy(np.float64)
-        hi = frame[f"hi-{lv}"].to_numpy(np.float64)
-        lo = np.minimum(np.where(np.isfinite(lo), lo, mean), prev_lo)
-        hi = np.maximum(np.where(np.isfinite(hi), hi, mean), prev_hi)
-        if nonnegative:
-            lo = np.maximum(lo, 0.0)
-        out[f"lo-{lv}"], out[f"hi-{lv}"] = lo, hi
-        prev_lo, prev_hi = lo, hi
-    cols = ["mean"] + [f"{s}-{lv}" for lv in levels for s in ("lo", "hi")]
-    return pd.DataFrame(out)[cols]
-
-
 def _simple_fit(
     uid: str,
     y: np.ndarray,
@@ -275,13 +261,11 @@ def _simple_fit(
     started: float,
 ) -> SeriesResult:
     """Fallback path: one simple model, its own bands, no backtest."""
-    from .pipelines import GuardedModel, make_model
-
     h, levels = int(config.horizon), tuple(int(v) for v in config.levels)
     season = int(_param(config, "season_length", 7))
     model = GuardedModel(make_model(name, season_length=season), season_length=season)
     model.fit(y, ds)
-    pred = _finite_frame(model.predict(h, levels), levels, bool(np.all(y >= 0)))
+    pred = finite_frame(model.predict(h, levels), levels, bool(np.all(y >= 0)))
     logger.info("series %s: %s", uid, reason)
     return SeriesResult(
         unique_id=uid,
@@ -289,7 +273,7 @@ def _simple_fit(
         members=(name,),
         combine="single",
         fitted={name: model},
-        forecast=_forecast_frame(uid, ds, pred, h),
+        forecast=forecast_frame(uid, ds, pred, h),
         metrics=pd.DataFrame(columns=["unique_id", "model", "bucket", "metric", "value", "chosen"]),
         scores={},
         n_obs=int(y.size),
@@ -325,7 +309,8 @@ def pooled_errors(errors: np.ndarray, radius: int = 3) -> np.ndarray:
     return np.vstack(rows)
 
 
-def _forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
+def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
+    """``unique_id, ds, horizon`` plus the forecast columns, dated after the last of ``ds``."""
     future = pd.date_range(ds[-1] + pd.Timedelta(days=1), periods=h, freq=_freq(ds))
     frame = pred.reset_index(drop=True).copy()
     frame.insert(0, "horizon", np.arange(1, h + 1))
@@ -348,7 +333,7 @@ def fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesRe
 
     ``y`` holds the values oldest first (NaN allowed inside: the models
     interpolate), ``ds`` their dates.  ``config`` is a
-    :class:`project.entrenar_modelo.TrainConfig` or any object with the
+    :class:`project.training.TrainConfig` or any object with the
     attributes of :class:`SelectionSettings`.  Never raises for a difficult
     series: failures become fallbacks recorded in the result.
 
@@ -363,8 +348,6 @@ def fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesRe
 
 
 def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesResult:
-    from .pipelines import conformal_bands
-
     started = time.perf_counter()
     uid = str(uid)
     y = np.asarray(y, dtype=np.float64).ravel()
@@ -400,7 +383,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     ends = [e for e in ends if e >= min_train_length(config)] or [n - h]
     w = len(ends)
     actual = np.stack([y[e : e + h] for e in ends])
-    scales = np.array([_scale(y[max(0, e - max_train) : e], season) for e in ends])
+    scales = np.array([window_scale(y[max(0, e - max_train) : e], season) for e in ends])
     cut_dates = [ds[e - 1] for e in ends]
     target_ds = [ds[e : e + h] for e in ends]
     nonnegative = bool(np.all(finite >= 0))
@@ -414,7 +397,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
         try:
             for i, e in enumerate(ends):
                 start = max(0, e - max_train)
-                model = _make(name, config).fit(y[start:e], ds[start:e])
+                model = make_candidate(name, config).fit(y[start:e], ds[start:e])
                 fc[i] = model.predict(h, level=())["mean"].to_numpy(np.float64)
                 if model.fallback_reason_:
                     reasons.append(f"window {i + 1}: {model.fallback_reason_}")
@@ -437,7 +420,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     def err_of(fc: np.ndarray) -> np.ndarray:
         return np.where(valid, act0 - fc, 0.0)
 
-    scores = {name: _score(err_of(fc), act0, scales, metric) for name, fc in means.items()}
+    scores = {name: selection_score(err_of(fc), act0, scales, metric) for name, fc in means.items()}
     ranking = sorted(scores, key=lambda k: (scores[k], list(config.candidates).index(k)))
     options: dict[str, tuple[str, tuple[str, ...]]] = {name: ("single", (name,)) for name in ranking}
     pool_label = None
@@ -463,7 +446,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
             if label not in options:
                 combo = np.mean([means[m] for m in top], axis=0)
                 means[label] = combo
-                scores[label] = _score(err_of(combo), act0, scales, metric)
+                scores[label] = selection_score(err_of(combo), act0, scales, metric)
                 options[label] = ("mean", top)
             if top == pool:
                 pool_label = label
@@ -490,7 +473,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     fitted: dict[str, Any] = {}
     preds = []
     for name in members:
-        model = _make(name, config).fit(y[start:], ds[start:])
+        model = make_candidate(name, config).fit(y[start:], ds[start:])
         pred = model.predict(h, levels)
         if model.fallback_reason_:
             errors[f"{name} (refit)"] = model.fallback_reason_
@@ -509,14 +492,14 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
             mean, pooled_errors(backtest_err), levels, lower_bound=0.0 if nonnegative else None
         )
         method = f"conformal ({w} backtest windows)"
-    pred = _finite_frame(pred, levels, nonnegative)
+    pred = finite_frame(pred, levels, nonnegative)
     return SeriesResult(
         unique_id=uid,
         model=chosen,
         members=tuple(members),
         combine=combine,
         fitted=fitted,
-        forecast=_forecast_frame(uid, ds, pred, h),
+        forecast=forecast_frame(uid, ds, pred, h),
         metrics=metrics,
         scores={k: float(v) for k, v in scores.items()},
         n_obs=int(n),

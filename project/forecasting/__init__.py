@@ -1,0 +1,1 @@
+"""Forecasting models, their intervals, features and guard (the code behind ``project.utils.pipelines``)."""

@@ -1,0 +1,65 @@
+"""Classical seasonal decomposition and simple exponential smoothing, the maths of Theta.
+
+Seasons of :data:`LONG_SEASON` or more observations (weekly data with
+``season_length=52``, monthly with 12) are yearly cycles: ``ets`` and
+``theta`` remove them by classical decomposition (:func:`seasonal_indices`)
+when a 90 % autocorrelation test finds them, instead of fitting seasonal
+states -- the practice of the M4 statistical benchmarks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["LONG_SEASON", "seasonal_indices", "ses_sse"]
+
+#: Seasons at least this long (observations) are yearly cycles of weekly or monthly data:
+#: handled by classical decomposition instead of seasonal states (see ``ETSForecaster``).
+LONG_SEASON = 12
+
+
+def seasonal_indices(z: np.ndarray, m: int, window: int | None = None) -> np.ndarray | None:
+    """Additive seasonal indices of ``z`` (summing to 0), or ``None`` without seasonality.
+
+    Classical decomposition: the lag-``m`` autocorrelation must exceed its 90 %
+    limit (the test of the M4 Theta benchmark); the indices are the mean
+    deviation from a centred moving average (``2 x m`` for even ``m``) per
+    phase, over the last ``window`` seasons when given.  Apply it to
+    ``log(y)`` for a multiplicative decomposition.  Phase ``p`` is position
+    ``i`` with ``i % m == p`` counted from the first value.
+    """
+    n = len(z)
+    if m < 2 or n < 2 * m + 2:
+        return None
+    x = z - z.mean()
+    denom = float(x @ x)
+    if denom <= 0:
+        return None
+    acf = np.array([float(x[k:] @ x[:-k]) / denom for k in range(1, m + 1)])
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
+    if abs(acf[-1]) <= limit:
+        return None
+    window_len = m if m % 2 else m + 1
+    kernel = np.ones(window_len) / window_len
+    if m % 2 == 0:  # 2 x m centred average for even seasons
+        kernel = np.r_[0.5, np.ones(m - 1), 0.5] / m
+    trend = np.convolve(z, kernel, mode="same")
+    half = len(kernel) // 2
+    detrended = (z - trend)[half : n - half]
+    phase = (np.arange(n) % m)[half : n - half]
+    if window:
+        keep = int(window) * m
+        detrended, phase = detrended[-keep:], phase[-keep:]
+    indices = np.array([detrended[phase == p].mean() for p in range(m)])
+    return indices - indices.mean()
+
+
+def ses_sse(z: np.ndarray, alphas: np.ndarray) -> np.ndarray:
+    from scipy.signal import lfilter
+
+    sse = np.empty(len(alphas))
+    for i, alpha in enumerate(alphas):
+        level = lfilter([alpha], [1.0, alpha - 1.0], z, zi=[(1.0 - alpha) * z[0]])[0]
+        err = z[1:] - level[:-1]
+        sse[i] = float(err @ err)
+    return sse
