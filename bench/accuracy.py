@@ -136,9 +136,9 @@ def _automatic(raw: pd.DataFrame, cutoff: pd.Timestamp, config, freq: str, h: in
 
 
 def _candidate(method: str, y: np.ndarray, ds: pd.DatetimeIndex, h: int, config) -> pd.DataFrame:
-    from project.utils.selection import _make
+    from project.utils.selection import make_candidate
 
-    model = _make(method, config).fit(y, ds)
+    model = make_candidate(method, config).fit(y, ds)
     return model.predict(h, LEVELS)
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .calendars import BACKTEST_STEP, FREQUENCIES, SEASON_LENGTH, STALE_POLICIES
 from .errors import InputError
 from .utils.selection import SELECTION_METRICS, fit_series
 
@@ -60,7 +61,23 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("naive", "snaive", "ets", "theta", "gbm")
-KNOWN_CANDIDATES: tuple[str, ...] = ("naive", "snaive", "ets", "sarimax", "prophet", "gbm", "theta")
+KNOWN_CANDIDATES: tuple[str, ...] = (
+    "naive",
+    "snaive",
+    "ets",
+    "sarimax",
+    "prophet",
+    "gbm",
+    "theta",
+    "auto_ets",
+    "auto_theta",
+    "auto_arima",
+    "auto_ces",
+    "croston",
+    "tsb",
+    "adida",
+    "imapa",
+)
 MODEL_FORMAT = "ai_train_model.per_series/1"
 
 
@@ -68,9 +85,14 @@ MODEL_FORMAT = "ai_train_model.per_series/1"
 class TrainConfig:
     """Training options (picklable; sent as is to every worker).
 
-    ``step`` is the backtest step in days (``None``: 7, see
-    :mod:`project.utils.selection`); ``season_length`` is the seasonal period
-    in observations (7 for daily data, 52 or 1 for weekly); ``ensemble_sizes``
+    ``freq`` is the data's frequency (``D``, ``W`` or ``M``; ``None``: inferred
+    from the dates by :func:`project.preparation.prepare`); ``season_length``
+    (``None``: 7, 52 or 12 for the frequency) is the seasonal period in
+    observations; ``step`` is the backtest step in observations (``None``: 7
+    days, 4 weeks or 3 months, see :mod:`project.utils.selection`);
+    ``stale`` is the policy for stale series (:mod:`project.calendars`);
+    ``intermittent`` sends sparse series to ``sparse_candidates`` (see
+    :mod:`project.utils.selection`); ``ensemble_sizes``
     are the sizes of the top-k combinations tried, ``pool_trim`` and
     ``ensemble_margin`` steer the default pool combination (see
     :mod:`project.utils.selection`); ``model_params`` maps a
@@ -88,7 +110,11 @@ class TrainConfig:
     country: str | None = None
     missing: str = "auto"
     max_train_days: int = 1095
-    season_length: int = 7
+    season_length: int | None = None
+    freq: str | None = None
+    stale: str = "own-end"
+    intermittent: bool = True
+    sparse_candidates: tuple[str, ...] = ("croston", "tsb", "adida", "imapa")
     ensemble: bool = True
     ensemble_sizes: tuple[int, ...] = (2, 3)
     ensemble_margin: float = 0.1
@@ -97,6 +123,11 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.candidates = tuple(str(c).strip().lower() for c in self.candidates if str(c).strip())
+        self.sparse_candidates = tuple(
+            str(c).strip().lower() for c in self.sparse_candidates if str(c).strip()
+        )
+        if self.freq is not None:
+            self.freq = str(self.freq).strip().upper()
         self.levels = tuple(int(v) for v in self.levels)
         self.ensemble_sizes = tuple(int(v) for v in self.ensemble_sizes)
         self.metric = str(self.metric).lower()
@@ -127,9 +158,32 @@ class TrainConfig:
             raise InputError("n-jobs must be a positive number of workers or -1 for all cores")
         if int(self.max_train_days) < 28:
             raise InputError(f"max-train-days must be at least 28, got {self.max_train_days}")
-        if int(self.season_length) < 1:
+        if self.season_length is not None and int(self.season_length) < 1:
             raise InputError(f"season length must be at least 1, got {self.season_length}")
+        if self.freq is not None and self.freq not in FREQUENCIES:
+            raise InputError(f"unknown frequency {self.freq!r}; expected one of {', '.join(FREQUENCIES)}")
+        if self.stale not in STALE_POLICIES:
+            raise InputError(
+                f"unknown stale policy {self.stale!r}; expected one of {', '.join(STALE_POLICIES)}"
+            )
+        unknown = [c for c in self.sparse_candidates if c not in KNOWN_CANDIDATES]
+        if unknown:
+            raise InputError(f"unknown sparse candidate model(s) {', '.join(unknown)}")
         return self
+
+    def for_freq(self, freq: str | None = None) -> TrainConfig:
+        """This configuration with the frequency's season length and backtest step filled in.
+
+        Explicit values are kept; ``freq`` (default: the configured one, else
+        daily) fills only what is ``None``.
+        """
+        freq = str(self.freq or freq or "D").upper()
+        return dataclasses.replace(
+            self,
+            freq=freq,
+            season_length=int(self.season_length or SEASON_LENGTH[freq]),
+            step=self.step if self.step is not None else (None if freq == "D" else BACKTEST_STEP[freq]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters for the artifact metadata."""
@@ -227,7 +281,7 @@ def train(
 ) -> TrainResult:
     """Fit every series of ``prepared`` (a :class:`~project.preparation.PreparedData`
     or a long frame ``unique_id, ds, y``) and return the per-series results."""
-    config.validate()
+    config = config.validate().for_freq(getattr(prepared, "freq", None))
     data = getattr(prepared, "data", prepared)
     tasks = series_tasks(data)
     if not tasks:
@@ -291,9 +345,11 @@ def metrics_frame(result: TrainResult) -> Any:
     return out
 
 
-def series_frame(result: TrainResult) -> Any:
+def series_frame(result: TrainResult, stale: Sequence[str] = ()) -> Any:
+    """One row per series: chosen model, fallback, span, interval method, demand class, stale flag."""
     import pandas as pd
 
+    stale = set(stale)
     return pd.DataFrame(
         {
             "unique_id": [r.unique_id for r in result.results],
@@ -304,6 +360,8 @@ def series_frame(result: TrainResult) -> Any:
             "last_date": [r.last_date.date().isoformat() for r in result.results],
             "interval_method": [r.interval_method for r in result.results],
             "seconds": [round(r.seconds, 3) for r in result.results],
+            "demand": [getattr(r, "demand", "") for r in result.results],
+            "stale": [r.unique_id in stale for r in result.results],
         }
     )
 
@@ -396,7 +454,8 @@ def summarise(
     from .model_artifact import artifact_metadata
 
     metrics = metrics_frame(result)
-    series = series_frame(result)
+    stale = list((policy or {}).get("stale_series", [])) if isinstance(policy, Mapping) else []
+    series = series_frame(result, stale)
     forecast = forecast_table(result, keys)
     config = result.config
     metadata = artifact_metadata(
@@ -417,6 +476,9 @@ def summarise(
         fallbacks={r.unique_id: r.fallback for r in result.results if r.fallback},
         candidate_errors={r.unique_id: r.errors for r in result.results if r.errors},
         interval_methods={r.unique_id: r.interval_method for r in result.results},
+        freq=config.freq or "D",
+        stale_series=stale,
+        demand={r.unique_id: getattr(r, "demand", "") for r in result.results},
         warnings=list(warnings),
         **dict(extra or {}),
     )
@@ -476,7 +538,14 @@ def train_to_artifact(
     if not signing_key:
         raise InputError("a signing key is required to write a model artifact")
     prepared = prepare(
-        data, date_col, target_col, series_cols, missing=config.missing, horizon=int(config.horizon)
+        data,
+        date_col,
+        target_col,
+        series_cols,
+        missing=config.missing,
+        horizon=int(config.horizon),
+        freq=config.freq,
+        stale=config.stale,
     )
     frame = prepared.data
     nonzero = frame.groupby("unique_id")["y"].apply(lambda s: bool((s.fillna(0) != 0).any()))

@@ -41,6 +41,7 @@ from .base import BaseForecaster, back_transform, robust_sd, use_log
 from .decomposition import LONG_SEASON, seasonal_indices, ses_sse
 from .gbm import GBMForecaster
 from .intervals import normal_bounds, z_value
+from .statsforecast_models import AUTO_MODELS, INTERMITTENT_MODELS
 from .threads import one_thread
 
 __all__ = [
@@ -527,6 +528,8 @@ MODELS: dict[str, type[BaseForecaster]] = {
     "gbm": GBMForecaster,
     "theta": ThetaForecaster,
 }
+MODELS.update(INTERMITTENT_MODELS)
+MODELS.update(AUTO_MODELS)
 
 
 def make_model(name: str, **params: Any) -> BaseForecaster:

@@ -45,6 +45,16 @@ How one series is handled, and why:
    chosen forecast (:func:`project.utils.pipelines.conformal_bands`).  Output
    is always finite with ``lo <= mean <= hi``.
 
+**Sparse demand.**  Before anything else the series' demand is classified
+(:func:`project.forecasting.demand.classify_demand`: closed weekdays set
+aside, then Syntetos-Boylan ADI/CV²).  An *intermittent* or *lumpy* series
+is backtested on the intermittent-demand candidates instead
+(``config.sparse_candidates``, default Croston optimised, TSB, ADIDA, IMAPA)
+and ranked by RMSSE, which stays finite on zero windows and rewards the
+demand rate a stock decision needs (MASE or MAE would rank a zero forecast
+first).  ``config.intermittent=False`` turns this off.  The class is kept in
+``SeriesResult.demand``.
+
 **Fallbacks** (reported in ``SeriesResult.fallback``):
 
 * all-zero series: ``naive`` (the forecast is zero with zero-width bands);
@@ -69,6 +79,7 @@ import numpy as np
 import pandas as pd
 
 from ..forecasting.decomposition import LONG_SEASON
+from ..forecasting.demand import classify_demand
 from ..forecasting.guard import GuardedModel
 from ..forecasting.intervals import conformal_bands, finite_frame
 from ..forecasting.models import make_model
@@ -91,9 +102,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Metrics computed for every candidate and bucket of the backtest.
-BACKTEST_METRICS: tuple[str, ...] = ("mase", "smape", "mae", "rmse", "wmape", "bias")
+BACKTEST_METRICS: tuple[str, ...] = ("mase", "rmsse", "smape", "mae", "rmse", "wmape", "bias")
 #: Metrics that ``config.metric`` may name (lower is better for all of them).
-SELECTION_METRICS: tuple[str, ...] = ("mase", "smape", "mae", "rmse", "wmape")
+SELECTION_METRICS: tuple[str, ...] = ("mase", "rmsse", "smape", "mae", "rmse", "wmape")
+#: Candidates of a sparse (intermittent or lumpy) series, and the metric that ranks them.
+SPARSE_CANDIDATES: tuple[str, ...] = ("croston", "tsb", "adida", "imapa")
+SPARSE_METRIC = "rmsse"
 
 
 class SelectionSettings(Protocol):
@@ -145,6 +159,7 @@ class SeriesResult:
     cutoffs: tuple[pd.Timestamp, ...] = ()
     backtest: pd.DataFrame | None = None
     seconds: float = 0.0
+    demand: str = ""
 
 
 def ensemble_name(combine: str, members: Sequence[str]) -> str:
@@ -161,7 +176,7 @@ def min_train_length(config: SelectionSettings) -> int:
     cycle is enough there: a two-year minimum would send every younger weekly
     series to a naive forecast without any selection.
     """
-    m = int(config.season_length)
+    m = int(_param(config, "season_length", 7))
     if m >= LONG_SEASON:
         return max(m // 2, 14)
     return max(2 * m, 14)
@@ -195,11 +210,23 @@ def window_scale(train: np.ndarray, season_length: int) -> float:
     return value if value > 0 else 1.0
 
 
+def squared_scale(train: np.ndarray) -> float:
+    """The RMSSE scale of a training window: its mean squared one-step difference (never 0)."""
+    from .evaluacion import naive_mse
+
+    value = naive_mse(train)
+    if not np.isfinite(value) or value <= 0:
+        value = float(np.mean(np.square(train[np.isfinite(train)]))) if train.size else 1.0
+    return value if value > 0 else 1.0
+
+
 def selection_score(errors: np.ndarray, actual: np.ndarray, scales: np.ndarray, metric: str) -> float:
     """Selection score over all horizons: per-window value averaged over windows."""
     abs_err = np.abs(errors)
     if metric == "mase":
         per = abs_err.mean(axis=1) / scales
+    elif metric == "rmsse":  # ``scales`` are the squared (naive MSE) scales here
+        per = np.sqrt((errors**2).mean(axis=1) / scales)
     elif metric == "mae":
         per = abs_err.mean(axis=1)
     elif metric == "rmse":
@@ -225,6 +252,7 @@ def _cv_frame(
     actual: np.ndarray,
     mean: np.ndarray,
     scales: np.ndarray,
+    scales2: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """A backtest in :func:`project.utils.evaluacion.cross_validation`'s layout."""
     w, h = actual.shape
@@ -237,6 +265,7 @@ def _cv_frame(
             "y": actual.ravel(),
             "mean": mean.ravel(),
             "scale": np.repeat(scales, h),
+            "scale2": np.repeat(scales if scales2 is None else scales2, h),
         }
     )
 
@@ -259,6 +288,7 @@ def _simple_fit(
     name: str,
     reason: str,
     started: float,
+    demand: str = "",
 ) -> SeriesResult:
     """Fallback path: one simple model, its own bands, no backtest."""
     h, levels = int(config.horizon), tuple(int(v) for v in config.levels)
@@ -282,6 +312,7 @@ def _simple_fit(
         fallback=reason,
         interval_method="native",
         seconds=time.perf_counter() - started,
+        demand=demand,
     )
 
 
@@ -363,11 +394,21 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     metric = str(_param(config, "metric", "mase")).lower()
     step = int(config.step) if getattr(config, "step", None) else min(7, h)
     finite = y[np.isfinite(y)]
+    demand = classify_demand(y, season, window=max_train)
+    candidates = tuple(dict.fromkeys(config.candidates))
+    if demand.sparse and _param(config, "intermittent", True):
+        # intermittent demand: Croston-type rates, ranked by a metric that rewards the rate
+        candidates = tuple(dict.fromkeys(_param(config, "sparse_candidates", SPARSE_CANDIDATES)))
+        metric = SPARSE_METRIC
 
     if np.all(finite == 0):
-        return _simple_fit(uid, y, ds, config, "naive", "all-zero series: zero forecast (naive)", started)
+        return _simple_fit(
+            uid, y, ds, config, "naive", "all-zero series: zero forecast (naive)", started, demand.kind
+        )
     if np.all(finite == finite[0]):
-        return _simple_fit(uid, y, ds, config, "naive", "constant series: naive forecast", started)
+        return _simple_fit(
+            uid, y, ds, config, "naive", "constant series: naive forecast", started, demand.kind
+        )
     need = h + min_train_length(config)
     if y.size < need:
         name = "snaive" if y.size >= 2 * season else "naive"
@@ -375,7 +416,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
             f"series too short for a backtest ({y.size} days, needs {need} = horizon {h} + "
             f"{min_train_length(config)}): {name} without selection"
         )
-        return _simple_fit(uid, y, ds, config, name, reason, started)
+        return _simple_fit(uid, y, ds, config, name, reason, started, demand.kind)
 
     # ---- windows: as many as asked for that leave min_train days of training
     n = y.size
@@ -384,6 +425,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     w = len(ends)
     actual = np.stack([y[e : e + h] for e in ends])
     scales = np.array([window_scale(y[max(0, e - max_train) : e], season) for e in ends])
+    scales2 = np.array([squared_scale(y[max(0, e - max_train) : e]) for e in ends])
     cut_dates = [ds[e - 1] for e in ends]
     target_ds = [ds[e : e + h] for e in ends]
     nonnegative = bool(np.all(finite >= 0))
@@ -391,7 +433,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     # ---- backtest every candidate on the same windows
     means: dict[str, np.ndarray] = {}
     errors: dict[str, str] = {}
-    for name in dict.fromkeys(config.candidates):
+    for name in candidates:
         fc = np.empty((w, h))
         reasons = []
         try:
@@ -409,7 +451,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
         means[name] = fc
     if not means:
         reason = "every candidate failed in the backtest: seasonal naive"
-        result = _simple_fit(uid, y, ds, config, "snaive", reason, started)
+        result = _simple_fit(uid, y, ds, config, "snaive", reason, started, demand.kind)
         result.errors = errors
         return result
 
@@ -420,13 +462,14 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     def err_of(fc: np.ndarray) -> np.ndarray:
         return np.where(valid, act0 - fc, 0.0)
 
-    scores = {name: selection_score(err_of(fc), act0, scales, metric) for name, fc in means.items()}
-    ranking = sorted(scores, key=lambda k: (scores[k], list(config.candidates).index(k)))
+    score_scales = scales2 if metric == "rmsse" else scales
+    scores = {name: selection_score(err_of(fc), act0, score_scales, metric) for name, fc in means.items()}
+    ranking = sorted(scores, key=lambda k: (scores[k], candidates.index(k)))
     options: dict[str, tuple[str, tuple[str, ...]]] = {name: ("single", (name,)) for name in ranking}
     pool_label = None
     if _param(config, "ensemble", True):
         # members listed in candidate order, so one combination has one name across series
-        order = list(dict.fromkeys(config.candidates))
+        order = list(candidates)
 
         def members_of(names: Sequence[str]) -> tuple[str, ...]:
             return tuple(sorted(names, key=order.index))
@@ -446,7 +489,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
             if label not in options:
                 combo = np.mean([means[m] for m in top], axis=0)
                 means[label] = combo
-                scores[label] = selection_score(err_of(combo), act0, scales, metric)
+                scores[label] = selection_score(err_of(combo), act0, score_scales, metric)
                 options[label] = ("mean", top)
             if top == pool:
                 pool_label = label
@@ -461,7 +504,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     tables = []
     chosen_cv = None
     for label, fc in means.items():
-        cv = _cv_frame(uid, cut_dates, target_ds, actual, fc, scales)
+        cv = _cv_frame(uid, cut_dates, target_ds, actual, fc, scales, scales2)
         tables.append(_bucket_table(uid, label, cv))
         if label == chosen:
             chosen_cv = cv
@@ -512,4 +555,5 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
         cutoffs=tuple(cut_dates),
         backtest=chosen_cv,
         seconds=time.perf_counter() - started,
+        demand=demand.kind,
     )

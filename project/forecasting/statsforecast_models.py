@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from .pipelines import BaseForecaster
+from .base import BaseForecaster
 
 __all__ = [
     "INTERMITTENT_MODELS",

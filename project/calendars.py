@@ -29,7 +29,7 @@ consecutive observations.  So a silence is stale when it is longer than the
 horizon (a zero forecast would extrapolate nothing but the silence), or much
 longer than the gaps the series usually has (three times, and at least a week
 of days, two weeks or one month).  What happens to a stale series is the
-``stale`` policy of :func:`project.utils.datos.prepare`: ``own-end``
+``stale`` policy of :func:`project.preparation.prepare`: ``own-end``
 (default: its calendar ends at its own last observation and its forecast
 starts the step after it; flagged), ``zero`` (the silence is read as zero
 demand up to the input's end) or ``drop`` (left out, reported).
@@ -42,7 +42,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from .errors import InputError
 
 __all__ = [
     "FREQUENCIES",

@@ -27,7 +27,7 @@ only one of them is intermittent demand:
    ============  ==============  ==============
 
    *intermittent* and *lumpy* series are **sparse**: they get the
-   intermittent-demand candidates (:mod:`project.utils.intermittent`).
+   intermittent-demand candidates (:mod:`project.forecasting.statsforecast_models`).
 
 The classification reads the most recent ``window`` observations (the
 training window), so a product whose sales picked up is judged on its
