@@ -23,15 +23,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import InputError
+from .cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, run_tool, tool_parser
 
 __all__ = ["main", "summarize", "excel_report", "merge", "register", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+EXIT_FAILED = EXIT_FAILURE
+EXIT_USAGE = EXIT_BAD_INPUT
 
 
 def summarize(df, metadata=None, today=None) -> dict:
@@ -178,12 +177,11 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = tool_parser(
         prog="python -m project.dataset_manager",
         description="Summaries, Excel reports, merges and S3 registration of "
         "dataset versions. Exit 0 done, 1 failed, 2 bad arguments.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser(
         "summary", help="per-column statistics, coverage and gaps per series, consistency checks"
@@ -225,18 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    try:
-        return args.func(args)
-    except InputError as ex:
-        print(f"error: {ex}", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as ex:  # noqa: BLE001 - a CLI never shows a traceback
-        logger.debug("command failed", exc_info=True)
-        print(f"failed: {type(ex).__name__}: {ex}"[:500], file=sys.stderr)
-        return EXIT_FAILED
+    """Command-line entry point; returns the exit code."""
+    return run_tool(build_parser(), argv, lambda args: args.func(args), action="the command")
 
 
 if __name__ == "__main__":

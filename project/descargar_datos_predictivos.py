@@ -22,16 +22,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .cli import configure_logging, parse_args
+from .cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, EXIT_STOPPED, run_tool, tool_parser
 
 __all__ = ["main", "download_report", "EXIT_OK", "EXIT_FAILED", "EXIT_BAD_INPUT", "EXIT_STOPPED"]
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK = 0  #: complete: the output file is written
-EXIT_FAILED = 1  #: failed (API errors after retries, changed rowCount...); rerun resumes
-EXIT_BAD_INPUT = 2  #: bad arguments, unusable credentials, unknown fields or no access
-EXIT_STOPPED = 3  #: stopped early (quota exhausted): run the same command again to resume
+EXIT_FAILED = EXIT_FAILURE  #: failed (API errors after retries, changed rowCount...); rerun resumes
 
 
 def download_report(*args, **kwargs):  # noqa: ANN002, ANN003 - thin re-export, documented there
@@ -62,7 +59,7 @@ def _seconds(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = tool_parser(
         prog="python -m project.descargar_datos_predictivos",
         description="Download a GA4 report (Data API runReport) to CSV or Parquet, resumably.",
     )
@@ -98,16 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give up retrying one call after this many seconds (default 600)")
     p.add_argument("--timeout", type=_seconds, default=120.0, metavar="S",
                    help="timeout of a single API call in seconds (default 120)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args, code = parse_args(build_parser(), argv)
-    if args is None:
-        return code
-    configure_logging(args.verbose)
-    from .errors import InputError
+    """Command-line entry point; returns the exit code."""
+    return run_tool(
+        build_parser(),
+        argv,
+        _main,
+        action="download",
+        interrupted=(EXIT_STOPPED, "interrupted; run the same command again to resume"),
+    )
+
+
+def _main(args: argparse.Namespace) -> int:
     from .ga4.client import RetryPolicy
     from .ga4.download import ReportRequest
     from .ga4.download import download_report as _download
@@ -124,21 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stats = _download(args.credentials, request, args.output, checkpoint_path=args.checkpoint,
                           api_endpoint=args.api_endpoint, transport=args.transport,
                           retry_policy=policy, restart=args.restart)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except DownloadError as exc:
         if exc.stats is not None:
             print(json.dumps(exc.stats.to_dict(), indent=2))
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT if exc.reason in ("permission_denied", "invalid_argument") else EXIT_FAILED
-    except KeyboardInterrupt:
-        print("error: interrupted; run the same command again to resume", file=sys.stderr)
-        return EXIT_STOPPED
-    except Exception as exc:  # last resort: one line, never a traceback for a user
-        logger.debug("download failed", exc_info=True)
-        print(f"error: unexpected failure: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
     print(json.dumps(stats.to_dict(), indent=2))
     if stats.status == "stopped":
         print(f"stopped: {stats.message}", file=sys.stderr)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .cli import OneLineUsageParser
+from .cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, run_tool, tool_parser
 from .errors import ArtifactError, InputError
 from .training import (
     DEFAULT_CANDIDATES,
@@ -56,10 +56,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
-
 DEMO_DATA = Path(__file__).resolve().parent / "data" / "wikipedia_pageviews_daily.csv"
 DEMO_COLUMNS = {"date_col": "date", "target_col": "pageviews", "series_cols": ("page",)}
 DEFAULT_DEMO_OUTPUT = Path("out") / "demo_model.zip"
@@ -69,7 +65,7 @@ DEFAULT_DEMO_OUTPUT = Path("out") / "demo_model.zip"
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = OneLineUsageParser(
+    parser = tool_parser(
         prog="python -m project.entrenar_modelo",
         description="Backtest candidate models per series, choose or ensemble, refit, forecast "
         "and write a signed model artifact (zip).",
@@ -132,8 +128,6 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"train on the embedded Wikipedia pageviews sample (output default {DEFAULT_DEMO_OUTPUT})",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
 
 
@@ -180,27 +174,14 @@ def _format_table(table: Any) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    return run_tool(
+        _build_parser(),
+        argv,
+        _main,
+        action="training",
+        log_level=logging.INFO,
+        interrupted=(EXIT_FAILURE, "interrupted; no artifact was written"),
     )
-    for noisy in ("cmdstanpy", "prophet", "distributed", "numba", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        return _main(args)
-    except (InputError, ArtifactError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("error: interrupted; no artifact was written", file=sys.stderr)
-        return EXIT_FAILURE
-    except Exception as exc:  # noqa: BLE001 - a CLI user gets one line, the log gets the traceback
-        logger.debug("training failed", exc_info=True)
-        print(f"error: training failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
 
 
 def _main(args: argparse.Namespace) -> int:

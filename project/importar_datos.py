@@ -30,6 +30,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from .cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, run_tool, tool_parser
 from .errors import InputError
 
 __all__ = [
@@ -47,9 +48,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK = 0
-EXIT_FAILED = 1  # unexpected internal error (never a traceback)
-EXIT_REJECTED = 2
+EXIT_FAILED = EXIT_FAILURE  # unexpected internal error (never a traceback)
+EXIT_REJECTED = EXIT_BAD_INPUT  # the file was rejected; nothing was written
 
 PREVIEW_ROWS = 20
 
@@ -345,7 +345,7 @@ def _default_name(output: Path, base_meta: Mapping[str, Any]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = tool_parser(
         prog="python -m project.importar_datos",
         description="Import a sales/GA4 CSV or XLSX file into a validated Parquet dataset version. "
         "Exit 0 accepted, 2 rejected (reason on stderr, no dataset written).",
@@ -404,20 +404,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Command-line entry point; returns the exit code."""
+    return run_tool(
+        build_parser(),
+        argv,
+        _main,
+        action="import",
+        bad_input="rejected",
+        interrupted=(EXIT_FAILED, "interrupted, nothing written"),
+    )
+
+
+def _main(args: argparse.Namespace) -> int:
+    from .datasets.export import atomic_write_bytes
+    from .datasets.metadata import check_name
+    from .datasets.reader import Limits
+    from .datasets.templates import parse_mapping_arg
+
     output = Path(args.output)
     errors_path = Path(args.errors) if args.errors else output.with_name(output.stem + ".errors.csv")
+    if args.version is not None and args.version < 1:
+        raise InputError("--version must be 1 or more")
+    if output.resolve() == Path(args.file).resolve():
+        raise InputError("--output must not be the input file")
     try:
-        from .datasets.export import atomic_write_bytes
-        from .datasets.metadata import check_name
-        from .datasets.reader import Limits
-        from .datasets.templates import parse_mapping_arg
-
-        if args.version is not None and args.version < 1:
-            raise InputError("--version must be 1 or more")
-        if output.resolve() == Path(args.file).resolve():
-            raise InputError("--output must not be the input file")
         result = import_file(
             args.file,
             template=args.template,
@@ -428,26 +438,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             sheet=args.sheet,
             limits=Limits(max_uncompressed_bytes=args.max_uncompressed_mb << 20),
         )
-        atomic_write_bytes(errors_path, result.errors_csv())
-        if not result.accepted:
-            print(f"rejected: {result.reason} (details in {errors_path})", file=sys.stderr)
-            return EXIT_REJECTED
-        name = check_name(args.name) if args.name else _default_name(output, result.base_metadata)
-        meta = result.metadata(name, version=args.version)
-        result.write(output, meta)
-    except InputError as ex:
-        print(f"rejected: {ex}", file=sys.stderr)
-        return EXIT_REJECTED
-    except KeyboardInterrupt:
-        print("interrupted, nothing written", file=sys.stderr)
-        return EXIT_FAILED
     except MemoryError:
-        print("rejected: not enough memory to import this file", file=sys.stderr)
+        raise InputError("not enough memory to import this file") from None
+    atomic_write_bytes(errors_path, result.errors_csv())
+    if not result.accepted:
+        print(f"rejected: {result.reason} (details in {errors_path})", file=sys.stderr)
         return EXIT_REJECTED
-    except Exception as ex:  # noqa: BLE001 - a CLI never shows a traceback
-        logger.debug("import failed", exc_info=True)
-        print(f"error: {type(ex).__name__}: {ex}"[:500], file=sys.stderr)
-        return EXIT_FAILED
+    name = check_name(args.name) if args.name else _default_name(output, result.base_metadata)
+    meta = result.metadata(name, version=args.version)
+    result.write(output, meta)
     s = result.stats
     if args.json:
         print(

@@ -42,7 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from .errors import ArtifactError
+from .cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, run_tool, tool_parser
+from .errors import ArtifactError, InputError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -80,9 +81,8 @@ MAX_TOTAL_BYTES = 2 << 30
 MAX_COMPRESSION_RATIO = 200
 MAX_SIGNATURE_BYTES = 64 * 1024
 
-EXIT_OK = 0
-EXIT_INVALID = 1
-EXIT_USAGE = 2
+EXIT_INVALID = EXIT_FAILURE  #: the artifact failed verification
+EXIT_USAGE = EXIT_BAD_INPUT
 
 _ZIP_DATE = (2020, 1, 1, 0, 0, 0)  # fixed member timestamps: same inputs, same bytes
 
@@ -499,7 +499,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="read the signing key from this file (trailing newline ignored)",
     )
-    parser = argparse.ArgumentParser(
+    parser = tool_parser(
         prog="python -m project.model_artifact",
         description="Verify or inspect a signed ai_train_model artifact.",
     )
@@ -511,22 +511,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns ``EXIT_OK`` (0), ``EXIT_INVALID`` (1) or ``EXIT_USAGE`` (2)."""
-    from .cli import parse_args
+    return run_tool(_build_parser(), argv, _main, action="verification")
 
-    args, code = parse_args(_build_parser(), argv, usage_code=EXIT_USAGE)
-    if args is None:
-        return code
-    try:
-        cli_key: str | bytes | None = args.signing_key
-        if args.signing_key_file is not None:
+
+def _main(args: argparse.Namespace) -> int:
+    cli_key: str | bytes | None = args.signing_key
+    if args.signing_key_file is not None:
+        try:
             cli_key = args.signing_key_file.read_bytes().rstrip(b"\r\n")
-        key = resolve_signing_key(cli_key)
-    except (ArtifactError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        except OSError as exc:
+            raise InputError(f"cannot read the signing key file: {exc}") from None
+    key = resolve_signing_key(cli_key)
     if not Path(args.artifact).is_file():
-        print(f"error: artifact {args.artifact!r} does not exist or is not a file", file=sys.stderr)
-        return EXIT_USAGE
+        raise InputError(f"artifact {args.artifact!r} does not exist or is not a file")
     try:
         contents = verify_artifact(args.artifact, key)
     except ArtifactError as exc:

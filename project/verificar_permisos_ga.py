@@ -17,15 +17,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from .cli import configure_logging, parse_args
+from .cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, run_tool, tool_parser
 
 __all__ = ["main", "check_access", "EXIT_OK", "EXIT_NO_ACCESS", "EXIT_BAD_INPUT"]
 
 logger = logging.getLogger(__name__)
 
-EXIT_OK = 0  #: the property (or, without --property, at least one property) is reachable
-EXIT_NO_ACCESS = 1  #: the key works but reaches nothing useful, or the API could not be reached
-EXIT_BAD_INPUT = 2  #: unusable key file or bad arguments
+EXIT_NO_ACCESS = EXIT_FAILURE  #: the key works but reaches nothing useful, or the API could not be reached
 
 
 def check_access(*args, **kwargs):  # noqa: ANN002, ANN003 - thin re-export, documented there
@@ -36,7 +34,7 @@ def check_access(*args, **kwargs):  # noqa: ANN002, ANN003 - thin re-export, doc
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = tool_parser(
         prog="python -m project.verificar_permisos_ga",
         description="Check the GA4 accounts, properties, dimensions and metrics a service account reaches.",
     )
@@ -49,15 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "or an http(s):// URL (REST); default: Google's public endpoints")
     parser.add_argument("--transport", choices=("grpc", "rest"), default=None,
                         help="client transport (default: gRPC, REST for http(s):// endpoints)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args, code = parse_args(build_parser(), argv)
-    if args is None:
-        return code
-    configure_logging(args.verbose)
+    """Command-line entry point; returns the exit code."""
+    return run_tool(build_parser(), argv, _main, action="access check")
+
+
+def _main(args: argparse.Namespace) -> int:
     from .errors import InputError
     from .ga4.access import check_access as _check
     from .ga4.credentials import CredentialsError

@@ -21,24 +21,25 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from ..cli import OneLineUsageParser
-from ..errors import ArtifactError, InputError
+from ..cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, run_tool, tool_parser
 from ..incremental_training import merge_history, update_artifact, update_series
 
-__all__ = ["update_artifact", "update_series", "merge_history", "main"]
-
-logger = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_BAD_INPUT = 2
+__all__ = [
+    "update_artifact",
+    "update_series",
+    "merge_history",
+    "main",
+    "EXIT_OK",
+    "EXIT_FAILURE",
+    "EXIT_BAD_INPUT",
+]
 
 
 # --------------------------------------------------------------------------- CLI
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = OneLineUsageParser(
+    parser = tool_parser(
         prog="python -m project.utils.incremental",
         description="Append new days to a trained model artifact, refit cheaply, "
         "reselect where accuracy degraded.",
@@ -66,44 +67,43 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--signing-key", default=None, metavar="KEY", help="HMAC key (default: $AI_TRAIN_MODEL_SIGNING_KEY)"
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    parser.add_argument(
+        "--dask-address", default=None, metavar="ADDR", help="Dask scheduler address (default: stored)"
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
-    args = _build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.ERROR if args.quiet else logging.INFO, stream=sys.stderr)
-    try:
-        from ..model_artifact import file_sha256, load_artifact, resolve_signing_key
-        from .datos import read_table
+    return run_tool(_build_parser(), argv, _main, action="update", log_level=logging.INFO)
 
-        key = resolve_signing_key(args.signing_key)
-        config = None
-        if args.n_jobs is not None:
-            config = dataclasses.replace(
-                load_artifact(args.artifact, key).model["config"], n_jobs=args.n_jobs
-            )
-        frame = read_table(args.input)
-        summary = update_artifact(
-            args.artifact,
-            frame,
-            args.output,
-            key,
-            config,
-            args.degrade_threshold,
-            date_col=args.date_col,
-            target_col=args.target_col,
-            series_cols=[c.strip() for c in args.series_cols.split(",") if c.strip()],
-            source_sha256=file_sha256(args.input),
-        )
-    except (InputError, ArtifactError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Exception as exc:  # noqa: BLE001
-        logger.debug("update failed", exc_info=True)
-        print(f"error: update failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+
+def _main(args: argparse.Namespace) -> int:
+    from ..model_artifact import file_sha256, load_artifact, resolve_signing_key
+    from .datos import read_table
+
+    key = resolve_signing_key(args.signing_key)
+    config = None
+    overrides = {
+        name: value
+        for name, value in (("n_jobs", args.n_jobs), ("dask_address", args.dask_address))
+        if value is not None
+    }
+    if overrides:
+        config = dataclasses.replace(load_artifact(args.artifact, key).model["config"], **overrides)
+    frame = read_table(args.input)
+    summary = update_artifact(
+        args.artifact,
+        frame,
+        args.output,
+        key,
+        config,
+        args.degrade_threshold,
+        date_col=args.date_col,
+        target_col=args.target_col,
+        series_cols=[c.strip() for c in args.series_cols.split(",") if c.strip()],
+        source_sha256=file_sha256(args.input),
+    )
     for uid, info in summary.metadata["update"]["series"].items():
         print(f"{uid}: {info['action']}")
     print(
