@@ -131,8 +131,15 @@ def _automatic(raw: pd.DataFrame, cutoff: pd.Timestamp, config, freq: str, h: in
     while ds[-1] + steps_short * offset < cutoff:
         steps_short += 1
     cfg = dataclasses.replace(config, horizon=h + steps_short) if steps_short else config
-    fc = fit_series("s", data["y"].to_numpy(float), ds, cfg).forecast
-    return fc.iloc[steps_short : steps_short + h].reset_index(drop=True)
+    result = fit_series("s", data["y"].to_numpy(float), ds, cfg)
+    fc = result.forecast.iloc[steps_short : steps_short + h].reset_index(drop=True)
+    fc.attrs.update(
+        errors=result.conformal_errors,
+        interval=result.interval_method,
+        model=result.model,
+        demand=result.demand,
+    )
+    return fc
 
 
 def _candidate(method: str, y: np.ndarray, ds: pd.DatetimeIndex, h: int, config) -> pd.DataFrame:
@@ -214,6 +221,11 @@ def _task(s: Series, origin: int, method: str, h: int, m: int, config, freq: str
         "test": test,
         "scale": scale,
     }
+    if method == "automatic":
+        row.update({k: fc.attrs.get(k) for k in ("errors", "interval", "model", "demand")})
+        row.update(
+            {f"{side}-{lv}": fc[f"{side}-{lv}"].to_numpy(float) for lv in LEVELS for side in ("lo", "hi")}
+        )
     for lv in LEVELS:
         if f"lo-{lv}" in fc:
             row[f"in{lv}"] = (test >= fc[f"lo-{lv}"].to_numpy(float) - 1e-9) & (
@@ -362,6 +374,8 @@ def run_panel(args: argparse.Namespace) -> int:
         f"candidates {','.join(config.candidates)}; n_jobs={args.n_jobs}"
     )
     report(frame, h, title, time.perf_counter() - started)
+    if args.dump:
+        frame.to_pickle(args.dump)
     if args.dates_check:
         dates_check(series, freq, h, args.stale)
     return 0
@@ -450,6 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--half", choices=("a", "b"), default=None, help="keep one half of the series")
     parser.add_argument("--dates-check", action="store_true", help="also train the whole file once")
     parser.add_argument("--stale", default="own-end", help="stale policy of the dates check")
+    parser.add_argument("--dump", metavar="FILE", default=None, help="pickle every forecast row (replays)")
     parser.add_argument("--m4", action="store_true", help="score OWA on M4 Weekly instead")
     parser.add_argument("--offset", type=int, default=0, metavar="N", help="M4: skip the first N series")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N series")

@@ -93,6 +93,7 @@ __all__ = [
     "MISSING_POLICIES",
     "PreparedData",
     "prepare",
+    "prepare_future",
     "series_key",
 ]
 
@@ -179,6 +180,7 @@ def prepare(
     freq: str | None = None,
     stale: str = "own-end",
     end: _dt.date | str | pd.Timestamp | None = None,
+    regressors: Sequence[str] = (),
 ) -> PreparedData:
     """Validate a user table and turn it into complete daily long-format series.
 
@@ -195,6 +197,10 @@ def prepare(
     stale series (``own-end``, ``zero`` or ``drop``, see
     :mod:`project.calendars`); ``end`` is the last date the input covers
     (default: its last date), against which trailing silences are measured.
+    ``regressors`` name numeric columns known in advance (promotions, prices,
+    planned closures) carried into ``data``: duplicate rows are averaged and
+    days without a value take the previous day's (the next one's at the
+    start of a series).
 
     Raises :class:`InputError` with the rows, columns or values at fault.
     """
@@ -208,6 +214,16 @@ def prepare(
         raise InputError(f"frequency {freq!r} is unknown; expected one of {', '.join(FREQUENCIES)}")
     series_cols = list(series_cols)
     _check_columns(df, date_col, target_col, series_cols)
+    regressors = list(regressors)
+    absent = [c for c in regressors if c not in df.columns]
+    if absent:
+        raise InputError(
+            f"regressor column(s) {', '.join(map(repr, absent))} not found; available columns: "
+            f"{', '.join(repr(str(c)) for c in df.columns)}"
+        )
+    clash = [c for c in regressors if c in (date_col, target_col, *series_cols)]
+    if clash:
+        raise InputError(f"column(s) {', '.join(map(repr, clash))} cannot be both a regressor and a key")
     if len(df) == 0:
         raise InputError("the input has no data rows")
     if len(df) == 1:
@@ -232,6 +248,8 @@ def prepare(
             "y": target.to_numpy(),
         }
     )
+    for name in regressors:
+        long[name] = _coerce_target(df[name].reset_index(drop=True), name).to_numpy()
     keys = _keys_frame(df.reset_index(drop=True), series_cols, long["unique_id"])
     warnings: list[str] = []
 
@@ -312,6 +330,8 @@ def prepare(
         }
     )
     data["outlier"] = _flag_outliers(data["y"].to_numpy(), ~data["filled"].to_numpy(), lengths)
+    if regressors:
+        data = _attach_regressors(data, long, regressors)
     outliers_per_series = np.add.reduceat(
         data["outlier"].to_numpy(np.int64), np.r_[0, np.cumsum(lengths)[:-1]]
     )
@@ -415,6 +435,45 @@ def prepare(
         },
     }
     return PreparedData(data=data, keys=keys, report=report, policy=policy, warnings=warnings, freq=freq)
+
+
+def prepare_future(
+    future: pd.DataFrame, date_col: str, series_cols: Sequence[str], regressors: Sequence[str]
+) -> pd.DataFrame:
+    """The known-future values of ``regressors`` as a long frame ``unique_id, ds, <regressors>``.
+
+    ``future`` has the training input's date and series columns; its dates
+    may lie after today.  Raises :class:`InputError` naming absent columns or
+    values that are not numbers.
+    """
+    if not isinstance(future, pd.DataFrame) or future.empty:
+        raise InputError("the future frame of known-future regressors is empty")
+    series_cols = list(series_cols)
+    absent = [c for c in [date_col, *series_cols, *regressors] if c not in future.columns]
+    if absent:
+        raise InputError(
+            f"the future frame lacks column(s) {', '.join(map(repr, absent))}; it needs the date, the "
+            "series key columns and every known-future regressor"
+        )
+    frame = future.reset_index(drop=True)
+    dates, _ = parse_dates(frame[date_col])
+    out = pd.DataFrame({"unique_id": series_key(frame, series_cols).to_numpy(), "ds": dates.to_numpy()})
+    for name in regressors:
+        out[name] = _coerce_target(frame[name], name).to_numpy()
+    return out
+
+
+def _attach_regressors(data: pd.DataFrame, long: pd.DataFrame, regressors: list[str]) -> pd.DataFrame:
+    """Regressor values on every calendar day: mean of duplicates, carried forward, then back."""
+    values = long.groupby(["unique_id", "ds"], sort=True)[regressors].mean().reset_index()
+    out = data.merge(values, on=["unique_id", "ds"], how="left", sort=False)
+    out[regressors] = out.groupby("unique_id", sort=False)[regressors].transform(lambda c: c.ffill().bfill())
+    empty = out[regressors].isna().any(axis=1)
+    if empty.any():
+        uid = out.loc[empty, "unique_id"].iloc[0]
+        column = next(c for c in regressors if out.loc[empty, c].isna().any())
+        raise InputError(f"regressor column {column!r} has no value for series {uid!r}")
+    return out
 
 
 def _check_columns(df: pd.DataFrame, date_col: str, target_col: str, series_cols: list[str]) -> None:

@@ -195,6 +195,9 @@ def make_candidate(name: str, config: Any) -> Any:
         params["country"] = config.country
     if name == "gbm":
         params["max_horizon"] = int(config.horizon)
+    regressors = tuple(_param(config, "regressors", ()))
+    if regressors:
+        params["known_exog" if name == "gbm" else "regressors"] = regressors
     params.update(dict(_param(config, "model_params", {}).get(name, {})))
     return GuardedModel(make_model(name, **params), fallback="snaive", season_length=season)
 
@@ -341,8 +344,9 @@ def pooled_errors(errors: np.ndarray, radius: int = 3) -> np.ndarray:
 
 
 def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
-    """``unique_id, ds, horizon`` plus the forecast columns, dated after the last of ``ds``."""
-    future = pd.date_range(ds[-1] + pd.Timedelta(days=1), periods=h, freq=_freq(ds))
+    """``unique_id, ds, horizon`` plus the forecast columns, dated one step after another from ``ds[-1]``."""
+    step = _freq(ds)
+    future = pd.DatetimeIndex([ds[-1] + step * k for k in range(1, h + 1)])
     frame = pred.reset_index(drop=True).copy()
     frame.insert(0, "horizon", np.arange(1, h + 1))
     frame.insert(0, "ds", future)
@@ -350,20 +354,34 @@ def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -
     return frame
 
 
-def _freq(ds: pd.DatetimeIndex) -> pd.DateOffset | str:
-    """The series' step: daily unless the dates say otherwise (e.g. weekly M4 data)."""
+def _freq(ds: pd.DatetimeIndex) -> pd.DateOffset:
+    """The series' step: daily unless the dates say otherwise (weekly, or month starts/ends)."""
     if len(ds) >= 2:
         delta = ds[-1] - ds[-2]
+        if delta >= pd.Timedelta(days=28) and (ds[-2:].day == 1).all():
+            return pd.offsets.MonthBegin()
+        if delta >= pd.Timedelta(days=28) and ds[-2:].is_month_end.all():
+            return pd.offsets.MonthEnd()
         if delta != pd.Timedelta(days=1):
             return pd.tseries.frequencies.to_offset(delta)
-    return "D"
+    return pd.tseries.frequencies.to_offset("D")
 
 
-def fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesResult:
+def fit_series(
+    uid: str,
+    y: Any,
+    ds: Any,
+    config: SelectionSettings,
+    X: pd.DataFrame | None = None,
+    X_future: pd.DataFrame | None = None,
+) -> SeriesResult:
     """Backtest the candidates on one series, choose, refit and forecast.
 
     ``y`` holds the values oldest first (NaN allowed inside: the models
-    interpolate), ``ds`` their dates.  ``config`` is a
+    interpolate), ``ds`` their dates.  With ``config.regressors`` (known-future
+    columns), ``X`` holds their values on the ``ds`` rows and ``X_future`` on
+    the ``horizon`` steps after the last one; the candidates that can use
+    them (``gbm``, ``prophet``, ``sarimax``) do, the others ignore them.  ``config`` is a
     :class:`project.training.TrainConfig` or any object with the
     attributes of :class:`SelectionSettings`.  Never raises for a difficult
     series: failures become fallbacks recorded in the result.
@@ -375,10 +393,21 @@ def fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesRe
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
-        return _fit_series(uid, y, ds, config)
+        return _fit_series(uid, y, ds, config, X, X_future)
 
 
-def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesResult:
+def _rows(X: pd.DataFrame | None, start: int, stop: int) -> pd.DataFrame | None:
+    return None if X is None else X.iloc[start:stop].reset_index(drop=True)
+
+
+def _fit_series(
+    uid: str,
+    y: Any,
+    ds: Any,
+    config: SelectionSettings,
+    X: pd.DataFrame | None = None,
+    X_future: pd.DataFrame | None = None,
+) -> SeriesResult:
     started = time.perf_counter()
     uid = str(uid)
     y = np.asarray(y, dtype=np.float64).ravel()
@@ -439,8 +468,8 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
         try:
             for i, e in enumerate(ends):
                 start = max(0, e - max_train)
-                model = make_candidate(name, config).fit(y[start:e], ds[start:e])
-                fc[i] = model.predict(h, level=())["mean"].to_numpy(np.float64)
+                model = make_candidate(name, config).fit(y[start:e], ds[start:e], _rows(X, start, e))
+                fc[i] = model.predict(h, level=(), X=_rows(X, e, e + h))["mean"].to_numpy(np.float64)
                 if model.fallback_reason_:
                     reasons.append(f"window {i + 1}: {model.fallback_reason_}")
         except Exception as exc:  # noqa: BLE001 - a broken candidate must not sink the series
@@ -516,8 +545,8 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     fitted: dict[str, Any] = {}
     preds = []
     for name in members:
-        model = make_candidate(name, config).fit(y[start:], ds[start:])
-        pred = model.predict(h, levels)
+        model = make_candidate(name, config).fit(y[start:], ds[start:], _rows(X, start, n))
+        pred = model.predict(h, levels, X=X_future)
         if model.fallback_reason_:
             errors[f"{name} (refit)"] = model.fallback_reason_
         fitted[name] = model
