@@ -1,4 +1,4 @@
-"""Download a GA4 report to CSV or Parquet, checked and resumable.
+"""Command line of the GA4 report download: one report to CSV or Parquet, checked and resumable.
 
     python -m project.descargar_datos_predictivos --credentials SA.json --property ID \\
         --start-date YYYY-MM-DD --end-date YYYY-MM-DD --dimensions date,country \\

@@ -67,7 +67,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+#: 2: ``model.joblib`` holds plain data (:mod:`project.model_state`), no class path of this package.
+#: 1 (refused on load): it pickled this package's classes under their module paths.
+FORMAT_VERSION = 2
 SIGNATURE_MEMBER = "SIGNATURE"
 SIGNING_KEY_ENV = "AI_TRAIN_MODEL_SIGNING_KEY"
 ALGORITHM = "HMAC-SHA256"
@@ -445,14 +447,35 @@ def verify_artifact(source: str | Path | bytes, key: str | bytes) -> dict[str, b
     return contents
 
 
+def _check_format(metadata: Mapping[str, Any]) -> None:
+    """Refuse, before unpickling, a ``model.joblib`` this version cannot rebuild."""
+    version = metadata.get("format_version") if isinstance(metadata, Mapping) else None
+    if version == FORMAT_VERSION:
+        return
+    if version == 1:
+        raise ArtifactError(
+            "this model artifact has format version 1, which stored the Python class paths of the "
+            "version that trained it and cannot be loaded by this one; retrain the model (its data, "
+            "metrics and forecast.csv stay readable in the zip)"
+        )
+    raise ArtifactError(
+        f"this model artifact has format version {version!r}; this version loads format "
+        f"{FORMAT_VERSION}: retrain the model, or load it with the version that wrote it"
+    )
+
+
 def load_artifact(source: str | Path | bytes, key: str | bytes) -> LoadedArtifact:
     """Verify an artifact, then unpickle its model and read its tables.
 
     Verification comes first, always: nothing from ``model.joblib`` is
-    unpickled unless the signature and every digest check out.
+    unpickled unless the signature and every digest check out, and only in
+    the format this version writes.  Our objects are rebuilt from their plain
+    states (:func:`project.model_state.from_state`).
     """
     import joblib
     import pandas as pd
+
+    from .model_state import from_state
 
     contents = verify_artifact(source, key)
     try:
@@ -466,10 +489,11 @@ def load_artifact(source: str | Path | bytes, key: str | bytes) -> LoadedArtifac
             return pd.DataFrame()
         return pd.read_csv(io.BytesIO(data), **kwargs)
 
+    _check_format(metadata)
     forecast = table("forecast.csv")
     if "ds" in forecast.columns:
         forecast["ds"] = pd.to_datetime(forecast["ds"])
-    model = joblib.load(io.BytesIO(contents["model.joblib"]))
+    model = from_state(joblib.load(io.BytesIO(contents["model.joblib"])))
     return LoadedArtifact(
         model=model,
         metadata=metadata,

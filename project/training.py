@@ -79,7 +79,7 @@ KNOWN_CANDIDATES: tuple[str, ...] = (
     "adida",
     "imapa",
 )
-MODEL_FORMAT = "ai_train_model.per_series/1"
+MODEL_FORMAT = "ai_train_model.per_series/2"
 
 
 @dataclass
@@ -490,7 +490,13 @@ def report_png(result: TrainResult, data: Any) -> bytes:
 
 
 def build_model_object(result: TrainResult, data: Any, keys: Any | None, policy: Any) -> dict[str, Any]:
-    """What ``model.joblib`` holds: fitted members per series plus what an update needs."""
+    """What ``model.joblib`` holds: fitted members per series plus what an update needs.
+
+    Plain data only (:func:`project.model_state.to_state`): no class of this
+    package is pickled, so the artifact loads under any import path.
+    """
+    from .model_state import to_state
+
     max_days = int(result.config.max_train_days) + int(result.config.horizon) * 2
     history = (
         data[["unique_id", "ds", "y"]]
@@ -499,14 +505,16 @@ def build_model_object(result: TrainResult, data: Any, keys: Any | None, policy:
         .tail(max_days)
         .reset_index(drop=True)
     )
-    return {
-        "format": MODEL_FORMAT,
-        "config": result.config,
-        "series": result.by_id(),
-        "history": history,
-        "keys": keys,
-        "policy": policy,
-    }
+    return to_state(
+        {
+            "format": MODEL_FORMAT,
+            "config": result.config,
+            "series": result.by_id(),
+            "history": history,
+            "keys": keys,
+            "policy": policy,
+        }
+    )
 
 
 def summarise(

@@ -1,4 +1,4 @@
-"""Check what a GA4 service account can reach.
+"""Command line of the GA4 access check: what a service account can reach.
 
     python -m project.verificar_permisos_ga --credentials SA.json [--property ID] [--api-endpoint URL]
 

@@ -31,6 +31,8 @@ __all__ = [
     "detect_decimal",
     "DATE_FORMAT_LABELS",
     "parse_dates",
+    "day_first_wins",
+    "calendar_regularity",
 ]
 
 logger = logging.getLogger(__name__)
@@ -135,9 +137,7 @@ def _parse_unique_dates(values: pd.Series) -> tuple[np.ndarray, str]:
         else:
             ok = pd.to_datetime(sample, format=fmt, errors="coerce")
         scores[fmt] = int(ok.notna().sum())
-    dmy = sum(v for k, v in scores.items() if k in _DMY)
-    mdy = sum(v for k, v in scores.items() if k in _MDY)
-    drop = _MDY if dmy >= mdy else _DMY  # ties go to day-first, the Spanish/European habit
+    drop = _MDY if day_first_wins(_reading(sample, _DMY), _reading(sample, _MDY)) else _DMY
     order = sorted(
         (k for k, v in scores.items() if v and k not in drop),
         key=lambda k: (-scores[k], list(DATE_FORMAT_LABELS).index(k)),
@@ -169,6 +169,18 @@ def _parse_unique_dates(values: pd.Series) -> tuple[np.ndarray, str]:
     return out, label
 
 
+def _reading(values: pd.Series, formats: set[str]) -> np.ndarray:
+    """``values`` parsed by the first of ``formats`` that reads each one (NaT where none does)."""
+    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    for fmt in sorted(formats):
+        missing = np.isnat(out)
+        if not missing.any():
+            break
+        parsed = pd.to_datetime(values[missing], format=fmt, errors="coerce").to_numpy("datetime64[ns]")
+        out[np.flatnonzero(missing)] = parsed
+    return out
+
+
 def _excel_serial_to_datetime(serial: np.ndarray) -> np.ndarray:
     """Excel 1900 date system: serial 1 = 1900-01-01; 60 is Excel's phantom 1900-02-29."""
     serial = np.asarray(serial, dtype="float64")
@@ -185,6 +197,9 @@ def parse_date(arr: pa.Array | pa.ChunkedArray) -> Parsed:
 
     Values are normalised to midnight (datasets are daily). ``detail`` names the
     format that explains most values, for messages ("expected DD/MM/YYYY").
+    Day-first versus month-first follows :func:`day_first_wins`, decided on
+    the column's distinct values; values only the other reading explains are
+    invalid cells.
     """
     arr = _chunk(arr)
     empty = _empty_mask(arr)
@@ -354,9 +369,9 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, str]:
     The format is decided for the whole column, never row by row, so that
     ``03/04/2024`` means the same day in every row: ISO (``2024-03-04``, with
     or without time), ``YYYYMMDD`` (GA4), ``YYYY/MM/DD``, and day-first or
-    month-first slashed dates. Day-first versus month-first is settled by any
-    component above 12; when every row is ambiguous, by which reading gives
-    the more regular daily calendar (ties go to day-first). Times are dropped
+    month-first slashed dates. Day-first versus month-first follows the
+    project's one rule, :func:`day_first_wins`; a column where some values are
+    only day-first and others only month-first is refused. Times are dropped
     (timezone-aware values keep their wall-clock date).
 
     Raises :class:`InputError` naming the first rows that cannot be parsed.
@@ -419,21 +434,17 @@ def _parse_text_dates(text: pd.Series, nonblank: pd.Series) -> tuple[str, pd.Ser
         second = pd.to_numeric(parts[1], errors="coerce")
         day_first_possible = not (second > 12).any()
         month_first_possible = not (first > 12).any()
-        dmy = _parse_dmy(text, dayfirst=True)
-        mdy = _parse_dmy(text, dayfirst=False)
-        if day_first_possible and not month_first_possible:
-            return "DD/MM/YYYY", dmy
-        if month_first_possible and not day_first_possible:
-            return "MM/DD/YYYY", mdy
         if not day_first_possible and not month_first_possible:
             raise InputError(
                 "the date column mixes day-first and month-first dates "
                 f"(e.g. {nonblank[first > 12].iloc[0]!r} and {nonblank[second > 12].iloc[0]!r}); "
                 "use one format, preferably ISO 2024-03-31"
             )
-        if _regularity(mdy) > _regularity(dmy):
-            return "MM/DD/YYYY", mdy
-        return "DD/MM/YYYY", dmy
+        dmy = _parse_dmy(text, dayfirst=True)
+        mdy = _parse_dmy(text, dayfirst=False)
+        if day_first_wins(dmy.to_numpy("datetime64[ns]"), mdy.to_numpy("datetime64[ns]")):
+            return "DD/MM/YYYY", dmy
+        return "MM/DD/YYYY", mdy
     return "mixed", pd.to_datetime(text, format="mixed", errors="coerce")
 
 
@@ -444,10 +455,29 @@ def _parse_dmy(text: pd.Series, *, dayfirst: bool) -> pd.Series:
     return pd.to_datetime(year + "-" + month + "-" + day, format="%Y-%m-%d", errors="coerce")
 
 
-def _regularity(parsed: pd.Series) -> float:
+# ----------------------------------------------------------------- the day/month rule
+def calendar_regularity(dates: np.ndarray) -> float:
     """Share of one-day steps between consecutive distinct dates (daily data is regular)."""
-    unique = np.sort(parsed.dropna().unique())
+    unique = np.unique(np.asarray(dates, dtype="datetime64[ns]"))
+    unique = unique[~np.isnat(unique)]
     if len(unique) < 2:
         return 0.0
     steps = np.diff(unique).astype("timedelta64[D]").astype(np.int64)
     return float(np.mean(steps == 1))
+
+
+def day_first_wins(day_first: np.ndarray, month_first: np.ndarray) -> bool:
+    """The project's one rule for ambiguous day/month dates: True to read the column day-first.
+
+    ``day_first`` and ``month_first`` are the two readings (``datetime64``,
+    NaT where a reading fails) of the same values.  The reading that explains
+    more values wins: a day above 12 in either position settles the column.
+    When both explain the same values (every one ambiguous, like
+    ``03/04/2024``), the reading that gives the more regular daily calendar
+    wins, and a tie goes to day-first, the Spanish/European habit.  The
+    column is decided as a whole, never row by row.
+    """
+    n_day, n_month = int((~np.isnat(day_first)).sum()), int((~np.isnat(month_first)).sum())
+    if n_day != n_month:
+        return n_day > n_month
+    return calendar_regularity(month_first) <= calendar_regularity(day_first)

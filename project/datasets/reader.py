@@ -24,11 +24,15 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = [
     "Limits",
@@ -43,6 +47,7 @@ __all__ = [
     "read_csv",
     "check_zip",
     "read_xlsx",
+    "read_frame",
     "DELIMITERS",
 ]
 
@@ -106,7 +111,7 @@ def load_head(
             f"{name} is {total / 2**20:,.0f} MiB, above the {limits.max_file_bytes / 2**20:,.0f} MiB limit"
         )
     if not total:
-        raise InputError(f"{name} is empty (0 bytes)")
+        raise InputError(f"{name!r} is empty (0 bytes)")
     return head, name
 
 
@@ -486,6 +491,109 @@ def _read_csv_slow(layout: CsvLayout, wanted: list[str], text: str, header_row: 
     table = pa.table({c: pa.array(v, pa.string()) for c, v in zip(wanted, cols)})
     info = _csv_info(layout) | {"blank_rows": blank, "slow_path": True}
     return RawTable(layout.columns, table, np.asarray(rows, dtype=np.int64), info, errors)
+
+
+# ------------------------------------------------------------ training input
+#: Cells read as missing in a training table (pandas' defaults, which this reader replaced).
+NA_STRINGS = (
+    "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)  # fmt: skip
+
+
+def read_frame(
+    source: str | os.PathLike[str] | bytes, filename: str | None = None, limits: Limits | None = None
+) -> pd.DataFrame:
+    """A CSV or Parquet table (the input of a training) as a DataFrame, within ``limits``.
+
+    The reading path of an import: the size limit, encoding detection,
+    delimiter and header sniffing and Arrow's streaming CSV reader.  Parquet
+    is recognised by its magic bytes whatever the extension, and refused when
+    its row groups would inflate beyond ``limits.max_uncompressed_bytes``.
+    CSV cells are read as text and trimmed; blank cells and pandas' usual
+    missing markers (``NA``, ``NaN``, ``null``...) are missing, and a column
+    whose every other cell is a plain number becomes numeric.  Dates, decimal
+    commas and thousands separators are left to :mod:`project.preparation`,
+    which decides them per column.
+    """
+
+    limits = limits or Limits()
+    if not isinstance(source, (bytes, bytearray, memoryview)):
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"input file {str(path)!r} does not exist or is not a file")
+    head, name = load_head(source, filename, limits)
+    if head[:4] == b"PAR1":
+        frame = _read_parquet_frame(source, name, limits)
+    else:
+        if b"\x00" in head[:4096] and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            raise InputError(
+                f"input file {name!r} is neither CSV text nor Parquet "
+                "(binary content; Excel files must be exported to CSV first)"
+            )
+        frame = _csv_frame(_read_whole_csv(source, head, name), name)
+    if frame.empty:
+        raise InputError(f"input file {name!r} has a header but no data rows")
+    return frame
+
+
+def _read_parquet_frame(source: str | os.PathLike[str] | bytes, name: str, limits: Limits) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(source) if isinstance(source, bytes) else os.fspath(source))
+        meta = parquet.metadata
+        inflated = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if inflated > limits.max_uncompressed_bytes:
+            raise InputError(
+                f"input file {name!r} would inflate to {inflated / 2**20:,.0f} MiB, above the "
+                f"{limits.max_uncompressed_bytes / 2**20:,.0f} MiB limit"
+            )
+        return parquet.read().to_pandas()
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for corrupt files
+        raise InputError(f"input file {name!r} looks like Parquet but cannot be read: {exc}") from None
+
+
+def _read_whole_csv(source: str | os.PathLike[str] | bytes, head: bytes, name: str) -> RawTable:
+    """Every column of a CSV file as text; the first non-blank line is the header."""
+    encoding = None
+    for attempt in range(2):
+        layout = sniff_csv(head, lambda cells: 1, encoding=encoding)
+        try:
+            raw = read_csv(source, layout, layout.columns)
+            break
+        except NotUtf8:
+            if attempt:
+                raise InputError(f"{name}: the text encoding cannot be determined") from None
+            encoding = detect_encoding(load_all(source))
+    if raw.errors:
+        first = raw.errors[0]
+        more = f" (and {len(raw.errors) - 1} more rows)" if len(raw.errors) > 1 else ""
+        raise InputError(f"input file {name!r} is not valid CSV: row {first['row']}: {first['reason']}{more}")
+    return raw
+
+
+def _csv_frame(raw: RawTable, name: str) -> pd.DataFrame:
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    columns = {}
+    for column in raw.columns:
+        values = raw.table.column(column)
+        if pa.types.is_dictionary(values.type):
+            values = values.cast(pa.string())
+        text = pc.utf8_trim_whitespace(values.cast(pa.string()))
+        missing = pc.or_(pc.equal(text, ""), pc.is_in(text, value_set=pa.array(NA_STRINGS)))
+        series = pd.Series(
+            pc.if_else(missing, pa.scalar(None, pa.string()), text).to_pandas(), dtype=object, name=column
+        )
+        numbers = pd.to_numeric(series, errors="coerce")
+        if series.notna().any() and numbers.notna().sum() == series.notna().sum():
+            series = numbers
+        columns[column] = series
+    return pd.DataFrame(columns)
 
 
 # ------------------------------------------------------------------ XLSX

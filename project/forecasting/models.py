@@ -131,9 +131,7 @@ class ETSForecaster(BaseForecaster):
     Damped additive trend and additive weekly season; analytic prediction
     intervals.  ``log=True`` (or ``"auto"``: when ``y >= 0``) fits on
     ``log1p(y)``; the default is the raw scale, which scored better on both
-    benches (embedded daily sample: 1.026 against 1.066 mean MASE alone,
-    automatic 0.818 against 0.819 x seasonal naive; M4 Weekly: OWA 0.854
-    against 0.879).  The fit is limited to ``maxiter`` optimizer iterations.
+    benches (figures in ``bench/README.md``).  The fit is limited to ``maxiter`` optimizer iterations.
 
     A season of :data:`LONG_SEASON` or more observations (52 for weekly data,
     12 for monthly) is not modelled by seasonal states, which would need that
@@ -454,16 +452,16 @@ class ThetaForecaster(BaseForecaster):
     slope of a linear trend (the ``theta = 2`` line), re-seasonalised.
     ``seasonal_window`` (weeks, ``None`` = all) limits the data used for the
     seasonal indices; ``log=True``/``"auto"`` works on ``log1p(y)``.  The
-    defaults (raw scale, all data) scored best on the Wikipedia sample
-    (0.885 x seasonal-naive MASE, like statsforecast's AutoTheta).  Bands: SES
+    defaults (raw scale, all data) scored best on the Wikipedia sample, on a
+    par with statsforecast's AutoTheta (``bench/README.md``).  Bands: SES
     variance ``sigma^2 (1 + (k - 1) alpha^2)`` on in-sample errors; not
     native, the orchestrator may recalibrate them.
 
     ``multiplicative="auto"`` uses a classical *multiplicative* decomposition
     (indices of ``log y``, positive series) for seasons of
     :data:`LONG_SEASON` or more, as the M4 Theta benchmark does for yearly
-    cycles of weekly/monthly data (M4 Weekly, ``season_length=52``: OWA 0.870
-    against 0.959 additive); short daily seasons keep the additive indices.
+    cycles of weekly/monthly data (clearly better than additive indices on M4
+    Weekly, ``bench/README.md``); short daily seasons keep the additive indices.
     A series shorter than two seasons is fitted without seasonal adjustment.
     """
 

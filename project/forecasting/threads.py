@@ -25,11 +25,11 @@ def _thread_controller(user_api: str):
 def one_thread(user_api: str = "blas") -> contextlib.AbstractContextManager:
     """Limit BLAS (or OpenMP) to one thread around small numeric kernels.
 
-    With OpenBLAS on all cores an ETS or SARIMAX fit is 4-8x slower (thread
-    start-up dominates 10x10 products); OpenMP does the same to a
-    ``HistGradientBoostingRegressor`` on 4,000 rows.  The orchestrator
-    parallelises over series instead.  The controller is built once per API
-    (library discovery costs ~5 ms, entering the limit microseconds); call
+    With OpenBLAS on all cores an ETS or SARIMAX fit is several times slower
+    (thread start-up dominates 10x10 products); OpenMP does the same to a
+    small ``HistGradientBoostingRegressor``.  The orchestrator parallelises
+    over series instead.  The controller is built once per API (library
+    discovery is slow, entering the limit cheap); call
     this after the library using the thread pool is imported so it is known.
     """
     try:

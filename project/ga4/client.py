@@ -1,8 +1,8 @@
 """Official GA4 clients, transport choice and the retry policy.
 
-gRPC is the default transport: its protobuf decoding is ~70x faster than the
-REST transport's JSON parsing. REST is used for ``http(s)://`` endpoints
-(custom gateways, the test fake) or on request.
+gRPC is the default transport: its protobuf decoding is far faster than the
+REST transport's JSON parsing (``bench/README.md``). REST is used for
+``http(s)://`` endpoints (custom gateways, the test fake) or on request.
 
 The generated clients retry nothing by default, so every call gets an explicit
 :class:`google.api_core.retry.Retry`: truncated exponential backoff with full
@@ -165,11 +165,11 @@ def run_report_wire(client: Any) -> Callable[..., bytes]:
 
     Why: over gRPC the official client decodes every page into a
     ``RunReportResponse`` with one protobuf object per row and per cell,
-    ~6x the page's wire size (~32 MiB for a 100k-row, 4-cell page of
-    5.2 MiB), only for the download to throw it away and convert the cells
-    to Arrow. So on the gRPC transport the call goes through the *same*
-    channel the client built (``transport.grpc_channel``, carrying its
-    credentials), the same method path and request serializer, wrapped by
+    several times the page's wire size (``bench/README.md``), only for the
+    download to throw it away and convert the cells to Arrow. So on the gRPC
+    transport the call goes through the *same* channel the client built
+    (``transport.grpc_channel``, carrying its credentials), the same method
+    path and request serializer, wrapped by
     ``google.api_core.gapic_v1.method.wrap_method`` exactly as the client
     wraps its own stub: the ``x-goog-api-client`` and routing
     (``x-goog-request-params: property=...``) metadata are sent, the given

@@ -9,10 +9,9 @@ to int64/float64, ``strptime`` for ``date``). The same parse reads the header
 fields (``dimensionHeaders``, ``metricHeaders``, ``rowCount``, ``metadata``,
 ``propertyQuota``) with the official message types, so :func:`decode_page`
 needs nothing but the bytes: the gRPC download never builds the official
-``RunReportResponse`` (one object per row and per cell, ~6x the wire size).
-Walking the rows in Python instead costs ~1 microsecond per row, and Python
-lists of a page's cells (~28 MiB for 100k rows of 4 cells) would dominate its
-memory.
+``RunReportResponse`` (one object per row and per cell, several times the
+wire size).  Walking the rows in Python instead would dominate the time, and
+Python lists of a page's cells its memory (figures in ``bench/README.md``).
 
 Sinks write each page at once (a Parquet row group, or CSV lines) so memory
 stays bounded by about one page, into a partial file that is renamed onto the
@@ -326,11 +325,11 @@ class MemoryReleaser:
     threshold after the first multi-MiB buffer is freed, so later page-sized
     buffers (wire bytes, protobuf arenas) land in the heap and stay resident
     as fragmented free space. Without this the resident set crept up page
-    after page (~50 MiB over ten 100k-row pages) although the live data stayed
+    after page (``bench/README.md``) although the live data stayed
     at one page. Arrow's pool is released after every page (cheap); glibc's
     ``malloc_trim`` only when the resident set has grown by more than
     ``budget`` bytes since the first page, because every trim makes the next
-    page fault its memory in again (~25% of the throughput if done every page).
+    page fault its memory in again (a trim after every page costs throughput).
     Off glibc/Linux only Arrow's pool is released.
 
     gRPC's own threads receive pages into per-thread glibc arenas, and each

@@ -131,3 +131,29 @@ def test_cli_update(trained, tmp_path, capsys):
     )  # fmt: skip
     assert code == 2 and not (tmp_path / "x.zip").exists()
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_update_on_dask_gives_the_serial_result(trained, tmp_path):
+    """Incremental training uses the training dispatcher, so a Dask scheduler address works too."""
+    import dataclasses
+
+    distributed = pytest.importorskip("distributed")
+    config = load_artifact(trained, KEY).model["config"]
+    new = _table("2024-05-20", 7)
+    serial = update_artifact(
+        trained, new, tmp_path / "serial.zip", KEY, config, date_col="day", target_col="sales",
+        series_cols=["store"],
+    )  # fmt: skip
+    done = []
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        remote = update_artifact(
+            trained, new, tmp_path / "dask.zip", KEY,
+            dataclasses.replace(config, dask_address=cluster.scheduler_address),
+            date_col="day", target_col="sales", series_cols=["store"],
+            progress=lambda d, t: done.append(d),
+        )  # fmt: skip
+    assert done == [1, 2]
+    pd.testing.assert_frame_equal(serial.forecast, remote.forecast)
+    assert serial.metadata["update"] == remote.metadata["update"]

@@ -14,8 +14,7 @@ How one series is handled, and why:
    windows on the most recent weeks, which is what the next 28 days look like
    on web and retail data, while still moving the origin across weekdays'
    worth of history; a step of ``h`` reaches back 3 months and, on the
-   embedded sample, chose worse (the backtest winner scored 0.95 x seasonal
-   naive with windows 28 days apart, 0.91 with 7 days apart).  Each window trains on at
+   embedded sample, chose worse (``bench/README.md``).  Each window trains on at
    most ``max_train_days`` days before its cutoff, like the final refit.
 2. **Selection** by ``config.metric`` over horizons 1..h (default MASE, scaled
    per window by the mean absolute lag-``season_length`` difference of that
@@ -29,12 +28,9 @@ How one series is handled, and why:
    than ``ensemble_margin`` (10 %), so a clearly bad candidate (naive on a
    strongly weekly series) is dropped by the top-k options.  Why this
    asymmetry: three windows rank models noisily.  On the embedded sample
-   (``bench/accuracy.py`` protocol, default candidates, replayed from cached
-   backtests) the plain backtest winner scored 0.91 x seasonal naive, the
-   lowest-score-wins rule over singles and top-k means 0.82-0.87 depending on
-   the windows, the plain mean of all candidates 0.835, and this rule 0.82
-   (0.82-0.83 for margins 0.05-0.2 and trims 1.25-inf: the choice is not
-   knife-edge).  Combinations average the error of the choice itself away,
+   this rule beat both the plain backtest winner and the plain mean of all
+   candidates, and it is not knife-edge in its margin and trim (figures in
+   ``bench/README.md``).  Combinations average the error of the choice itself away,
    the lesson of the M competitions.  ``ensemble_margin=0`` gives the plain
    "lowest backtest score wins" rule; ``ensemble=False`` picks the best
    single model.

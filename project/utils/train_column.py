@@ -6,28 +6,5 @@ This seed-named module is the entry point; the code lives in
 
 from __future__ import annotations
 
-from ..forecasting.features import (
-    FeatureConfig,
-    calendar_features,
-    direct_design,
-    exog_features,
-    fourier_features,
-    fourier_terms,
-    holiday_features,
-    known_features,
-    lag_features,
-    select_features,
-)
-
-__all__ = [
-    "FeatureConfig",
-    "calendar_features",
-    "fourier_terms",
-    "fourier_features",
-    "holiday_features",
-    "known_features",
-    "lag_features",
-    "exog_features",
-    "direct_design",
-    "select_features",
-]
+from ..forecasting.features import *  # noqa: F403 - the seed's name re-exports the features module
+from ..forecasting.features import __all__  # noqa: F401
