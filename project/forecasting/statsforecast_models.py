@@ -27,15 +27,14 @@ statsforecast releases before 2.1 compile their kernels with numba on first
 use.  :func:`statsforecast_env` asks numba to cache the compiled code on disk
 (``NIXTLA_NUMBA_CACHE=1``, ``NUMBA_CACHE_DIR`` under the user's cache
 directory unless already set) before the first import, so the compile time
-is paid once per machine rather than in every training; :func:`warm_up` fits
-every wrapper once on a tiny series, which a worker can call at start-up.
+is paid once per machine rather than in every training (releases from 2.1
+on ship compiled kernels and need no cache).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,6 @@ __all__ = [
     "AutoARIMAForecaster",
     "AutoCESForecaster",
     "statsforecast_env",
-    "warm_up",
 ]
 
 #: Seasons at least this long are not modelled by statsforecast's seasonal ETS/CES states.
@@ -287,17 +285,3 @@ AUTO_MODELS: dict[str, type[BaseForecaster]] = {
     "auto_arima": AutoARIMAForecaster,
     "auto_ces": AutoCESForecaster,
 }
-
-
-@lru_cache(maxsize=1)
-def warm_up() -> bool:
-    """Fit every wrapper once on a tiny series (numba compile or cache load), once per process."""
-    rng = np.random.default_rng(0)
-    sparse = rng.poisson(0.5, 60).astype(np.float64)
-    smooth = 10 + rng.normal(0, 1, 60)
-    for cls in INTERMITTENT_MODELS.values():
-        cls().fit(sparse).predict(2)
-    for cls in AUTO_MODELS.values():
-        if cls is not AutoARIMAForecaster:
-            cls(season_length=7).fit(smooth).predict(2)
-    return True

@@ -282,3 +282,24 @@ def test_missing_future_regressors_are_clear_errors(tmp_path):
     with pytest.raises(InputError, match="regressor column\\(s\\) 'price' not found"):
         prepare(history, "date", "sales", ["store"], today=TODAY, regressors=["price"])
     assert not (tmp_path / "a.zip").exists() and not (tmp_path / "b.zip").exists()
+
+
+# --------------------------------------------------------------------------- per-horizon conformal
+
+
+def test_conformal_bands_are_per_horizon_and_never_narrow_with_distance():
+    from project.forecasting.intervals import conformal_bands
+
+    rng = np.random.default_rng(6)
+    scale = np.array([1.0, 2.0, 4.0, 1.0, 8.0])  # horizon 4 happened to be calm in the backtest
+    errors = rng.normal(0, 1, (40, 5)) * scale
+    plain = conformal_bands(np.zeros(5), errors, (80, 95))
+    widths = plain["hi-95"].to_numpy()
+    assert widths[0] < widths[1] < widths[2] and widths[3] < widths[2]  # one quantile per horizon
+    assert np.quantile(np.abs(errors[:, 2]), 0.95) <= widths[2] <= np.abs(errors[:, 2]).max()
+    mono = conformal_bands(np.zeros(5), errors, (80, 95), nondecreasing=True)
+    for lv in (80, 95):
+        hi = mono[f"hi-{lv}"].to_numpy()
+        assert (np.diff(hi) >= 0).all() and hi[3] == hi[2]
+        assert (hi >= plain[f"hi-{lv}"].to_numpy()).all()
+    assert (mono["hi-95"] >= mono["hi-80"]).all()
