@@ -33,9 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .calendars import BACKTEST_STEP, DEFAULT_HORIZON, FREQUENCIES, SEASON_LENGTH, STALE_POLICIES
 from .errors import InputError
-from .utils.selection import SELECTION_METRICS, fit_series
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -140,6 +138,9 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Raise :class:`InputError` naming the first unusable option."""
+        from .calendars import FREQUENCIES, STALE_POLICIES
+        from .utils.selection import SELECTION_METRICS
+
         if self.horizon is not None and not 1 <= int(self.horizon) <= 366:
             raise InputError(f"horizon must be between 1 and 366 steps, got {self.horizon}")
         if not self.candidates:
@@ -183,6 +184,8 @@ class TrainConfig:
         Explicit values are kept; ``freq`` (default: the configured one, else
         daily) fills only what is ``None``.
         """
+        from .calendars import BACKTEST_STEP, DEFAULT_HORIZON, SEASON_LENGTH
+
         freq = str(self.freq or freq or "D").upper()
         return dataclasses.replace(
             self,
@@ -339,6 +342,8 @@ def train(
     With ``config.regressors``, ``prepared`` carries their columns and
     ``future`` (long frame ``unique_id, ds, <regressors>``) their values for
     the horizon (:func:`future_regressors`)."""
+    from .utils.selection import fit_series
+
     config = config.validate().for_freq(getattr(prepared, "freq", None))
     data = getattr(prepared, "data", prepared)
     tasks = series_tasks(data)
