@@ -19,6 +19,7 @@
             "scipy",
             "scikit-learn",
             "statsmodels",
+            "statsforecast",
             "joblib",
             "threadpoolctl",
             "holidays",

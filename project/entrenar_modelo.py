@@ -79,7 +79,38 @@ def _build_parser() -> argparse.ArgumentParser:
         help="comma-separated series key columns (none: one series)",
     )
     parser.add_argument(
-        "--horizon", metavar="DAYS", type=int, default=28, help="days to forecast (default 28)"
+        "--horizon",
+        metavar="STEPS",
+        type=int,
+        default=None,
+        help="steps to forecast (default 28 days, 13 weeks or 12 months)",
+    )
+    parser.add_argument(
+        "--freq",
+        metavar="D|W|M",
+        default=None,
+        help="data frequency: D daily, W weekly, M monthly (default: inferred from the dates); "
+        "sets the season length (7, 52, 12)",
+    )
+    parser.add_argument(
+        "--regressors",
+        metavar="A,B",
+        default="",
+        help="numeric columns known in advance (promotions, prices, planned closures) used by gbm, "
+        "prophet and sarimax; their future values come from --future",
+    )
+    parser.add_argument(
+        "--future",
+        metavar="FILE",
+        default=None,
+        help="CSV or Parquet with the date, series key and regressor columns for the forecast horizon",
+    )
+    parser.add_argument(
+        "--stale",
+        metavar="POLICY",
+        default="own-end",
+        help="series silent for longer than the stale rule allows: own-end (forecast from their own "
+        "end, flagged; default), zero (the silence is zero demand) or drop (left out)",
     )
     parser.add_argument(
         "--candidates",
@@ -93,7 +124,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--step", metavar="DAYS", type=int, default=None, help="days between backtest cutoffs (default 7)"
     )
     parser.add_argument(
-        "--metric", metavar="NAME", default="mase", help="selection metric: mase, smape, mae, rmse, wmape"
+        "--metric",
+        metavar="NAME",
+        default="mase",
+        help="selection metric: mase, rmsse, smape, mae, rmse, wmape",
     )
     parser.add_argument(
         "--levels", metavar="L,L", default="80,95", help="interval levels in percent (default 80,95)"
@@ -221,6 +255,9 @@ def _main(args: argparse.Namespace) -> int:
         raise InputError(f"--levels must be comma-separated integers, got {args.levels!r}") from None
     config = TrainConfig(
         horizon=args.horizon,
+        freq=args.freq,
+        stale=args.stale,
+        regressors=tuple(c.strip() for c in args.regressors.split(",") if c.strip()),
         candidates=tuple(c for c in args.candidates.split(",")),
         cv_windows=args.cv_windows,
         step=args.step,
@@ -234,6 +271,9 @@ def _main(args: argparse.Namespace) -> int:
     if output.suffix.lower() != ".zip":
         raise InputError(f"--output must name a .zip file, got {str(output)!r}")
     frame = read_table(source)
+    future = read_table(Path(args.future)) if args.future else None
+    if future is not None and not config.regressors:
+        raise InputError("--future is only read with --regressors (the columns known in advance)")
     progress, close = _progress_callback("training")
     try:
         summary = train_to_artifact(
@@ -246,6 +286,7 @@ def _main(args: argparse.Namespace) -> int:
             signing_key=key,
             source_sha256=file_sha256(source),
             progress=progress,
+            future=future,
         )
     finally:
         close()

@@ -1,4 +1,4 @@
-"""Preparation of a user table as complete daily long-format series (calendar, missing days, outliers).
+"""Preparation of a user table as complete long-format series (calendar, missing days, stale series).
 
 The training pipeline works on one convention (``unique_id``, ``ds``, ``y``;
 see ``readme/ARCHITECTURE.md``). This module turns what users actually upload
@@ -16,28 +16,45 @@ An absent day means different things in different series. GA4 omits rows
 whose metrics are zero and many shops close on some weekdays: there an absent
 day *is* a zero. In a busy series that never comes near zero, an absent day is
 an outage of the data feed, and reading it as zero sales would teach the model
-a collapse that never happened. The rule, applied per series on its observed
-(non-missing) values ``v`` between its first and last observation:
+a collapse that never happened. The rule, applied per series between its
+first and last observation, in this order:
 
-1. The series is **intermittent** -- every absent day is a zero, and the
-   calendar runs on to the last date of the whole input -- if any of:
+1. **Closed weekdays** (daily data): a weekday absent in at least half of the
+   weeks the series spans, while the other weekdays are absent on less than
+   25 % of their days (a shop closed on Sundays, a call centre open on
+   weekdays).  Absent closed weekdays are zeros.  They are set aside before
+   the next test, so a weekday-only business is not intermittent.
+2. The series is **intermittent** -- every absent day is a zero -- if, on its
+   open days, with observed values ``v``, any of:
 
    a. ``zero_share >= 0.10``: explicit zeros are a normal state;
    b. ``quantile(v, 0.05) <= max(1, 0.10 * median(v))``: the series regularly
       comes close to zero (low counts), so an omitted row is plausibly zero;
    c. ``missing_share >= 0.25``: absent days are routine, not an incident.
 
-2. Otherwise the series is **busy**. Its calendar ends at its own last
-   observation (nothing is invented after it) and each absent day is
+3. Otherwise the series is **busy**: each absent open day is interpolated
+   linearly between the neighbouring observations and flagged
+   ``interpolated`` (an outage), whatever the gap length.
 
-   a. zero when it falls on a *closed weekday*: a weekday absent in at least
-      half of the weeks the series spans (a shop closed on Sundays);
-   b. otherwise interpolated linearly between the neighbouring observations
-      and flagged ``interpolated`` (an outage), whatever the gap length.
+``zero``, ``interpolate`` and ``nan`` apply one treatment to every series.
 
-``zero``, ``interpolate`` and ``nan`` apply one treatment to every series
-(``zero`` runs every calendar to the last date of the input, the other two
-stop at the series' own last observation).
+Where a calendar ends
+---------------------
+Each series may end on its own date.  Its trailing silence (open steps from
+its last observation to the end of the input) is measured against the stale
+rule of :mod:`project.calendars`.  A series that is not stale runs on to the
+end of the input when its silence is routine -- zero-filled series (GA4
+omits trailing zero rows) or a silence made only of closed weekdays -- and
+otherwise ends at its own last observation.  A **stale** series follows the
+``stale`` policy: ``own-end`` (default; the calendar ends at its own last
+observation, the forecast starts the step after it, the series is flagged in
+the report, the warnings and the policy metadata), ``zero`` (the silence is
+zero demand up to the end of the input) or ``drop`` (left out, reported).
+Nothing is ever filled for years after a series stopped unless asked.
+
+Weekly and monthly data (``freq="W"`` / ``"M"``) use calendars of weeks on
+one weekday and of month starts (or month ends); the closed-weekday rule is
+daily only.
 
 Outliers are flagged, never removed: a day is an outlier when
 ``|y - rolling_median| > 5 * max(1.4826 * rolling_MAD, 0.5 * series_scale)``
@@ -56,6 +73,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .calendars import (
+    DEFAULT_HORIZON,
+    FREQUENCIES,
+    STALE_GAP_FACTOR,
+    STALE_MIN_STEPS,
+    STALE_POLICIES,
+    calendar,
+    check_dates,
+    infer_freq,
+    is_stale,
+    step_index,
+    usual_gap,
+)
 from .datasets.parsing import parse_dates
 from .errors import InputError
 
@@ -63,6 +93,7 @@ __all__ = [
     "MISSING_POLICIES",
     "PreparedData",
     "prepare",
+    "prepare_future",
     "series_key",
 ]
 
@@ -113,6 +144,7 @@ class PreparedData:
     report: pd.DataFrame
     policy: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    freq: str = "D"
 
 
 def series_key(frame: pd.DataFrame, series_cols: Sequence[str]) -> pd.Series:
@@ -145,6 +177,10 @@ def prepare(
     today: _dt.date | str | None = None,
     *,
     horizon: int | None = None,
+    freq: str | None = None,
+    stale: str = "own-end",
+    end: _dt.date | str | pd.Timestamp | None = None,
+    regressors: Sequence[str] = (),
 ) -> PreparedData:
     """Validate a user table and turn it into complete daily long-format series.
 
@@ -156,14 +192,38 @@ def prepare(
     A series shorter than ``horizon`` days is *not* an error: it is reported
     (``short``) and the orchestrator falls back to a simple model.
 
+    ``freq`` is ``"D"``, ``"W"`` or ``"M"`` (``None``: inferred from the
+    dates, :func:`project.calendars.infer_freq`); ``stale`` is the policy for
+    stale series (``own-end``, ``zero`` or ``drop``, see
+    :mod:`project.calendars`); ``end`` is the last date the input covers
+    (default: its last date), against which trailing silences are measured.
+    ``regressors`` name numeric columns known in advance (promotions, prices,
+    planned closures) carried into ``data``: duplicate rows are averaged and
+    days without a value take the previous day's (the next one's at the
+    start of a series).
+
     Raises :class:`InputError` with the rows, columns or values at fault.
     """
     if missing not in MISSING_POLICIES:
         raise InputError(
             f"missing-day policy {missing!r} is unknown; expected one of {', '.join(MISSING_POLICIES)}"
         )
+    if stale not in STALE_POLICIES:
+        raise InputError(f"stale policy {stale!r} is unknown; expected one of {', '.join(STALE_POLICIES)}")
+    if freq is not None and freq not in FREQUENCIES:
+        raise InputError(f"frequency {freq!r} is unknown; expected one of {', '.join(FREQUENCIES)}")
     series_cols = list(series_cols)
     _check_columns(df, date_col, target_col, series_cols)
+    regressors = list(regressors)
+    absent = [c for c in regressors if c not in df.columns]
+    if absent:
+        raise InputError(
+            f"regressor column(s) {', '.join(map(repr, absent))} not found; available columns: "
+            f"{', '.join(repr(str(c)) for c in df.columns)}"
+        )
+    clash = [c for c in regressors if c in (date_col, target_col, *series_cols)]
+    if clash:
+        raise InputError(f"column(s) {', '.join(map(repr, clash))} cannot be both a regressor and a key")
     if len(df) == 0:
         raise InputError("the input has no data rows")
     if len(df) == 1:
@@ -188,6 +248,8 @@ def prepare(
             "y": target.to_numpy(),
         }
     )
+    for name in regressors:
+        long[name] = _coerce_target(df[name].reset_index(drop=True), name).to_numpy()
     keys = _keys_frame(df.reset_index(drop=True), series_cols, long["unique_id"])
     warnings: list[str] = []
 
@@ -208,15 +270,32 @@ def prepare(
     if summed.empty:
         raise InputError(f"column {target_col!r} has no values in any row")
     global_end = summed["ds"].max()
+    if end is not None:
+        global_end = max(global_end, pd.Timestamp(end).normalize())
 
     uids = summed["unique_id"].to_numpy()
     all_ds = summed["ds"].to_numpy("datetime64[ns]")
     all_y = summed["y"].to_numpy(float)
     bounds = np.flatnonzero(np.r_[True, uids[1:] != uids[:-1], True])
-    pieces, reports = [], []
+    if freq is None:
+        freq = infer_freq(all_ds[a:b] for a, b in zip(bounds[:-1], bounds[1:]))
+    check_dates(summed["ds"], freq)
+    limit_horizon = int(horizon) if horizon else DEFAULT_HORIZON[freq]
+    pieces, reports, dropped_stale = [], [], []
     for start, stop in zip(bounds[:-1], bounds[1:]):
         uid = str(uids[start])
-        piece, info = _complete_series(all_ds[start:stop], all_y[start:stop], missing, global_end)
+        piece, info = _complete_series(
+            all_ds[start:stop],
+            all_y[start:stop],
+            missing,
+            global_end,
+            freq=freq,
+            stale_policy=stale,
+            horizon=limit_horizon,
+        )
+        if piece is None:
+            dropped_stale.append((uid, str(pd.Timestamp(all_ds[stop - 1]).date()), info["silence"]))
+            continue
         info = {
             "unique_id": uid,
             "rows": int(rows_per_series.get(uids[start], 0)),
@@ -229,6 +308,17 @@ def prepare(
     dropped = sorted(set(rows_per_series.index) - set(summed["unique_id"]))
     for uid in dropped:
         warnings.append(f"series {uid!r} has no target value in any row and was left out")
+    unit = {"D": "day", "W": "week", "M": "month"}[freq]
+    for uid, last, silence in dropped_stale:
+        warnings.append(
+            f"series {uid!r} is stale: nothing since {last} ({silence} {unit}(s) of silence before the "
+            f"end of the input); left out (--stale drop)"
+        )
+    if not pieces:
+        raise InputError(
+            f"every series is stale (no data for longer than the horizon before {global_end.date()}) "
+            "and the stale policy drops them; use --stale own-end to forecast them from their own end"
+        )
     lengths = np.array([len(p["y"]) for p in pieces])
     data = pd.DataFrame(
         {
@@ -240,6 +330,8 @@ def prepare(
         }
     )
     data["outlier"] = _flag_outliers(data["y"].to_numpy(), ~data["filled"].to_numpy(), lengths)
+    if regressors:
+        data = _attach_regressors(data, long, regressors)
     outliers_per_series = np.add.reduceat(
         data["outlier"].to_numpy(np.int64), np.r_[0, np.cumsum(lengths)[:-1]]
     )
@@ -265,6 +357,9 @@ def prepare(
             "outliers",
             "policy",
             "closed_weekdays",
+            "silence",
+            "usual_gap",
+            "stale",
             "short",
         ]
     ]
@@ -277,10 +372,20 @@ def prepare(
             "incomplete (GA4 also revises the last 72 hours), consider ending the data yesterday"
         )
     for row in report.itertuples(index=False):
-        if row.last_date != last_input_day:
+        if row.stale:
+            if stale == "zero":
+                treatment = f"its {row.silence} silent {unit}(s) were read as zero demand (--stale zero)"
+            else:
+                treatment = f"its forecast starts the {unit} after its own end (--stale own-end)"
+            warnings.append(
+                f"series {row.unique_id!r} is stale: nothing since {row.last_observed}, {row.silence} "
+                f"{unit}(s) before the end of the input ({last_input_day}), longer than its usual gaps "
+                f"({row.usual_gap:g} {unit}(s)) allow; {treatment}"
+            )
+        elif row.last_date != last_input_day:
             warnings.append(
                 f"series {row.unique_id!r} ends on {row.last_date}, before the last date of the input "
-                f"({last_input_day}); its forecast starts the day after its own end"
+                f"({last_input_day}); its forecast starts the {unit} after its own end"
             )
         if row.negatives:
             warnings.append(f"series {row.unique_id!r} has {row.negatives} negative value(s) (kept as given)")
@@ -301,6 +406,16 @@ def prepare(
 
     policy = {
         "missing": missing,
+        "freq": freq,
+        "stale": stale,
+        "stale_series": sorted(report.loc[report["stale"], "unique_id"].tolist()),
+        "dropped_stale": [uid for uid, _, _ in dropped_stale],
+        "stale_rule": {
+            "silence_longer_than": f"min(horizon, max({STALE_GAP_FACTOR:g} * usual_gap, "
+            f"{STALE_MIN_STEPS[freq]}))",
+            "usual_gap": "95th percentile of the steps between observations",
+            "horizon": limit_horizon,
+        },
         "date_format": date_format,
         "duplicates_summed": total_dups,
         "rows": int(len(df)),
@@ -319,7 +434,46 @@ def prepare(
             "threshold": OUTLIER_THRESHOLD,
         },
     }
-    return PreparedData(data=data, keys=keys, report=report, policy=policy, warnings=warnings)
+    return PreparedData(data=data, keys=keys, report=report, policy=policy, warnings=warnings, freq=freq)
+
+
+def prepare_future(
+    future: pd.DataFrame, date_col: str, series_cols: Sequence[str], regressors: Sequence[str]
+) -> pd.DataFrame:
+    """The known-future values of ``regressors`` as a long frame ``unique_id, ds, <regressors>``.
+
+    ``future`` has the training input's date and series columns; its dates
+    may lie after today.  Raises :class:`InputError` naming absent columns or
+    values that are not numbers.
+    """
+    if not isinstance(future, pd.DataFrame) or future.empty:
+        raise InputError("the future frame of known-future regressors is empty")
+    series_cols = list(series_cols)
+    absent = [c for c in [date_col, *series_cols, *regressors] if c not in future.columns]
+    if absent:
+        raise InputError(
+            f"the future frame lacks column(s) {', '.join(map(repr, absent))}; it needs the date, the "
+            "series key columns and every known-future regressor"
+        )
+    frame = future.reset_index(drop=True)
+    dates, _ = parse_dates(frame[date_col])
+    out = pd.DataFrame({"unique_id": series_key(frame, series_cols).to_numpy(), "ds": dates.to_numpy()})
+    for name in regressors:
+        out[name] = _coerce_target(frame[name], name).to_numpy()
+    return out
+
+
+def _attach_regressors(data: pd.DataFrame, long: pd.DataFrame, regressors: list[str]) -> pd.DataFrame:
+    """Regressor values on every calendar day: mean of duplicates, carried forward, then back."""
+    values = long.groupby(["unique_id", "ds"], sort=True)[regressors].mean().reset_index()
+    out = data.merge(values, on=["unique_id", "ds"], how="left", sort=False)
+    out[regressors] = out.groupby("unique_id", sort=False)[regressors].transform(lambda c: c.ffill().bfill())
+    empty = out[regressors].isna().any(axis=1)
+    if empty.any():
+        uid = out.loc[empty, "unique_id"].iloc[0]
+        column = next(c for c in regressors if out.loc[empty, c].isna().any())
+        raise InputError(f"regressor column {column!r} has no value for series {uid!r}")
+    return out
 
 
 def _check_columns(df: pd.DataFrame, date_col: str, target_col: str, series_cols: list[str]) -> None:
@@ -418,6 +572,8 @@ def _keys_frame(df: pd.DataFrame, series_cols: list[str], unique_id: pd.Series) 
 
 def _classify(observed: np.ndarray, span: int) -> bool:
     """True when the series is intermittent (absent day = zero) under the ``auto`` rule."""
+    if observed.size == 0 or span <= 0:
+        return True
     zero_share = float(np.mean(observed == 0))
     missing_share = 1.0 - observed.size / span
     low = float(np.quantile(observed, AUTO_LOW_QUANTILE))
@@ -425,39 +581,89 @@ def _classify(observed: np.ndarray, span: int) -> bool:
     return zero_share >= AUTO_ZERO_SHARE or near_zero or missing_share >= AUTO_MISSING_SHARE
 
 
-_NS_PER_DAY = np.int64(86_400 * 10**9)
 _WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _closed_weekdays(weekdays: np.ndarray, present: np.ndarray) -> list[int]:
+    """Weekdays absent in at least half of their weeks while the other weekdays are busy.
+
+    "Busy" means absent on less than ``AUTO_MISSING_SHARE`` of their days:
+    when every weekday is often absent the series is sparse, not closed on
+    some days (its rows are missing because nothing sold).
+    """
     closed = []
     for day in range(7):
         on_day = weekdays == day
         if on_day.sum() >= 2 and np.mean(~present[on_day]) >= AUTO_CLOSED_WEEKDAY_SHARE:
             closed.append(day)
+    if not closed or len(closed) == 7:
+        return []
+    open_days = ~np.isin(weekdays, closed)
+    if np.mean(~present[open_days]) >= AUTO_MISSING_SHARE:
+        return []
     return closed
 
 
+def _weekdays(calendar: np.ndarray) -> np.ndarray:
+    return (calendar.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+
+
 def _complete_series(
-    ds: np.ndarray, y: np.ndarray, missing: str, global_end: pd.Timestamp
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Reindex one series (sorted unique ``ds``, finite ``y``) to a daily calendar and fill it."""
-    first = ds[0].astype("datetime64[ns]")
-    pos = ((ds - first).astype(np.int64) // _NS_PER_DAY).astype(np.int64)
+    ds: np.ndarray,
+    y: np.ndarray,
+    missing: str,
+    global_end: pd.Timestamp,
+    *,
+    freq: str = "D",
+    stale_policy: str = "own-end",
+    horizon: int | None = None,
+) -> tuple[dict[str, np.ndarray] | None, dict[str, Any]]:
+    """Reindex one series (sorted unique ``ds``, finite ``y``) to its calendar and fill it.
+
+    Order of the ``auto`` rule: closed weekdays first (on daily data), then the
+    intermittent test on the open days only, so a weekday-only business is not
+    intermittent.  Then the end of the calendar: the input's end when the
+    trailing silence is routine (zero-filled series, or silence only on closed
+    weekdays), the series' own end otherwise; a stale series (see
+    :mod:`project.calendars`) follows ``stale_policy``.  Returns ``None``
+    arrays when the policy drops the series.
+    """
+    first = pd.Timestamp(ds[0])
+    index = step_index(ds, freq)
+    pos = (index - index[0]).astype(np.int64)
     span = int(pos[-1]) + 1
-    intermittent = _classify(y, span)
+    end_pos = int(step_index(np.array([np.datetime64(global_end, "ns")]), freq)[0] - index[0])
+    end_pos = max(end_pos, span - 1)
+    like = pd.DatetimeIndex(ds)
+    full_calendar = calendar(first, end_pos + 1, freq, like).to_numpy("datetime64[ns]")
+    present_full = np.zeros(end_pos + 1, dtype=bool)
+    present_full[pos] = True
+    closed: list[int] = []
+    if missing == "auto" and freq == "D":
+        closed = _closed_weekdays(_weekdays(full_calendar[:span]), present_full[:span])
+    open_full = ~np.isin(_weekdays(full_calendar), closed) if closed else np.ones(end_pos + 1, dtype=bool)
+    on_open = open_full[pos]
+    intermittent = _classify(y[on_open], int(open_full[:span].sum()))
     zero_mode = missing == "zero" or (missing == "auto" and intermittent)
-    end = np.datetime64(global_end, "ns") if zero_mode else ds[-1]
-    length = int((end - first).astype(np.int64) // _NS_PER_DAY) + 1
-    calendar = first + np.arange(length) * np.timedelta64(1, "D")
+
+    silence = int(open_full[span:].sum())  # trailing silent steps, closed weekdays not counted
+    gap = usual_gap(pos)
+    limit_horizon = int(horizon) if horizon else DEFAULT_HORIZON.get(freq, 28)
+    stale = is_stale(silence, gap, limit_horizon, freq)
+    if stale and stale_policy == "drop":
+        return None, {"silence": silence, "usual_gap": gap, "stale": True}
+    if stale:
+        extend = stale_policy == "zero"
+    else:
+        extend = zero_mode or (silence == 0 and bool(closed))
+    length = end_pos + 1 if extend else span
+    cal = full_calendar[:length]
     out = np.full(length, np.nan)
     out[pos] = y
-    present = np.zeros(length, dtype=bool)
-    present[pos] = True
+    present = present_full[:length]
     filled = ~present
     zero_filled = np.zeros(length, dtype=bool)
     interpolated = np.zeros(length, dtype=bool)
-    closed: list[int] = []
     if zero_mode:
         zero_filled = filled
         label = "zero" if missing == "zero" else "auto:intermittent"
@@ -467,11 +673,17 @@ def _complete_series(
         interpolated = filled
         label = "interpolate"
     else:
-        weekdays = (calendar.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
-        closed = _closed_weekdays(weekdays, present)
-        zero_filled = filled & np.isin(weekdays, closed)
+        zero_filled = filled & ~open_full[:length]
         interpolated = filled & ~zero_filled
         label = "auto:busy"
+    if extend and not zero_mode:
+        # the trailing silence is read as zero demand (stale policy "zero" or closed days)
+        tail = np.zeros(length, dtype=bool)
+        tail[span:] = True
+        zero_filled |= tail & filled
+        interpolated &= ~tail
+        if missing == "nan":
+            out[span:] = 0.0
     if interpolated.any():
         # Anchor on observed days only (closed-weekday zeros are not outage evidence).
         where = np.flatnonzero(interpolated)
@@ -480,9 +692,9 @@ def _complete_series(
     finite = out[np.isfinite(out)]
     info = {
         "length": length,
-        "first_date": str(first.astype("datetime64[D]")),
-        "last_date": str(end.astype("datetime64[D]")),
-        "last_observed": str(ds[-1].astype("datetime64[D]")),
+        "first_date": str(first.date()),
+        "last_date": str(pd.Timestamp(cal[-1]).date()),
+        "last_observed": str(pd.Timestamp(ds[-1]).date()),
         "days_filled": int(filled.sum()),
         "days_zero_filled": int(zero_filled.sum()),
         "days_interpolated": int(interpolated.sum()),
@@ -491,8 +703,11 @@ def _complete_series(
         "negatives": int((y < 0).sum()),
         "policy": label,
         "closed_weekdays": ",".join(_WEEKDAY_NAMES[d] for d in closed),
+        "silence": silence,
+        "usual_gap": gap,
+        "stale": bool(stale),
     }
-    arrays = {"ds": calendar, "y": out, "filled": filled, "interpolated": interpolated}
+    arrays = {"ds": cal, "y": out, "filled": filled, "interpolated": interpolated}
     return arrays, info
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "TrainSummary",
     "run_series",
     "series_tasks",
+    "future_regressors",
     "train",
     "train_to_artifact",
     "summarise",
@@ -59,7 +60,23 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_CANDIDATES: tuple[str, ...] = ("naive", "snaive", "ets", "theta", "gbm")
-KNOWN_CANDIDATES: tuple[str, ...] = ("naive", "snaive", "ets", "sarimax", "prophet", "gbm", "theta")
+KNOWN_CANDIDATES: tuple[str, ...] = (
+    "naive",
+    "snaive",
+    "ets",
+    "sarimax",
+    "prophet",
+    "gbm",
+    "theta",
+    "auto_ets",
+    "auto_theta",
+    "auto_arima",
+    "auto_ces",
+    "croston",
+    "tsb",
+    "adida",
+    "imapa",
+)
 MODEL_FORMAT = "ai_train_model.per_series/2"
 
 
@@ -67,16 +84,24 @@ MODEL_FORMAT = "ai_train_model.per_series/2"
 class TrainConfig:
     """Training options (picklable; sent as is to every worker).
 
-    ``step`` is the backtest step in days (``None``: 7, see
-    :mod:`project.utils.selection`); ``season_length`` is the seasonal period
-    in observations (7 for daily data, 52 or 1 for weekly); ``ensemble_sizes``
+    ``freq`` is the data's frequency (``D``, ``W`` or ``M``; ``None``: inferred
+    from the dates by :func:`project.preparation.prepare`); ``season_length``
+    (``None``: 7, 52 or 12 for the frequency) is the seasonal period in
+    observations; ``step`` is the backtest step in observations (``None``: 7
+    days, 4 weeks or 3 months, see :mod:`project.utils.selection`);
+    ``stale`` is the policy for stale series (:mod:`project.calendars`);
+    ``intermittent`` sends sparse series to ``sparse_candidates`` (see
+    :mod:`project.utils.selection`); ``regressors`` name columns known in
+    the future (promotions, prices, planned closures) that ``gbm``,
+    ``prophet`` and ``sarimax`` use; their future values are required for the
+    forecast horizon (:func:`future_regressors`); ``ensemble_sizes``
     are the sizes of the top-k combinations tried, ``pool_trim`` and
     ``ensemble_margin`` steer the default pool combination (see
     :mod:`project.utils.selection`); ``model_params`` maps a
     candidate name to extra keyword arguments for it.
     """
 
-    horizon: int = 28
+    horizon: int | None = 28
     candidates: tuple[str, ...] = DEFAULT_CANDIDATES
     cv_windows: int = 3
     step: int | None = None
@@ -87,7 +112,12 @@ class TrainConfig:
     country: str | None = None
     missing: str = "auto"
     max_train_days: int = 1095
-    season_length: int = 7
+    season_length: int | None = None
+    freq: str | None = None
+    stale: str = "own-end"
+    intermittent: bool = True
+    sparse_candidates: tuple[str, ...] = ("croston", "tsb", "adida", "imapa")
+    regressors: tuple[str, ...] = ()
     ensemble: bool = True
     ensemble_sizes: tuple[int, ...] = (2, 3)
     ensemble_margin: float = 0.1
@@ -96,16 +126,23 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.candidates = tuple(str(c).strip().lower() for c in self.candidates if str(c).strip())
+        self.sparse_candidates = tuple(
+            str(c).strip().lower() for c in self.sparse_candidates if str(c).strip()
+        )
+        self.regressors = tuple(str(c).strip() for c in self.regressors if str(c).strip())
+        if self.freq is not None:
+            self.freq = str(self.freq).strip().upper()
         self.levels = tuple(int(v) for v in self.levels)
         self.ensemble_sizes = tuple(int(v) for v in self.ensemble_sizes)
         self.metric = str(self.metric).lower()
 
     def validate(self) -> TrainConfig:
         """Raise :class:`InputError` naming the first unusable option."""
+        from .calendars import FREQUENCIES, STALE_POLICIES
         from .utils.selection import SELECTION_METRICS
 
-        if not 1 <= int(self.horizon) <= 366:
-            raise InputError(f"horizon must be between 1 and 366 days, got {self.horizon}")
+        if self.horizon is not None and not 1 <= int(self.horizon) <= 366:
+            raise InputError(f"horizon must be between 1 and 366 steps, got {self.horizon}")
         if not self.candidates:
             raise InputError("at least one candidate model is needed (--candidates)")
         unknown = [c for c in self.candidates if c not in KNOWN_CANDIDATES]
@@ -128,9 +165,35 @@ class TrainConfig:
             raise InputError("n-jobs must be a positive number of workers or -1 for all cores")
         if int(self.max_train_days) < 28:
             raise InputError(f"max-train-days must be at least 28, got {self.max_train_days}")
-        if int(self.season_length) < 1:
+        if self.season_length is not None and int(self.season_length) < 1:
             raise InputError(f"season length must be at least 1, got {self.season_length}")
+        if self.freq is not None and self.freq not in FREQUENCIES:
+            raise InputError(f"unknown frequency {self.freq!r}; expected one of {', '.join(FREQUENCIES)}")
+        if self.stale not in STALE_POLICIES:
+            raise InputError(
+                f"unknown stale policy {self.stale!r}; expected one of {', '.join(STALE_POLICIES)}"
+            )
+        unknown = [c for c in self.sparse_candidates if c not in KNOWN_CANDIDATES]
+        if unknown:
+            raise InputError(f"unknown sparse candidate model(s) {', '.join(unknown)}")
         return self
+
+    def for_freq(self, freq: str | None = None) -> TrainConfig:
+        """This configuration with the frequency's season length and backtest step filled in.
+
+        Explicit values are kept; ``freq`` (default: the configured one, else
+        daily) fills only what is ``None``.
+        """
+        from .calendars import BACKTEST_STEP, DEFAULT_HORIZON, SEASON_LENGTH
+
+        freq = str(self.freq or freq or "D").upper()
+        return dataclasses.replace(
+            self,
+            freq=freq,
+            horizon=int(self.horizon or DEFAULT_HORIZON[freq]),
+            season_length=int(self.season_length or SEASON_LENGTH[freq]),
+            step=self.step if self.step is not None else (None if freq == "D" else BACKTEST_STEP[freq]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters for the artifact metadata."""
@@ -171,6 +234,50 @@ def series_tasks(data: Any) -> list[tuple[str, Any, Any]]:
     for uid, part in data.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=True):
         tasks.append((str(uid), part["y"].to_numpy("float64"), part["ds"].to_numpy("datetime64[ns]")))
     return tasks
+
+
+def future_regressors(future: Any, data: Any, config: TrainConfig) -> dict[str, Any]:
+    """Per series, the known-future regressor values of the ``horizon`` steps after its last date.
+
+    ``future`` is a long frame ``unique_id, ds, <regressors>``.  Raises
+    :class:`InputError` naming the series, the column and the first dates
+    when a value is missing: a forecast cannot guess next month's promotions.
+    """
+    import pandas as pd
+
+    from .calendars import offset_of
+
+    names = list(config.regressors)
+    h = int(config.horizon)
+    if future is None:
+        raise InputError(
+            f"known-future column(s) {', '.join(map(repr, names))} need their values for the {h} "
+            "steps to forecast: pass a future frame (--future FILE) with the series keys, the date "
+            "and those columns"
+        )
+    absent = [c for c in names if c not in future.columns]
+    if absent:
+        raise InputError(f"the future frame lacks regressor column(s) {', '.join(map(repr, absent))}")
+    table = future.groupby(["unique_id", "ds"], sort=True)[names].mean()
+    out = {}
+    for uid, part in data.groupby("unique_id", sort=True):
+        ds = pd.DatetimeIndex(part["ds"]).sort_values()
+        step = offset_of(config.freq or "D", ds)
+        wanted = pd.DatetimeIndex([ds[-1] + step * k for k in range(1, h + 1)])
+        index = pd.MultiIndex.from_arrays([[uid] * h, wanted], names=["unique_id", "ds"])
+        values = table.reindex(index)
+        missing = values.isna().any(axis=1).to_numpy()
+        if missing.any():
+            column = next(c for c in names if values[c].isna().any())
+            days = ", ".join(str(d.date()) for d in wanted[missing][:3])
+            more = f" and {int(missing.sum()) - 3} more" if missing.sum() > 3 else ""
+            raise InputError(
+                f"the future frame has no {column!r} for series {uid!r} on {days}{more}; known-future "
+                f"regressors are needed for every one of the {h} steps after each series' last date "
+                f"({ds[-1].date()})"
+            )
+        out[str(uid)] = values.reset_index(drop=True)
+    return out
 
 
 def run_series(
@@ -224,15 +331,34 @@ def run_series(
 
 
 def train(
-    prepared: Any, config: TrainConfig, progress: Callable[[int, int], None] | None = None
+    prepared: Any,
+    config: TrainConfig,
+    progress: Callable[[int, int], None] | None = None,
+    future: Any = None,
 ) -> TrainResult:
     """Fit every series of ``prepared`` (a :class:`~project.preparation.PreparedData`
-    or a long frame ``unique_id, ds, y``) and return the per-series results."""
+    or a long frame ``unique_id, ds, y``) and return the per-series results.
+
+    With ``config.regressors``, ``prepared`` carries their columns and
+    ``future`` (long frame ``unique_id, ds, <regressors>``) their values for
+    the horizon (:func:`future_regressors`)."""
     from .utils.selection import fit_series
 
-    config.validate()
+    config = config.validate().for_freq(getattr(prepared, "freq", None))
     data = getattr(prepared, "data", prepared)
     tasks = series_tasks(data)
+    if config.regressors:
+        absent = [c for c in config.regressors if c not in data.columns]
+        if absent:
+            raise InputError(f"regressor column(s) {', '.join(map(repr, absent))} are not in the data")
+        ahead = future_regressors(future, data, config)
+        history = {
+            str(uid): part.sort_values("ds")[list(config.regressors)].reset_index(drop=True)
+            for uid, part in data.groupby("unique_id", sort=True)
+        }
+        tasks = [(uid, y, ds, config, history[uid], ahead[uid]) for uid, y, ds in tasks]
+    else:
+        tasks = [(uid, y, ds, config) for uid, y, ds in tasks]
     if not tasks:
         raise InputError("the input has no series to train on")
     total = len(tasks)
@@ -245,7 +371,7 @@ def train(
         if progress is not None:
             progress(done, total)
 
-    results = run_series(fit_series, [(uid, y, ds, config) for uid, y, ds in tasks], config, tick)
+    results = run_series(fit_series, tasks, config, tick)
     return TrainResult(config=config, results=sorted(results, key=lambda r: r.unique_id))
 
 
@@ -294,9 +420,11 @@ def metrics_frame(result: TrainResult) -> Any:
     return out
 
 
-def series_frame(result: TrainResult) -> Any:
+def series_frame(result: TrainResult, stale: Sequence[str] = ()) -> Any:
+    """One row per series: chosen model, fallback, span, interval method, demand class, stale flag."""
     import pandas as pd
 
+    stale = set(stale)
     return pd.DataFrame(
         {
             "unique_id": [r.unique_id for r in result.results],
@@ -307,6 +435,8 @@ def series_frame(result: TrainResult) -> Any:
             "last_date": [r.last_date.date().isoformat() for r in result.results],
             "interval_method": [r.interval_method for r in result.results],
             "seconds": [round(r.seconds, 3) for r in result.results],
+            "demand": [getattr(r, "demand", "") for r in result.results],
+            "stale": [r.unique_id in stale for r in result.results],
         }
     )
 
@@ -407,7 +537,8 @@ def summarise(
     from .model_artifact import artifact_metadata
 
     metrics = metrics_frame(result)
-    series = series_frame(result)
+    stale = list((policy or {}).get("stale_series", [])) if isinstance(policy, Mapping) else []
+    series = series_frame(result, stale)
     forecast = forecast_table(result, keys)
     config = result.config
     metadata = artifact_metadata(
@@ -428,6 +559,9 @@ def summarise(
         fallbacks={r.unique_id: r.fallback for r in result.results if r.fallback},
         candidate_errors={r.unique_id: r.errors for r in result.results if r.errors},
         interval_methods={r.unique_id: r.interval_method for r in result.results},
+        freq=config.freq or "D",
+        stale_series=stale,
+        demand={r.unique_id: getattr(r, "demand", "") for r in result.results},
         warnings=list(warnings),
         **dict(extra or {}),
     )
@@ -475,28 +609,43 @@ def train_to_artifact(
     signing_key: bytes,
     source_sha256: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    future: Any = None,
 ) -> TrainSummary:
     """Prepare ``data``, train every series and write the signed zip at ``output``.
 
-    Raises :class:`InputError` for unusable input before anything is written;
-    the zip appears only once complete (atomic rename).
+    ``future`` holds the values of ``config.regressors`` after the history
+    (same date and series columns as ``data``); it is required when
+    regressors are declared.  Raises :class:`InputError` for unusable input
+    before anything is written; the zip appears only once complete (atomic
+    rename).
     """
-    from .preparation import prepare
+    from .preparation import prepare, prepare_future
 
     config.validate()
     if not signing_key:
         raise InputError("a signing key is required to write a model artifact")
     prepared = prepare(
-        data, date_col, target_col, series_cols, missing=config.missing, horizon=int(config.horizon)
+        data,
+        date_col,
+        target_col,
+        series_cols,
+        missing=config.missing,
+        horizon=config.horizon,
+        freq=config.freq,
+        stale=config.stale,
+        regressors=config.regressors,
     )
     frame = prepared.data
+    future_long = None
+    if config.regressors and future is not None:
+        future_long = prepare_future(future, date_col, series_cols, config.regressors)
     nonzero = frame.groupby("unique_id")["y"].apply(lambda s: bool((s.fillna(0) != 0).any()))
     if not nonzero.any():
         raise InputError(
             f"every series is zero on every day ({len(nonzero)} series in column {target_col!r}); "
             "there is nothing to forecast"
         )
-    result = train(prepared, config, progress)
+    result = train(prepared, config, progress, future=future_long)
     summary = summarise(
         result,
         frame,

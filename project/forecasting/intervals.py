@@ -82,6 +82,7 @@ def conformal_bands(
     errors: np.ndarray,
     levels: Sequence[int] = DEFAULT_LEVELS,
     lower_bound: float | None = None,
+    nondecreasing: bool = False,
 ) -> pd.DataFrame:
     """Split-conformal bands from backtest residuals, per horizon.
 
@@ -94,6 +95,10 @@ def conformal_bands(
     without any finite error borrows the nearest earlier one (zero width if
     none).  Bands are monotone in the level and
     ``lo <= mean <= hi``; ``lower_bound`` (e.g. ``0.0`` for counts) clips them.
+    ``nondecreasing`` makes each horizon's width at least that of every
+    earlier horizon: uncertainty does not shrink with the distance, and the
+    few (overlapping) backtest windows otherwise under-cover the far
+    horizons by chance.
     """
     mean = np.asarray(mean, dtype=np.float64).ravel()
     h = mean.size
@@ -120,6 +125,8 @@ def conformal_bands(
                 continue
             rank = min(n, math.ceil((n + 1) * value / 100.0 - 1e-9))
             widths[k] = np.sort(err[finite[:, k], k])[max(rank, 1) - 1]
+        if nondecreasing:
+            widths = np.maximum.accumulate(widths)
         widths = np.maximum(widths, widths_prev)
         widths_prev = widths
         bounds[value] = (mean - widths, mean + widths)

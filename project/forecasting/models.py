@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ from .base import BaseForecaster, back_transform, robust_sd, use_log
 from .decomposition import LONG_SEASON, seasonal_indices, ses_sse
 from .gbm import GBMForecaster
 from .intervals import normal_bounds, z_value
+from .statsforecast_models import AUTO_MODELS, INTERMITTENT_MODELS
 from .threads import one_thread
 
 __all__ = [
@@ -244,6 +246,7 @@ class SarimaxForecaster(BaseForecaster):
         log: bool | str = "auto",
         maxiter: int = 50,
         max_train: int | None = 730,
+        regressors: Sequence[str] = (),
     ):
         self.season_length = season_length
         self.order = order
@@ -251,6 +254,7 @@ class SarimaxForecaster(BaseForecaster):
         self.log = log
         self.maxiter = maxiter
         self.max_train = max_train
+        self.regressors = regressors
 
     def min_length(self) -> int:
         return 4 * int(self.season_length) + 8
@@ -262,6 +266,14 @@ class SarimaxForecaster(BaseForecaster):
         z = np.log1p(y) if self.log_ else y
         if self.max_train:
             z = z[-int(self.max_train) :]
+        # Known-future regressors: regression with SARIMA errors in two steps (least squares
+        # on the regressors, then the SARIMA model of what they leave).
+        self.beta_ = None
+        if self.regressors:
+            design = _regressor_matrix(X, self.regressors, len(y))[-len(z) :]
+            coef = np.linalg.lstsq(np.column_stack([np.ones(len(z)), design]), z, rcond=None)[0]
+            self.beta_ = coef[1:]
+            z = z - design @ self.beta_
         m = int(self.season_length)
         seasonal = (*self.seasonal_order, m) if self.seasonal_order and m > 1 else (0, 0, 0, 0)
         differenced = self.order[1] > 0 or seasonal[1] > 0
@@ -319,6 +331,8 @@ class SarimaxForecaster(BaseForecaster):
                 value -= diff_poly[j] * history[-j]
             history.append(value)
             mean_z[k] = value
+        if getattr(self, "beta_", None) is not None:
+            mean_z = mean_z + _regressor_matrix(X, self.regressors, h) @ self.beta_
         ar = np.convolve(self.ar_poly_, diff_poly)
         psi = arma2ma(ar, self.ma_poly_, lags=h)
         sd = np.sqrt(self.scale_ * np.cumsum(psi**2))
@@ -330,6 +344,21 @@ class SarimaxForecaster(BaseForecaster):
             for v in levels
         }
         return back_transform(mean_z, self.log_), bounds
+
+
+def _regressor_matrix(X: pd.DataFrame | None, names: Sequence[str], rows: int) -> np.ndarray:
+    """The declared regressor columns of ``X`` (at least ``rows`` rows) as a float matrix."""
+    if X is None:
+        raise ValueError(f"known-future regressor(s) {', '.join(names)} declared but no values given")
+    absent = [name for name in names if name not in X.columns]
+    if absent:
+        raise ValueError(f"regressor column(s) {', '.join(absent)} missing")
+    if len(X) < rows:
+        raise ValueError(f"regressors have {len(X)} rows, {rows} needed")
+    values = X[list(names)].to_numpy(np.float64)[:rows]
+    if not np.isfinite(values).all():
+        raise ValueError("regressor values must be finite")
+    return values
 
 
 class ProphetForecaster(BaseForecaster):
@@ -350,6 +379,7 @@ class ProphetForecaster(BaseForecaster):
         uncertainty_samples: int = 200,
         changepoint_prior_scale: float = 0.05,
         seasonality_mode: str = "additive",
+        regressors: Sequence[str] = (),
     ):
         self.season_length = season_length
         self.country = country
@@ -357,6 +387,7 @@ class ProphetForecaster(BaseForecaster):
         self.uncertainty_samples = uncertainty_samples
         self.changepoint_prior_scale = changepoint_prior_scale
         self.seasonality_mode = seasonality_mode
+        self.regressors = regressors
 
     def min_length(self) -> int:
         return 2 * int(self.season_length) + 2
@@ -383,14 +414,25 @@ class ProphetForecaster(BaseForecaster):
             model.add_seasonality(name="yearly", period=365.25, fourier_order=10)
         if self.country:
             model.add_country_holidays(country_name=str(self.country).upper())
-        model.fit(pd.DataFrame({"ds": ds, "y": z}))
+        frame = pd.DataFrame({"ds": ds, "y": z})
+        for name in self.regressors:
+            model.add_regressor(name)
+        if self.regressors:
+            design = _regressor_matrix(X, self.regressors, len(y))
+            for i, name in enumerate(self.regressors):
+                frame[name] = design[:, i]
+        model.fit(frame)
         self.model_ = model
+        self.step_ = ds[-1] - ds[-2] if len(ds) >= 2 else pd.Timedelta(days=1)
 
     def _predict(self, h, levels, X):
         _quiet_prophet()
-        future = pd.DataFrame(
-            {"ds": pd.date_range(self.last_ds_ + pd.Timedelta(days=1), periods=h, freq="D")}
-        )
+        step = getattr(self, "step_", pd.Timedelta(days=1))
+        future = pd.DataFrame({"ds": self.last_ds_ + step * np.arange(1, h + 1)})
+        if self.regressors:
+            design = _regressor_matrix(X, self.regressors, h)
+            for i, name in enumerate(self.regressors):
+                future[name] = design[:, i]
         mean_z = self.model_.predict(future)["yhat"].to_numpy(np.float64)
         if not levels:  # point forecast only (backtests): skip the simulation
             return back_transform(mean_z, self.log_), {}
@@ -530,6 +572,8 @@ MODELS: dict[str, type[BaseForecaster]] = {
     "gbm": GBMForecaster,
     "theta": ThetaForecaster,
 }
+MODELS.update(INTERMITTENT_MODELS)
+MODELS.update(AUTO_MODELS)
 
 
 def make_model(name: str, **params: Any) -> BaseForecaster:

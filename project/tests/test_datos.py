@@ -426,7 +426,9 @@ def test_busy_series_ending_early_keeps_its_own_end():
     report = prepared.report.set_index("unique_id")
     assert report.loc["B", "last_date"] == "2024-01-20"  # no invented zeros after a busy series stops
     assert report.loc["B", "days_filled"] == 0
-    assert any("'B' ends on 2024-01-20" in w for w in prepared.warnings)
+    # ten silent days against a usual gap of one: stale, forecast from its own end (issue 9)
+    assert bool(report.loc["B", "stale"]) and not bool(report.loc["A", "stale"])
+    assert any("'B' is stale: nothing since 2024-01-20" in w and "own-end" in w for w in prepared.warnings)
 
 
 def test_today_is_allowed_but_reported_as_possibly_incomplete():

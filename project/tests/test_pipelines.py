@@ -80,7 +80,11 @@ def _dump(obj):
 
 
 def test_registry_and_factory():
-    assert set(MODELS) == {"naive", "snaive", "ets", "sarimax", "prophet", "gbm", "theta"}
+    assert set(MODELS) == {
+        *("naive", "snaive", "ets", "sarimax", "prophet", "gbm", "theta"),
+        *("auto_ets", "auto_theta", "auto_arima", "auto_ces"),  # statsforecast (issue 9)
+        *("croston", "tsb", "adida", "imapa"),  # intermittent demand (issue 9)
+    }
     model = make_model("ets", season_length=7, country="US", damped=False)
     assert model.damped is False
     with pytest.raises(ValueError, match="Unknown model 'arima'"):

@@ -31,6 +31,8 @@ __all__ = [
     "smape",
     "wmape",
     "mase",
+    "rmsse",
+    "naive_mse",
     "bias",
     "coverage",
     "winkler",
@@ -134,6 +136,35 @@ def mase(
     if not np.isfinite(scale) or scale <= 0:
         return float("nan")
     return mae(y, yhat) / scale
+
+
+def naive_mse(y_train: Any) -> float:
+    """Mean squared one-step difference of the training data (the RMSSE scale); NaN values ignored."""
+    y_train = np.asarray(y_train, dtype=float).ravel()
+    if y_train.size < 2:
+        return float("nan")
+    diffs = np.diff(y_train)
+    diffs = diffs[np.isfinite(diffs)]
+    return float(np.mean(diffs**2)) if diffs.size else float("nan")
+
+
+def rmsse(y: Any, yhat: Any, y_train: Any = None, *, scale: float | None = None) -> float:
+    """Root mean squared scaled error (M5): ``sqrt(mean((y - f)^2) / naive_mse(y_train))``.
+
+    Stays finite on intermittent series whose test window is all zeros (the
+    scale comes from the training data, which has some demand), and rewards
+    forecasts of the mean demand rate rather than of the median (zero), which
+    is what stock decisions on slow products need. ``scale`` is the squared
+    scale when already known. NaN when the scale is 0 or undefined.
+    """
+    if scale is None:
+        if y_train is None:
+            raise InputError("rmsse() needs y_train or scale")
+        scale = naive_mse(y_train)
+    if not np.isfinite(scale) or scale <= 0:
+        return float("nan")
+    y, yhat = _arrays(y, yhat)
+    return float(np.sqrt(np.mean((y - yhat) ** 2) / scale)) if y.size else float("nan")
 
 
 def bias(y: Any, yhat: Any) -> float:
@@ -279,6 +310,17 @@ def _bucket_metrics(part: pd.DataFrame, metrics: Iterable[str], levels: list[int
             ]
             finite = [v for v in per_cutoff if np.isfinite(v)]
             row["mase"] = float(np.mean(finite)) if finite else float("nan")
+        elif name == "rmsse":
+            per_cutoff = (
+                [
+                    rmsse(g["y"], g["mean"], scale=float(g["scale2"].iloc[0]))
+                    for _, g in part.groupby("cutoff", sort=True)
+                ]
+                if "scale2" in part.columns
+                else []
+            )
+            finite = [v for v in per_cutoff if np.isfinite(v)]
+            row["rmsse"] = float(np.mean(finite)) if finite else float("nan")
         elif name in ("coverage", "winkler"):
             for lv in levels:
                 lo, hi = part[f"lo-{lv}"], part[f"hi-{lv}"]

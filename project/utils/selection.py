@@ -41,6 +41,16 @@ How one series is handled, and why:
    chosen forecast (:func:`project.utils.pipelines.conformal_bands`).  Output
    is always finite with ``lo <= mean <= hi``.
 
+**Sparse demand.**  Before anything else the series' demand is classified
+(:func:`project.forecasting.demand.classify_demand`: closed weekdays set
+aside, then Syntetos-Boylan ADI/CV²).  An *intermittent* or *lumpy* series
+is backtested on the intermittent-demand candidates instead
+(``config.sparse_candidates``, default Croston optimised, TSB, ADIDA, IMAPA)
+and ranked by RMSSE, which stays finite on zero windows and rewards the
+demand rate a stock decision needs (MASE or MAE would rank a zero forecast
+first).  ``config.intermittent=False`` turns this off.  The class is kept in
+``SeriesResult.demand``.
+
 **Fallbacks** (reported in ``SeriesResult.fallback``):
 
 * all-zero series: ``naive`` (the forecast is zero with zero-width bands);
@@ -65,6 +75,7 @@ import numpy as np
 import pandas as pd
 
 from ..forecasting.decomposition import LONG_SEASON
+from ..forecasting.demand import classify_demand
 from ..forecasting.guard import GuardedModel
 from ..forecasting.intervals import conformal_bands, finite_frame
 from ..forecasting.models import make_model
@@ -87,9 +98,12 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Metrics computed for every candidate and bucket of the backtest.
-BACKTEST_METRICS: tuple[str, ...] = ("mase", "smape", "mae", "rmse", "wmape", "bias")
+BACKTEST_METRICS: tuple[str, ...] = ("mase", "rmsse", "smape", "mae", "rmse", "wmape", "bias")
 #: Metrics that ``config.metric`` may name (lower is better for all of them).
-SELECTION_METRICS: tuple[str, ...] = ("mase", "smape", "mae", "rmse", "wmape")
+SELECTION_METRICS: tuple[str, ...] = ("mase", "rmsse", "smape", "mae", "rmse", "wmape")
+#: Candidates of a sparse (intermittent or lumpy) series, and the metric that ranks them.
+SPARSE_CANDIDATES: tuple[str, ...] = ("croston", "tsb", "adida", "imapa")
+SPARSE_METRIC = "rmsse"
 
 
 class SelectionSettings(Protocol):
@@ -141,6 +155,7 @@ class SeriesResult:
     cutoffs: tuple[pd.Timestamp, ...] = ()
     backtest: pd.DataFrame | None = None
     seconds: float = 0.0
+    demand: str = ""
 
 
 def ensemble_name(combine: str, members: Sequence[str]) -> str:
@@ -157,7 +172,7 @@ def min_train_length(config: SelectionSettings) -> int:
     cycle is enough there: a two-year minimum would send every younger weekly
     series to a naive forecast without any selection.
     """
-    m = int(config.season_length)
+    m = int(_param(config, "season_length", 7))
     if m >= LONG_SEASON:
         return max(m // 2, 14)
     return max(2 * m, 14)
@@ -176,6 +191,9 @@ def make_candidate(name: str, config: Any) -> Any:
         params["country"] = config.country
     if name == "gbm":
         params["max_horizon"] = int(config.horizon)
+    regressors = tuple(_param(config, "regressors", ()))
+    if regressors:
+        params["known_exog" if name == "gbm" else "regressors"] = regressors
     params.update(dict(_param(config, "model_params", {}).get(name, {})))
     return GuardedModel(make_model(name, **params), fallback="snaive", season_length=season)
 
@@ -191,11 +209,23 @@ def window_scale(train: np.ndarray, season_length: int) -> float:
     return value if value > 0 else 1.0
 
 
+def squared_scale(train: np.ndarray) -> float:
+    """The RMSSE scale of a training window: its mean squared one-step difference (never 0)."""
+    from .evaluacion import naive_mse
+
+    value = naive_mse(train)
+    if not np.isfinite(value) or value <= 0:
+        value = float(np.mean(np.square(train[np.isfinite(train)]))) if train.size else 1.0
+    return value if value > 0 else 1.0
+
+
 def selection_score(errors: np.ndarray, actual: np.ndarray, scales: np.ndarray, metric: str) -> float:
     """Selection score over all horizons: per-window value averaged over windows."""
     abs_err = np.abs(errors)
     if metric == "mase":
         per = abs_err.mean(axis=1) / scales
+    elif metric == "rmsse":  # ``scales`` are the squared (naive MSE) scales here
+        per = np.sqrt((errors**2).mean(axis=1) / scales)
     elif metric == "mae":
         per = abs_err.mean(axis=1)
     elif metric == "rmse":
@@ -221,6 +251,7 @@ def _cv_frame(
     actual: np.ndarray,
     mean: np.ndarray,
     scales: np.ndarray,
+    scales2: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """A backtest in :func:`project.utils.evaluacion.cross_validation`'s layout."""
     w, h = actual.shape
@@ -233,6 +264,7 @@ def _cv_frame(
             "y": actual.ravel(),
             "mean": mean.ravel(),
             "scale": np.repeat(scales, h),
+            "scale2": np.repeat(scales if scales2 is None else scales2, h),
         }
     )
 
@@ -255,6 +287,7 @@ def _simple_fit(
     name: str,
     reason: str,
     started: float,
+    demand: str = "",
 ) -> SeriesResult:
     """Fallback path: one simple model, its own bands, no backtest."""
     h, levels = int(config.horizon), tuple(int(v) for v in config.levels)
@@ -278,6 +311,7 @@ def _simple_fit(
         fallback=reason,
         interval_method="native",
         seconds=time.perf_counter() - started,
+        demand=demand,
     )
 
 
@@ -306,8 +340,9 @@ def pooled_errors(errors: np.ndarray, radius: int = 3) -> np.ndarray:
 
 
 def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
-    """``unique_id, ds, horizon`` plus the forecast columns, dated after the last of ``ds``."""
-    future = pd.date_range(ds[-1] + pd.Timedelta(days=1), periods=h, freq=_freq(ds))
+    """``unique_id, ds, horizon`` plus the forecast columns, dated one step after another from ``ds[-1]``."""
+    step = _freq(ds)
+    future = pd.DatetimeIndex([ds[-1] + step * k for k in range(1, h + 1)])
     frame = pred.reset_index(drop=True).copy()
     frame.insert(0, "horizon", np.arange(1, h + 1))
     frame.insert(0, "ds", future)
@@ -315,20 +350,34 @@ def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -
     return frame
 
 
-def _freq(ds: pd.DatetimeIndex) -> pd.DateOffset | str:
-    """The series' step: daily unless the dates say otherwise (e.g. weekly M4 data)."""
+def _freq(ds: pd.DatetimeIndex) -> pd.DateOffset:
+    """The series' step: daily unless the dates say otherwise (weekly, or month starts/ends)."""
     if len(ds) >= 2:
         delta = ds[-1] - ds[-2]
+        if delta >= pd.Timedelta(days=28) and (ds[-2:].day == 1).all():
+            return pd.offsets.MonthBegin()
+        if delta >= pd.Timedelta(days=28) and ds[-2:].is_month_end.all():
+            return pd.offsets.MonthEnd()
         if delta != pd.Timedelta(days=1):
             return pd.tseries.frequencies.to_offset(delta)
-    return "D"
+    return pd.tseries.frequencies.to_offset("D")
 
 
-def fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesResult:
+def fit_series(
+    uid: str,
+    y: Any,
+    ds: Any,
+    config: SelectionSettings,
+    X: pd.DataFrame | None = None,
+    X_future: pd.DataFrame | None = None,
+) -> SeriesResult:
     """Backtest the candidates on one series, choose, refit and forecast.
 
     ``y`` holds the values oldest first (NaN allowed inside: the models
-    interpolate), ``ds`` their dates.  ``config`` is a
+    interpolate), ``ds`` their dates.  With ``config.regressors`` (known-future
+    columns), ``X`` holds their values on the ``ds`` rows and ``X_future`` on
+    the ``horizon`` steps after the last one; the candidates that can use
+    them (``gbm``, ``prophet``, ``sarimax``) do, the others ignore them.  ``config`` is a
     :class:`project.training.TrainConfig` or any object with the
     attributes of :class:`SelectionSettings`.  Never raises for a difficult
     series: failures become fallbacks recorded in the result.
@@ -340,10 +389,21 @@ def fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesRe
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
-        return _fit_series(uid, y, ds, config)
+        return _fit_series(uid, y, ds, config, X, X_future)
 
 
-def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesResult:
+def _rows(X: pd.DataFrame | None, start: int, stop: int) -> pd.DataFrame | None:
+    return None if X is None else X.iloc[start:stop].reset_index(drop=True)
+
+
+def _fit_series(
+    uid: str,
+    y: Any,
+    ds: Any,
+    config: SelectionSettings,
+    X: pd.DataFrame | None = None,
+    X_future: pd.DataFrame | None = None,
+) -> SeriesResult:
     started = time.perf_counter()
     uid = str(uid)
     y = np.asarray(y, dtype=np.float64).ravel()
@@ -359,11 +419,21 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     metric = str(_param(config, "metric", "mase")).lower()
     step = int(config.step) if getattr(config, "step", None) else min(7, h)
     finite = y[np.isfinite(y)]
+    demand = classify_demand(y, season, window=max_train)
+    candidates = tuple(dict.fromkeys(config.candidates))
+    if demand.sparse and _param(config, "intermittent", True):
+        # intermittent demand: Croston-type rates, ranked by a metric that rewards the rate
+        candidates = tuple(dict.fromkeys(_param(config, "sparse_candidates", SPARSE_CANDIDATES)))
+        metric = SPARSE_METRIC
 
     if np.all(finite == 0):
-        return _simple_fit(uid, y, ds, config, "naive", "all-zero series: zero forecast (naive)", started)
+        return _simple_fit(
+            uid, y, ds, config, "naive", "all-zero series: zero forecast (naive)", started, demand.kind
+        )
     if np.all(finite == finite[0]):
-        return _simple_fit(uid, y, ds, config, "naive", "constant series: naive forecast", started)
+        return _simple_fit(
+            uid, y, ds, config, "naive", "constant series: naive forecast", started, demand.kind
+        )
     need = h + min_train_length(config)
     if y.size < need:
         name = "snaive" if y.size >= 2 * season else "naive"
@@ -371,7 +441,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
             f"series too short for a backtest ({y.size} days, needs {need} = horizon {h} + "
             f"{min_train_length(config)}): {name} without selection"
         )
-        return _simple_fit(uid, y, ds, config, name, reason, started)
+        return _simple_fit(uid, y, ds, config, name, reason, started, demand.kind)
 
     # ---- windows: as many as asked for that leave min_train days of training
     n = y.size
@@ -380,6 +450,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     w = len(ends)
     actual = np.stack([y[e : e + h] for e in ends])
     scales = np.array([window_scale(y[max(0, e - max_train) : e], season) for e in ends])
+    scales2 = np.array([squared_scale(y[max(0, e - max_train) : e]) for e in ends])
     cut_dates = [ds[e - 1] for e in ends]
     target_ds = [ds[e : e + h] for e in ends]
     nonnegative = bool(np.all(finite >= 0))
@@ -387,14 +458,14 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     # ---- backtest every candidate on the same windows
     means: dict[str, np.ndarray] = {}
     errors: dict[str, str] = {}
-    for name in dict.fromkeys(config.candidates):
+    for name in candidates:
         fc = np.empty((w, h))
         reasons = []
         try:
             for i, e in enumerate(ends):
                 start = max(0, e - max_train)
-                model = make_candidate(name, config).fit(y[start:e], ds[start:e])
-                fc[i] = model.predict(h, level=())["mean"].to_numpy(np.float64)
+                model = make_candidate(name, config).fit(y[start:e], ds[start:e], _rows(X, start, e))
+                fc[i] = model.predict(h, level=(), X=_rows(X, e, e + h))["mean"].to_numpy(np.float64)
                 if model.fallback_reason_:
                     reasons.append(f"window {i + 1}: {model.fallback_reason_}")
         except Exception as exc:  # noqa: BLE001 - a broken candidate must not sink the series
@@ -405,7 +476,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
         means[name] = fc
     if not means:
         reason = "every candidate failed in the backtest: seasonal naive"
-        result = _simple_fit(uid, y, ds, config, "snaive", reason, started)
+        result = _simple_fit(uid, y, ds, config, "snaive", reason, started, demand.kind)
         result.errors = errors
         return result
 
@@ -416,13 +487,14 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     def err_of(fc: np.ndarray) -> np.ndarray:
         return np.where(valid, act0 - fc, 0.0)
 
-    scores = {name: selection_score(err_of(fc), act0, scales, metric) for name, fc in means.items()}
-    ranking = sorted(scores, key=lambda k: (scores[k], list(config.candidates).index(k)))
+    score_scales = scales2 if metric == "rmsse" else scales
+    scores = {name: selection_score(err_of(fc), act0, score_scales, metric) for name, fc in means.items()}
+    ranking = sorted(scores, key=lambda k: (scores[k], candidates.index(k)))
     options: dict[str, tuple[str, tuple[str, ...]]] = {name: ("single", (name,)) for name in ranking}
     pool_label = None
     if _param(config, "ensemble", True):
         # members listed in candidate order, so one combination has one name across series
-        order = list(dict.fromkeys(config.candidates))
+        order = list(candidates)
 
         def members_of(names: Sequence[str]) -> tuple[str, ...]:
             return tuple(sorted(names, key=order.index))
@@ -442,7 +514,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
             if label not in options:
                 combo = np.mean([means[m] for m in top], axis=0)
                 means[label] = combo
-                scores[label] = selection_score(err_of(combo), act0, scales, metric)
+                scores[label] = selection_score(err_of(combo), act0, score_scales, metric)
                 options[label] = ("mean", top)
             if top == pool:
                 pool_label = label
@@ -457,7 +529,7 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     tables = []
     chosen_cv = None
     for label, fc in means.items():
-        cv = _cv_frame(uid, cut_dates, target_ds, actual, fc, scales)
+        cv = _cv_frame(uid, cut_dates, target_ds, actual, fc, scales, scales2)
         tables.append(_bucket_table(uid, label, cv))
         if label == chosen:
             chosen_cv = cv
@@ -469,8 +541,8 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
     fitted: dict[str, Any] = {}
     preds = []
     for name in members:
-        model = make_candidate(name, config).fit(y[start:], ds[start:])
-        pred = model.predict(h, levels)
+        model = make_candidate(name, config).fit(y[start:], ds[start:], _rows(X, start, n))
+        pred = model.predict(h, levels, X=X_future)
         if model.fallback_reason_:
             errors[f"{name} (refit)"] = model.fallback_reason_
         fitted[name] = model
@@ -508,4 +580,5 @@ def _fit_series(uid: str, y: Any, ds: Any, config: SelectionSettings) -> SeriesR
         cutoffs=tuple(cut_dates),
         backtest=chosen_cv,
         seconds=time.perf_counter() - started,
+        demand=demand.kind,
     )
