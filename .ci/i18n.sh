@@ -15,8 +15,10 @@ done
 source "$repo/.ci/pg.sh"
 trap pg_stop EXIT
 pg_start || exit 1
-mkdir -p "$work/addons"
-ln -s "$repo" "$work/addons/ai_train_model"
+# A copy without the virtual environment, build outputs and git: Odoo's extractor reads every
+# file under the module's folder, and .venv would bring third-party strings into the template.
+mkdir -p "$work/addons/ai_train_model"
+tar -C "$repo" --exclude=./.venv --exclude=./.git --exclude=./out -cf - . | tar -C "$work/addons/ai_train_model" -xf -
 common=(--addons-path="$odoo_root/addons,$work/addons" --db_host=127.0.0.1 --db_port="$port" --db_user=odoo
         -d ai_train_model_i18n --data-dir="$work/filestore" --without-demo=all --stop-after-init --log-level=warn)
 (cd "$odoo_root" && "$python" odoo-bin "${common[@]}" -i ai_train_model) || exit 1
