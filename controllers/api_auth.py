@@ -34,6 +34,20 @@ def not_found(message="Not found."):
     return json_error(404, "not_found", message)
 
 
+def rate_limited(env, key):
+    """A 429 answer with ``Retry-After`` when ``key`` is over its request
+    budget (the request is counted otherwise); None when it may go on."""
+    retry_after = env["ai.api.rate.limit"].sudo()._hit(key)
+    if not retry_after:
+        return None
+    return json_error(
+        429,
+        "rate_limited",
+        f"Too many requests for this API key; retry in {retry_after} s.",
+        headers=[("Retry-After", str(retry_after))],
+    )
+
+
 def bearer_key():
     """The key of an ``Authorization: Bearer`` header; ``""`` for another or
     an empty scheme (a wrong credential), None without the header."""

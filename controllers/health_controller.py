@@ -1,7 +1,16 @@
 from odoo import fields, http
 from odoo.http import request
 
-from .api_auth import bearer_key, json_error, json_response, key_user_env, not_found, unauthorized, wants_html
+from .api_auth import (
+    bearer_key,
+    json_error,
+    json_response,
+    key_user_env,
+    not_found,
+    rate_limited,
+    unauthorized,
+    wants_html,
+)
 
 MANAGER_GROUP = "ai_train_model.group_ai_manager"
 
@@ -21,14 +30,9 @@ class HealthController(http.Controller):
             env = key_user_env(key)
             if env is None:
                 return unauthorized()
-            retry_after = env["ai.api.rate.limit"].sudo()._hit(key)
-            if retry_after:
-                return json_error(
-                    429,
-                    "rate_limited",
-                    f"Too many requests for this API key; retry in {retry_after} s.",
-                    headers=[("Retry-After", str(retry_after))],
-                )
+            refused = rate_limited(env, key)
+            if refused:
+                return refused
         elif request.session.uid:
             env = request.env
         elif wants_html():

@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError, MissingError
 from odoo.http import request
 from odoo.tools import SQL
 
-from .api_auth import bearer_key, json_error, json_response, key_user_env, not_found, unauthorized
+from .api_auth import bearer_key, json_error, json_response, key_user_env, not_found, rate_limited, unauthorized
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 1_000
@@ -163,14 +163,9 @@ class PredictionApiController(http.Controller):
         env = key_user_env(key)
         if env is None:
             return unauthorized()
-        retry_after = env["ai.api.rate.limit"].sudo()._hit(key)
-        if retry_after:
-            return json_error(
-                429,
-                "rate_limited",
-                f"Too many requests for this API key; retry in {retry_after} s.",
-                headers=[("Retry-After", str(retry_after))],
-            )
+        refused = rate_limited(env, key)
+        if refused:
+            return refused
         try:
             params = parse_parameters(request.httprequest.args)
         except BadParameter as exc:

@@ -19,7 +19,8 @@ class AiPredictionAccuracy(models.Model):
     _rec_name = "metric"
 
     _protected_create = True
-    _protected_fields = (
+    #: Every column is the engine's, and the bulk write sends them all.
+    _protected_fields = _COLUMNS = (
         "company_id",
         "target_id",
         "version_id",
@@ -69,18 +70,7 @@ class AiPredictionAccuracy(models.Model):
         if stale:
             stale.sudo().unlink()
         return self._engine()._bulk_upsert(
-            [
-                "company_id",
-                "target_id",
-                "version_id",
-                "series_key",
-                "bucket",
-                "metric",
-                "value",
-                "n",
-                "date_from",
-                "date_to",
-            ],
+            list(self._COLUMNS),
             rows,
             ["version_id", "series_key", "bucket", "metric"],
         )
