@@ -1,5 +1,6 @@
 """``ai.training.job``: training jobs, queued and run by the cron through ``ai.job.mixin``."""
 
+import base64
 import hashlib
 import importlib.util
 import os
@@ -36,7 +37,11 @@ class AiTrainingJob(models.Model):
     _order = "id desc"
     _check_company_auto = True
 
-    _protected_fields = ("model_version_id", "data_sha256")
+    _protected_fields = ("model_version_id", "data_sha256", "input_sha256")
+    #: The uploaded file is stored by the engine with its SHA-256 (see
+    #: ``create``/``write``): nobody can swap it through ``ir.attachment``
+    #: between the upload and the run, which checks it before training.
+    _engine_files = {"input_file": "input_sha256"}
     #: What a job was asked to do: frozen once it leaves draft, so that a
     #: finished job always describes the model version it produced.
     _settings_fields = (
@@ -89,6 +94,7 @@ class AiTrainingJob(models.Model):
     )
     input_file = fields.Binary(attachment=True, copy=False, help="A CSV or Parquet file in long format.")
     input_filename = fields.Char(copy=False)
+    input_sha256 = fields.Char(string="Uploaded File SHA-256", readonly=True, copy=False)
     date_col = fields.Char(
         string="Date Column", compute="_compute_columns", store=True, precompute=True, readonly=False, required=True
     )
@@ -213,7 +219,12 @@ class AiTrainingJob(models.Model):
         for vals in vals_list:
             if vals.get("name", _("New")) == _("New"):
                 vals["name"] = self.env["ir.sequence"].next_by_code("ai.training.job") or _("New")
-        return super().create(vals_list)
+        uploads = [vals.pop("input_file", None) for vals in vals_list]
+        jobs = super().create(vals_list)
+        for job, upload in zip(jobs, uploads):
+            if upload:
+                job._store_input_file(upload)
+        return jobs
 
     def write(self, vals):
         if not self._is_engine() and set(vals) & set(self._settings_fields):
@@ -225,7 +236,26 @@ class AiTrainingJob(models.Model):
                         jobs=", ".join(started.mapped("name")),
                     )
                 )
+        if "input_file" in vals and not self._is_engine():
+            vals = dict(vals)
+            upload = vals.pop("input_file")
+            result = super().write(vals) if vals else True
+            for job in self:
+                job._store_input_file(upload)
+            return result
         return super().write(vals)
+
+    def _store_input_file(self, upload):
+        """Store the user's upload (base64, or False to clear it) as the
+        engine, with its SHA-256: the user's right to write the job was
+        checked by the caller (``create``/``write``)."""
+        self.ensure_one()
+        self.check_access_rights("write")
+        self.check_access_rule("write")
+        raw = base64.b64decode(upload) if upload else b""
+        self._engine().write(
+            {"input_file": upload or False, "input_sha256": hashlib.sha256(raw).hexdigest() if raw else False}
+        )
 
     def unlink(self):
         if any(job.state == "running" for job in self):
@@ -437,17 +467,9 @@ class AiTrainingJob(models.Model):
             raw = dataset._get_parquet_bytes()
             name = dataset.data_filename or "dataset.parquet"
         else:
-            attachment = (
-                self.env["ir.attachment"]
-                .sudo()
-                .search(
-                    [("res_model", "=", self._name), ("res_id", "=", self.id), ("res_field", "=", "input_file")],
-                    limit=1,
-                )
-            )
-            if not attachment:
+            if not self.input_sha256:
                 raise errors.InputError(_("The job has no uploaded file."))
-            raw = attachment.raw
+            raw = self._engine_file_bytes("input_file")
             name = self.input_filename or "input"
         path = workdir / os.path.basename(name)
         path.write_bytes(raw)

@@ -96,6 +96,40 @@ class TestSecurityHardening(TransactionCase):
         as_engine(engine_attachment(record, field)).write({"raw": raw})
         record.invalidate_recordset()
 
+    def test_uploaded_training_file_cannot_be_swapped(self):
+        csv = sample_frame(n_series=2).to_csv(index=False).encode()
+        job = (
+            self.env["ai.training.job"]
+            .with_user(self.users.analyst)
+            .create(
+                {
+                    "input_type": "file",
+                    "input_file": base64.b64encode(csv),
+                    "input_filename": "upload.csv",
+                    "date_col": "date",
+                    "target_col": "pageviews",
+                    "series_cols": "page",
+                    "candidates": "naive",
+                }
+            )
+        )
+        attachment = engine_attachment(job, "input_file")
+        self.assertEqual(attachment.raw, csv)
+        self.assertTrue(job.input_sha256)
+        with self.assertRaisesRegex(AccessError, "stored by the training engine"):
+            attachment.with_user(self.users.analyst).write({"raw": b"date,sales\n"})
+        with self.assertRaises(AccessError):
+            job.with_user(self.users.analyst).write({"input_sha256": "0" * 64})
+        # The owner may still replace the upload while the job is a draft: stored again, digest included.
+        job.with_user(self.users.analyst).write({"input_file": base64.b64encode(csv + b"\n")})
+        self.assertEqual(engine_attachment(job, "input_file").raw, csv + b"\n")
+        # Swapped behind the ORM's back: the run refuses the bytes instead of training on them.
+        job.with_user(self.users.analyst).action_queue()
+        self._tamper(job, "input_file", b"date,sales,store\n2024-01-01,1,a\n")
+        self.env["ai.training.job"]._job_cron_run()
+        self.assertEqual(job.state, "failed")
+        self.assertIn("does not match its recorded SHA-256", job.error_message)
+
     def test_tampered_parquet_refused_on_every_read_path(self):
         dataset = make_dataset(self.env, name="Tampered")
         other = make_dataset(self.env, name="Donor", frame=sample_frame(n_series=1))
