@@ -289,21 +289,7 @@ class AiForecastRun(models.Model):
             and dataset.date_to > parent.date_to
         )
         job = Job.with_company(target.company_id).create(
-            {
-                "company_id": target.company_id.id,
-                "model_name": target.name,
-                "dataset_id": dataset.id,
-                "target_id": target.id,
-                "parent_version_id": champion.id if incremental else False,
-                "date_col": target.date_col,
-                "target_col": target.target_col,
-                "series_cols": target.series_cols or False,
-                "horizon": target.horizon,
-                "candidates": target.candidates,
-                "cv_windows": target.cv_windows,
-                "metric": target.metric,
-                "country_id": target.country_id.id,
-            }
+            target._training_job_values(dataset, parent_version=champion if incremental else None)
         )
         job.action_queue()
         self._job_log(

@@ -337,6 +337,26 @@ class AiForecastTarget(models.Model):
         action.update(domain=[("target_id", "=", self.id)])
         return action
 
+    def _training_job_values(self, dataset, parent_version=None):
+        """Values of the training job that retrains this target on
+        ``dataset``: incrementally from ``parent_version`` when given."""
+        self.ensure_one()
+        return {
+            "company_id": self.company_id.id,
+            "model_name": self.name,
+            "dataset_id": dataset.id,
+            "target_id": self.id,
+            "parent_version_id": parent_version.id if parent_version else False,
+            "date_col": self.date_col,
+            "target_col": self.target_col,
+            "series_cols": self.series_cols or False,
+            "horizon": self.horizon,
+            "candidates": self.candidates,
+            "cv_windows": self.cv_windows,
+            "metric": self.metric,
+            "country_id": self.country_id.id,
+        }
+
     # ------------------------------------------------------------------ demo
 
     def _demo_build(self, update_dataset_id):
@@ -372,20 +392,7 @@ class AiForecastTarget(models.Model):
         if not first_version.checksum:
             first_version._store_dataframe(first, filename="wikipedia_pageviews_daily.parquet")
         job = self.env["ai.training.job"].with_company(self.company_id).create(
-            {
-                "company_id": target.company_id.id,
-                "model_name": target.name,
-                "dataset_id": first_version.id,
-                "target_id": target.id,
-                "date_col": target.date_col,
-                "target_col": target.target_col,
-                "series_cols": target.series_cols or False,
-                "horizon": target.horizon,
-                "candidates": target.candidates,
-                "cv_windows": target.cv_windows,
-                "metric": target.metric,
-                "country_id": target.country_id.id,
-            }
+            target._training_job_values(first_version)
         )
         job.action_queue()
         target._demo_run(job)
