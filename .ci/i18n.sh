@@ -7,11 +7,8 @@ set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 odoo_bin=${ODOO_BIN:?set ODOO_BIN to the odoo-bin of an Odoo 17}
 odoo_root=$(cd "$(dirname "$odoo_bin")" && pwd)
-python=${ODOO_PYTHON:-}
-for candidate in "$odoo_root/venv/bin/python" "$odoo_root/.venv/bin/python" python3; do
-    [ -n "$python" ] && break
-    command -v "$candidate" >/dev/null 2>&1 && python=$candidate
-done
+source "$repo/.ci/odoo_env.sh"
+python=$(odoo_python "$odoo_root")
 source "$repo/.ci/pg.sh"
 trap pg_stop EXIT
 pg_start || exit 1

@@ -17,12 +17,8 @@ if [ -z "$odoo_bin" ] || [ ! -f "$odoo_bin" ]; then
     exit 2
 fi
 odoo_root=$(cd "$(dirname "$odoo_bin")" && pwd)
-python=${ODOO_PYTHON:-}
-if [ -z "$python" ]; then
-    for candidate in "$odoo_root/venv/bin/python" "$odoo_root/.venv/bin/python" python3; do
-        if command -v "$candidate" >/dev/null 2>&1; then python=$candidate; break; fi
-    done
-fi
+source "$repo/.ci/odoo_env.sh"
+python=$(odoo_python "$odoo_root")
 version=$(cd "$odoo_root" && "$python" -c 'import odoo.release as r; print(r.version_info[0])' 2>/dev/null)
 if [ "$version" != "17" ]; then
     echo "$odoo_bin is not an Odoo 17 run by $python (set ODOO_PYTHON to the Python that runs it)" >&2

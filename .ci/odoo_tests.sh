@@ -22,12 +22,8 @@ find_odoo() {
 odoo_bin=$(find_odoo)
 [ -n "$odoo_bin" ] || exit 77
 odoo_root=$(dirname "$odoo_bin")
-python=${ODOO_PYTHON:-}
-if [ -z "$python" ]; then
-    for candidate in "$odoo_root/venv/bin/python" "$odoo_root/.venv/bin/python" python3; do
-        if command -v "$candidate" >/dev/null 2>&1; then python=$candidate; break; fi
-    done
-fi
+source "$repo/.ci/odoo_env.sh"
+python=$(odoo_python "$odoo_root")
 version=$(cd "$odoo_root" && "$python" -c 'import odoo.release as r; print(r.version_info[0])' 2>/dev/null)
 [ "$version" = "17" ] || exit 77
 [ "${1:-}" = "--probe" ] && exit 0
