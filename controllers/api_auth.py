@@ -48,6 +48,16 @@ def rate_limited(env, key):
     )
 
 
+def api_key_env(key):
+    """``(env, None)`` running as the owner of ``key`` when it is valid and
+    within its request budget; otherwise the refusal to answer with: 401
+    (``env`` None) or 429 with ``Retry-After``."""
+    env = key_user_env(key)
+    if env is None:
+        return None, unauthorized()
+    return env, rate_limited(env, key)
+
+
 def bearer_key():
     """The key of an ``Authorization: Bearer`` header; ``""`` for another or
     an empty scheme (a wrong credential), None without the header."""

@@ -2,12 +2,11 @@ from odoo import fields, http
 from odoo.http import request
 
 from .api_auth import (
+    api_key_env,
     bearer_key,
     json_error,
     json_response,
-    key_user_env,
     not_found,
-    rate_limited,
     unauthorized,
     wants_html,
 )
@@ -27,10 +26,7 @@ class HealthController(http.Controller):
         """
         key = bearer_key()
         if key is not None:
-            env = key_user_env(key)
-            if env is None:
-                return unauthorized()
-            refused = rate_limited(env, key)
+            env, refused = api_key_env(key)
             if refused:
                 return refused
         elif request.session.uid:

@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError, MissingError
 from odoo.http import request
 from odoo.tools import SQL
 
-from .api_auth import bearer_key, json_error, json_response, key_user_env, not_found, rate_limited, unauthorized
+from .api_auth import api_key_env, bearer_key, json_error, json_response, not_found
 
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 1_000
@@ -160,10 +160,7 @@ class PredictionApiController(http.Controller):
         Rate-limited per key (429 with ``Retry-After``).
         """
         key = bearer_key()
-        env = key_user_env(key)
-        if env is None:
-            return unauthorized()
-        refused = rate_limited(env, key)
+        env, refused = api_key_env(key)
         if refused:
             return refused
         try:
