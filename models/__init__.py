@@ -12,6 +12,7 @@ from . import ai_forecast_target
 from . import ai_model_version
 from . import ai_prediction
 from . import ai_prediction_accuracy
+from . import ai_series_assignment
 from . import ai_model_alias_history
 from . import ai_model_comparison
 from . import ai_forecast_alert
