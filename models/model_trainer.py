@@ -63,6 +63,8 @@ class AiTrainingJob(models.Model):
     _job_cron_xmlid = "ai_train_model.ir_cron_ai_training_job_run"
     #: ``ai_train_model.job_stale_minutes`` / ``job_retry_minutes``.
     _job_param_prefix = "job"
+    #: A failed or stuck training goes to an Analyst (who queued it, if one).
+    _job_notify_group = "ai_train_model.group_ai_analyst"
     _METRICS = [
         ("mase", "MASE"),
         ("smape", "sMAPE"),
