@@ -45,6 +45,7 @@
         "views/ai_prediction_views.xml",
         "views/ai_prediction_accuracy_views.xml",
         "views/ai_forecast_run_views.xml",
+        "views/ai_forecast_settings_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_config_settings_forecast_views.xml",
         "wizards/ai_dataset_import_wizard_views.xml",

@@ -19,6 +19,7 @@ from . import ai_forecast_alert
 from . import ai_forecast_run
 from . import model_trainer
 from . import res_config_settings
+from . import ai_forecast_settings
 from . import model_credential
 from . import model_download
 from . import ai_ga4_run

@@ -22,3 +22,4 @@ from . import test_prediction_api
 from . import test_demo_data
 from . import test_series_access
 from . import test_job_notification
+from . import test_forecast_settings
