@@ -11,7 +11,7 @@ section of administrators writes the same keys with the same checks.
 import re
 from urllib.parse import urlsplit
 
-from odoo import _, api, fields, models
+from odoo import Command, _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
 from .ai_secret import S3_SECRET_PARAM
@@ -154,6 +154,12 @@ class AiForecastSettings(models.TransientModel):
         help="Write-only: type a new key to replace the stored one; it is never displayed.",
     )
     s3_secret_set = fields.Boolean(string="Secret Key Stored", readonly=True, groups=MANAGER_GROUP)
+    cron_line_ids = fields.One2many(
+        comodel_name="ai.forecast.settings.cron",
+        inverse_name="settings_id",
+        string="Scheduled Actions",
+        help="The addon's scheduled actions: switch them on or off and set how often they run.",
+    )
     s3_forget_keys = fields.Boolean(
         string="Forget the Stored Keys", groups=MANAGER_GROUP, help="Back to boto3's default credentials."
     )
@@ -194,7 +200,28 @@ class AiForecastSettings(models.TransientModel):
             values["s3_access_key_id_set"] = bool(params.get_param(SECRETS["s3_access_key_id"]))
         if "s3_secret_set" in fields_list:
             values["s3_secret_set"] = bool(params.get_param(SECRETS["s3_secret_access_key"]))
+        if "cron_line_ids" in fields_list:
+            values["cron_line_ids"] = [
+                Command.create(
+                    {
+                        "cron_ref": cron.id,
+                        "name": cron.name,
+                        "enabled": cron.active,
+                        "interval_number": cron.interval_number,
+                        "interval_type": cron.interval_type,
+                        "nextcall": cron.nextcall,
+                    }
+                )
+                for cron in self._ai_crons()
+            ]
         return values
+
+    @api.model
+    def _ai_crons(self):
+        """The scheduled actions this addon defines (sudo: managers need not
+        be administrators; they only ever reach these ones)."""
+        crons = self.env["ir.model.data"].sudo().search([("module", "=", "ai_train_model"), ("model", "=", "ir.cron")])
+        return self.env["ir.cron"].sudo().with_context(active_test=False).browse(crons.mapped("res_id")).exists().sorted("id")
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -266,6 +293,27 @@ class AiForecastSettings(models.TransientModel):
 
     # ------------------------------------------------------------------ save
 
+    def _ai_save_crons(self):
+        """Write the schedule of the addon's crons (only those: a line
+        naming another cron is refused), nothing else of them."""
+        crons = {cron.id: cron for cron in self._ai_crons()}
+        for line in self.cron_line_ids:
+            cron = crons.get(line.cron_ref)
+            if not cron:
+                raise AccessError(_("Only the AI Forecasting scheduled actions can be changed here."))
+            if line.interval_number < 1:
+                raise ValidationError(
+                    _("%s: the interval must be at least 1.", cron.name)
+                )
+            values = {
+                "active": line.enabled,
+                "interval_number": line.interval_number,
+                "interval_type": line.interval_type,
+            }
+            changed = {key: value for key, value in values.items() if cron[key] != value}
+            if changed:
+                cron.write(changed)
+
     def execute(self):
         """Save: validate, then write the system parameters (Save button)."""
         self.ensure_one()
@@ -290,6 +338,7 @@ class AiForecastSettings(models.TransientModel):
             params.set_param(
                 SECRETS["s3_secret_access_key"], self.env["ai.secret"]._ai_encrypt(secrets.s3_secret_access_key.strip())
             )
+        self._ai_save_crons()
         # Typed secrets leave the transient record at once.
         super(AiForecastSettings, secrets).write(
             {"s3_access_key_id": False, "s3_secret_access_key": False, "s3_forget_keys": False}
@@ -304,3 +353,22 @@ class AiForecastSettings(models.TransientModel):
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
+
+
+class AiForecastSettingsCron(models.TransientModel):
+    """One scheduled action of the addon on the settings page."""
+
+    _name = "ai.forecast.settings.cron"
+    _description = "AI Forecasting Scheduled Action"
+
+    settings_id = fields.Many2one(comodel_name="ai.forecast.settings", required=True, ondelete="cascade")
+    cron_ref = fields.Integer(string="Scheduled Action ID", required=True)
+    name = fields.Char(readonly=True)
+    # Not "active": inactive lines would drop out of the one2many.
+    enabled = fields.Boolean()
+    interval_number = fields.Integer(string="Every")
+    interval_type = fields.Selection(
+        selection=[("minutes", "Minutes"), ("hours", "Hours"), ("days", "Days"), ("weeks", "Weeks"), ("months", "Months")],
+        string="Unit",
+    )
+    nextcall = fields.Datetime(string="Next Run", readonly=True)

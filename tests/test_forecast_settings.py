@@ -120,3 +120,28 @@ class TestForecastSettings(HttpCase):
     def test_admin_settings_page_validates_the_same_way(self):
         with self.assertRaises(ValidationError):
             self.env["res.config.settings"].create({"ai_prediction_retention_days": 0}).execute()
+
+    def test_manager_schedules_the_addon_crons_only(self):
+        manager = self.users.manager
+        cron = self.env.ref("ai_train_model.ir_cron_ai_training_job_run")
+        defaults = self.env["ai.forecast.settings"].with_user(manager).default_get(["cron_line_ids"])
+        refs = [command[2]["cron_ref"] for command in defaults["cron_line_ids"]]
+        self.assertIn(cron.id, refs)
+        self.assertNotIn(self.env.ref("base.autovacuum_job").id, refs, "only the addon's crons")
+        lines = [
+            (0, 0, {**values, "enabled": False, "interval_number": 7, "interval_type": "hours"})
+            if values["cron_ref"] == cron.id
+            else (0, 0, values)
+            for _op, _id, values in defaults["cron_line_ids"]
+        ]
+        self._settings(manager, cron_line_ids=lines).execute()
+        self.assertEqual((cron.active, cron.interval_number, cron.interval_type), (False, 7, "hours"))
+        # A line naming another cron (forged over RPC) is refused.
+        autovacuum = self.env.ref("base.autovacuum_job")
+        forged = [(0, 0, {"cron_ref": autovacuum.id, "name": "x", "enabled": False, "interval_number": 1, "interval_type": "days"})]
+        with self.assertRaises(AccessError):
+            self._settings(manager, cron_line_ids=forged).execute()
+        self.assertTrue(autovacuum.active)
+        # Analysts reach no cron: not the page, not ir.cron itself.
+        with self.assertRaises(AccessError):
+            self.env["ir.cron"].with_user(self.users.analyst).browse(cron.id).write({"active": True})

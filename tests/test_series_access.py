@@ -3,9 +3,12 @@ to them or to one of their groups, in the list, the chart and the API;
 Analysts and Managers read every series of their companies; a user without
 AI group and another company's users read nothing."""
 
-from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import HttpCase, new_test_user, tagged
+import json
 
+from odoo.exceptions import AccessError, MissingError, UserError, ValidationError
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+
+from ..project.tests import ga4_fake
 from .common import handmade_version, make_dataset, make_users
 from .test_health import api_key
 from .test_prediction_api import URL, rows_of
@@ -179,3 +182,88 @@ class TestSeriesAccess(HttpCase):
         self.start_tour("/web#action=ai_train_model.ai_prediction_action", "ai_train_model_store_predictions", login="ai_reader")
         url = f"/web#model=ai.forecast.target&id={self.target.id}&view_type=form"
         self.start_tour(url, "ai_train_model_store_chart", login="ai_reader")
+
+
+@tagged("post_install", "-at_install")
+class TestRoleCapabilities(TransactionCase):
+    """What each role can do, across two companies: the User reads, the
+    Analyst imports, trains and promotes, the Manager holds credentials,
+    settings and the scheduled actions."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_b = cls.env["res.company"].create({"name": "Roles Co B"})
+        cls.users = make_users(cls.env, cls.env.company, cls.company_b)
+        cls.dataset = make_dataset(cls.env)
+        cls.target = cls.env["ai.forecast.target"].create(
+            {"name": "Roles", "dataset_id": cls.dataset.id, "target_col": "pageviews", "series_cols": "page"}
+        )
+        job = cls.env["ai.training.job"].create({"dataset_id": cls.dataset.id, "candidates": "naive"})
+        cls.version = handmade_version(cls.env, job)
+        cls.version.target_id = cls.target
+        cls.sa = json.dumps(ga4_fake.make_service_account())
+
+    def _can(self, user, action):
+        try:
+            with self.env.cr.savepoint():
+                action(user)
+                self.env.flush_all()
+        except (AccessError, MissingError):
+            return False
+        return True
+
+    def test_each_role_does_exactly_its_part(self):
+        def import_file(user):
+            self.env["ai.dataset.import.wizard"].with_user(user).create({})
+
+        def train(user):
+            job = self.env["ai.training.job"].with_user(user).create({"dataset_id": self.dataset.id, "candidates": "naive"})
+            job.action_queue()
+
+        def promote(user):
+            self.version.with_user(user).action_promote()
+
+        def store_access(user):
+            self.env["ai.series.assignment"].with_user(user).create(
+                {"target_id": self.target.id, "series_keys": "page 0", "user_ids": [(6, 0, self.users.user.ids)]}
+            )
+
+        def credential(user):
+            self.env["ai.ga4.credential"].with_user(user).create({"name": "GA4", "key_json": self.sa, "property_ids": "1"})
+
+        def settings(user):
+            self.env["ai.forecast.settings"].with_user(user).create({"n_jobs": 2}).execute()
+
+        actions = {
+            "import": import_file,
+            "train": train,
+            "promote": promote,
+            "store access": store_access,
+            "credential": credential,
+            "settings and crons": settings,
+        }
+        expected = {
+            "user": set(),
+            "analyst": {"import", "train", "promote", "store access"},
+            "manager": set(actions),
+            "plain": set(),
+        }
+        for role, allowed in expected.items():
+            user = getattr(self.users, role)
+            for name, action in actions.items():
+                with self.subTest(role=role, action=name):
+                    self.assertEqual(self._can(user, action), name in allowed)
+
+    def test_other_company_manager_reaches_nothing_of_ours(self):
+        foreign = self.users.foreign
+        self.assertFalse(self.env["ai.forecast.target"].with_user(foreign).search([("id", "=", self.target.id)]))
+        self.assertFalse(self._can(foreign, lambda user: self.version.with_user(user).action_promote()))
+        self.assertFalse(
+            self._can(
+                foreign,
+                lambda user: self.env["ai.series.assignment"].with_user(user).create(
+                    {"target_id": self.target.id, "series_keys": "page 0", "user_ids": [(6, 0, user.ids)]}
+                ),
+            )
+        )
