@@ -12,7 +12,6 @@ from . import ai_forecast_target
 from . import ai_model_version
 from . import ai_prediction
 from . import ai_prediction_accuracy
-from . import ai_series_assignment
 from . import ai_model_alias_history
 from . import ai_model_comparison
 from . import ai_forecast_alert
@@ -28,3 +27,4 @@ from . import ai_forecast_dashboard
 from . import ir_websocket
 from . import ai_api_rate_limit
 from . import ai_health
+from . import ai_series_assignment

@@ -162,3 +162,45 @@ class AiPredictionSeriesAccess(models.Model):
 class AiPredictionAccuracySeriesAccess(models.Model):
     _name = "ai.prediction.accuracy"
     _inherit = ["ai.prediction.accuracy", "ai.series.access.mixin"]
+
+
+class AiForecastAlertSeriesAccess(models.Model):
+    """Store-level access to alerts: a plain AI User sees the target-level
+    alerts (drift, accuracy) of the targets where series are assigned to
+    them, and the anomaly alerts of their own series only (an anomaly
+    alert's key is ``"<series key> @ <first day>"``)."""
+
+    _inherit = "ai.forecast.alert"
+
+    series_allowed = fields.Boolean(
+        string="About My Series",
+        compute="_compute_series_allowed",
+        search="_search_series_allowed",
+    )
+
+    def _compute_series_allowed(self):
+        allowed = self.env["ai.series.assignment"]._allowed_keys_by_target()
+        for alert in self:
+            keys = allowed.get(alert.target_id.id)
+            alert.series_allowed = keys is not None and (
+                alert.kind != "anomaly" or (alert.key or "").rsplit(" @ ", 1)[0] in keys
+            )
+
+    def _search_series_allowed(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise ValidationError(
+                _("Unsupported search on the assigned series: %(operator)s %(value)s", operator=operator, value=value)
+            )
+        domains = []
+        for target_id, keys in self.env["ai.series.assignment"]._allowed_keys_by_target().items():
+            series = [("kind", "!=", "anomaly")] + [
+                ("key", "=like", _like_escape(key) + " @ %") for key in sorted(keys)
+            ]
+            domains.append(expression.AND([[("target_id", "=", target_id)], expression.OR([[leaf] for leaf in series])]))
+        domain = expression.OR(domains) if domains else expression.FALSE_DOMAIN
+        return domain if (operator == "=") == value else ["!", *expression.normalize_domain(domain)]
+
+
+def _like_escape(text):
+    """``text`` as a literal LIKE pattern."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

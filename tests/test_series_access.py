@@ -101,6 +101,23 @@ class TestSeriesAccess(HttpCase):
         self.assertEqual(self._keys(self.users.user, "ai.prediction.accuracy"), {"page 1"})
         self.assertEqual(self._keys(self.users.analyst, "ai.prediction.accuracy"), ALL_KEYS | {"*"})
 
+    def test_alerts_of_other_series_stay_hidden(self):
+        Alert = self.env["ai.forecast.alert"]
+        Alert._raise(self.target, "drift", "pageviews", "Drift on pageviews", version=self.version)
+        for key in sorted(ALL_KEYS):
+            Alert._raise(self.target, "anomaly", f"{key} @ 2026-01-02", f"Anomalies on {key}", self.version)
+        Alert._raise(self.target_b, "drift", "pageviews", "Drift on B", version=None)
+        self.env.flush_all()
+
+        def seen(user):
+            return set(Alert.with_user(user).search([]).mapped("key"))
+
+        self.assertEqual(seen(self.users.user), {"pageviews", "page 1 @ 2026-01-02"})
+        self.assertEqual(seen(self.store2), {"pageviews", "page 2 @ 2026-01-02"})
+        self.assertEqual(len(Alert.with_user(self.users.analyst).search([])), 4)
+        self.assertEqual(seen(self.b_user), {"pageviews"})
+        self.assertEqual(Alert.with_user(self.b_user).search([]).target_id, self.target_b)
+
     def test_assigned_flag_is_searchable(self):
         mine = self.env["ai.prediction"].with_user(self.users.analyst).search([("series_allowed", "=", True)])
         self.assertFalse(mine, "nothing is assigned to the analyst: they see all through their group")
