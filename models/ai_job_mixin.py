@@ -72,7 +72,10 @@ class AiJobMixin(models.AbstractModel):
     :meth:`_job_is_retryable` (which exceptions are retried with backoff;
     default: everything but input errors), :meth:`_job_handle_error` (an
     error the model knows, e.g. a GA4 download error), :meth:`_job_internal_error_message`,
-    :meth:`_job_on_failed` (a job failed for good: notify someone).
+    :meth:`_job_on_failed` (a job failed for good: by default
+    :meth:`_job_notify_failure`), :meth:`_job_notify_record` and
+    :meth:`_job_notify_user` (where the failure activity goes; set
+    :attr:`_job_notify_group` to turn notifications on).
 
     **How it is safe with several workers.** The claim reads candidates, then
     locks one row at a time with ``FOR NO KEY UPDATE SKIP LOCKED``: a row another
