@@ -18,6 +18,7 @@ from . import ai_forecast_alert
 from . import ai_forecast_run
 from . import model_trainer
 from . import res_config_settings
+from . import ai_forecast_settings
 from . import model_credential
 from . import model_download
 from . import ai_ga4_run
@@ -26,3 +27,4 @@ from . import ai_forecast_dashboard
 from . import ir_websocket
 from . import ai_api_rate_limit
 from . import ai_health
+from . import ai_series_assignment

@@ -63,8 +63,24 @@ class AiForecastChart(models.AbstractModel):
         data = self._history_data(version, messages)
         if not series and data is not None:
             series = sorted(data[3])
+        allowed = self._allowed_series(record, version)
+        if allowed is not None:
+            # A store-level User: only the series assigned to them, even those
+            # listed from the artifact or the dataset rather than predictions.
+            series = [key for key in series if key in allowed]
+            if not series:
+                messages.append(
+                    _(
+                        "No series of this forecast is assigned to you. An Analyst can assign series on the "
+                        "forecast target's Store access tab."
+                    )
+                )
+            if series_key and series_key not in series:
+                raise UserError(_("The series %s is not part of this forecast.", series_key))
         if not series_key:
             volumes = data[3] if data is not None else {}
+            if allowed is not None:
+                volumes = {key: volume for key, volume in volumes.items() if key in series}
             series_key = max(volumes, key=volumes.get) if volumes else (series[0] if series else "")
         elif series and series_key not in series:
             raise UserError(_("The series %s is not part of this forecast.", series_key))
@@ -108,6 +124,14 @@ class AiForecastChart(models.AbstractModel):
         except AccessError:
             raise MissingError(_("This record does not exist or you cannot read it.")) from None
         return record
+
+    @api.model
+    def _allowed_series(self, record, version):
+        """Series keys the caller may see on this chart, ``None`` for all."""
+        if "ai.series.assignment" not in self.env:
+            return None
+        target = record if record._name == "ai.forecast.target" else version["target_id"] if version else None
+        return self.env["ai.series.assignment"]._allowed_series(target)
 
     @api.model
     def _has_predictions(self):

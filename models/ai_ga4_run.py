@@ -60,6 +60,8 @@ class AiGa4Run(models.Model):
     #: ``ai_train_model.ga4_retry_minutes`` (first retry delay, doubled at each
     #: attempt) and ``ga4_stale_minutes``.
     _job_param_prefix = "ga4"
+    #: A failed or stuck download goes to a Manager (credentials are theirs).
+    _job_notify_group = "ai_train_model.group_ai_manager"
     _job_stale_minutes = 2
     #: Minutes to wait before resuming a run stopped by the quota
     #: (``ai_train_model.ga4_quota_wait_minutes``).
@@ -203,7 +205,11 @@ class AiGa4Run(models.Model):
 
     def _job_on_failed(self):
         self._remove_workdir()
-        self.download_id._notify_failure(self)
+        return super()._job_on_failed()
+
+    def _job_notify_record(self):
+        # The download is what managers follow (runs come and go daily).
+        return self.download_id
 
     def _download(self):
         """Download the run's window to its work folder; return the ``RunStats``."""

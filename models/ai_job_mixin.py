@@ -72,7 +72,10 @@ class AiJobMixin(models.AbstractModel):
     :meth:`_job_is_retryable` (which exceptions are retried with backoff;
     default: everything but input errors), :meth:`_job_handle_error` (an
     error the model knows, e.g. a GA4 download error), :meth:`_job_internal_error_message`,
-    :meth:`_job_on_failed` (a job failed for good: notify someone).
+    :meth:`_job_on_failed` (a job failed for good: by default
+    :meth:`_job_notify_failure`), :meth:`_job_notify_record` and
+    :meth:`_job_notify_user` (where the failure activity goes; set
+    :attr:`_job_notify_group` to turn notifications on).
 
     **How it is safe with several workers.** The claim reads candidates, then
     locks one row at a time with ``FOR NO KEY UPDATE SKIP LOCKED``: a row another
@@ -124,6 +127,9 @@ class AiJobMixin(models.AbstractModel):
     _job_retry_state = "queued"
     #: Prefix of the system parameters overriding the delays.
     _job_param_prefix = "job"
+    #: Group (XML id) one of whose members gets an activity when a record
+    #: fails for good or stalls (:meth:`_job_notify_failure`); None: nobody.
+    _job_notify_group = None
 
     state = fields.Selection(
         selection=[
@@ -337,6 +343,7 @@ class AiJobMixin(models.AbstractModel):
             (limit,),
         )
         orphans = []
+        stalled = []
         for (record_id,) in self.env.cr.fetchall():
             if not self._job_lock(record_id, "state = 'running'"):
                 continue
@@ -346,6 +353,13 @@ class AiJobMixin(models.AbstractModel):
             self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", (namespace, record_id))
             if self.env.cr.fetchone()[0]:
                 orphans.append(record_id)
+            else:
+                stalled.append(record_id)
+        # A live worker that sent no heartbeat for the stale delay is stuck
+        # (a hung call, a lock wait): nobody can requeue it safely, someone
+        # must look. Notified once, however many cron ticks see it.
+        for job in self.browse(stalled):
+            job._job_notify_failure(kind="stale")
         jobs = self.browse(orphans)
         for job in jobs:
             if job.attempts >= self._job_max_attempts:
@@ -442,6 +456,85 @@ class AiJobMixin(models.AbstractModel):
 
     def _job_on_failed(self):
         """The record failed for good (hook): notify, clean up."""
+        return self._job_notify_failure()
+
+    # ------------------------------------------------------------------ notification
+
+    def _job_notify_record(self):
+        """The record that carries the activity and the chatter message
+        (hook): the job itself, or e.g. the GA4 download of a run."""
+        return self
+
+    def _job_notify_user(self):
+        """Who gets the activity: the user who queued the job when they
+        belong to :attr:`_job_notify_group`, else its first active internal
+        member in the job's company (empty when there is none)."""
+        self.ensure_one()
+        group = self.env.ref(self._job_notify_group, raise_if_not_found=False)
+        if not group:
+            return self.env["res.users"]
+        company = self["company_id"] if "company_id" in self._fields else self.env["res.company"]
+
+        def eligible(user):
+            return (
+                user.active
+                and not user.share
+                and group in user.groups_id
+                and (not company or company in user.company_ids)
+            )
+
+        queued_by = self.sudo().create_uid
+        if queued_by and eligible(queued_by):
+            return queued_by
+        return group.sudo().users.sorted("id").filtered(eligible)[:1]
+
+    def _job_notify_texts(self, kind):
+        """``(summary, body)`` of the notification, in the context's language."""
+        if kind == "stale":
+            return (
+                _("%s is not progressing", self.display_name),
+                _(
+                    "%(job)s has been running without a sign of life for more than %(minutes)s minutes "
+                    "while its worker still holds it: check the server (logs, a hung call) and cancel or "
+                    "restart it.",
+                    job=self.display_name,
+                    minutes=self._job_param("stale_minutes", self._job_stale_minutes),
+                ),
+            )
+        return (
+            _("%s failed", self.display_name),
+            _("%(job)s failed: %(error)s", job=self.display_name, error=self.error_message or ""),
+        )
+
+    def _job_notify_failure(self, kind="failed"):
+        """Tell the responsible group that this record failed for good
+        (``kind`` "failed") or is stuck running ("stale"): one activity for
+        one member (:meth:`_job_notify_user`) and one chatter message, on
+        :meth:`_job_notify_record`. Never twice: while an activity of the
+        same kind is open on the record, nothing new is posted (a job failed
+        again after a manual retry, a stale job seen by every cron tick).
+        Returns the new activity, if any."""
+        self.ensure_one()
+        activity_type = self.env.ref(f"ai_train_model.mail_activity_type_ai_job_{kind}", raise_if_not_found=False)
+        record = self._job_notify_record()
+        if not (self._job_notify_group and activity_type and record and "activity_ids" in record._fields):
+            return self.env["mail.activity"]
+        # sudo: the cron (or whoever queued the job) may notify without
+        # rights on activities and messages of the record.
+        record = record.sudo()
+        Activity = self.env["mail.activity"].sudo()
+        if Activity.search_count(
+            [("res_model", "=", record._name), ("res_id", "=", record.id), ("activity_type_id", "=", activity_type.id)],
+            limit=1,
+        ):
+            return Activity
+        user = self._job_notify_user()
+        summary, body = self.with_context(lang=user.lang or self.env.lang)._job_notify_texts(kind)
+        record.message_post(body=body, subtype_xmlid="mail.mt_note")
+        if not user:
+            _logger.warning("%s: no one to notify in group %s", self.display_name, self._job_notify_group)
+            return Activity
+        return record.activity_schedule(activity_type_id=activity_type.id, summary=summary, note=body, user_id=user.id)
 
     # ------------------------------------------------------------------ helpers
 

@@ -431,18 +431,3 @@ class AiGa4Download(models.Model):
         )
         dataset._store_dataframe(frame, filename=f"{self.dataset_name}-v{dataset.version}.parquet")
         return dataset
-
-    def _notify_failure(self, run):
-        """A run failed for good: an activity for each manager of the company."""
-        self.ensure_one()
-        group = self.env.ref("ai_train_model.group_ai_manager")
-        managers = group.users.filtered(lambda user: user.active and not user.share and self.company_id in user.company_ids)
-        summary = _("GA4 download %s failed", self.name)
-        for user in managers:
-            self.activity_schedule(
-                "mail.mail_activity_data_todo",
-                summary=summary,
-                note=run.error_message,
-                user_id=user.id,
-            )
-        self._message_log(body=_("Run %(run)s failed: %(error)s", run=run.name, error=run.error_message))

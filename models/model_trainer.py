@@ -63,6 +63,8 @@ class AiTrainingJob(models.Model):
     _job_cron_xmlid = "ai_train_model.ir_cron_ai_training_job_run"
     #: ``ai_train_model.job_stale_minutes`` / ``job_retry_minutes``.
     _job_param_prefix = "job"
+    #: A failed or stuck training goes to an Analyst (who queued it, if one).
+    _job_notify_group = "ai_train_model.group_ai_analyst"
     _METRICS = [
         ("mase", "MASE"),
         ("smape", "sMAPE"),
@@ -110,15 +112,20 @@ class AiTrainingJob(models.Model):
         help="Columns whose values identify a series (store, product...), comma separated. "
         "Empty: the whole file is one series.",
     )
-    horizon = fields.Integer(default=28, required=True, help="Days to forecast (1 to 90).")
+    horizon = fields.Integer(
+        default=lambda self: self._default_setting("default_horizon"), required=True, help="Days to forecast (1 to 90)."
+    )
     candidates = fields.Char(
-        default="naive,snaive,ets,theta,gbm",
+        default=lambda self: self._default_setting("default_candidates"),
         required=True,
         help="Candidate models, comma separated, among: naive, snaive, ets, sarimax, prophet, gbm, theta. "
         "Each series gets the one with the best backtest score.",
     )
     cv_windows = fields.Integer(
-        string="Backtest Windows", default=3, required=True, help="Rolling-origin backtest windows (1 to 20)."
+        string="Backtest Windows",
+        default=lambda self: self._default_setting("default_cv_windows"),
+        required=True,
+        help="Rolling-origin backtest windows (1 to 20).",
     )
     metric = fields.Selection(selection=_METRICS, default="mase", required=True, help="Selection metric.")
     country_id = fields.Many2one(
@@ -155,6 +162,11 @@ class AiTrainingJob(models.Model):
         ("horizon_range", "CHECK(horizon BETWEEN 1 AND 90)", "The horizon must be between 1 and 90 days."),
         ("cv_windows_range", "CHECK(cv_windows BETWEEN 1 AND 20)", "Backtest windows must be between 1 and 20."),
     ]
+
+    @api.model
+    def _default_setting(self, name):
+        """Default of a new job from the AI Forecasting settings."""
+        return self.env["ai.forecast.settings"]._get_value(name)
 
     # ------------------------------------------------------------------ computes
 
@@ -399,15 +411,15 @@ class AiTrainingJob(models.Model):
                     columns=", ".join(repr(str(c)) for c in frame.columns),
                 )
             )
-        params = self.env["ir.config_parameter"].sudo()
+        settings = self.env["ai.forecast.settings"]
         train_config = TrainConfig(
             horizon=self.horizon,
             candidates=tuple(self._candidate_list()),
             cv_windows=self.cv_windows,
             metric=self.metric,
             country=self.country_id.code or None,
-            n_jobs=int(params.get_param("ai_train_model.n_jobs", 1)),
-            dask_address=params.get_param("ai_train_model.dask_address") or None,
+            n_jobs=settings._get_value("n_jobs"),
+            dask_address=settings._get_value("dask_address") or None,
         )
         output = workdir / "model.zip"
         if self.parent_version_id:

@@ -155,3 +155,26 @@ class ResConfigSettingsForecasts(models.TransientModel):
         default=14,
         help="Default for new targets: days of actuals both versions must have been scored on.",
     )
+
+    def set_values(self):
+        """Validate like the AI Managers' settings page (same keys, same
+        rules), then store."""
+        self.env["ai.forecast.settings"]._ai_check_values(
+            {target: self[source] for source, target in _SHARED_SETTINGS.items()}
+        )
+        return super().set_values()
+
+
+#: Fields of this page -> the same setting on ``ai.forecast.settings``.
+_SHARED_SETTINGS = {
+    "ai_s3_bucket": "s3_bucket",
+    "ai_s3_endpoint_url": "s3_endpoint_url",
+    "ai_prediction_retention_days": "prediction_retention_days",
+    "ai_drift_psi_max": "drift_psi_max",
+    "ai_drift_ks_pvalue_min": "drift_ks_pvalue_min",
+    "ai_accuracy_mase_max": "accuracy_mase_max",
+    "ai_accuracy_wmape_max": "accuracy_wmape_max",
+    "ai_anomaly_score_max": "anomaly_score_max",
+    "ai_auto_promote_margin": "auto_promote_margin",
+    "ai_auto_promote_days": "auto_promote_days",
+}

@@ -20,3 +20,6 @@ from . import test_experience
 from . import test_health
 from . import test_prediction_api
 from . import test_demo_data
+from . import test_series_access
+from . import test_job_notification
+from . import test_forecast_settings

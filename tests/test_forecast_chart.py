@@ -97,7 +97,7 @@ class TestForecastChart(TransactionCase):
         return chart.get_chart_data("ai.model.version", self.version.id, **kwargs)
 
     def test_default_series_is_the_largest_with_its_history(self):
-        data = self._chart(self.users.user)
+        data = self._chart(self.users.analyst)
         volumes = self.frame.groupby("page")["pageviews"].sum()
         self.assertEqual(data["series"], self.pages)
         self.assertEqual(data["series_total"], 2)
@@ -110,7 +110,7 @@ class TestForecastChart(TransactionCase):
 
     def test_forecast_bands_from_the_artifact(self):
         key = self.pages[1]
-        data = self._chart(self.users.user, series_key=key)
+        data = self._chart(self.users.analyst, series_key=key)
         self.assertEqual(data["series_key"], key)
         self.assertEqual([p["horizon"] for p in data["forecast"]], [1, 2, 3])
         first = data["forecast"][0]
@@ -123,12 +123,12 @@ class TestForecastChart(TransactionCase):
         self.assertEqual(data["anomalies"], [])
 
     def test_history_limit_keeps_the_newest_days(self):
-        full = self._chart(self.users.user, series_key=self.pages[0])
-        short = self._chart(self.users.user, series_key=self.pages[0], limit_history=10)
+        full = self._chart(self.users.analyst, series_key=self.pages[0])
+        short = self._chart(self.users.analyst, series_key=self.pages[0], limit_history=10)
         self.assertEqual(short["history"], full["history"][-10:])
 
     def test_metrics_by_horizon_per_candidate(self):
-        data = self._chart(self.users.user, series_key=self.pages[0])
+        data = self._chart(self.users.analyst, series_key=self.pages[0])
         metrics = data["metrics"]
         self.assertEqual(metrics["metric"], "MASE")
         self.assertEqual(metrics["buckets"], list(BUCKETS))
@@ -185,7 +185,7 @@ class TestForecastChart(TransactionCase):
         first_day[:1]._engine().write({"is_anomaly": True, "anomaly_score": 3.5})
         for res_model, res_id in (("ai.model.version", self.version.id), ("ai.forecast.target", target.id)):
             with self.subTest(res_model=res_model):
-                data = self.env["ai.forecast.chart"].with_user(self.users.user).get_chart_data(
+                data = self.env["ai.forecast.chart"].with_user(self.users.analyst).get_chart_data(
                     res_model, res_id, series_key=key
                 )
                 self.assertEqual(data["version"]["id"], self.version.id)
@@ -203,5 +203,5 @@ class TestForecastChart(TransactionCase):
 
     def test_archived_dataset_still_shows_history(self):
         self.dataset.action_archive_dataset()
-        data = self._chart(self.users.user)
+        data = self._chart(self.users.analyst)
         self.assertTrue(data["history"])

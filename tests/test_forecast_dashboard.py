@@ -61,7 +61,7 @@ class TestForecastDashboard(TransactionCase):
         past = self.env["ai.prediction"].search([("date", "<", today)])
         past._engine().write({"actual": 12.0})
         past[:1]._engine().write({"is_anomaly": True, "anomaly_score": 4.2})
-        data = self._data(self.users.user)
+        data = self._data(self.users.analyst)
         cards = [card for card in data["cards"] if card.get("target_id") == target.id]
         self.assertEqual(len(cards), 1)
         self.assertNotIn(self.version.name, [c["name"] for c in data["cards"] if not c.get("target_id")])
@@ -75,7 +75,7 @@ class TestForecastDashboard(TransactionCase):
         # The monitoring has raised nothing yet: the anomaly count is not repeated as an alert.
         self.assertEqual(card["alerts"], [])
         self.env["ai.forecast.alert"]._raise(target, "drift", "pageviews", "Drift on pageviews", version=self.version)
-        card = [c for c in self._data(self.users.user)["cards"] if c.get("target_id") == target.id][0]
+        card = [c for c in self._data(self.users.analyst)["cards"] if c.get("target_id") == target.id][0]
         self.assertEqual([(a["level"], a["kind"]) for a in card["alerts"]], [("warning", "drift")])
         self.assertIn("1 open Drift alert", card["alerts"][0]["text"])
 

@@ -22,7 +22,7 @@ class TestForecastTour(HttpCase):
 
     def test_model_version_chart(self):
         url = f"/web#model=ai.model.version&id={self.version.id}&view_type=form"
-        self.start_tour(url, "ai_train_model_forecast_chart", login="ai_reader")
+        self.start_tour(url, "ai_train_model_forecast_chart", login="ai_analyst")
 
     def test_dashboard(self):
         self.start_tour("/web#action=ai_train_model.ai_forecast_dashboard_action", "ai_train_model_dashboard", login="ai_reader")

@@ -94,7 +94,7 @@ class TestPrediction(TransactionCase):
         other = self.env["res.company"].create({"name": "Other Co"})
         users = make_users(self.env, self.env.company, other)
         self.Prediction._upsert_rows(prediction_rows(self.version, self.target))
-        self.assertEqual(self.Prediction.with_user(users.user).search_count([]), 15)
+        self.assertEqual(self.Prediction.with_user(users.analyst).search_count([]), 15)
         self.assertEqual(self.Prediction.with_user(users.foreign).search_count([]), 0)
         with self.assertRaises(AccessError):
             self.Prediction.with_user(users.plain).search_count([])
