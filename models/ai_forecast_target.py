@@ -125,9 +125,11 @@ class AiForecastTarget(models.Model):
     )
     alert_user_id = fields.Many2one(
         comodel_name="res.users",
-        string="Alerts To",
+        string="Responsible",
         default=lambda self: self.env.user,
-        help="Analyst who gets the activities of drift, accuracy and anomaly alerts.",
+        help="Analyst who gets the activities of drift, accuracy and anomaly alerts. When empty, or not an "
+        "active AI Analyst of the target's company, the first active internal AI Analyst of the company "
+        "gets them.",
     )
     drift_alert = fields.Boolean(readonly=True, copy=False, help="A drift threshold is crossed now.")
     drift_psi = fields.Float(string="Drift PSI", readonly=True, copy=False, digits=(16, 4))
@@ -269,6 +271,35 @@ class AiForecastTarget(models.Model):
         for record in (version | current):
             record.message_post(body=message)
         return True
+
+    def _alert_user(self):
+        """The Analyst who gets the activity of a new alert: the target's
+        responsible user when set and an active AI Analyst (Managers are
+        Analysts too) of the target's company, else the first such user of
+        the company (lowest id: the earliest created, a stable choice), else
+        the responsible user or the creator as a last resort (a company with
+        no Analyst at all)."""
+        self.ensure_one()
+        group = self.env.ref("ai_train_model.group_ai_analyst")
+        company = self.company_id
+        responsible = self.alert_user_id.sudo()
+        if (
+            responsible.active
+            and not responsible.share
+            and group in responsible.groups_id
+            and company in responsible.company_ids
+        ):
+            return responsible
+        analyst = (
+            self.env["res.users"]
+            .sudo()
+            .search(
+                [("groups_id", "in", group.id), ("share", "=", False), ("company_ids", "in", company.id)],
+                order="id",
+                limit=1,
+            )
+        )
+        return analyst or responsible or self.create_uid
 
     def _previous_champion(self):
         """The version that was champion before the current one (the newest

@@ -2,6 +2,7 @@ import datetime
 from unittest.mock import patch
 
 from odoo.tests import TransactionCase, tagged
+from odoo.tests.common import new_test_user
 
 from .common import make_dataset, sample_frame
 
@@ -220,6 +221,41 @@ class TestPredictionCron(TransactionCase):
         self.Run._job_cron_run()
         self.assertEqual(alert.state, "closed")
         self.assertFalse(self.target.drift_alert)
+
+    def test_drift_activity_goes_to_one_analyst_of_the_company(self):
+        """Two cron ticks while drift stays crossed: one activity, for an
+        Analyst; the responsible user gets it only when an Analyst."""
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("ai_train_model.drift_psi_max", "0.000001")
+        plain = new_test_user(self.env, login="alerts_plain", groups="base.group_user,ai_train_model.group_ai_user")
+        self.target.alert_user_id = plain
+        self._predict()
+        self._new_dataset()
+        self.Run._cron_monitor()
+        self.Run._job_cron_run()
+        self.Run._queue(self.target, "monitor", "2099-01-04")
+        self.Run._job_cron_run()
+        self.assertEqual(self.Run.search_count([("target_id", "=", self.target.id), ("kind", "=", "monitor"), ("state", "=", "done")]), 2)
+        activities = self.champion.activity_ids
+        self.assertEqual(len(activities), 1, "one activity while the drift stays crossed")
+        self.assertNotEqual(activities.user_id, plain, "a user without the Analyst group gets no alert")
+        self.assertTrue(activities.user_id.has_group("ai_train_model.group_ai_analyst"))
+        self.assertIn(self.target.company_id, activities.user_id.company_ids)
+        self.assertTrue(activities.user_id.active and not activities.user_id.share)
+        # The condition clears, then comes back with an Analyst as the responsible user: a new activity, theirs.
+        analyst = new_test_user(self.env, login="alerts_analyst", groups="base.group_user,ai_train_model.group_ai_analyst")
+        self.target.alert_user_id = analyst
+        params.set_param("ai_train_model.drift_psi_max", "1000")
+        params.set_param("ai_train_model.drift_ks_pvalue_min", "0")
+        self.Run._queue(self.target, "monitor", "2099-01-05")
+        self.Run._job_cron_run()
+        params.set_param("ai_train_model.drift_psi_max", "0.000001")
+        self.Run._queue(self.target, "monitor", "2099-01-06")
+        self.Run._queue(self.target, "monitor", "2099-01-07")
+        self.Run._job_cron_run()
+        new = self.champion.activity_ids - activities
+        self.assertEqual(len(new), 1)
+        self.assertEqual(new.user_id, analyst)
 
     def test_accuracy_alert_raised_once(self):
         params = self.env["ir.config_parameter"].sudo()
