@@ -122,6 +122,40 @@ class AiForecastRun(models.Model):
         return self._after_queue(queued)
 
     @api.model
+    def _queue_refresh_for_datasets(self, datasets):
+        """Queue the refresh run of every target whose lineage ``datasets``
+        (new or changed dataset versions) belong to, when the version is the
+        newest usable one of that lineage, and wake the forecast cron up.
+        Called when a version becomes usable (an import, a merge, a GA4 run):
+        nothing long runs in the caller's request."""
+        usable = datasets.filtered(lambda dataset: dataset.state in ("ready", "registered") and dataset.checksum)
+        if not usable:
+            return self.browse()
+        Target = self.env["ai.forecast.target"].sudo()
+        queued = self.browse()
+        for dataset in usable:
+            targets = Target.search(
+                [
+                    ("company_id", "=", dataset.company_id.id),
+                    "|",
+                    "&",
+                    ("source", "=", "dataset"),
+                    ("dataset_id.name", "=", dataset.name),
+                    "&",
+                    ("source", "=", "ga4"),
+                    ("ga4_download_id.dataset_name", "=", dataset.name),
+                ]
+            )
+            for target in targets:
+                if target._latest_dataset() == dataset and target.last_dataset_id != dataset:
+                    self.env.flush_all()
+                    queued |= self.sudo()._queue(target, "refresh", str(dataset.id), dataset)
+        if queued:
+            self.invalidate_model()
+            self._job_trigger_cron()
+        return queued
+
+    @api.model
     def _cron_monitor(self):
         """Queue the daily drift and accuracy check of every target with a champion."""
         self.env.flush_all()
