@@ -331,6 +331,31 @@ class AiForecastTarget(models.Model):
         )
         return True
 
+    def _alias_wizard_action(self, action, version=None):
+        """The window asking why before ``action`` (promote, challenger,
+        rollback) moves an alias."""
+        self.ensure_one()
+        self.check_access_rights("write")
+        self.check_access_rule("write")
+        if action == "rollback" and not self._previous_champion():
+            raise UserError(_("%s has no previous champion to roll back to.", self.name))
+        wizard = self.env["ai.model.alias.wizard"].create(
+            {"action": action, "target_id": self.id, "version_id": version.id if version else False}
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": dict(wizard._fields["action"]._description_selection(self.env))[action],
+            "res_model": wizard._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+        }
+
+    def action_open_rollback_wizard(self):
+        """Roll Back from the form: ask for the reason first."""
+        return self._alias_wizard_action("rollback")
+
     # ------------------------------------------------------------------ lineage
 
     def _series_list(self):
