@@ -174,38 +174,97 @@ class AiForecastRun(models.Model):
 
     @api.model
     def _cron_cleanup(self, batch_size=10000):
-        """Delete predictions dated before the retention window, then
-        finished runs and closed alerts older than it, ``batch_size`` rows per
-        statement and a commit after each: a worker killed mid-way leaves
-        fewer rows to delete next time, and a second run deletes nothing."""
-        days = int(self.env["ir.config_parameter"].sudo().get_param("ai_train_model.prediction_retention_days", 90))
+        """Delete predictions dated before the prediction retention window
+        (``ai_train_model.prediction_retention_days``, 90 days by default),
+        then, older than the run retention window
+        (``ai_train_model.run_retention_days``, by default the same number of
+        days): finished forecast runs, closed alerts, finished GA4 runs that
+        made no dataset version, and the logs of the other finished GA4 runs
+        and training jobs (the run or job itself stays: it tells where a
+        dataset version or a model version came from).
+
+        The newest run of each download, target or kind, and the newest
+        successful one, always stay: the health summary and the "last
+        success" figures read them. ``batch_size`` rows per statement and a
+        commit after each (outside tests): a worker killed mid-way leaves
+        fewer rows to handle next time, and a second run changes nothing.
+        Returns ``{what: rows}``."""
+        params = self.env["ir.config_parameter"].sudo()
+        days = int(params.get_param("ai_train_model.prediction_retention_days", 90) or 90)
+        run_days = int(params.get_param("ai_train_model.run_retention_days", days) or days)
         today = fields.Date.context_today(self)
         cutoff_date = today - timedelta(days=max(days, 1))
-        cutoff_time = datetime.combine(cutoff_date, datetime.min.time())
+        run_cutoff = datetime.combine(today - timedelta(days=max(run_days, 1)), datetime.min.time())
+        finished = "state IN ('done', 'failed', 'cancelled') AND COALESCE(date_finished, write_date) < %(cutoff)s"
+        keep_forecast = (
+            "id NOT IN (SELECT max(id) FROM ai_forecast_run WHERE state = 'done' GROUP BY target_id, kind "
+            "UNION ALL SELECT max(id) FROM ai_forecast_run GROUP BY target_id, kind)"
+        )
+        keep_ga4 = (
+            "id NOT IN (SELECT max(id) FROM ai_ga4_run WHERE state = 'done' GROUP BY download_id "
+            "UNION ALL SELECT max(id) FROM ai_ga4_run GROUP BY download_id)"
+        )
+        keep_job = (
+            "id NOT IN (SELECT max(id) FROM ai_training_job WHERE state = 'done' GROUP BY target_id, dataset_id "
+            "UNION ALL SELECT max(id) FROM ai_training_job GROUP BY target_id, dataset_id)"
+        )
+        # (what, table, statement, WHERE clause, cutoff)
+        steps = [
+            ("ai_prediction", "ai_prediction", "delete", "date < %(cutoff)s", cutoff_date),
+            ("ai_forecast_run", "ai_forecast_run", "delete", f"{finished} AND {keep_forecast}", run_cutoff),
+            (
+                "ai_forecast_alert",
+                "ai_forecast_alert",
+                "delete",
+                "state = 'closed' AND date_closed < %(cutoff)s",
+                run_cutoff,
+            ),
+            ("ai_ga4_run", "ai_ga4_run", "delete", f"{finished} AND dataset_id IS NULL AND {keep_ga4}", run_cutoff),
+            (
+                "ai_ga4_run_log",
+                "ai_ga4_run",
+                "clear_log",
+                f"{finished} AND log IS NOT NULL AND {keep_ga4}",
+                run_cutoff,
+            ),
+            (
+                "ai_training_job_log",
+                "ai_training_job",
+                "clear_log",
+                f"{finished} AND log IS NOT NULL AND {keep_job}",
+                run_cutoff,
+            ),
+        ]
         self.env.flush_all()
-        deleted = {}
-        statements = {
-            "ai_prediction": ("date < %s", cutoff_date),
-            "ai_forecast_run": ("state IN ('done', 'failed', 'cancelled') AND write_date < %s", cutoff_time),
-            "ai_forecast_alert": ("state = 'closed' AND date_closed < %s", cutoff_time),
-        }
-        for table, (where, value) in statements.items():
-            deleted[table] = 0
-            while True:
-                self.env.cr.execute(
-                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s)",  # noqa: S608
-                    (value, batch_size),
-                )
-                count = self.env.cr.rowcount
-                deleted[table] += count
-                self._job_commit()
-                if count < batch_size:
-                    break
-        for model in ("ai.prediction", "ai.forecast.run", "ai.forecast.alert"):
+        done = {}
+        for what, table, action, where, cutoff in steps:
+            done[what] = self._cleanup_in_batches(table, action, where, cutoff, batch_size)
+        for model in ("ai.prediction", "ai.forecast.run", "ai.forecast.alert", "ai.ga4.run", "ai.training.job"):
             self.env[model].invalidate_model()
-        if any(deleted.values()):
-            _logger.info("forecast cleanup before %s: %s", cutoff_date, deleted)
-        return deleted
+        self.env["ai.ga4.download"].invalidate_model(["run_ids", "last_run_id"])
+        if any(done.values()):
+            _logger.info("forecast cleanup (predictions before %s, runs before %s): %s", cutoff_date, run_cutoff, done)
+        return done
+
+    @api.model
+    def _cleanup_in_batches(self, table, action, where, cutoff, batch_size):
+        """Delete the rows of ``table`` matching ``where`` (or empty their
+        ``log``), ``batch_size`` at a time with a commit after each batch.
+        Returns the number of rows handled."""
+        if action == "delete":
+            statement = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %(limit)s)"
+        else:
+            statement = (
+                f"UPDATE {table} SET log = NULL WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %(limit)s)"
+            )
+        total = 0
+        while True:
+            self.env.cr.execute(statement, {"cutoff": cutoff, "limit": batch_size})  # noqa: S608
+            count = self.env.cr.rowcount
+            total += count
+            self._job_commit()
+            if count < batch_size:
+                return total
 
     # ------------------------------------------------------------------ job
 
