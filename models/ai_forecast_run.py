@@ -19,6 +19,8 @@ _logger = logging.getLogger(__name__)
 DRIFT_RECENT_DAYS = 28
 #: Actuals (days x series, champion forecasts) below which no accuracy alert is raised.
 ACCURACY_MIN_ACTUALS = 7
+#: Local hour (company time zone) by which the nightly forecasts must be ready.
+NIGHT_END_HOUR = 6
 
 
 class AiForecastRun(models.Model):
@@ -43,7 +45,7 @@ class AiForecastRun(models.Model):
     _job_cron_xmlid = "ai_train_model.ir_cron_ai_forecast_run"
     _job_batch_size = 10
     _job_param_prefix = "forecast_run"
-    _protected_fields = ("company_id", "target_id", "kind", "run_key", "dataset_id")
+    _protected_fields = ("company_id", "target_id", "kind", "run_key", "dataset_id", "date_deadline")
     _protected_create = True
 
     name = fields.Char(compute="_compute_name")
@@ -58,6 +60,11 @@ class AiForecastRun(models.Model):
     )
     run_key = fields.Char(required=True, readonly=True, help="Local day (predict, monitor) or dataset version (refresh).")
     dataset_id = fields.Many2one(comodel_name="ai.dataset", readonly=True, ondelete="set null")
+    date_deadline = fields.Datetime(
+        string="Start Before",
+        readonly=True,
+        help="Nightly runs: 06:00 in the company's time zone. A run not started by then waits for the next night.",
+    )
 
     _sql_constraints = [
         ("run_uniq", "unique(target_id, kind, run_key)", "This forecasting work is already queued."),
@@ -72,23 +79,49 @@ class AiForecastRun(models.Model):
     # ------------------------------------------------------------------ schedulers (crons)
 
     @api.model
-    def _local_now(self, company):
-        tz = pytz.timezone(company.partner_id.tz or self.env.user.tz or "UTC")
-        return pytz.utc.localize(fields.Datetime.now()).astimezone(tz)
+    def _company_tz(self, company):
+        return pytz.timezone(company.partner_id.tz or self.env.user.tz or "UTC")
 
     @api.model
-    def _queue(self, target, kind, key, dataset=None):
+    def _local_now(self, company):
+        return pytz.utc.localize(fields.Datetime.now()).astimezone(self._company_tz(company))
+
+    @api.model
+    def _night_window(self, target, day):
+        """``(start, end)`` of ``target``'s night on the local ``day``: from its
+        start hour to 06:00 in the company's time zone, as naive UTC datetimes
+        (daylight saving time included)."""
+        tz = self._company_tz(target.company_id)
+
+        def utc(hour):
+            local = tz.localize(datetime.combine(day, datetime.min.time()).replace(hour=hour))
+            return local.astimezone(pytz.utc).replace(tzinfo=None)
+
+        return utc(target.schedule_hour), utc(NIGHT_END_HOUR)
+
+    @api.model
+    def _queue(self, target, kind, key, dataset=None, deadline=None):
         """Queue one run unless it exists already (any state). Returns the new run."""
         self.env.cr.execute(
             """
-            INSERT INTO ai_forecast_run (company_id, target_id, kind, run_key, dataset_id, state, date_queued,
-                                         attempts, progress, create_uid, create_date, write_uid, write_date)
-            VALUES (%s, %s, %s, %s, %s, 'queued', now() AT TIME ZONE 'UTC', 0, 0,
+            INSERT INTO ai_forecast_run (company_id, target_id, kind, run_key, dataset_id, date_deadline, state,
+                                         date_queued, attempts, progress, create_uid, create_date, write_uid,
+                                         write_date)
+            VALUES (%s, %s, %s, %s, %s, %s, 'queued', now() AT TIME ZONE 'UTC', 0, 0,
                     %s, now() AT TIME ZONE 'UTC', %s, now() AT TIME ZONE 'UTC')
             ON CONFLICT (target_id, kind, run_key) DO NOTHING
             RETURNING id
             """,
-            (target.company_id.id, target.id, kind, key, dataset.id if dataset else None, self.env.uid, self.env.uid),
+            (
+                target.company_id.id,
+                target.id,
+                kind,
+                key,
+                dataset.id if dataset else None,
+                deadline,
+                self.env.uid,
+                self.env.uid,
+            ),
         )
         row = self.env.cr.fetchone()
         return self.browse(row[0]) if row else self.browse()
@@ -96,18 +129,49 @@ class AiForecastRun(models.Model):
     @api.model
     def _cron_nightly(self):
         """Queue the retrain-and-predict run of every target whose schedule is
-        due: from its local hour on the local day (its weekday for weekly
-        targets), once per day."""
+        due, once per local day: the company-local time is within the
+        target's night (from its start hour to 06:00) on a scheduled day (its
+        weekday for weekly targets). The run must start before 06:00 local
+        (``date_deadline``), else it waits for the next night (see
+        :meth:`_run_predict`); a target whose earlier run still waits gets
+        no second one."""
         self.env.flush_all()
         queued = self.browse()
-        for target in self.env["ai.forecast.target"].search([("schedule", "!=", "manual")]):
+        targets = self.env["ai.forecast.target"].search([("schedule", "!=", "manual")])
+        waiting = set(
+            self.search([("target_id", "in", targets.ids), ("kind", "=", "predict"), ("state", "in", ("queued", "running"))])
+            .mapped("target_id")
+            .ids
+        )
+        for target in targets:
             now = self._local_now(target.company_id)
-            if now.hour < target.schedule_hour:
+            if not target.schedule_hour <= now.hour < NIGHT_END_HOUR or target.id in waiting:
                 continue
             if target.schedule == "weekly" and str(now.weekday()) != target.schedule_weekday:
                 continue
-            queued |= self._queue(target, "predict", now.date().isoformat())
+            _start, deadline = self._night_window(target, now.date())
+            queued |= self._queue(target, "predict", now.date().isoformat(), deadline=deadline)
         return self._after_queue(queued)
+
+    def _wait_for_next_night(self):
+        """The nightly run was not started before 06:00 local: put it back in
+        the queue until the target's next night, and say so in its log."""
+        self.ensure_one()
+        target = self.target_id
+        now = self._local_now(target.company_id)
+        day = now.date() if now.hour < target.schedule_hour else now.date() + timedelta(days=1)
+        start, end = self._night_window(target, day)
+        self._engine().write({"state": "queued", "date_not_before": start, "date_deadline": end, "progress": 0.0})
+        self._job_log(
+            _(
+                "Not started before %(hour)02d:00 (%(tz)s): retraining and predicting now would not finish before "
+                "the working day. The run waits for the next night, from %(start)s local time.",
+                hour=NIGHT_END_HOUR,
+                tz=now.tzinfo.zone,
+                start=f"{day.isoformat()} {target.schedule_hour:02d}:00",
+            )
+        )
+        self._job_trigger_cron(at=start)
 
     @api.model
     def _cron_refresh(self):
@@ -298,6 +362,9 @@ class AiForecastRun(models.Model):
 
     def _run_predict(self):
         target = self.target_id
+        if self.date_deadline and fields.Datetime.now() >= self.date_deadline:
+            self._wait_for_next_night()
+            return
         dataset = self._latest()
         self._engine().write({"dataset_id": dataset.id})
         self._queue_retraining(dataset)

@@ -86,9 +86,10 @@ class AiForecastTarget(models.Model):
     )
     schedule_hour = fields.Integer(
         string="Local Hour",
-        default=2,
-        help="Hour of the night (0-5, company time zone) from which the run is due, so that forecasts are "
-        "ready by 06:00; a run missed at night (server down) still runs later that day.",
+        default=1,
+        help="Hour of the night (0-5, company time zone) from which the run is due; it must start before "
+        "06:00 so that forecasts are ready for the working day. A run not started by then (server down, "
+        "long queue) waits for the next night and says so in its log.",
     )
     schedule_weekday = fields.Selection(selection=_WEEKDAYS, string="Weekday", default="0")
     last_run_date = fields.Date(

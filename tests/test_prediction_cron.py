@@ -1,6 +1,8 @@
 import datetime
 from unittest.mock import patch
 
+from freezegun import freeze_time
+
 from odoo.tests import TransactionCase, tagged
 from odoo.tests.common import new_test_user
 
@@ -60,8 +62,11 @@ class TestPredictionCron(TransactionCase):
         return job.model_version_id
 
     def _predict(self):
-        self.Run._cron_nightly()
-        self.Run._job_cron_run()
+        # Inside the target's night (company time), so that the run is due and starts before 06:00.
+        start, _end = self.Run._night_window(self.target, self.Run._local_now(self.target.company_id).date())
+        with freeze_time(start + datetime.timedelta(minutes=30)):
+            self.Run._cron_nightly()
+            self.Run._job_cron_run()
 
     def _rows(self, version=None):
         self.env.flush_all()
