@@ -344,10 +344,11 @@ class AiForecastRun(models.Model):
     def _job_is_retryable(self, exc):
         return not isinstance(exc, (errors.InputError, UserError))
 
-    def _read_dataset(self, dataset):
-        """``(long, keys)`` of a dataset version in the target's columns."""
+    def _read_dataset(self, dataset, frame=None):
+        """``(long, keys)`` of a dataset version (or of its already read
+        ``frame``) in the target's columns."""
         target = self.target_id
-        frame = dataset.sudo()._read_dataframe()
+        frame = dataset.sudo()._read_dataframe() if frame is None else frame
         from ..project import forecast_service  # pandas: only when used
 
         return forecast_service.observed_frame(frame, target.date_col, target.target_col, target._series_list())
@@ -679,6 +680,58 @@ class AiForecastRun(models.Model):
 
     # ------------------------------------------------------------------ monitor
 
+    def _exogenous_drift(self, frame, reference, last_day, thresholds):
+        """Drift of the dataset's exogenous numeric columns (neither the date,
+        the target nor a series column): the last days against the champion's
+        training window, PSI and KS as for the target. One alert per column
+        crossing a threshold (key ``column <name>``), raised once while it
+        stays crossed; the alerts of the other columns close. Returns the
+        names of the columns crossing."""
+        import pandas as pd
+
+        from ..project import monitoring  # pandas/scipy: only when used
+
+        target = self.target_id
+        champion = target.champion_id
+        Alert = self.env["ai.forecast.alert"]
+        crossed_keys = {}
+        series = target._series_list()
+        columns = monitoring.exogenous_columns(frame, [target.date_col, target.target_col, *series])
+        if columns and last_day is not None and len(reference) and target.date_col in frame.columns:
+            dates = pd.to_datetime(frame[target.date_col], errors="coerce")
+            window = frame[(dates >= reference["ds"].min()) & (dates <= reference["ds"].max())]
+            recent = frame[dates > last_day - pd.Timedelta(days=DRIFT_RECENT_DAYS)]
+            table = monitoring.column_drift(window, recent, columns)
+            for row in table.to_dict("records"):
+                if not monitoring.crossed_drift_thresholds(row["psi"], row["pvalue"], **thresholds):
+                    continue
+                key = f"column {row['column']}"
+                crossed_keys[key] = row["column"]
+                Alert._raise(
+                    target,
+                    "drift",
+                    key,
+                    _(
+                        "Data drift on %(target)s: the last %(days)s days of the exogenous column %(column)s differ "
+                        "from the training window of %(version)s (PSI %(psi).3f, KS %(ks).3f, p-value %(p).4f).",
+                        target=target.name,
+                        days=DRIFT_RECENT_DAYS,
+                        column=row["column"],
+                        version=champion.display_name,
+                        psi=row["psi"],
+                        ks=row["ks"],
+                        p=row["pvalue"],
+                    ),
+                    champion,
+                )
+        open_keys = (
+            Alert.sudo()
+            .search([("target_id", "=", target.id), ("kind", "=", "drift"), ("state", "=", "open"), ("key", "=like", "column %")])
+            .mapped("key")
+        )
+        Alert._clear(target, "drift", keys=[key for key in open_keys if key not in crossed_keys])
+        return list(crossed_keys.values())
+
     def _run_monitor(self):
         """Drift of the recent target values against the champion's training
         window, and the champion's live accuracy against the thresholds."""
@@ -692,7 +745,8 @@ class AiForecastRun(models.Model):
         from ..project import monitoring  # pandas/scipy: only when used
         from ..project import forecast_service as service  # pandas: only when used
         dataset = self._latest()
-        long, _keys = self._read_dataset(dataset)
+        frame = dataset.sudo()._read_dataframe()
+        long, _keys = self._read_dataset(dataset, frame)
         observed = long[long["observed"]]
         loaded = model_artifact.load_artifact(champion.sudo()._get_artifact_bytes(), champion._get_signing_key())
         reference = service.training_history(loaded)
@@ -700,15 +754,15 @@ class AiForecastRun(models.Model):
         recent = observed[observed["ds"] > last_day - np.timedelta64(DRIFT_RECENT_DAYS, "D")] if last_day is not None else observed
         psi_value = monitoring.psi(reference["y"], recent["y"])
         ks_stat, ks_pvalue = monitoring.ks_statistic(reference["y"], recent["y"])
-        crossed = monitoring.crossed_drift_thresholds(
-            psi_value,
-            ks_pvalue,
-            psi_max=float(params.get_param("ai_train_model.drift_psi_max", 0.25)) or None,
-            ks_pvalue_min=float(params.get_param("ai_train_model.drift_ks_pvalue_min", 0.01)) or None,
-        )
+        thresholds = {
+            "psi_max": float(params.get_param("ai_train_model.drift_psi_max", 0.25)) or None,
+            "ks_pvalue_min": float(params.get_param("ai_train_model.drift_ks_pvalue_min", 0.01)) or None,
+        }
+        crossed = monitoring.crossed_drift_thresholds(psi_value, ks_pvalue, **thresholds)
+        crossed_columns = self._exogenous_drift(frame, reference, last_day, thresholds)
         target.sudo().write(
             {
-                "drift_alert": bool(crossed),
+                "drift_alert": bool(crossed or crossed_columns),
                 "drift_psi": psi_value if psi_value == psi_value else 0.0,
                 "drift_ks_pvalue": ks_pvalue if ks_pvalue == ks_pvalue else 0.0,
             }
@@ -733,7 +787,7 @@ class AiForecastRun(models.Model):
                 champion,
             )
         else:
-            Alert._clear(target, "drift")
+            Alert._clear(target, "drift", keys=["target"])
         line = {
             acc.metric: acc.value
             for acc in self.env["ai.prediction.accuracy"].search(

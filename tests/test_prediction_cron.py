@@ -1,6 +1,7 @@
 import datetime
 from unittest.mock import patch
 
+import pandas as pd
 from freezegun import freeze_time
 
 from odoo.tests import TransactionCase, tagged
@@ -289,6 +290,41 @@ class TestPredictionCron(TransactionCase):
         new = self._drift_activities() - activities
         self.assertEqual(len(new), 1)
         self.assertEqual(new.user_id, analyst)
+
+    def test_exogenous_column_drift_one_alert_per_crossing_column(self):
+        """A temperature column jumps in the new days, a price column keeps its
+        weekly pattern: one drift alert for the temperature only, kept once
+        across ticks, closed when the column is back to normal."""
+        frame = self.full[self.full["date"].isin(self.first_days + self.new_days)].copy()
+        dates = pd.to_datetime(frame["date"])
+        frame["price"] = 10.0 + dates.dt.dayofweek
+        frame["temperature"] = 20.0 + dates.dt.day % 10
+        frame.loc[frame["date"].isin(self.new_days), "temperature"] = 45.0
+        self._new_dataset(frame)
+        self.Run._cron_monitor()
+        self.Run._job_cron_run()
+        run = self.Run.search([("target_id", "=", self.target.id), ("kind", "=", "monitor")])
+        self.assertEqual(run.state, "done", run.error_message)
+        Alert = self.env["ai.forecast.alert"]
+        domain = [("target_id", "=", self.target.id), ("kind", "=", "drift"), ("key", "=like", "column %")]
+        alerts = Alert.search(domain)
+        self.assertEqual(alerts.mapped("key"), ["column temperature"])
+        self.assertEqual(alerts.state, "open")
+        self.assertIn("temperature", alerts.message)
+        self.assertTrue(self.target.drift_alert)
+        activity = alerts.activity_id
+        self.assertTrue(activity)
+        # Another tick, still crossed: no second alert nor activity.
+        self.Run._queue(self.target, "monitor", "2099-01-04")
+        self.Run._job_cron_run()
+        self.assertEqual(Alert.search(domain), alerts)
+        self.assertEqual(self._drift_activities().filtered(lambda act: "temperature" in (act.note or "")), activity)
+        # Temperature back to its usual values: the alert closes.
+        frame["temperature"] = 20.0 + dates.dt.day % 10
+        self._new_dataset(frame)
+        self.Run._queue(self.target, "monitor", "2099-01-05")
+        self.Run._job_cron_run()
+        self.assertEqual(alerts.state, "closed")
 
     def test_accuracy_alert_raised_once(self):
         params = self.env["ir.config_parameter"].sudo()
