@@ -175,14 +175,13 @@ class AiBulkMixin(models.AbstractModel):
             conflict_action = SQL("DO UPDATE SET %s %s", SQL(", ").join(assignments), changed)
         else:
             conflict_action = SQL("DO NOTHING")
-        # Keys are unique within a chunk (deduplicated below); sorting on the
-        # key makes the unique index see its entries in order.
+        # Keys are unique within a chunk (deduplicated in Python, see
+        # _bulk_prepare_chunk): no DISTINCT ON, no sort on the server.
         insert = SQL(
             """
             INSERT INTO %(table)s (%(columns)s, %(audit)s)
             SELECT %(columns)s, %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
               FROM %(temp)s
-             ORDER BY %(key)s
             ON CONFLICT (%(key)s) %(action)s
             """,
             table=ident(self._table),
