@@ -462,6 +462,14 @@ class AiForecastRun(models.Model):
 
     def _run_refresh(self):
         target = self.target_id
+        newest = target._latest_dataset()
+        if self.dataset_id and newest and newest.version > self.dataset_id.version:
+            # Queued for a version that a newer one replaced meanwhile: the
+            # newer version's own refresh covers its days.
+            self._job_log(
+                _("%(old)s was replaced by %(new)s: nothing to refresh.", old=self.dataset_id.display_name, new=newest.display_name)
+            )
+            return
         dataset = self._latest()
         long, _keys = self._read_dataset(dataset)
         observed = long[long["observed"]]

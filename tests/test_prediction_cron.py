@@ -183,6 +183,17 @@ class TestPredictionCron(TransactionCase):
         v2.action_set_ready()
         self.assertEqual(self.Run.search_count([("target_id", "=", self.target.id), ("kind", "=", "refresh")]), 1)
 
+    def test_refresh_of_a_replaced_version_is_skipped(self):
+        self._predict()
+        v2 = self._new_dataset()
+        v3 = self._new_dataset()
+        runs = self.Run.search([("target_id", "=", self.target.id), ("kind", "=", "refresh")], order="id")
+        self.assertEqual(runs.mapped("dataset_id"), v2 | v3)
+        self.Run._job_cron_run()
+        self.assertEqual(runs.mapped("state"), ["done", "done"])
+        self.assertIn("nothing to refresh", runs[0].log)
+        self.assertEqual(self.target.last_dataset_id, v3, "the older version's run does not move it back")
+
     def test_new_data_queues_an_incremental_retraining(self):
         self._predict()
         v2 = self._new_dataset()
