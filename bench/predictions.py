@@ -25,7 +25,8 @@ Odoo HTTP server (one process, ``--workers 0``) on 127.0.0.1:
   (``VmHWM``, reset through ``/proc/<pid>/clear_refs``) against the file size.
   Target: growth < 2x the file size.
 
-    python bench/predictions.py [--rows 100000] [--api-rows 10000] [--artifact-mb 50] [--repeat 5] [--only-upsert]
+    python bench/predictions.py [--rows 100000] [--api-rows 10000] [--artifact-mb 50] [--repeat 5]
+                                [--only-upsert]
 
 Exit codes: 0 measured, 1 failed, 77 no Odoo 17 found (nothing measured).
 """
