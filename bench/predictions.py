@@ -155,8 +155,25 @@ with registry.cursor() as cr:
     ids = [r["id"] for r in records]
 
     key = env["res.users.apikeys"].with_user(ADMIN)._generate(None, "bench")
-    size = args["artifact_mb"] * 1024 * 1024
-    big_version._engine().write({"artifact_file": base64.b64encode(os.urandom(size)), "artifact_size": size})
+    # A real signed artifact (the route verifies it) carrying an incompressible payload of the size asked.
+    import hashlib, tempfile
+    import pandas as pd
+    from odoo.addons.ai_train_model.project import model_artifact
+    with tempfile.TemporaryDirectory() as tmp:
+        path = model_artifact.build_artifact(
+            os.path.join(tmp, "model.zip"), model={"kind": "bench"}, metadata={"horizon": 1},
+            forecast=pd.DataFrame({"unique_id": ["a"], "ds": ["2026-01-01"], "horizon": [1], "yhat": [1.0]}),
+            metrics=pd.DataFrame(
+                {"unique_id": ["a"], "model": ["naive"], "bucket": ["D+1"], "metric": ["mase"], "value": [1]}
+            ),
+            signing_key=big_version._get_signing_key(),
+            report_png=os.urandom(args["artifact_mb"] * 1024 * 1024),
+            model_card="bench artifact",
+        )
+        raw = path.read_bytes()
+    big_version._engine().write({"artifact_file": base64.b64encode(raw), "artifact_size": len(raw),
+                                 "artifact_sha256": hashlib.sha256(raw).hexdigest()})
+    del raw
     cr.commit()
     out(side="setup", target=target.id, key=key, small_version=bulk_version.id, big_version=big_version.id,
         search_read=statistics.median(timings[1:]), rows=len(ids), first_id=ids[0], last_id=ids[-1],
