@@ -52,6 +52,7 @@
         "wizards/ai_dataset_merge_wizard_views.xml",
         "wizards/ai_dataset_register_wizard_views.xml",
         "wizards/ai_model_import_wizard_views.xml",
+        "wizards/ai_model_alias_wizard_views.xml",
         "views/view_credential.xml",
         "views/ai_ga4_run_views.xml",
         "views/view_download.xml",

@@ -275,6 +275,14 @@ class AiDataset(models.Model):
                 vals["version"] = taken[key]
         return super().create(vals_list)
 
+    def write(self, vals):
+        result = super().write(vals)
+        if "checksum" in vals or vals.get("state") in ("ready", "registered"):
+            # A new usable version in a forecast target's lineage: queue its
+            # actuals and live-accuracy refresh (the work runs in the cron).
+            self.env["ai.forecast.run"]._queue_refresh_for_datasets(self)
+        return result
+
     # ------------------------------------------------------------------ actions
 
     def action_set_ready(self):

@@ -65,7 +65,8 @@ class AiForecastAlert(models.Model):
     def _raise(self, target, kind, key, message, version=None):
         """Open (or keep open) the alert; on opening, post ``message`` on the
         version's chatter (the target's without a version) and schedule one
-        activity for the target's alert user. Returns True when newly raised."""
+        activity for the target's Analyst (see ``ai.forecast.target._alert_user``).
+        Returns True when newly raised."""
         version = version or self.env["ai.model.version"]
         now = fields.Datetime.now()
         alert = self.sudo().search([("target_id", "=", target.id), ("kind", "=", kind), ("key", "=", key)])
@@ -74,7 +75,7 @@ class AiForecastAlert(models.Model):
             return False
         record = version or target
         record.sudo().message_post(body=message)
-        user = target.alert_user_id or target.create_uid
+        user = target._alert_user()
         labels = dict(self._fields["kind"]._description_selection(self.env))
         activity = record.sudo().activity_schedule(
             "mail.mail_activity_data_todo",

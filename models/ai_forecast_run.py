@@ -19,6 +19,8 @@ _logger = logging.getLogger(__name__)
 DRIFT_RECENT_DAYS = 28
 #: Actuals (days x series, champion forecasts) below which no accuracy alert is raised.
 ACCURACY_MIN_ACTUALS = 7
+#: Local hour (company time zone) by which the nightly forecasts must be ready.
+NIGHT_END_HOUR = 6
 
 
 class AiForecastRun(models.Model):
@@ -43,7 +45,7 @@ class AiForecastRun(models.Model):
     _job_cron_xmlid = "ai_train_model.ir_cron_ai_forecast_run"
     _job_batch_size = 10
     _job_param_prefix = "forecast_run"
-    _protected_fields = ("company_id", "target_id", "kind", "run_key", "dataset_id")
+    _protected_fields = ("company_id", "target_id", "kind", "run_key", "dataset_id", "date_deadline")
     _protected_create = True
 
     name = fields.Char(compute="_compute_name")
@@ -58,6 +60,11 @@ class AiForecastRun(models.Model):
     )
     run_key = fields.Char(required=True, readonly=True, help="Local day (predict, monitor) or dataset version (refresh).")
     dataset_id = fields.Many2one(comodel_name="ai.dataset", readonly=True, ondelete="set null")
+    date_deadline = fields.Datetime(
+        string="Start Before",
+        readonly=True,
+        help="Nightly runs: 06:00 in the company's time zone. A run not started by then waits for the next night.",
+    )
 
     _sql_constraints = [
         ("run_uniq", "unique(target_id, kind, run_key)", "This forecasting work is already queued."),
@@ -72,23 +79,49 @@ class AiForecastRun(models.Model):
     # ------------------------------------------------------------------ schedulers (crons)
 
     @api.model
-    def _local_now(self, company):
-        tz = pytz.timezone(company.partner_id.tz or self.env.user.tz or "UTC")
-        return pytz.utc.localize(fields.Datetime.now()).astimezone(tz)
+    def _company_tz(self, company):
+        return pytz.timezone(company.partner_id.tz or self.env.user.tz or "UTC")
 
     @api.model
-    def _queue(self, target, kind, key, dataset=None):
+    def _local_now(self, company):
+        return pytz.utc.localize(fields.Datetime.now()).astimezone(self._company_tz(company))
+
+    @api.model
+    def _night_window(self, target, day):
+        """``(start, end)`` of ``target``'s night on the local ``day``: from its
+        start hour to 06:00 in the company's time zone, as naive UTC datetimes
+        (daylight saving time included)."""
+        tz = self._company_tz(target.company_id)
+
+        def utc(hour):
+            local = tz.localize(datetime.combine(day, datetime.min.time()).replace(hour=hour))
+            return local.astimezone(pytz.utc).replace(tzinfo=None)
+
+        return utc(target.schedule_hour), utc(NIGHT_END_HOUR)
+
+    @api.model
+    def _queue(self, target, kind, key, dataset=None, deadline=None):
         """Queue one run unless it exists already (any state). Returns the new run."""
         self.env.cr.execute(
             """
-            INSERT INTO ai_forecast_run (company_id, target_id, kind, run_key, dataset_id, state, date_queued,
-                                         attempts, progress, create_uid, create_date, write_uid, write_date)
-            VALUES (%s, %s, %s, %s, %s, 'queued', now() AT TIME ZONE 'UTC', 0, 0,
+            INSERT INTO ai_forecast_run (company_id, target_id, kind, run_key, dataset_id, date_deadline, state,
+                                         date_queued, attempts, progress, create_uid, create_date, write_uid,
+                                         write_date)
+            VALUES (%s, %s, %s, %s, %s, %s, 'queued', now() AT TIME ZONE 'UTC', 0, 0,
                     %s, now() AT TIME ZONE 'UTC', %s, now() AT TIME ZONE 'UTC')
             ON CONFLICT (target_id, kind, run_key) DO NOTHING
             RETURNING id
             """,
-            (target.company_id.id, target.id, kind, key, dataset.id if dataset else None, self.env.uid, self.env.uid),
+            (
+                target.company_id.id,
+                target.id,
+                kind,
+                key,
+                dataset.id if dataset else None,
+                deadline,
+                self.env.uid,
+                self.env.uid,
+            ),
         )
         row = self.env.cr.fetchone()
         return self.browse(row[0]) if row else self.browse()
@@ -96,18 +129,49 @@ class AiForecastRun(models.Model):
     @api.model
     def _cron_nightly(self):
         """Queue the retrain-and-predict run of every target whose schedule is
-        due: from its local hour on the local day (its weekday for weekly
-        targets), once per day."""
+        due, once per local day: the company-local time is within the
+        target's night (from its start hour to 06:00) on a scheduled day (its
+        weekday for weekly targets). The run must start before 06:00 local
+        (``date_deadline``), else it waits for the next night (see
+        :meth:`_run_predict`); a target whose earlier run still waits gets
+        no second one."""
         self.env.flush_all()
         queued = self.browse()
-        for target in self.env["ai.forecast.target"].search([("schedule", "!=", "manual")]):
+        targets = self.env["ai.forecast.target"].search([("schedule", "!=", "manual")])
+        waiting = set(
+            self.search([("target_id", "in", targets.ids), ("kind", "=", "predict"), ("state", "in", ("queued", "running"))])
+            .mapped("target_id")
+            .ids
+        )
+        for target in targets:
             now = self._local_now(target.company_id)
-            if now.hour < target.schedule_hour:
+            if not target.schedule_hour <= now.hour < NIGHT_END_HOUR or target.id in waiting:
                 continue
             if target.schedule == "weekly" and str(now.weekday()) != target.schedule_weekday:
                 continue
-            queued |= self._queue(target, "predict", now.date().isoformat())
+            _start, deadline = self._night_window(target, now.date())
+            queued |= self._queue(target, "predict", now.date().isoformat(), deadline=deadline)
         return self._after_queue(queued)
+
+    def _wait_for_next_night(self):
+        """The nightly run was not started before 06:00 local: put it back in
+        the queue until the target's next night, and say so in its log."""
+        self.ensure_one()
+        target = self.target_id
+        now = self._local_now(target.company_id)
+        day = now.date() if now.hour < target.schedule_hour else now.date() + timedelta(days=1)
+        start, end = self._night_window(target, day)
+        self._engine().write({"state": "queued", "date_not_before": start, "date_deadline": end, "progress": 0.0})
+        self._job_log(
+            _(
+                "Not started before %(hour)02d:00 (%(tz)s): retraining and predicting now would not finish before "
+                "the working day. The run waits for the next night, from %(start)s local time.",
+                hour=NIGHT_END_HOUR,
+                tz=now.tzinfo.zone,
+                start=f"{day.isoformat()} {target.schedule_hour:02d}:00",
+            )
+        )
+        self._job_trigger_cron(at=start)
 
     @api.model
     def _cron_refresh(self):
@@ -120,6 +184,40 @@ class AiForecastRun(models.Model):
             if dataset and dataset != target.last_dataset_id:
                 queued |= self._queue(target, "refresh", str(dataset.id), dataset)
         return self._after_queue(queued)
+
+    @api.model
+    def _queue_refresh_for_datasets(self, datasets):
+        """Queue the refresh run of every target whose lineage ``datasets``
+        (new or changed dataset versions) belong to, when the version is the
+        newest usable one of that lineage, and wake the forecast cron up.
+        Called when a version becomes usable (an import, a merge, a GA4 run):
+        nothing long runs in the caller's request."""
+        usable = datasets.filtered(lambda dataset: dataset.state in ("ready", "registered") and dataset.checksum)
+        if not usable:
+            return self.browse()
+        Target = self.env["ai.forecast.target"].sudo()
+        queued = self.browse()
+        for dataset in usable:
+            targets = Target.search(
+                [
+                    ("company_id", "=", dataset.company_id.id),
+                    "|",
+                    "&",
+                    ("source", "=", "dataset"),
+                    ("dataset_id.name", "=", dataset.name),
+                    "&",
+                    ("source", "=", "ga4"),
+                    ("ga4_download_id.dataset_name", "=", dataset.name),
+                ]
+            )
+            for target in targets:
+                if target._latest_dataset() == dataset and target.last_dataset_id != dataset:
+                    self.env.flush_all()
+                    queued |= self.sudo()._queue(target, "refresh", str(dataset.id), dataset)
+        if queued:
+            self.invalidate_model()
+            self._job_trigger_cron()
+        return queued
 
     @api.model
     def _cron_monitor(self):
@@ -140,38 +238,97 @@ class AiForecastRun(models.Model):
 
     @api.model
     def _cron_cleanup(self, batch_size=10000):
-        """Delete predictions dated before the retention window, then
-        finished runs and closed alerts older than it, ``batch_size`` rows per
-        statement and a commit after each: a worker killed mid-way leaves
-        fewer rows to delete next time, and a second run deletes nothing."""
-        days = int(self.env["ir.config_parameter"].sudo().get_param("ai_train_model.prediction_retention_days", 90))
+        """Delete predictions dated before the prediction retention window
+        (``ai_train_model.prediction_retention_days``, 90 days by default),
+        then, older than the run retention window
+        (``ai_train_model.run_retention_days``, by default the same number of
+        days): finished forecast runs, closed alerts, finished GA4 runs that
+        made no dataset version, and the logs of the other finished GA4 runs
+        and training jobs (the run or job itself stays: it tells where a
+        dataset version or a model version came from).
+
+        The newest run of each download, target or kind, and the newest
+        successful one, always stay: the health summary and the "last
+        success" figures read them. ``batch_size`` rows per statement and a
+        commit after each (outside tests): a worker killed mid-way leaves
+        fewer rows to handle next time, and a second run changes nothing.
+        Returns ``{what: rows}``."""
+        params = self.env["ir.config_parameter"].sudo()
+        days = int(params.get_param("ai_train_model.prediction_retention_days", 90) or 90)
+        run_days = int(params.get_param("ai_train_model.run_retention_days", days) or days)
         today = fields.Date.context_today(self)
         cutoff_date = today - timedelta(days=max(days, 1))
-        cutoff_time = datetime.combine(cutoff_date, datetime.min.time())
+        run_cutoff = datetime.combine(today - timedelta(days=max(run_days, 1)), datetime.min.time())
+        finished = "state IN ('done', 'failed', 'cancelled') AND COALESCE(date_finished, write_date) < %(cutoff)s"
+        keep_forecast = (
+            "id NOT IN (SELECT max(id) FROM ai_forecast_run WHERE state = 'done' GROUP BY target_id, kind "
+            "UNION ALL SELECT max(id) FROM ai_forecast_run GROUP BY target_id, kind)"
+        )
+        keep_ga4 = (
+            "id NOT IN (SELECT max(id) FROM ai_ga4_run WHERE state = 'done' GROUP BY download_id "
+            "UNION ALL SELECT max(id) FROM ai_ga4_run GROUP BY download_id)"
+        )
+        keep_job = (
+            "id NOT IN (SELECT max(id) FROM ai_training_job WHERE state = 'done' GROUP BY target_id, dataset_id "
+            "UNION ALL SELECT max(id) FROM ai_training_job GROUP BY target_id, dataset_id)"
+        )
+        # (what, table, statement, WHERE clause, cutoff)
+        steps = [
+            ("ai_prediction", "ai_prediction", "delete", "date < %(cutoff)s", cutoff_date),
+            ("ai_forecast_run", "ai_forecast_run", "delete", f"{finished} AND {keep_forecast}", run_cutoff),
+            (
+                "ai_forecast_alert",
+                "ai_forecast_alert",
+                "delete",
+                "state = 'closed' AND date_closed < %(cutoff)s",
+                run_cutoff,
+            ),
+            ("ai_ga4_run", "ai_ga4_run", "delete", f"{finished} AND dataset_id IS NULL AND {keep_ga4}", run_cutoff),
+            (
+                "ai_ga4_run_log",
+                "ai_ga4_run",
+                "clear_log",
+                f"{finished} AND log IS NOT NULL AND {keep_ga4}",
+                run_cutoff,
+            ),
+            (
+                "ai_training_job_log",
+                "ai_training_job",
+                "clear_log",
+                f"{finished} AND log IS NOT NULL AND {keep_job}",
+                run_cutoff,
+            ),
+        ]
         self.env.flush_all()
-        deleted = {}
-        statements = {
-            "ai_prediction": ("date < %s", cutoff_date),
-            "ai_forecast_run": ("state IN ('done', 'failed', 'cancelled') AND write_date < %s", cutoff_time),
-            "ai_forecast_alert": ("state = 'closed' AND date_closed < %s", cutoff_time),
-        }
-        for table, (where, value) in statements.items():
-            deleted[table] = 0
-            while True:
-                self.env.cr.execute(
-                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %s)",  # noqa: S608
-                    (value, batch_size),
-                )
-                count = self.env.cr.rowcount
-                deleted[table] += count
-                self._job_commit()
-                if count < batch_size:
-                    break
-        for model in ("ai.prediction", "ai.forecast.run", "ai.forecast.alert"):
+        done = {}
+        for what, table, action, where, cutoff in steps:
+            done[what] = self._cleanup_in_batches(table, action, where, cutoff, batch_size)
+        for model in ("ai.prediction", "ai.forecast.run", "ai.forecast.alert", "ai.ga4.run", "ai.training.job"):
             self.env[model].invalidate_model()
-        if any(deleted.values()):
-            _logger.info("forecast cleanup before %s: %s", cutoff_date, deleted)
-        return deleted
+        self.env["ai.ga4.download"].invalidate_model(["run_ids", "last_run_id"])
+        if any(done.values()):
+            _logger.info("forecast cleanup (predictions before %s, runs before %s): %s", cutoff_date, run_cutoff, done)
+        return done
+
+    @api.model
+    def _cleanup_in_batches(self, table, action, where, cutoff, batch_size):
+        """Delete the rows of ``table`` matching ``where`` (or empty their
+        ``log``), ``batch_size`` at a time with a commit after each batch.
+        Returns the number of rows handled."""
+        if action == "delete":
+            statement = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %(limit)s)"
+        else:
+            statement = (
+                f"UPDATE {table} SET log = NULL WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT %(limit)s)"
+            )
+        total = 0
+        while True:
+            self.env.cr.execute(statement, {"cutoff": cutoff, "limit": batch_size})  # noqa: S608
+            count = self.env.cr.rowcount
+            total += count
+            self._job_commit()
+            if count < batch_size:
+                return total
 
     # ------------------------------------------------------------------ job
 
@@ -187,10 +344,11 @@ class AiForecastRun(models.Model):
     def _job_is_retryable(self, exc):
         return not isinstance(exc, (errors.InputError, UserError))
 
-    def _read_dataset(self, dataset):
-        """``(long, keys)`` of a dataset version in the target's columns."""
+    def _read_dataset(self, dataset, frame=None):
+        """``(long, keys)`` of a dataset version (or of its already read
+        ``frame``) in the target's columns."""
         target = self.target_id
-        frame = dataset.sudo()._read_dataframe()
+        frame = dataset.sudo()._read_dataframe() if frame is None else frame
         from ..project import forecast_service  # pandas: only when used
 
         return forecast_service.observed_frame(frame, target.date_col, target.target_col, target._series_list())
@@ -205,6 +363,9 @@ class AiForecastRun(models.Model):
 
     def _run_predict(self):
         target = self.target_id
+        if self.date_deadline and fields.Datetime.now() >= self.date_deadline:
+            self._wait_for_next_night()
+            return
         dataset = self._latest()
         self._engine().write({"dataset_id": dataset.id})
         self._queue_retraining(dataset)
@@ -301,6 +462,14 @@ class AiForecastRun(models.Model):
 
     def _run_refresh(self):
         target = self.target_id
+        newest = target._latest_dataset()
+        if self.dataset_id and newest and newest.version > self.dataset_id.version:
+            # Queued for a version that a newer one replaced meanwhile: the
+            # newer version's own refresh covers its days.
+            self._job_log(
+                _("%(old)s was replaced by %(new)s: nothing to refresh.", old=self.dataset_id.display_name, new=newest.display_name)
+            )
+            return
         dataset = self._latest()
         long, _keys = self._read_dataset(dataset)
         observed = long[long["observed"]]
@@ -519,6 +688,58 @@ class AiForecastRun(models.Model):
 
     # ------------------------------------------------------------------ monitor
 
+    def _exogenous_drift(self, frame, reference, last_day, thresholds):
+        """Drift of the dataset's exogenous numeric columns (neither the date,
+        the target nor a series column): the last days against the champion's
+        training window, PSI and KS as for the target. One alert per column
+        crossing a threshold (key ``column <name>``), raised once while it
+        stays crossed; the alerts of the other columns close. Returns the
+        names of the columns crossing."""
+        import pandas as pd
+
+        from ..project import monitoring  # pandas/scipy: only when used
+
+        target = self.target_id
+        champion = target.champion_id
+        Alert = self.env["ai.forecast.alert"]
+        crossed_keys = {}
+        series = target._series_list()
+        columns = monitoring.exogenous_columns(frame, [target.date_col, target.target_col, *series])
+        if columns and last_day is not None and len(reference) and target.date_col in frame.columns:
+            dates = pd.to_datetime(frame[target.date_col], errors="coerce")
+            window = frame[(dates >= reference["ds"].min()) & (dates <= reference["ds"].max())]
+            recent = frame[dates > last_day - pd.Timedelta(days=DRIFT_RECENT_DAYS)]
+            table = monitoring.column_drift(window, recent, columns)
+            for row in table.to_dict("records"):
+                if not monitoring.crossed_drift_thresholds(row["psi"], row["pvalue"], **thresholds):
+                    continue
+                key = f"column {row['column']}"
+                crossed_keys[key] = row["column"]
+                Alert._raise(
+                    target,
+                    "drift",
+                    key,
+                    _(
+                        "Data drift on %(target)s: the last %(days)s days of the exogenous column %(column)s differ "
+                        "from the training window of %(version)s (PSI %(psi).3f, KS %(ks).3f, p-value %(p).4f).",
+                        target=target.name,
+                        days=DRIFT_RECENT_DAYS,
+                        column=row["column"],
+                        version=champion.display_name,
+                        psi=row["psi"],
+                        ks=row["ks"],
+                        p=row["pvalue"],
+                    ),
+                    champion,
+                )
+        open_keys = (
+            Alert.sudo()
+            .search([("target_id", "=", target.id), ("kind", "=", "drift"), ("state", "=", "open"), ("key", "=like", "column %")])
+            .mapped("key")
+        )
+        Alert._clear(target, "drift", keys=[key for key in open_keys if key not in crossed_keys])
+        return list(crossed_keys.values())
+
     def _run_monitor(self):
         """Drift of the recent target values against the champion's training
         window, and the champion's live accuracy against the thresholds."""
@@ -532,7 +753,8 @@ class AiForecastRun(models.Model):
         from ..project import monitoring  # pandas/scipy: only when used
         from ..project import forecast_service as service  # pandas: only when used
         dataset = self._latest()
-        long, _keys = self._read_dataset(dataset)
+        frame = dataset.sudo()._read_dataframe()
+        long, _keys = self._read_dataset(dataset, frame)
         observed = long[long["observed"]]
         loaded = model_artifact.load_artifact(champion.sudo()._get_artifact_bytes(), champion._get_signing_key())
         reference = service.training_history(loaded)
@@ -540,15 +762,15 @@ class AiForecastRun(models.Model):
         recent = observed[observed["ds"] > last_day - np.timedelta64(DRIFT_RECENT_DAYS, "D")] if last_day is not None else observed
         psi_value = monitoring.psi(reference["y"], recent["y"])
         ks_stat, ks_pvalue = monitoring.ks_statistic(reference["y"], recent["y"])
-        crossed = monitoring.crossed_drift_thresholds(
-            psi_value,
-            ks_pvalue,
-            psi_max=float(params.get_param("ai_train_model.drift_psi_max", 0.25)) or None,
-            ks_pvalue_min=float(params.get_param("ai_train_model.drift_ks_pvalue_min", 0.01)) or None,
-        )
+        thresholds = {
+            "psi_max": float(params.get_param("ai_train_model.drift_psi_max", 0.25)) or None,
+            "ks_pvalue_min": float(params.get_param("ai_train_model.drift_ks_pvalue_min", 0.01)) or None,
+        }
+        crossed = monitoring.crossed_drift_thresholds(psi_value, ks_pvalue, **thresholds)
+        crossed_columns = self._exogenous_drift(frame, reference, last_day, thresholds)
         target.sudo().write(
             {
-                "drift_alert": bool(crossed),
+                "drift_alert": bool(crossed or crossed_columns),
                 "drift_psi": psi_value if psi_value == psi_value else 0.0,
                 "drift_ks_pvalue": ks_pvalue if ks_pvalue == ks_pvalue else 0.0,
             }
@@ -573,7 +795,7 @@ class AiForecastRun(models.Model):
                 champion,
             )
         else:
-            Alert._clear(target, "drift")
+            Alert._clear(target, "drift", keys=["target"])
         line = {
             acc.metric: acc.value
             for acc in self.env["ai.prediction.accuracy"].search(

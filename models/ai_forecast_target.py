@@ -86,9 +86,10 @@ class AiForecastTarget(models.Model):
     )
     schedule_hour = fields.Integer(
         string="Local Hour",
-        default=2,
-        help="Hour of the night (0-5, company time zone) from which the run is due, so that forecasts are "
-        "ready by 06:00; a run missed at night (server down) still runs later that day.",
+        default=1,
+        help="Hour of the night (0-5, company time zone) from which the run is due; it must start before "
+        "06:00 so that forecasts are ready for the working day. A run not started by then (server down, "
+        "long queue) waits for the next night and says so in its log.",
     )
     schedule_weekday = fields.Selection(selection=_WEEKDAYS, string="Weekday", default="0")
     last_run_date = fields.Date(
@@ -125,9 +126,11 @@ class AiForecastTarget(models.Model):
     )
     alert_user_id = fields.Many2one(
         comodel_name="res.users",
-        string="Alerts To",
+        string="Responsible",
         default=lambda self: self.env.user,
-        help="Analyst who gets the activities of drift, accuracy and anomaly alerts.",
+        help="Analyst who gets the activities of drift, accuracy and anomaly alerts. When empty, or not an "
+        "active AI Analyst of the target's company, the first active internal AI Analyst of the company "
+        "gets them.",
     )
     drift_alert = fields.Boolean(readonly=True, copy=False, help="A drift threshold is crossed now.")
     drift_psi = fields.Float(string="Drift PSI", readonly=True, copy=False, digits=(16, 4))
@@ -270,6 +273,35 @@ class AiForecastTarget(models.Model):
             record.message_post(body=message)
         return True
 
+    def _alert_user(self):
+        """The Analyst who gets the activity of a new alert: the target's
+        responsible user when set and an active AI Analyst (Managers are
+        Analysts too) of the target's company, else the first such user of
+        the company (lowest id: the earliest created, a stable choice), else
+        the responsible user or the creator as a last resort (a company with
+        no Analyst at all)."""
+        self.ensure_one()
+        group = self.env.ref("ai_train_model.group_ai_analyst")
+        company = self.company_id
+        responsible = self.alert_user_id.sudo()
+        if (
+            responsible.active
+            and not responsible.share
+            and group in responsible.groups_id
+            and company in responsible.company_ids
+        ):
+            return responsible
+        analyst = (
+            self.env["res.users"]
+            .sudo()
+            .search(
+                [("groups_id", "in", group.id), ("share", "=", False), ("company_ids", "in", company.id)],
+                order="id",
+                limit=1,
+            )
+        )
+        return analyst or responsible or self.create_uid
+
     def _previous_champion(self):
         """The version that was champion before the current one (the newest
         closed champion line of another version still present)."""
@@ -299,6 +331,31 @@ class AiForecastTarget(models.Model):
             reason or _("Rollback to the previous champion by %s.", self.env.user.name),
         )
         return True
+
+    def _alias_wizard_action(self, action, version=None):
+        """The window asking why before ``action`` (promote, challenger,
+        rollback) moves an alias."""
+        self.ensure_one()
+        self.check_access_rights("write")
+        self.check_access_rule("write")
+        if action == "rollback" and not self._previous_champion():
+            raise UserError(_("%s has no previous champion to roll back to.", self.name))
+        wizard = self.env["ai.model.alias.wizard"].create(
+            {"action": action, "target_id": self.id, "version_id": version.id if version else False}
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": dict(wizard._fields["action"]._description_selection(self.env))[action],
+            "res_model": wizard._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+        }
+
+    def action_open_rollback_wizard(self):
+        """Roll Back from the form: ask for the reason first."""
+        return self._alias_wizard_action("rollback")
 
     # ------------------------------------------------------------------ lineage
 
@@ -400,7 +457,11 @@ class AiForecastTarget(models.Model):
         day = (first_version.date_to + timedelta(days=1)).isoformat()
         target._demo_run(Run._queue(target, "predict", day))
         update._store_dataframe(second, filename="wikipedia_pageviews_daily.parquet")
-        target._demo_run(Run._queue(target, "refresh", str(update.id), update))
+        # Storing the version queued its refresh already (see ai.dataset.write).
+        refresh = Run._queue(target, "refresh", str(update.id), update) or Run.search(
+            [("target_id", "=", target.id), ("kind", "=", "refresh"), ("run_key", "=", str(update.id))]
+        )
+        target._demo_run(refresh)
         return True
 
     def _demo_run(self, jobs):

@@ -308,6 +308,22 @@ class AiModelVersion(models.Model):
         self.target_id._set_alias("challenger", self.browse(), reason or _("Challenger removed by %s.", self.env.user.name))
         return True
 
+    def action_open_alias_wizard(self):
+        """Promote / Set as Challenger from the form: ask for the reason first
+        (button context ``alias_action``)."""
+        self.ensure_one()
+        self._check_target()
+        action = self.env.context.get("alias_action")
+        if action not in ("promote", "challenger"):
+            raise UserError(_("Unknown alias change: %s.", action))
+        return self.target_id._alias_wizard_action(action, self)
+
+    def action_open_rollback_wizard(self):
+        """Roll Back from the form: ask for the reason first."""
+        self.ensure_one()
+        self._check_target()
+        return self.target_id._alias_wizard_action("rollback")
+
     def action_rollback(self):
         """One click: give the champion alias back to the previous champion."""
         self.ensure_one()

@@ -1,5 +1,3 @@
-import math
-
 from odoo import api, fields, models
 
 #: Columns of a prediction row as the engine writes them, in this order.
@@ -47,7 +45,9 @@ class AiPrediction(models.Model):
     _protected_create = True
     _protected_fields = PREDICTION_COLUMNS + ("actual", "error", "is_anomaly", "anomaly_score", "scale")
 
-    company_id = fields.Many2one(comodel_name="res.company", required=True, readonly=True, index=True)
+    # No index of its own: ai_prediction_company_date_idx (see init) starts with it, and every index
+    # is paid on each of the thousands of rows a forecast run writes.
+    company_id = fields.Many2one(comodel_name="res.company", required=True, readonly=True)
     target_id = fields.Many2one(
         comodel_name="ai.forecast.target", required=True, readonly=True, ondelete="cascade"
     )
@@ -133,12 +133,4 @@ class AiPrediction(models.Model):
         without a finite ``yhat`` is skipped. Actuals already known for a key
         are kept (the update touches the forecast columns only). Returns the
         number of rows inserted or changed."""
-        yhat_at = list(columns).index("yhat")
-
-        def finite(rows):
-            for row in rows:
-                value = row[yhat_at]
-                if value is not None and math.isfinite(float(value)):
-                    yield row
-
-        return self._engine()._bulk_upsert(list(columns), finite(rows), PREDICTION_KEY)
+        return self._engine()._bulk_upsert(list(columns), rows, PREDICTION_KEY, skip_empty=("yhat",))

@@ -107,8 +107,15 @@ class ResConfigSettingsForecasts(models.TransientModel):
         string="Keep Predictions (days)",
         config_parameter="ai_train_model.prediction_retention_days",
         default=90,
-        help="Predictions dated more than this many days ago are deleted by the cleanup cron; finished "
-        "forecast runs too.",
+        help="Predictions dated more than this many days ago are deleted by the cleanup cron.",
+    )
+    ai_run_retention_days = fields.Integer(
+        string="Keep Run Logs (days)",
+        config_parameter="ai_train_model.run_retention_days",
+        default=90,
+        help="Finished forecast and GA4 runs and closed alerts older than this are deleted by the cleanup "
+        "cron, and the logs of older training jobs and GA4 runs emptied; the newest run of each target "
+        "or download and its newest successful one always stay.",
     )
     ai_drift_psi_max = fields.Float(
         string="Drift: PSI Above",

@@ -2,7 +2,8 @@
 
 Once a model's forecasts are stored and the actuals arrive, three questions
 matter to the people who rely on them: has the data moved away from what the
-model was trained on (:func:`psi`, :func:`ks_statistic`), is a given day out of
+model was trained on (:func:`psi`, :func:`ks_statistic`, and per exogenous
+column :func:`column_drift`), is a given day out of
 the ordinary (:func:`anomaly_scores`, grouped into :func:`anomaly_runs` so one
 incident raises one alert), and how right have the forecasts turned out
 (:func:`live_accuracy`, which reuses the backtest metrics and horizon buckets
@@ -29,6 +30,8 @@ __all__ = [
     "LIVE_BUCKETS",
     "psi",
     "ks_statistic",
+    "exogenous_columns",
+    "column_drift",
     "anomaly_scores",
     "anomaly_runs",
     "live_accuracy",
@@ -100,6 +103,54 @@ def ks_statistic(reference: Any, recent: Any) -> tuple[float, float]:
         return float("nan"), float("nan")
     result = stats.ks_2samp(ref, new)
     return float(result.statistic), float(result.pvalue)
+
+
+def exogenous_columns(frame: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
+    """Numeric columns of ``frame`` other than ``exclude`` (the date, target
+    and series columns): the exogenous variables whose drift is worth
+    watching (prices, promotions, temperature). Booleans count as numeric
+    (a promotion flag's share can drift); text and date columns do not. In
+    the frame's column order."""
+    excluded = set(exclude)
+    return [
+        str(name)
+        for name in frame.columns
+        if name not in excluded
+        and (pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name]))
+    ]
+
+
+def column_drift(
+    reference: pd.DataFrame, recent: pd.DataFrame, columns: Sequence[str], bins: int = 10
+) -> pd.DataFrame:
+    """PSI and Kolmogorov-Smirnov of each of ``columns``, ``recent`` rows
+    against ``reference`` rows (the training window), as for the target.
+
+    Returns one row per column, in the given order, with ``column``, ``psi``,
+    ``ks``, ``pvalue``, ``n_reference`` and ``n_recent`` (finite values
+    compared). A column absent from either frame, or without finite values on
+    one side, gets NaN figures, which cross no threshold (see
+    :func:`crossed_drift_thresholds`)."""
+    rows = []
+    for column in columns:
+        if column in reference.columns and column in recent.columns:
+            ref = _finite(pd.to_numeric(reference[column], errors="coerce").astype(float))
+            new = _finite(pd.to_numeric(recent[column], errors="coerce").astype(float))
+        else:
+            ref = new = np.array([], dtype=float)
+        ks, pvalue = ks_statistic(ref, new)
+        rows.append(
+            {
+                "column": str(column),
+                "psi": psi(ref, new, bins=bins),
+                "ks": ks,
+                "pvalue": pvalue,
+                "n_reference": int(ref.size),
+                "n_recent": int(new.size),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["column", "psi", "ks", "pvalue", "n_reference", "n_recent"])
+    return frame.astype({"psi": float, "ks": float, "pvalue": float, "n_reference": int, "n_recent": int})
 
 
 # --------------------------------------------------------------------------- anomalies

@@ -23,3 +23,5 @@ from . import test_demo_data
 from . import test_series_access
 from . import test_job_notification
 from . import test_forecast_settings
+from . import test_forecast_cleanup
+from . import test_forecast_schedule

@@ -108,3 +108,35 @@ class TestBulkUpsert(TransactionCase):
         self.assertEqual(self.env.cr.fetchone()[0], 25, "identical rows must not be rewritten")
         rows[3] = rows[3][:5] + (99.0, False)
         self.assertEqual(self.Metric._bulk_upsert(columns, rows, key, chunk_size=7), 1)
+
+    def test_copy_text_escapes_numpy_values_and_skipped_rows(self):
+        """The COPY text format: tabs, newlines, backslashes and quotes in text
+        round-trip; numpy scalars and ints in float columns are written as
+        numbers; rows without a value in a ``skip_empty`` column are left out."""
+        import numpy as np
+
+        columns = ["version_id", "unique_id", "model", "bucket", "metric", "value", "chosen"]
+        key = ["version_id", "unique_id", "model", "bucket", "metric"]
+        odd = 'tab\there, new\nline, back\\slash \\N, "quoted", comma,'
+        rows = [
+            (self.version.id, odd, "ets", "D+1", "mase", np.float64(1.25), np.bool_(True)),
+            (self.version.id, "int", "ets", "D+1", "mase", 3, False),
+            (np.int64(self.version.id), "numpy-key", "ets", "D+1", "mase", np.float32(0.5), None),
+            (self.version.id, "skipped-nan", "ets", "D+1", "mase", float("inf"), False),
+            (self.version.id, "skipped-none", "ets", "D+1", "mase", None, False),
+        ]
+        written = self.Metric._bulk_upsert(columns, rows, key, skip_empty=["value"])
+        self.assertEqual(written, 3)
+        self.env.cr.execute(
+            "SELECT unique_id, value, chosen FROM ai_model_metric WHERE version_id = %s AND model = 'ets' "
+            "AND bucket = 'D+1' ORDER BY unique_id",
+            (self.version.id,),
+        )
+        self.assertEqual(
+            self.env.cr.fetchall(), [("int", 3.0, False), ("numpy-key", 0.5, False), (odd, 1.25, True)]
+        )
+        self.assertEqual(self.Metric._bulk_upsert(columns, rows, key, skip_empty=["value"]), 0)
+        # A key without a value is refused with its row number, even after skipped rows.
+        bad = rows[3:] + [(self.version.id, False, "ets", "D+1", "mase", 1.0, False)]
+        with self.assertRaisesRegex(ValueError, "row 3 has no value in key column unique_id"):
+            self.Metric._bulk_upsert(columns, bad, key, skip_empty=["value"])

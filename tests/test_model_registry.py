@@ -59,6 +59,47 @@ class TestModelRegistry(TransactionCase):
         self.assertEqual(self.target.champion_id, self.v2)
         self.assertTrue(any("Rollback" in (m.body or "") for m in self.target.message_ids))
 
+    def _wizard(self, action, record, user, context=None):
+        """Open the reason wizard as ``user`` the way the form button does."""
+        record = record.with_user(user).with_context(**(context or {}))
+        result = (
+            record.action_open_rollback_wizard() if action == "rollback" else record.action_open_alias_wizard()
+        )
+        self.assertEqual((result["res_model"], result["target"]), ("ai.model.alias.wizard", "new"))
+        return self.env["ai.model.alias.wizard"].with_user(user).browse(result["res_id"])
+
+    def test_reason_wizard_for_promote_challenger_and_rollback(self):
+        analyst = self.users.analyst
+        self._wizard("promote", self.v1, analyst, {"alias_action": "promote"}).action_confirm()
+        wizard = self._wizard("promote", self.v2, analyst, {"alias_action": "promote"})
+        self.assertIn(self.v2.display_name, wizard.summary)
+        wizard.reason = "better wMAPE over 14 days"
+        wizard.action_confirm()
+        self.assertEqual(self.target.champion_id, self.v2)
+        self.assertEqual(self._history()[-1].reason, "better wMAPE over 14 days")
+        self.assertTrue(any("better wMAPE over 14 days" in (m.body or "") for m in self.v2.message_ids))
+        challenger = self._wizard("challenger", self.v3, analyst, {"alias_action": "challenger"})
+        challenger.reason = "try the holiday features"
+        challenger.action_confirm()
+        self.assertEqual(self.target.challenger_id, self.v3)
+        self.assertEqual(self._history("challenger")[-1].reason, "try the holiday features")
+        # A rollback needs a reason: refused without one, nothing moves.
+        rollback = self._wizard("rollback", self.target, analyst)
+        self.assertTrue(rollback.reason_required)
+        self.assertIn(self.v1.display_name, rollback.summary)
+        with self.assertRaises(UserError):
+            rollback.action_confirm()
+        self.assertEqual(self.target.champion_id, self.v2)
+        rollback.reason = "  the new model misses the holidays  "
+        rollback.action_confirm()
+        self.assertEqual(self.target.champion_id, self.v1)
+        line = self._history()[-1]
+        self.assertEqual((line.version_id, line.reason), (self.v1, "the new model misses the holidays"))
+        self.assertTrue(any("the new model misses the holidays" in (m.body or "") for m in self.target.message_ids))
+        # From the version form too, and only for Analysts.
+        with self.assertRaises(AccessError):
+            self._wizard("rollback", self.v1, self.users.user)
+
     def test_rollback_without_previous_champion_is_refused(self):
         with self.assertRaises(UserError):
             self.target.action_rollback()

@@ -1,7 +1,11 @@
 import datetime
 from unittest.mock import patch
 
+import pandas as pd
+from freezegun import freeze_time
+
 from odoo.tests import TransactionCase, tagged
+from odoo.tests.common import new_test_user
 
 from .common import make_dataset, sample_frame
 
@@ -59,8 +63,11 @@ class TestPredictionCron(TransactionCase):
         return job.model_version_id
 
     def _predict(self):
-        self.Run._cron_nightly()
-        self.Run._job_cron_run()
+        # Inside the target's night (company time), so that the run is due and starts before 06:00.
+        start, _end = self.Run._night_window(self.target, self.Run._local_now(self.target.company_id).date())
+        with freeze_time(start + datetime.timedelta(minutes=30)):
+            self.Run._cron_nightly()
+            self.Run._job_cron_run()
 
     def _rows(self, version=None):
         self.env.flush_all()
@@ -71,6 +78,10 @@ class TestPredictionCron(TransactionCase):
         )
         rows = self.env.cr.fetchall()
         return [row for row in rows if version is None or row[1] == version.id]
+
+    def _drift_activities(self):
+        # The new dataset version's refresh may raise anomaly alerts too.
+        return self.champion.activity_ids.filtered(lambda act: (act.summary or "").startswith("Drift"))
 
     def _new_dataset(self, frame=None):
         frame = self.full[self.full["date"].isin(self.first_days + self.new_days)] if frame is None else frame
@@ -148,6 +159,41 @@ class TestPredictionCron(TransactionCase):
         self.assertEqual(self._rows(), before)
         self.assertEqual(Accuracy.search_read([("target_id", "=", self.target.id)], ["value", "write_date"]), accuracy_before)
 
+    def test_new_dataset_version_queues_the_refresh_and_wakes_the_cron(self):
+        self._predict()
+        cron = self.env.ref("ai_train_model.ir_cron_ai_forecast_run")
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        triggers = Trigger.search_count([("cron_id", "=", cron.id)])
+        v2 = self._new_dataset()
+        run = self.Run.search([("target_id", "=", self.target.id), ("kind", "=", "refresh")])
+        self.assertEqual(len(run), 1, "the new version in the lineage queued its refresh")
+        self.assertEqual((run.state, run.dataset_id, run.run_key), ("queued", v2, str(v2.id)))
+        self.assertGreater(Trigger.search_count([("cron_id", "=", cron.id)]), triggers, "the cron was woken up")
+        self.assertFalse(
+            [row for row in self._rows() if row[7] is not None], "no actual filled inside the request"
+        )
+        # Another version of an unrelated dataset queues nothing for this target.
+        make_dataset(self.env, name="Other lineage").action_set_ready()
+        self.assertEqual(self.Run.search_count([("target_id", "=", self.target.id), ("kind", "=", "refresh")]), 1)
+        self.Run._job_cron_run()
+        self.assertEqual(run.state, "done", run.error_message)
+        self.assertEqual(self.target.last_dataset_id, v2)
+        self.assertTrue([row for row in self._rows() if row[7] is not None])
+        # Marking the refreshed version ready again queues nothing new.
+        v2.action_set_ready()
+        self.assertEqual(self.Run.search_count([("target_id", "=", self.target.id), ("kind", "=", "refresh")]), 1)
+
+    def test_refresh_of_a_replaced_version_is_skipped(self):
+        self._predict()
+        v2 = self._new_dataset()
+        v3 = self._new_dataset()
+        runs = self.Run.search([("target_id", "=", self.target.id), ("kind", "=", "refresh")], order="id")
+        self.assertEqual(runs.mapped("dataset_id"), v2 | v3)
+        self.Run._job_cron_run()
+        self.assertEqual(runs.mapped("state"), ["done", "done"])
+        self.assertIn("nothing to refresh", runs[0].log)
+        self.assertEqual(self.target.last_dataset_id, v3, "the older version's run does not move it back")
+
     def test_new_data_queues_an_incremental_retraining(self):
         self._predict()
         v2 = self._new_dataset()
@@ -203,7 +249,7 @@ class TestPredictionCron(TransactionCase):
         alert = self.env["ai.forecast.alert"].search([("target_id", "=", self.target.id), ("kind", "=", "drift")])
         self.assertEqual(alert.state, "open")
         self.assertTrue(self.target.drift_alert)
-        activities = self.champion.activity_ids
+        activities = self._drift_activities()
         self.assertEqual(len(activities), 1)
         messages = len(self.champion.message_ids)
         # The monitor cron twice the same day queues nothing; another day still crossed adds nothing.
@@ -211,7 +257,7 @@ class TestPredictionCron(TransactionCase):
         self.assertEqual(self.Run.search_count([("target_id", "=", self.target.id), ("kind", "=", "monitor")]), 1)
         self.Run._queue(self.target, "monitor", "2099-01-04")
         self.Run._job_cron_run()
-        self.assertEqual(self.champion.activity_ids, activities)
+        self.assertEqual(self._drift_activities(), activities)
         self.assertEqual(len(self.champion.message_ids), messages)
         # Back under the threshold: the alert closes.
         params.set_param("ai_train_model.drift_psi_max", "1000")
@@ -220,6 +266,76 @@ class TestPredictionCron(TransactionCase):
         self.Run._job_cron_run()
         self.assertEqual(alert.state, "closed")
         self.assertFalse(self.target.drift_alert)
+
+    def test_drift_activity_goes_to_one_analyst_of_the_company(self):
+        """Two cron ticks while drift stays crossed: one activity, for an
+        Analyst; the responsible user gets it only when an Analyst."""
+        params = self.env["ir.config_parameter"].sudo()
+        params.set_param("ai_train_model.drift_psi_max", "0.000001")
+        plain = new_test_user(self.env, login="alerts_plain", groups="base.group_user,ai_train_model.group_ai_user")
+        self.target.alert_user_id = plain
+        self._predict()
+        self._new_dataset()
+        self.Run._cron_monitor()
+        self.Run._job_cron_run()
+        self.Run._queue(self.target, "monitor", "2099-01-04")
+        self.Run._job_cron_run()
+        self.assertEqual(self.Run.search_count([("target_id", "=", self.target.id), ("kind", "=", "monitor"), ("state", "=", "done")]), 2)
+        activities = self._drift_activities()
+        self.assertEqual(len(activities), 1, "one activity while the drift stays crossed")
+        self.assertNotEqual(activities.user_id, plain, "a user without the Analyst group gets no alert")
+        self.assertTrue(activities.user_id.has_group("ai_train_model.group_ai_analyst"))
+        self.assertIn(self.target.company_id, activities.user_id.company_ids)
+        self.assertTrue(activities.user_id.active and not activities.user_id.share)
+        # The condition clears, then comes back with an Analyst as the responsible user: a new activity, theirs.
+        analyst = new_test_user(self.env, login="alerts_analyst", groups="base.group_user,ai_train_model.group_ai_analyst")
+        self.target.alert_user_id = analyst
+        params.set_param("ai_train_model.drift_psi_max", "1000")
+        params.set_param("ai_train_model.drift_ks_pvalue_min", "0")
+        self.Run._queue(self.target, "monitor", "2099-01-05")
+        self.Run._job_cron_run()
+        params.set_param("ai_train_model.drift_psi_max", "0.000001")
+        self.Run._queue(self.target, "monitor", "2099-01-06")
+        self.Run._queue(self.target, "monitor", "2099-01-07")
+        self.Run._job_cron_run()
+        new = self._drift_activities() - activities
+        self.assertEqual(len(new), 1)
+        self.assertEqual(new.user_id, analyst)
+
+    def test_exogenous_column_drift_one_alert_per_crossing_column(self):
+        """A temperature column jumps in the new days, a price column keeps its
+        weekly pattern: one drift alert for the temperature only, kept once
+        across ticks, closed when the column is back to normal."""
+        frame = self.full[self.full["date"].isin(self.first_days + self.new_days)].copy()
+        dates = pd.to_datetime(frame["date"])
+        frame["price"] = 10.0 + dates.dt.dayofweek
+        frame["temperature"] = 20.0 + dates.dt.day % 10
+        frame.loc[frame["date"].isin(self.new_days), "temperature"] = 45.0
+        self._new_dataset(frame)
+        self.Run._cron_monitor()
+        self.Run._job_cron_run()
+        run = self.Run.search([("target_id", "=", self.target.id), ("kind", "=", "monitor")])
+        self.assertEqual(run.state, "done", run.error_message)
+        Alert = self.env["ai.forecast.alert"]
+        domain = [("target_id", "=", self.target.id), ("kind", "=", "drift"), ("key", "=like", "column %")]
+        alerts = Alert.search(domain)
+        self.assertEqual(alerts.mapped("key"), ["column temperature"])
+        self.assertEqual(alerts.state, "open")
+        self.assertIn("temperature", alerts.message)
+        self.assertTrue(self.target.drift_alert)
+        activity = alerts.activity_id
+        self.assertTrue(activity)
+        # Another tick, still crossed: no second alert nor activity.
+        self.Run._queue(self.target, "monitor", "2099-01-04")
+        self.Run._job_cron_run()
+        self.assertEqual(Alert.search(domain), alerts)
+        self.assertEqual(self._drift_activities().filtered(lambda act: "temperature" in (act.note or "")), activity)
+        # Temperature back to its usual values: the alert closes.
+        frame["temperature"] = 20.0 + dates.dt.day % 10
+        self._new_dataset(frame)
+        self.Run._queue(self.target, "monitor", "2099-01-05")
+        self.Run._job_cron_run()
+        self.assertEqual(alerts.state, "closed")
 
     def test_accuracy_alert_raised_once(self):
         params = self.env["ir.config_parameter"].sudo()

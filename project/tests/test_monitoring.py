@@ -87,6 +87,54 @@ def test_ks_empty_is_nan():
 # --------------------------------------------------------------------------- anomalies
 
 
+def test_exogenous_columns_numeric_outside_the_key_columns():
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2026-01-01", periods=3),
+            "store": ["a", "b", "c"],
+            "sales": [1.0, 2.0, 3.0],
+            "price": [9.5, 9.0, 9.9],
+            "promo": [True, False, True],
+            "units": [1, 2, 3],
+            "note": ["x", "y", "z"],
+        }
+    )
+    assert mon.exogenous_columns(frame, ["date", "store", "sales"]) == ["price", "promo", "units"]
+    assert mon.exogenous_columns(frame[["date", "store", "sales"]], ["date", "store", "sales"]) == []
+
+
+def test_column_drift_flags_the_shifted_column_only():
+    days = pd.date_range("2026-01-01", periods=120)
+    reference = pd.DataFrame({"temperature": 20 + np.arange(120) % 10, "price": 10 + days.dayofweek})
+    recent_days = pd.date_range("2026-05-01", periods=28)
+    recent = pd.DataFrame({"temperature": np.full(28, 45.0), "price": 10 + recent_days.dayofweek})
+    table = mon.column_drift(reference, recent, ["temperature", "price"])
+    assert list(table["column"]) == ["temperature", "price"]
+    assert list(table["n_reference"]) == [120, 120] and list(table["n_recent"]) == [28, 28]
+    row = table.set_index("column")
+    expected = mon.psi(reference["temperature"], recent["temperature"])
+    assert row.loc["temperature", "psi"] == pytest.approx(expected)
+    assert row.loc["temperature", "ks"] == pytest.approx(1.0)
+    assert mon.crossed_drift_thresholds(row.loc["temperature", "psi"], row.loc["temperature", "pvalue"]) == [
+        "psi",
+        "ks",
+    ]
+    assert row.loc["price", "psi"] < 0.01
+    assert mon.crossed_drift_thresholds(row.loc["price", "psi"], row.loc["price", "pvalue"]) == []
+
+
+def test_column_drift_missing_or_empty_column_crosses_nothing():
+    reference = pd.DataFrame({"price": [1.0, 2.0, np.nan]})
+    recent = pd.DataFrame({"price": [np.nan, np.nan], "other": [1, 2]})
+    table = mon.column_drift(reference, recent, ["price", "other", "absent"]).set_index("column")
+    assert table["psi"].isna().all() and table["pvalue"].isna().all()
+    assert table.loc["price", "n_reference"] == 2 and table.loc["price", "n_recent"] == 0
+    for column in table.index:
+        assert mon.crossed_drift_thresholds(table.loc[column, "psi"], table.loc[column, "pvalue"]) == []
+    empty = mon.column_drift(reference, recent, [])
+    assert empty.empty and list(empty.columns) == ["column", "psi", "ks", "pvalue", "n_reference", "n_recent"]
+
+
 def test_anomaly_scores_band_and_score_rules():
     actual = [10.0, 25.0, 10.0, np.nan, 11.0, 40.0]
     yhat = [10.0, 10.0, 10.0, 10.0, 10.0, 10.0]
