@@ -26,6 +26,7 @@ PARAMETERS = {
     "default_candidates": ("default_candidates", str, "naive,snaive,ets,theta,gbm"),
     "default_cv_windows": ("default_cv_windows", int, 3),
     "prediction_retention_days": ("prediction_retention_days", int, 90),
+    "run_retention_days": ("run_retention_days", int, 90),
     "drift_psi_max": ("drift_psi_max", float, 0.25),
     "drift_ks_pvalue_min": ("drift_ks_pvalue_min", float, 0.01),
     "accuracy_mase_max": ("accuracy_mase_max", float, 1.5),
@@ -61,6 +62,7 @@ RANGES = (
     ("default_horizon", 1, 90, False),
     ("default_cv_windows", 1, 20, False),
     ("prediction_retention_days", 1, None, False),
+    ("run_retention_days", 1, None, False),
     ("drift_psi_max", 0, None, False),
     ("drift_ks_pvalue_min", 0, 1, False),
     ("accuracy_mase_max", 0, None, False),
@@ -102,7 +104,13 @@ class AiForecastSettings(models.TransientModel):
     )
     # Monitoring
     prediction_retention_days = fields.Integer(
-        string="Keep Predictions (days)", help="Predictions and finished forecast runs older than this are deleted."
+        string="Keep Predictions (days)", help="Predictions dated more than this many days ago are deleted."
+    )
+    run_retention_days = fields.Integer(
+        string="Keep Run Logs (days)",
+        help="Finished forecast and GA4 runs and closed alerts older than this are deleted, and the logs of "
+        "older training jobs and GA4 runs emptied; the newest run of each target or download and its newest "
+        "successful one always stay.",
     )
     drift_psi_max = fields.Float(string="Drift: PSI Above", help="0 disables the PSI test.")
     drift_ks_pvalue_min = fields.Float(string="Drift: KS p-value Below", digits=(16, 4), help="0 disables the KS test.")

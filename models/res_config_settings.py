@@ -177,6 +177,7 @@ _SHARED_SETTINGS = {
     "ai_s3_bucket": "s3_bucket",
     "ai_s3_endpoint_url": "s3_endpoint_url",
     "ai_prediction_retention_days": "prediction_retention_days",
+    "ai_run_retention_days": "run_retention_days",
     "ai_drift_psi_max": "drift_psi_max",
     "ai_drift_ks_pvalue_min": "drift_ks_pvalue_min",
     "ai_accuracy_mase_max": "accuracy_mase_max",
