@@ -4,7 +4,7 @@ import re
 
 from odoo import http
 from odoo.exceptions import AccessError, MissingError, UserError
-from odoo.http import content_disposition, request
+from odoo.http import Stream, request
 
 from ..models.ai_protected_fields_mixin import AiIntegrityError
 
@@ -54,18 +54,19 @@ class DownloadModelController(http.Controller):
             if version.state == "archived" and not request.env.user.has_group("ai_train_model.group_ai_analyst"):
                 raise AccessError(version._description)
             filename = _safe_filename(version)
-            data = version._get_artifact_bytes()
+            attachment = version._get_checked_artifact()
         except AiIntegrityError as exc:
             return integrity_response(exc)
         except (AccessError, MissingError, UserError):
             raise request.not_found() from None
-        return request.make_response(
-            data,
-            headers=[
-                ("Content-Type", "application/zip"),
-                ("Content-Length", str(len(data))),
-                ("Content-Disposition", content_disposition(filename)),
-                ("X-Content-Type-Options", "nosniff"),
-                ("Cache-Control", "private, no-store"),
-            ],
-        )
+        # Sent from the filestore in chunks (or by the proxy with
+        # --x-sendfile): the server never holds the whole zip.
+        stream = Stream.from_attachment(attachment)
+        stream.mimetype = "application/zip"
+        stream.download_name = filename
+        stream.conditional = False
+        stream.etag = False
+        response = stream.get_response(as_attachment=True)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response

@@ -407,6 +407,21 @@ class AiModelVersion(models.Model):
         self._verify_signature(raw)
         return raw
 
+    def _get_checked_artifact(self):
+        """The artifact's attachment and its source (filestore path or
+        bytes) once its SHA-256 and signature are checked, reading it in
+        chunks: the download route sends the file without loading it.
+        Raises ``AiIntegrityError`` (a ``UserError``) saying what is wrong."""
+        self.ensure_one()
+        attachment, source = self._engine_file_source("artifact_file")
+        try:
+            model_artifact.check_artifact(source, self._get_signing_key())
+        except errors.ArtifactError as exc:
+            raise AiIntegrityError(
+                _("The artifact of %(version)s failed verification: %(reason)s", version=self.display_name, reason=exc)
+            ) from None
+        return attachment
+
     def _verify_signature(self, raw):
         """The verified member bytes of the zip ``raw``."""
         try:

@@ -1,4 +1,5 @@
 import hashlib
+import os
 
 from odoo import _, api, models
 from odoo.exceptions import AccessError, UserError
@@ -252,10 +253,9 @@ class AiProtectedFieldsMixin(models.AbstractModel):
             .search([("res_model", "=", self._name), ("res_id", "=", self.id), ("res_field", "=", field_name)])
         )
 
-    def _engine_file_bytes(self, field_name):
-        """The bytes of the engine file ``field_name`` once checked against
-        the SHA-256 recorded when the engine stored them. Raises
-        ``AiIntegrityError`` (a ``UserError``) saying what is wrong."""
+    def _engine_file_single(self, field_name):
+        """The one attachment holding ``field_name``, once read access to
+        ``self`` is checked; none or several is refused."""
         self.ensure_one()
         self.check_access_rights("read")
         self.check_access_rule("read")
@@ -273,15 +273,46 @@ class AiProtectedFieldsMixin(models.AbstractModel):
                     file=label,
                 )
             )
-        raw = attachments.raw or b""
+        return attachments
+
+    def _engine_file_check_digest(self, field_name, digest):
+        """Refuse the engine file ``field_name`` unless ``digest`` is the
+        SHA-256 the engine recorded when it stored it."""
         expected = self.sudo()[self._engine_files[field_name]]
-        if not expected or hashlib.sha256(raw).hexdigest() != expected:
+        if not expected or digest != expected:
             raise AiIntegrityError(
                 _(
                     "The %(file)s of %(record)s does not match its recorded SHA-256: it was changed outside "
                     "the engine and will not be used.",
-                    file=label,
+                    file=self._fields[field_name].string,
                     record=self.display_name,
                 )
             )
+
+    def _engine_file_bytes(self, field_name):
+        """The bytes of the engine file ``field_name`` once checked against
+        the SHA-256 recorded when the engine stored them. Raises
+        ``AiIntegrityError`` (a ``UserError``) saying what is wrong."""
+        raw = self._engine_file_single(field_name).raw or b""
+        self._engine_file_check_digest(field_name, hashlib.sha256(raw).hexdigest())
         return raw
+
+    def _engine_file_source(self, field_name):
+        """``(attachment, source)`` of the engine file ``field_name`` once
+        checked against its recorded SHA-256, where ``source`` is the
+        filestore path (hashed in chunks, so a large file is never held in
+        memory) or, for a file kept in the database, its bytes. Filestore
+        files are named after their content: the checked path cannot change
+        under the caller."""
+        attachment = self._engine_file_single(field_name)
+        path = attachment.store_fname and attachment._full_path(attachment.store_fname)
+        if not path or not os.path.isfile(path):
+            raw = attachment.raw or b""
+            self._engine_file_check_digest(field_name, hashlib.sha256(raw).hexdigest())
+            return attachment, raw
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        self._engine_file_check_digest(field_name, digest.hexdigest())
+        return attachment, path

@@ -380,64 +380,8 @@ def verify_artifact(source: str | Path | bytes, key: str | bytes) -> dict[str, b
     oversized members, unsigned, signed with another key (or signature
     edited), member modified, added or removed.
     """
-    key = _key_bytes(key)
     with _open_zip(source) as archive:
-        infos = archive.infolist()
-        if len(infos) > MAX_MEMBERS:
-            raise ArtifactError(f"the artifact has {len(infos)} members, more than the {MAX_MEMBERS} allowed")
-        names = [info.filename for info in infos]
-        for name in names:
-            _check_name(name)
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ArtifactError(f"member(s) {', '.join(map(repr, repeated))} appear more than once")
-        total = 0
-        for info in infos:
-            total += info.file_size
-            ratio = info.file_size / max(info.compress_size, 1)
-            if (
-                info.file_size > MAX_MEMBER_BYTES
-                or total > MAX_TOTAL_BYTES
-                or (info.file_size > (1 << 20) and ratio > MAX_COMPRESSION_RATIO)
-            ):
-                raise ArtifactError(
-                    f"member {info.filename!r} is too large or too compressed "
-                    f"({info.file_size} bytes, ratio {ratio:.0f}); refusing a possible zip bomb"
-                )
-        if SIGNATURE_MEMBER not in names:
-            raise ArtifactError("the artifact is unsigned: it has no SIGNATURE member")
-        try:
-            signature = json.loads(
-                _read_member(archive, archive.getinfo(SIGNATURE_MEMBER), MAX_SIGNATURE_BYTES)
-            )
-            algorithm, listed, expected_mac = signature["algorithm"], signature["members"], signature["hmac"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ArtifactError(f"the SIGNATURE member is malformed ({exc.__class__.__name__})") from exc
-        if algorithm != ALGORITHM:
-            raise ArtifactError(f"unsupported signature algorithm {algorithm!r}; expected {ALGORITHM}")
-        if (
-            not isinstance(listed, dict)
-            or not isinstance(expected_mac, str)
-            or not all(isinstance(k, str) and isinstance(v, str) for k, v in listed.items())
-        ):
-            raise ArtifactError(
-                "the SIGNATURE member is malformed (members must map names to sha256 digests)"
-            )
-        if not hmac.compare_digest(_sign(listed, key), expected_mac):
-            raise ArtifactError(
-                "signature mismatch: the artifact was signed with a different key (foreign) "
-                "or its SIGNATURE was altered"
-            )
-        present = set(names) - {SIGNATURE_MEMBER}
-        added = sorted(present - set(listed))
-        removed = sorted(set(listed) - present)
-        if added:
-            raise ArtifactError(f"member(s) {', '.join(map(repr, added))} were added after signing")
-        if removed:
-            raise ArtifactError(f"signed member(s) {', '.join(map(repr, removed))} are missing")
-        missing_required = [m for m in REQUIRED_MEMBERS if m not in listed]
-        if missing_required:
-            raise ArtifactError(f"the artifact lacks required member(s) {', '.join(missing_required)}")
+        listed = _signed_listing(archive, _key_bytes(key))
         contents: dict[str, bytes] = {}
         for name in sorted(listed):
             data = _read_member(archive, archive.getinfo(name), MAX_MEMBER_BYTES)
@@ -445,6 +389,89 @@ def verify_artifact(source: str | Path | bytes, key: str | bytes) -> dict[str, b
                 raise ArtifactError(f"member {name!r} was modified after signing (sha256 mismatch)")
             contents[name] = data
     return contents
+
+
+def check_artifact(source: str | Path | bytes, key: str | bytes) -> None:
+    """Run the checks of :func:`verify_artifact` without keeping the members.
+
+    Members are hashed chunk by chunk, so checking a large artifact before
+    sending it costs a buffer, not the artifact's size in memory.
+    """
+    with _open_zip(source) as archive:
+        listed = _signed_listing(archive, _key_bytes(key))
+        for name in sorted(listed):
+            info = archive.getinfo(name)
+            digest, total = hashlib.sha256(), 0
+            with archive.open(info) as handle:
+                while chunk := handle.read(1 << 20):
+                    total += len(chunk)
+                    if total > MAX_MEMBER_BYTES or total > info.file_size:
+                        raise ArtifactError(f"member {info.filename!r} is larger than declared or allowed")
+                    digest.update(chunk)
+            if not hmac.compare_digest(digest.hexdigest(), listed[name]):
+                raise ArtifactError(f"member {name!r} was modified after signing (sha256 mismatch)")
+
+
+def _signed_listing(archive: zipfile.ZipFile, key: bytes) -> dict[str, str]:
+    """The member digests the artifact's SIGNATURE lists, once the member
+    names, sizes and the signature itself are checked."""
+    infos = archive.infolist()
+    if len(infos) > MAX_MEMBERS:
+        raise ArtifactError(f"the artifact has {len(infos)} members, more than the {MAX_MEMBERS} allowed")
+    names = [info.filename for info in infos]
+    for name in names:
+        _check_name(name)
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ArtifactError(f"member(s) {', '.join(map(repr, repeated))} appear more than once")
+    total = 0
+    for info in infos:
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if (
+            info.file_size > MAX_MEMBER_BYTES
+            or total > MAX_TOTAL_BYTES
+            or (info.file_size > (1 << 20) and ratio > MAX_COMPRESSION_RATIO)
+        ):
+            raise ArtifactError(
+                f"member {info.filename!r} is too large or too compressed "
+                f"({info.file_size} bytes, ratio {ratio:.0f}); refusing a possible zip bomb"
+            )
+    if SIGNATURE_MEMBER not in names:
+        raise ArtifactError("the artifact is unsigned: it has no SIGNATURE member")
+    try:
+        signature = json.loads(
+            _read_member(archive, archive.getinfo(SIGNATURE_MEMBER), MAX_SIGNATURE_BYTES)
+        )
+        algorithm, listed, expected_mac = signature["algorithm"], signature["members"], signature["hmac"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArtifactError(f"the SIGNATURE member is malformed ({exc.__class__.__name__})") from exc
+    if algorithm != ALGORITHM:
+        raise ArtifactError(f"unsupported signature algorithm {algorithm!r}; expected {ALGORITHM}")
+    if (
+        not isinstance(listed, dict)
+        or not isinstance(expected_mac, str)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in listed.items())
+    ):
+        raise ArtifactError(
+            "the SIGNATURE member is malformed (members must map names to sha256 digests)"
+        )
+    if not hmac.compare_digest(_sign(listed, key), expected_mac):
+        raise ArtifactError(
+            "signature mismatch: the artifact was signed with a different key (foreign) "
+            "or its SIGNATURE was altered"
+        )
+    present = set(names) - {SIGNATURE_MEMBER}
+    added = sorted(present - set(listed))
+    removed = sorted(set(listed) - present)
+    if added:
+        raise ArtifactError(f"member(s) {', '.join(map(repr, added))} were added after signing")
+    if removed:
+        raise ArtifactError(f"signed member(s) {', '.join(map(repr, removed))} are missing")
+    missing_required = [m for m in REQUIRED_MEMBERS if m not in listed]
+    if missing_required:
+        raise ArtifactError(f"the artifact lacks required member(s) {', '.join(missing_required)}")
+    return listed
 
 
 def _check_format(metadata: Mapping[str, Any]) -> None:

@@ -178,33 +178,45 @@ def test_metadata_must_be_json(tmp_path):
 # --------------------------------------------------------------------------- tamper detection
 
 
-def test_modified_member(artifact, tmp_path):
+@pytest.fixture(params=["verify_artifact", "check_artifact"])
+def verify(request):
+    """Both readers refuse the same tampering: the one that returns the
+    members and the one that only hashes them (the download route's)."""
+    return getattr(ma, request.param)
+
+
+def test_check_artifact_accepts_a_signed_zip_from_path_and_bytes(artifact):
+    assert ma.check_artifact(artifact, KEY) is None
+    assert ma.check_artifact(Path(artifact).read_bytes(), KEY) is None
+
+
+def test_modified_member(verify, artifact, tmp_path):
     bad = _rewrite(artifact, tmp_path / "bad.zip", replace={"forecast.csv": b"ds,yhat\n2025-01-01,1e9\n"})
     with pytest.raises(ArtifactError, match="'forecast.csv' was modified after signing"):
-        ma.verify_artifact(bad, KEY)
+        verify(bad, KEY)
 
 
-def test_added_member(artifact, tmp_path):
+def test_added_member(verify, artifact, tmp_path):
     bad = _rewrite(artifact, tmp_path / "bad.zip", add={"extra.py": b"print('hi')"})
     with pytest.raises(ArtifactError, match="'extra.py' were added after signing"):
-        ma.verify_artifact(bad, KEY)
+        verify(bad, KEY)
 
 
-def test_removed_member(artifact, tmp_path):
+def test_removed_member(verify, artifact, tmp_path):
     bad = _rewrite(artifact, tmp_path / "bad.zip", drop=("metrics.csv",))
     with pytest.raises(ArtifactError, match="'metrics.csv' are missing"):
-        ma.verify_artifact(bad, KEY)
+        verify(bad, KEY)
 
 
-def test_unsigned(artifact, tmp_path):
+def test_unsigned(verify, artifact, tmp_path):
     bad = _rewrite(artifact, tmp_path / "bad.zip", drop=("SIGNATURE",))
     with pytest.raises(ArtifactError, match="unsigned"):
-        ma.verify_artifact(bad, KEY)
+        verify(bad, KEY)
 
 
-def test_wrong_key_is_foreign(artifact):
+def test_wrong_key_is_foreign(verify, artifact):
     with pytest.raises(ArtifactError, match="signed with a different key"):
-        ma.verify_artifact(artifact, b"another-deployment-key")
+        verify(artifact, b"another-deployment-key")
 
 
 def test_re_signed_manifest_without_key(artifact, tmp_path):
