@@ -56,6 +56,7 @@
         "views/ai_health_views.xml",
         "views/ai_forecast_dashboard_views.xml",
         "data/ir_sequence_data.xml",
+        "data/ai_training_candidate_data.xml",
         "data/ir_cron_data.xml",
         "data/ir_cron_ga4_data.xml",
         "data/ir_cron_dataset_registration_data.xml",

@@ -20,3 +20,4 @@ from . import test_experience
 from . import test_health
 from . import test_prediction_api
 from . import test_demo_data
+from . import test_training_form
