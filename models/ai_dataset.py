@@ -186,7 +186,6 @@ class AiDataset(models.Model):
     )
     series_flags_html = fields.Html(string="Series Flags", compute="_compute_series_flags", sanitize=False)
     s3_configured = fields.Boolean(
-        string="S3 Configured",
         compute="_compute_s3_configured",
         help="Whether an S3 bucket is set in the AI Forecasting settings (needed to register datasets).",
     )
