@@ -179,3 +179,29 @@ class TestRegisterWithoutS3(TransactionCase):
         self.assertTrue(dataset.s3_configured)
         action = dataset.action_register_s3()
         self.assertEqual(action["res_model"], "ai.dataset.register.wizard")
+
+
+@tagged("post_install", "-at_install")
+class TestMetricRatios(TransactionCase):
+    def test_ratio_to_seasonal_naive_per_version_and_bucket(self):
+        dataset = make_dataset(self.env, sample_frame(n_series=1, days=60))
+        job = self.env["ai.training.job"].create({"dataset_id": dataset.id})
+        first = handmade_version(self.env, job, n_series=2)
+        second = handmade_version(self.env, job, n_series=1)
+        Metric = self.env["ai.model.metric"]
+        naive = Metric.search([("version_id", "=", first.id), ("model", "=", "naive")])
+        self.assertEqual(len(naive), 6)
+        for line in naive:
+            self.assertAlmostEqual(line.ratio_snaive, 1.2 / 0.9, places=6)
+        snaive = Metric.search([("version_id", "=", first.id), ("model", "=", "snaive")])
+        self.assertEqual(set(snaive.mapped("ratio_snaive")), {1.0})
+        # grouped by version and bucket: one mean per version, never across versions
+        groups = Metric.read_group(
+            [("version_id", "in", (first | second).ids), ("model", "=", "naive")],
+            ["ratio_snaive:avg"],
+            ["version_id", "bucket"],
+            lazy=False,
+        )
+        self.assertEqual(len(groups), 6)
+        for group in groups:
+            self.assertAlmostEqual(group["ratio_snaive"], 1.2 / 0.9, places=6)
