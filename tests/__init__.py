@@ -21,3 +21,4 @@ from . import test_health
 from . import test_prediction_api
 from . import test_demo_data
 from . import test_training_form
+from . import test_forecast_full_tour
