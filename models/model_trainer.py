@@ -363,8 +363,6 @@ class AiTrainingJob(models.Model):
         return jobs
 
     def write(self, vals):
-        if "company_id" in vals and not self._is_engine() and any(job.company_id.id != vals["company_id"] for job in self):
-            raise UserError(_("The company of a training job is set when it is created and cannot change."))
         if not self._is_engine() and set(vals) & set(self._settings_fields):
             started = self.filtered(lambda job: job.state != "draft")
             if started:

@@ -5,7 +5,7 @@ job form's company, logs in the requester's language, S3 registration."""
 import base64
 import json
 
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, TransactionCase, tagged
 from odoo.tests.common import new_test_user
 
@@ -110,8 +110,12 @@ class TestTrainFromDataset(TransactionCase):
     def test_company_cannot_change_on_a_saved_job(self):
         other = self.env["res.company"].create({"name": "Other Shop"})
         job = self._job()
-        with self.assertRaisesRegex(UserError, "cannot change"):
+        with self.assertRaisesRegex(AccessError, "cannot be changed after"):
             job.write({"company_id": other.id})
+        arch = self.env["ir.ui.view"].browse(
+            self.Job.get_views([(False, "form")])["views"]["form"]["id"]
+        ).arch_db
+        self.assertIn('name="company_id" groups="base.group_multi_company" readonly="id"', arch)
         self.assertEqual(job.company_id, self.env.company)
 
 
