@@ -61,6 +61,7 @@
         "views/ai_forecast_dashboard_views.xml",
         "data/ir_sequence_data.xml",
         "data/mail_activity_type_data.xml",
+        "data/ai_training_candidate_data.xml",
         "data/ir_cron_data.xml",
         "data/ir_cron_ga4_data.xml",
         "data/ir_cron_dataset_registration_data.xml",

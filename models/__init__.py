@@ -6,6 +6,7 @@ from . import ir_binary
 from . import ai_job_mixin
 from . import ai_bulk_mixin
 from . import ai_dataset
+from . import ai_dataset_column
 from . import ai_dataset_registration
 from . import ai_model_metric
 from . import ai_forecast_target
@@ -16,6 +17,7 @@ from . import ai_model_alias_history
 from . import ai_model_comparison
 from . import ai_forecast_alert
 from . import ai_forecast_run
+from . import ai_training_candidate
 from . import model_trainer
 from . import res_config_settings
 from . import ai_forecast_settings

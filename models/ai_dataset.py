@@ -2,6 +2,7 @@ import base64
 import hashlib
 import io
 import json
+import operator
 import re
 import tempfile
 from datetime import timezone
@@ -169,6 +170,25 @@ class AiDataset(models.Model):
     training_job_count = fields.Integer(compute="_compute_training_job_count")
     model_version_count = fields.Integer(compute="_compute_model_version_count")
     ga4_run_count = fields.Integer(string="GA4 Runs", compute="_compute_ga4_run_count")
+    column_ids = fields.One2many(
+        comodel_name="ai.dataset.column",
+        inverse_name="dataset_id",
+        string="Column List",
+        readonly=True,
+        help="The columns of the stored data, which training jobs pick from.",
+    )
+    stale_series_count = fields.Integer(
+        string="Stale Series",
+        compute="_compute_series_flags",
+        search="_search_stale_series_count",
+        help="Series of the latest model trained on this dataset whose data stopped long before the end "
+        "of the file (see the model version's series flags).",
+    )
+    series_flags_html = fields.Html(string="Series Flags", compute="_compute_series_flags", sanitize=False)
+    s3_configured = fields.Boolean(
+        compute="_compute_s3_configured",
+        help="Whether an S3 bucket is set in the AI Forecasting settings (needed to register datasets).",
+    )
 
     _sql_constraints = [
         (
@@ -209,6 +229,40 @@ class AiDataset(models.Model):
         }
         for dataset in self:
             dataset.ga4_run_count = counts.get(dataset.id, 0)
+
+    def _compute_s3_configured(self):
+        configured = bool((self.env["ir.config_parameter"].sudo().get_param("ai_train_model.s3_bucket") or "").strip())
+        for dataset in self:
+            dataset.s3_configured = configured
+
+    def _latest_versions(self):
+        """``{dataset id: its latest model version}`` (the newest training says most)."""
+        versions = self.env["ai.model.version"].search(
+            [("dataset_id", "in", self.ids)], order="date_trained desc, id desc"
+        )
+        latest = {}
+        for version in versions:
+            latest.setdefault(version.dataset_id.id, version)
+        return latest
+
+    def _compute_series_flags(self):
+        latest = self._latest_versions()
+        for dataset in self:
+            version = latest.get(dataset.id)
+            dataset.stale_series_count = version.stale_series_count if version else 0
+            dataset.series_flags_html = version.series_flags_html if version else False
+
+    def _search_stale_series_count(self, op_name, value):
+        if op_name not in ("=", "!=", ">", ">=", "<", "<=") or not isinstance(value, int):
+            raise UserError(_("Unsupported search on stale series."))
+        latest = self.search([])._latest_versions()
+        compare = {
+            "=": operator.eq, "!=": operator.ne, ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le
+        }[op_name]
+        ids = [dataset_id for dataset_id, version in latest.items() if compare(version.stale_series_count, value)]
+        if compare(0, value):
+            return ["|", ("id", "in", ids), ("id", "not in", list(latest))]
+        return [("id", "in", ids)]
 
     @api.depends("schema_json", "summary_json")
     def _compute_json_tables(self):
@@ -336,6 +390,13 @@ class AiDataset(models.Model):
         dry run first). Called by the Register to S3 button (Manager group)."""
         self.ensure_one()
         self._check_can_register()
+        if not self.s3_configured:
+            raise UserError(
+                _(
+                    "No S3 bucket is configured. An AI Forecasting manager sets the bucket (and, if needed, "
+                    "the endpoint, region and keys) in Settings > AI Forecasting > Dataset Registry (S3)."
+                )
+            )
         action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_dataset_register_wizard_action")
         action["context"] = {"active_model": self._name, "active_id": self.id, "active_ids": self.ids}
         return action
@@ -352,6 +413,23 @@ class AiDataset(models.Model):
             dataset._check_can_register()
             dataset.registration_id._job_queue(reset=True)
         return True
+
+    def action_train(self):
+        """Open a new training job prefilled from this dataset: its columns
+        are picked from the dataset's schema on the form."""
+        self.ensure_one()
+        if not self.checksum:
+            raise UserError(_("Dataset %s has no data yet.", self.display_name))
+        self._sync_columns()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Train a Model"),
+            "res_model": "ai.training.job",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+            "context": {"default_input_type": "dataset", "default_dataset_id": self.id},
+        }
 
     def action_view_training_jobs(self):
         self.ensure_one()
@@ -606,4 +684,24 @@ class AiDataset(models.Model):
         if self.state == "draft":
             vals["state"] = "ready"
         self._engine().write(vals)
+        self._sync_columns()
         return True
+
+    def _sync_columns(self):
+        """Fill :attr:`column_ids` from the stored schema (kept in step with it)."""
+        from .ai_dataset_column import arrow_kind, frame_kinds
+
+        for dataset in self:
+            schema = json_table.loads(dataset.schema_json, [])
+            columns = [
+                (str(col.get("name")), str(col.get("type") or ""), arrow_kind(col.get("type")))
+                for col in schema
+                if isinstance(col, dict) and col.get("name") is not None
+            ]
+            # text columns whose values are dates (CSV imports keep ISO strings) are dates
+            text = [name for name, _type, kind in columns if kind == "text"]
+            if text and dataset.checksum:
+                sample = dataset._read_dataframe(columns=text).head(200)
+                dates = {name for name, _type, kind in frame_kinds(sample) if kind == "date"}
+                columns = [(n, t, "date" if n in dates else k) for n, t, k in columns]
+            self.env["ai.dataset.column"]._replace("dataset_id", dataset, columns)

@@ -456,6 +456,7 @@ class AiForecastTarget(models.Model):
         Run = self.env["ai.forecast.run"]
         day = (first_version.date_to + timedelta(days=1)).isoformat()
         target._demo_run(Run._queue(target, "predict", day))
+        second = target._demo_actuals(second)
         update._store_dataframe(second, filename="wikipedia_pageviews_daily.parquet")
         # Storing the version queued its refresh already (see ai.dataset.write).
         refresh = Run._queue(target, "refresh", str(update.id), update) or Run.search(
@@ -463,6 +464,34 @@ class AiForecastTarget(models.Model):
         )
         target._demo_run(refresh)
         return True
+
+    def _demo_actuals(self, second):
+        """The demo's actuals: the sample's days, shown with exactly one
+        anomaly (``project.datasets.demo.demo_actuals``)."""
+        import pandas as pd
+
+        from ..project.datasets import demo
+
+        rows = self.env["ai.prediction"].search_read(
+            [("model_version_id", "=", self.champion_id.id), ("prediction_type", "=", "forecast")],
+            ["series_key", "date", "yhat", "yhat_lower_80", "yhat_upper_80", "yhat_upper_95", "scale"],
+        )
+        forecast = pd.DataFrame(
+            {
+                "series_key": [row["series_key"] for row in rows],
+                "date": [row["date"].isoformat() for row in rows],
+                "yhat": [row["yhat"] for row in rows],
+                "lo-80": [row["yhat_lower_80"] for row in rows],
+                "hi-80": [row["yhat_upper_80"] for row in rows],
+                "hi-95": [row["yhat_upper_95"] for row in rows],
+                "scale": [row["scale"] for row in rows],
+            }
+        )
+        keys = [name.strip() for name in (self.series_cols or "").split(",") if name.strip()]
+        actuals, _anomaly = demo.demo_actuals(
+            second, forecast, date_col=self.date_col, target_col=self.target_col, key_cols=keys
+        )
+        return actuals
 
     def _demo_run(self, jobs):
         """Run queued jobs inline; a failure stops the demo with its message."""

@@ -234,6 +234,9 @@ class AiJobMixin(models.AbstractModel):
         commit and fail or requeue it."""
         self.ensure_one()
         job = self.with_company(self.company_id) if "company_id" in self._fields and self.company_id else self
+        # The cron runs as OdooBot: log lines and messages go out in the
+        # language of the user who asked for the work.
+        job = job.with_context(lang=self._job_lang())
         try:
             job._job_run()
         except Exception as exc:  # pylint: disable=broad-except
@@ -546,6 +549,11 @@ class AiJobMixin(models.AbstractModel):
             parent.id: last_id
             for parent, last_id in self._read_group([(field_name, "in", parents.ids)], [field_name], ["id:max"])
         }
+
+    def _job_lang(self):
+        """Language of the log lines and messages: the requesting user's."""
+        self.ensure_one()
+        return self.sudo().create_uid.lang or self.env.lang or "en_US"
 
     def _job_log(self, line):
         """Append a timestamped line to the log."""

@@ -15,7 +15,7 @@ class AiModelMetric(models.Model):
     _rec_name = "metric"
 
     _protected_create = True
-    _protected_fields = ("version_id", "unique_id", "model", "bucket", "metric", "value", "chosen")
+    _protected_fields = ("version_id", "unique_id", "model", "bucket", "metric", "value", "chosen", "ratio_snaive")
 
     version_id = fields.Many2one(
         comodel_name="ai.model.version", string="Model Version", required=True, ondelete="cascade", index=True
@@ -33,6 +33,14 @@ class AiModelMetric(models.Model):
         group_operator="avg", help="Stored at full precision; shown with 4 decimals. Grouped rows show the mean."
     )
     chosen = fields.Boolean(help="The model chosen for this series.")
+    ratio_snaive = fields.Float(
+        string="Ratio to Seasonal Naive",
+        readonly=True,
+        group_operator="avg",
+        help="This value divided by the seasonal naive model's for the same series, bucket and metric: below 1 "
+        "the model beats repeating last week. Grouped rows show the mean ratio over series; compare versions "
+        "side by side, never mixed.",
+    )
 
     _sql_constraints = [
         (
@@ -62,11 +70,31 @@ class AiModelMetric(models.Model):
                 if math.isfinite(value):
                     yield version.id, str(uid), str(model), str(bucket), str(metric), value, bool(is_chosen)
 
-        return self._engine()._bulk_upsert(
+        count = self._engine()._bulk_upsert(
             ["version_id", "unique_id", "model", "bucket", "metric", "value", "chosen"],
             rows(),
             ["version_id", "unique_id", "model", "bucket", "metric"],
         )
+        self._update_ratios(version)
+        return count
+
+    @api.model
+    def _update_ratios(self, versions):
+        """Set :attr:`ratio_snaive` of the versions' lines in one statement
+        (no seasonal naive line for a series and bucket: no ratio)."""
+        self.flush_model()
+        self.env.cr.execute(
+            """
+            UPDATE ai_model_metric m
+               SET ratio_snaive = CASE WHEN b.value > 0 THEN m.value / b.value END
+              FROM ai_model_metric b
+             WHERE m.version_id = ANY(%s)
+               AND b.version_id = m.version_id AND b.unique_id = m.unique_id
+               AND b.bucket = m.bucket AND b.metric = m.metric AND b.model = 'snaive'
+            """,
+            [list(versions.ids)],
+        )
+        self.invalidate_model(["ratio_snaive"])
 
     @api.model
     def _bucket_width(self, bucket):

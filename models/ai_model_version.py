@@ -159,6 +159,14 @@ class AiModelVersion(models.Model):
         help="Set when the dataset version this model was trained on is archived: retrain it on current data.",
     )
     notes = fields.Html()
+    stale_series_count = fields.Integer(
+        string="Stale Series",
+        compute="_compute_series_flags",
+        store=True,
+        help="Series whose data stopped long before the end of the training data: each is forecast from "
+        "its own end (or as the stale policy says), never from years of invented zeros.",
+    )
+    series_flags_html = fields.Html(string="Series Flags", compute="_compute_series_flags", sanitize=False)
 
     _sql_constraints = [
         (
@@ -167,6 +175,46 @@ class AiModelVersion(models.Model):
             "This model version already exists in this company.",
         ),
     ]
+
+    @api.depends("metadata_json")
+    def _compute_series_flags(self):
+        """Per series, what the training found about its data (stale, demand
+        class, closed weekdays): only the series with a flag are listed."""
+        demand_labels = {
+            "smooth": _("Smooth"),
+            "erratic": _("Erratic"),
+            "intermittent": _("Intermittent"),
+            "lumpy": _("Lumpy"),
+            "zero": _("All zero"),
+        }
+        weekdays = [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
+        for record in self:
+            metadata = json_table.loads(record.sudo().metadata_json, {})
+            metadata = metadata if isinstance(metadata, dict) else {}
+            stale = set(metadata.get("stale_series") or [])
+            demand = metadata.get("demand") or {}
+            closed = metadata.get("closed_weekdays") or {}
+            record.stale_series_count = len(stale)
+            rows = []
+            for key in sorted(set(stale) | set(demand) | set(closed)):
+                kind = demand.get(key) or ""
+                days = closed.get(key) or []
+                if key not in stale and kind in ("", "smooth") and not days:
+                    continue
+                rows.append(
+                    {
+                        "series": key,
+                        "stale": _("Yes") if key in stale else "",
+                        "demand": demand_labels.get(kind, kind),
+                        "closed": ", ".join(weekdays[d] for d in days if isinstance(d, int) and 0 <= d < 7),
+                    }
+                )
+            record.series_flags_html = json_table.records_table(
+                rows,
+                ["series", "stale", "demand", "closed"],
+                {"series": _("Series"), "stale": _("Stale"), "demand": _("Demand"), "closed": _("Closed Weekdays")},
+                more_label=_("%s more rows"),
+            ) or False
 
     @api.depends("name", "version")
     def _compute_display_name(self):

@@ -54,6 +54,13 @@ class AiTrainingJob(models.Model):
         "date_col",
         "target_col",
         "series_cols",
+        "regressor_cols",
+        "date_column_id",
+        "target_column_id",
+        "series_column_ids",
+        "regressor_column_ids",
+        "candidate_ids",
+        "freq",
         "horizon",
         "candidates",
         "cv_windows",
@@ -112,14 +119,95 @@ class AiTrainingJob(models.Model):
         help="Columns whose values identify a series (store, product...), comma separated. "
         "Empty: the whole file is one series.",
     )
+    regressor_cols = fields.Char(
+        string="Known-Future Columns",
+        help="Columns whose future values are known when forecasting (promotions, prices, planned closures), "
+        "comma separated; the models that can use them (gbm, prophet, sarimax) do.",
+    )
+    file_column_ids = fields.One2many(
+        comodel_name="ai.dataset.column",
+        inverse_name="job_id",
+        string="File Columns",
+        readonly=True,
+        help="The header of the uploaded file, read when the file is saved.",
+    )
+    available_column_ids = fields.Many2many(
+        comodel_name="ai.dataset.column",
+        compute="_compute_available_column_ids",
+        string="Available Columns",
+    )
+    date_column_id = fields.Many2one(
+        comodel_name="ai.dataset.column",
+        string="Date",
+        compute="_compute_column_pickers",
+        store=True,
+        readonly=False,
+        domain="[('id', 'in', available_column_ids)]",
+        help="The column holding the date of each row.",
+    )
+    target_column_id = fields.Many2one(
+        comodel_name="ai.dataset.column",
+        string="Target",
+        compute="_compute_column_pickers",
+        store=True,
+        readonly=False,
+        domain="[('id', 'in', available_column_ids)]",
+        help="The numeric column to forecast (sales, pageviews...).",
+    )
+    series_column_ids = fields.Many2many(
+        comodel_name="ai.dataset.column",
+        relation="ai_training_job_series_column_rel",
+        column1="job_id",
+        column2="column_id",
+        string="Series",
+        compute="_compute_column_pickers",
+        store=True,
+        readonly=False,
+        domain="[('id', 'in', available_column_ids)]",
+        help="Columns whose values identify a series (store, product...). Empty: the whole data is one series.",
+    )
+    regressor_column_ids = fields.Many2many(
+        comodel_name="ai.dataset.column",
+        relation="ai_training_job_regressor_column_rel",
+        column1="job_id",
+        column2="column_id",
+        string="Known-Future Regressors",
+        compute="_compute_column_pickers",
+        store=True,
+        readonly=False,
+        domain="[('id', 'in', available_column_ids), ('kind', '=', 'numeric')]",
+        help="Numeric columns known in advance (promotions, prices, planned closures): gbm, prophet and "
+        "sarimax use them.",
+    )
+    freq = fields.Selection(
+        selection=[("auto", "Automatic"), ("D", "Daily"), ("W", "Weekly"), ("M", "Monthly")],
+        string="Frequency",
+        default="auto",
+        required=True,
+        help="Frequency of the data. Automatic: inferred from the dates.",
+    )
     horizon = fields.Integer(
-        default=lambda self: self._default_setting("default_horizon"), required=True, help="Days to forecast (1 to 90)."
+        default=lambda self: self._default_setting("default_horizon"),
+        required=True,
+        help="Steps to forecast (1 to 90), in the data's frequency.",
     )
     candidates = fields.Char(
         default=lambda self: self._default_setting("default_candidates"),
         required=True,
         help="Candidate models, comma separated, among: naive, snaive, ets, sarimax, prophet, gbm, theta. "
         "Each series gets the one with the best backtest score.",
+    )
+    candidate_ids = fields.Many2many(
+        comodel_name="ai.training.candidate",
+        relation="ai_training_job_candidate_rel",
+        column1="job_id",
+        column2="candidate_id",
+        string="Candidate Models",
+        compute="_compute_candidate_ids",
+        store=True,
+        readonly=False,
+        help="Each series gets the candidate with the best backtest score (or a combination of the best, "
+        "an ensemble, when it scores better).",
     )
     cv_windows = fields.Integer(
         string="Backtest Windows",
@@ -188,6 +276,55 @@ class AiTrainingJob(models.Model):
             job.target_col = dataset.target_col or job.target_col
             job.series_cols = dataset.series_cols if dataset else job.series_cols
 
+    @api.depends("input_type", "dataset_id.column_ids", "file_column_ids")
+    def _compute_available_column_ids(self):
+        for job in self:
+            job.available_column_ids = job.dataset_id.column_ids if job.input_type == "dataset" else job.file_column_ids
+
+    @api.depends("available_column_ids", "date_col", "target_col", "series_cols", "regressor_cols")
+    def _compute_column_pickers(self):
+        """The pickers follow the column names (the names are what the engine reads)."""
+        for job in self:
+            by_name = {column.name: column for column in job.available_column_ids}
+            job.date_column_id = by_name.get((job.date_col or "").strip(), False)
+            job.target_column_id = by_name.get((job.target_col or "").strip(), False)
+            job.series_column_ids = [(6, 0, [by_name[n].id for n in job._series_list() if n in by_name])]
+            job.regressor_column_ids = [(6, 0, [by_name[n].id for n in job._regressor_list() if n in by_name])]
+
+    @api.depends("candidates")
+    def _compute_candidate_ids(self):
+        known = {candidate.code: candidate for candidate in self.env["ai.training.candidate"].search([])}
+        for job in self:
+            job.candidate_ids = [(6, 0, [known[c].id for c in job._candidate_list() if c in known])]
+
+    @api.onchange("date_column_id", "target_column_id", "series_column_ids", "regressor_column_ids", "candidate_ids")
+    def _onchange_column_pickers(self):
+        for job in self:
+            job._names_from_pickers(job._PICKERS)
+
+    #: picker field -> the column-name field it sets
+    _PICKERS = {
+        "date_column_id": "date_col",
+        "target_column_id": "target_col",
+        "series_column_ids": "series_cols",
+        "regressor_column_ids": "regressor_cols",
+        "candidate_ids": "candidates",
+    }
+
+    def _names_from_pickers(self, pickers):
+        """Set the column-name fields from the pickers in ``pickers``."""
+        for picker in pickers:
+            name_field = self._PICKERS[picker]
+            columns = self[picker]
+            if picker == "candidate_ids":
+                value = ",".join(columns.mapped("code")) or self[name_field]
+            elif picker in ("series_column_ids", "regressor_column_ids"):
+                value = ", ".join(columns.mapped("name")) or False
+            else:
+                value = columns.name or self[name_field]
+            if value != self[name_field]:
+                self[name_field] = value
+
     # ------------------------------------------------------------------ constraints
 
     @api.constrains("candidates")
@@ -233,9 +370,10 @@ class AiTrainingJob(models.Model):
                 vals["name"] = self.env["ir.sequence"].next_by_code("ai.training.job") or _("New")
         uploads = [vals.pop("input_file", None) for vals in vals_list]
         jobs = super().create(vals_list)
-        for job, upload in zip(jobs, uploads):
+        for job, upload, vals in zip(jobs, uploads, vals_list):
             if upload:
                 job._store_input_file(upload)
+            job._names_from_pickers([picker for picker in self._PICKERS if picker in vals])
         return jobs
 
     def write(self, vals):
@@ -255,7 +393,12 @@ class AiTrainingJob(models.Model):
             for job in self:
                 job._store_input_file(upload)
             return result
-        return super().write(vals)
+        result = super().write(vals)
+        pickers = [picker for picker in self._PICKERS if picker in vals]
+        if pickers and not self._is_engine():
+            for job in self:
+                job._names_from_pickers(pickers)
+        return result
 
     def _store_input_file(self, upload):
         """Store the user's upload (base64, or False to clear it) as the
@@ -268,6 +411,25 @@ class AiTrainingJob(models.Model):
         self._engine().write(
             {"input_file": upload or False, "input_sha256": hashlib.sha256(raw).hexdigest() if raw else False}
         )
+        self._sync_file_columns(raw)
+
+    def _sync_file_columns(self, raw):
+        """Read the uploaded file's header into :attr:`file_column_ids` (an
+        unreadable file leaves none: the run reports why)."""
+        from ..project.utils import datos
+        from .ai_dataset_column import frame_kinds
+
+        self.ensure_one()
+        columns = []
+        if raw:
+            with tempfile.TemporaryDirectory(prefix="ai_train_model_") as tmp:
+                path = Path(tmp) / os.path.basename(self.input_filename or "input.csv")
+                path.write_bytes(raw)
+                try:
+                    columns = frame_kinds(datos.read_table(path))
+                except errors.InputError:
+                    columns = []
+        self.env["ai.dataset.column"]._replace("job_id", self, columns)
 
     def unlink(self):
         if any(job.state == "running" for job in self):
@@ -402,7 +564,9 @@ class AiTrainingJob(models.Model):
                 candidates=", ".join(self._candidate_list()),
             )
         )
-        missing = [c for c in [self.date_col, self.target_col, *series_cols] if c not in frame.columns]
+        missing = [
+            c for c in [self.date_col, self.target_col, *series_cols, *self._regressor_list()] if c not in frame.columns
+        ]
         if missing:
             raise errors.InputError(
                 _(
@@ -420,6 +584,7 @@ class AiTrainingJob(models.Model):
             country=self.country_id.code or None,
             n_jobs=settings._get_value("n_jobs"),
             dask_address=settings._get_value("dask_address") or None,
+            **self._train_config_options(),
         )
         output = workdir / "model.zip"
         if self.parent_version_id:
@@ -439,8 +604,8 @@ class AiTrainingJob(models.Model):
         metadata = summary.metadata or {}
         for warning in metadata.get("warnings") or []:
             self._job_log(_("Warning: %s", warning))
-        for uid, reason in sorted((metadata.get("fallbacks") or {}).items()):
-            self._job_log(_("Series %(series)s fell back to a simple model: %(reason)s", series=uid, reason=reason))
+        for key, reason in sorted((metadata.get("fallbacks") or {}).items()):
+            self._job_log(_("Series %(series)s fell back to a simple model: %(reason)s", series=key, reason=reason))
         return summary, output.read_bytes()
 
     def _train_incremental(self, frame, data_sha256, series_cols, workdir):
@@ -512,6 +677,63 @@ class AiTrainingJob(models.Model):
             raise UserError(_("Dataset %s has no data yet.", self.dataset_id.display_name))
         if self.input_type == "file" and not self.input_file:
             raise UserError(_("Upload the CSV or Parquet file to train on."))
+        self._check_columns()
+
+    def _check_columns(self):
+        """Check the chosen columns against the data's columns before anything
+        is queued: each exists, none is used twice, the date is a date and the
+        target and known-future columns are numbers. Skipped when the data's
+        columns are not known (an unreadable upload: the run says why)."""
+        self.ensure_one()
+        columns = {column.name: column for column in self.available_column_ids}
+        if not columns:
+            return
+        kinds = dict(self.env["ai.dataset.column"]._fields["kind"]._description_selection(self.env))
+        roles = [(_("date"), self.date_col), (_("target"), self.target_col)]
+        roles += [(_("series"), name) for name in self._series_list()]
+        roles += [(_("known-future"), name) for name in self._regressor_list()]
+        problems = []
+        seen = {}
+        for role, name in roles:
+            name = (name or "").strip()
+            if not name:
+                problems.append(_("Choose the %s column.", role))
+                continue
+            if name not in columns:
+                problems.append(_("The %(role)s column %(column)s is not in the data.", role=role, column=repr(name)))
+                continue
+            if name in seen:
+                problems.append(
+                    _(
+                        "The column %(column)s is used twice (as %(first)s and as %(second)s).",
+                        column=repr(name),
+                        first=seen[name],
+                        second=role,
+                    )
+                )
+            seen.setdefault(name, role)
+        date = columns.get((self.date_col or "").strip())
+        if date and date.kind != "date":
+            problems.append(
+                _("The date column %(column)s holds %(kind)s values, not dates.", column=repr(date.name), kind=kinds[date.kind].lower())
+            )
+        numeric_roles = [(_("target"), self.target_col)] + [(_("known-future"), name) for name in self._regressor_list()]
+        for role, name in numeric_roles:
+            column = columns.get((name or "").strip())
+            if column and column.kind != "numeric":
+                problems.append(
+                    _(
+                        "The %(role)s column %(column)s must hold numbers; it holds %(kind)s values.",
+                        role=role,
+                        column=repr(column.name),
+                        kind=kinds[column.kind].lower(),
+                    )
+                )
+        if problems:
+            raise UserError(
+                _("%(job)s cannot be queued:", job=self.display_name) + "\n- " + "\n- ".join(problems)
+                + "\n" + _("Data columns: %s", ", ".join(columns))
+            )
 
     def _candidate_list(self):
         self.ensure_one()
@@ -520,6 +742,20 @@ class AiTrainingJob(models.Model):
     def _series_list(self):
         self.ensure_one()
         return [name.strip() for name in (self.series_cols or "").split(",") if name.strip()]
+
+    def _regressor_list(self):
+        self.ensure_one()
+        return [name.strip() for name in (self.regressor_cols or "").split(",") if name.strip()]
+
+    def _train_config_options(self):
+        """Frequency and known-future columns, for the core versions that take them."""
+        accepted = getattr(TrainConfig, "__dataclass_fields__", {})
+        options = {}
+        if "freq" in accepted and self.freq and self.freq != "auto":
+            options["freq"] = self.freq
+        if "regressors" in accepted and self._regressor_list():
+            options["regressors"] = tuple(self._regressor_list())
+        return options
 
     @api.model
     def _model_names(self):

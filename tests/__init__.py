@@ -25,3 +25,5 @@ from . import test_job_notification
 from . import test_forecast_settings
 from . import test_forecast_cleanup
 from . import test_forecast_schedule
+from . import test_training_form
+from . import test_forecast_full_tour

@@ -4,10 +4,31 @@ import { Component, onWillStart, onWillUnmount, onWillUpdateProps, useEffect, us
 import { loadBundle } from "@web/core/assets";
 import { cookie } from "@web/core/browser/cookie";
 import { getColor, hexToRGBA } from "@web/core/colors/colors";
+import { localization } from "@web/core/l10n/localization";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
 import { useService } from "@web/core/utils/hooks";
 import { standardWidgetProps } from "@web/views/widgets/standard_widget_props";
+
+/** A tick value in the user's number format (1.600 in Spanish, 1,600 in English). */
+function formatTick(value) {
+    const digits = Number.isInteger(value) ? 0 : 2;
+    const [whole, decimals] = Math.abs(value).toFixed(digits).split(".");
+    const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, localization.thousandsSep ?? ",");
+    return `${value < 0 ? "-" : ""}${grouped}${decimals ? (localization.decimalPoint || ".") + decimals : ""}`;
+}
+
+/** Whether the color behind ``el`` is dark (the theme, not a cookie, decides). */
+function isDarkBehind(el) {
+    for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+        const match = getComputedStyle(node).backgroundColor.match(/rgba?\(([\d.]+),\s*([\d.]+),\s*([\d.]+)(?:,\s*([\d.]+))?/);
+        if (match && (match[4] === undefined || Number(match[4]) > 0.5)) {
+            const [r, g, b] = match.slice(1, 4).map(Number);
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b < 128;
+        }
+    }
+    return false;
+}
 
 /** Matches shown in the series picker: typing narrows them, so 1,000+ series stay fast. */
 const MAX_MATCHES = 50;
@@ -166,7 +187,13 @@ export class ForecastChart extends Component {
     // ------------------------------------------------------------------ charts
 
     get colorScheme() {
-        return cookie.get("color_scheme");
+        // Odoo's dark bundle is asked for by this cookie; the colors follow
+        // what is really painted behind the chart.
+        const el = this.canvasRef.el;
+        if (el) {
+            return isDarkBehind(el) ? "dark" : "light";
+        }
+        return cookie.get("color_scheme") === "dark" ? "dark" : "light";
     }
 
     get textColor() {
@@ -301,7 +328,7 @@ export class ForecastChart extends Component {
                     },
                     y: {
                         beginAtZero: false,
-                        ticks: { color: text },
+                        ticks: { color: text, callback: formatTick },
                         grid: { color: this.gridColor },
                     },
                 },
@@ -349,7 +376,7 @@ export class ForecastChart extends Component {
                     },
                     y: {
                         beginAtZero: true,
-                        ticks: { color: text },
+                        ticks: { color: text, callback: formatTick },
                         grid: { color: this.gridColor },
                         title: { display: true, text: metrics.metric, color: text },
                     },
