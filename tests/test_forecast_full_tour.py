@@ -47,6 +47,10 @@ class TestFullTour(HttpCase):
         self.env.invalidate_all()
         self.assertEqual(self.target.champion_id, version)
         self.assertEqual(version.state, "production")
+        history = self.env["ai.model.alias.history"].search(
+            [("version_id", "=", version.id), ("alias", "=", "champion"), ("date_to", "=", False)]
+        )
+        self.assertEqual(history.reason, "Backtest beats seasonal naive")
         # the replaced version stays findable under the default filter
         self.assertEqual(self.old.state, "staging")
         self.assertIn(self.old, self.env["ai.model.version"].search([("state", "!=", "archived")]))

@@ -121,11 +121,16 @@ registry.category("web_tour.tours").add("ai_train_model_promote", {
         },
         {
             content: "Promote to champion",
-            trigger: ".o_form_view button[name=action_promote]",
+            trigger: ".o_form_view button[name=action_open_alias_wizard]:contains('Promote to Champion')",
+        },
+        {
+            content: "Say why",
+            trigger: ".o_field_widget[name=reason] textarea",
+            run: "text Backtest beats seasonal naive",
         },
         {
             content: "Confirm",
-            trigger: "footer .btn-primary",
+            trigger: "footer button[name=action_confirm]",
         },
         {
             content: "The version is the champion",
