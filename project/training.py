@@ -91,7 +91,9 @@ class TrainConfig:
     days, 4 weeks or 3 months, see :mod:`project.utils.selection`);
     ``stale`` is the policy for stale series (:mod:`project.calendars`);
     ``intermittent`` sends sparse series to ``sparse_candidates`` (see
-    :mod:`project.utils.selection`); ``regressors`` name columns known in
+    :mod:`project.utils.selection`); ``season_test`` fits series without a
+    short season in their changes without seasonal models (same module);
+    ``regressors`` name columns known in
     the future (promotions, prices, planned closures) that ``gbm``,
     ``prophet`` and ``sarimax`` use; their future values are required for the
     forecast horizon (:func:`future_regressors`); ``ensemble_sizes``
@@ -116,6 +118,7 @@ class TrainConfig:
     freq: str | None = None
     stale: str = "own-end"
     intermittent: bool = True
+    season_test: bool = True
     sparse_candidates: tuple[str, ...] = ("croston", "tsb", "adida", "imapa")
     regressors: tuple[str, ...] = ()
     ensemble: bool = True
@@ -504,7 +507,7 @@ def build_model_object(result: TrainResult, data: Any, keys: Any | None, policy:
 
     max_days = int(result.config.max_train_days) + int(result.config.horizon) * 2
     history = (
-        data[["unique_id", "ds", "y"]]
+        data[["unique_id", "ds", "y", *result.config.regressors]]
         .sort_values(["unique_id", "ds"])
         .groupby("unique_id", sort=True)
         .tail(max_days)
