@@ -168,7 +168,8 @@ def _promo_table(start, n, seed=0):
     ds = pd.date_range(start, periods=n, freq="D")
     promo = ((ds - pd.Timestamp("2024-01-01")).days % 3 == 0).astype(float)
     sales = 20.0 + 30.0 * promo + rng.normal(0, 0.5, n)
-    return pd.DataFrame({"day": ds.strftime("%Y-%m-%d"), "store": "A", "sales": sales.round(3), "promo": promo})
+    day = ds.strftime("%Y-%m-%d")
+    return pd.DataFrame({"day": day, "store": "A", "sales": sales.round(3), "promo": promo})
 
 
 def _promo_future(start, n):
@@ -238,7 +239,8 @@ def test_cli_update_with_future_file(trained_promo, tmp_path, capsys):
     _promo_table("2024-10-27", 7).to_csv(src, index=False)
     _promo_future("2024-11-03", 14).to_csv(fut, index=False)
     args = ["--artifact", str(trained_promo), "--input", str(src), "--date-col", "day",
-            "--target-col", "sales", "--series-cols", "store", "--signing-key", KEY.decode(), "-q"]  # fmt: skip
+            "--target-col", "sales", "--series-cols", "store", "--signing-key", KEY.decode(),
+            "-q"]  # fmt: skip
     assert main([*args, "--output", str(tmp_path / "ok.zip"), "--future", str(fut)]) == 0
     assert (tmp_path / "ok.zip").exists()
     capsys.readouterr()
