@@ -51,6 +51,15 @@ demand rate a stock decision needs (MASE or MAE would rank a zero forecast
 first).  ``config.intermittent=False`` turns this off.  The class is kept in
 ``SeriesResult.demand``.
 
+**No short season.**  A smooth series whose day-to-day changes show no
+weekly rhythm (:func:`~project.forecasting.decomposition.season_detected`,
+the 90 % autocorrelation test on clipped first differences) is a random
+walk or a trend plus noise: seasonal naive is left out of its candidates and
+``ets``/``theta`` (and the statsforecast Auto* models) are fitted without a
+season, which otherwise fits noise as a weekly pattern.
+``config.season_test=False`` turns this off; ``SeriesResult.seasonal``
+keeps the outcome so an update refits the same way.
+
 **Fallbacks** (reported in ``SeriesResult.fallback``):
 
 * all-zero series: ``naive`` (the forecast is zero with zero-width bands);
@@ -74,7 +83,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from ..forecasting.decomposition import LONG_SEASON
+from ..forecasting.decomposition import LONG_SEASON, season_detected
 from ..forecasting.demand import classify_demand
 from ..forecasting.guard import GuardedModel
 from ..forecasting.intervals import conformal_bands, finite_frame
@@ -156,6 +165,7 @@ class SeriesResult:
     backtest: pd.DataFrame | None = None
     seconds: float = 0.0
     demand: str = ""
+    seasonal: bool = True
 
 
 def ensemble_name(combine: str, members: Sequence[str]) -> str:
@@ -183,10 +193,27 @@ def _param(config: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def make_candidate(name: str, config: Any) -> Any:
-    """A fresh guarded candidate with the config's per-model parameters."""
+#: Candidates fitted without their seasonal part when the series shows no short season.
+DESEASONABLE: tuple[str, ...] = (
+    "ets",
+    "theta",
+    "sarimax",
+    "auto_ets",
+    "auto_theta",
+    "auto_arima",
+    "auto_ces",
+)
+
+
+def make_candidate(name: str, config: Any, seasonal: bool = True) -> Any:
+    """A fresh guarded candidate with the config's per-model parameters.
+
+    ``seasonal=False`` (no short season found, :func:`season_detected`) fits
+    the models of :data:`DESEASONABLE` with ``season_length=1``; the guard's
+    seasonal-naive fallback keeps the real season.
+    """
     season = int(_param(config, "season_length", 7))
-    params: dict[str, Any] = {"season_length": season}
+    params: dict[str, Any] = {"season_length": season if seasonal or name not in DESEASONABLE else 1}
     if getattr(config, "country", None):
         params["country"] = config.country
     if name == "gbm":
@@ -425,6 +452,12 @@ def _fit_series(
         # intermittent demand: Croston-type rates, ranked by a metric that rewards the rate
         candidates = tuple(dict.fromkeys(_param(config, "sparse_candidates", SPARSE_CANDIDATES)))
         metric = SPARSE_METRIC
+    seasonal = True
+    if not demand.sparse and 1 < season < LONG_SEASON and _param(config, "season_test", True):
+        # no weekly rhythm in the day-to-day changes: seasonal models only add noise
+        seasonal = season_detected(y[-max_train:], season)
+        if not seasonal and len(candidates) > 1:
+            candidates = tuple(c for c in candidates if c != "snaive") or candidates
 
     if np.all(finite == 0):
         return _simple_fit(
@@ -464,7 +497,8 @@ def _fit_series(
         try:
             for i, e in enumerate(ends):
                 start = max(0, e - max_train)
-                model = make_candidate(name, config).fit(y[start:e], ds[start:e], _rows(X, start, e))
+                model = make_candidate(name, config, seasonal)
+                model.fit(y[start:e], ds[start:e], _rows(X, start, e))
                 fc[i] = model.predict(h, level=(), X=_rows(X, e, e + h))["mean"].to_numpy(np.float64)
                 if model.fallback_reason_:
                     reasons.append(f"window {i + 1}: {model.fallback_reason_}")
@@ -541,7 +575,7 @@ def _fit_series(
     fitted: dict[str, Any] = {}
     preds = []
     for name in members:
-        model = make_candidate(name, config).fit(y[start:], ds[start:], _rows(X, start, n))
+        model = make_candidate(name, config, seasonal).fit(y[start:], ds[start:], _rows(X, start, n))
         pred = model.predict(h, levels, X=X_future)
         if model.fallback_reason_:
             errors[f"{name} (refit)"] = model.fallback_reason_
@@ -581,4 +615,5 @@ def _fit_series(
         backtest=chosen_cv,
         seconds=time.perf_counter() - started,
         demand=demand.kind,
+        seasonal=seasonal,
     )
