@@ -36,14 +36,14 @@ import numpy as np
 import pandas as pd
 
 from .errors import ArtifactError, InputError
-from .forecasting.intervals import conformal_bands, finite_frame
+from .forecasting.intervals import finite_frame
 from .training import TrainResult, run_series, summarise, write_artifact
 from .utils.selection import (
+    calibrated_bands,
     fit_series,
     forecast_frame,
     make_candidate,
     min_train_length,
-    pooled_errors,
     selection_score,
     window_scale,
 )
@@ -153,12 +153,13 @@ def update_series(
     nonnegative = bool(np.all(finite >= 0))
     errors = stored.conformal_errors
     errors = new_err[None, :] if errors is None else np.vstack([errors, new_err[None, :]])
-    if stored.combine == "single" and bool(fitted[stored.members[0]].native_intervals):
+    native = stored.combine == "single" and bool(fitted[stored.members[0]].native_intervals)
+    if native and not stored.interval_method.startswith("conformal"):
         pred = preds[0]
     else:
         combine = "median" if stored.combine == "median" else "mean"
         mean = getattr(np, combine)([p["mean"].to_numpy(np.float64) for p in preds], axis=0)
-        pred = conformal_bands(mean, pooled_errors(errors), levels, lower_bound=0.0 if nonnegative else None)
+        pred = calibrated_bands(mean, errors, levels, nonnegative, config)
     pred = finite_frame(pred, levels, nonnegative)
     result = dataclasses.replace(
         stored,

@@ -216,3 +216,22 @@ def test_weekly_series_with_a_yearly_season_is_selected_not_sent_to_naive():
     # weekly dates continue weekly, and the trend is followed rather than flattened
     assert (result.forecast["ds"].diff().dropna() == pd.Timedelta(weeks=1)).all()
     assert result.forecast["mean"].iloc[-1] > y[-1]
+
+
+def test_bands_are_calibrated_conformal_by_default_native_on_request():
+    n = 150
+    rng = np.random.default_rng(7)
+    y = 50 + 5 * np.sin(np.arange(n) * 2 * np.pi / 7) + rng.normal(0, 1, n)
+    config = _config(candidates=("snaive",), ensemble=False)
+    result = fit_series("c", y, _dates(n), config)
+    assert result.combine == "single" and result.interval_method.startswith("conformal")
+    _check_contract(result)
+    native = fit_series("c", y, _dates(n), _config(candidates=("snaive",), conformal_always=False))
+    assert native.interval_method == "native"
+    # the scale multiplies the half-widths of the same backtest errors
+    one = fit_series("c", y, _dates(n), _config(candidates=("snaive",), conformal_scale=1.0))
+    wide = fit_series("c", y, _dates(n), _config(candidates=("snaive",), conformal_scale=2.0))
+    half = (one.forecast["hi-80"] - one.forecast["mean"]).to_numpy()
+    assert np.allclose((wide.forecast["hi-80"] - wide.forecast["mean"]).to_numpy(), 2 * half)
+    # widths do not shrink with the horizon (non-decreasing by default)
+    assert (np.diff(half) >= -1e-9).all()

@@ -20,8 +20,8 @@ How one series is handled, and why:
    per window by the mean absolute lag-``season_length`` difference of that
    window's training data, averaged over windows).
 3. **Ensembles**: the mean of the top 2 and top 3 single models and the
-   *pool*, the mean of every candidate (or, with ``pool_trim`` set, of those
-   whose backtest score is within ``pool_trim`` x the best), are scored on the
+   *pool*, the mean of the candidates whose backtest score is within
+   ``pool_trim`` (default 1.25) x the best (``None``: every candidate), are scored on the
    same windows from the stored backtest forecasts (no extra fit).  The pool
    is the default choice; another option (a single model or a top-k mean)
    replaces it only when its backtest score is better than the pool's by more
@@ -30,14 +30,16 @@ How one series is handled, and why:
    asymmetry: three windows rank models noisily.  On the embedded sample
    this rule beat both the plain backtest winner and the plain mean of all
    candidates, and it is not knife-edge in its margin and trim (figures in
-   ``bench/README.md``).  Combinations average the error of the choice itself away,
+   ``bench/README.md``); the trim keeps a clearly worse member (seasonal naive
+   or ``gbm`` on a random walk) out of the pool and was chosen on a validation
+   half the reported figures do not use.  Combinations average the error of the choice itself away,
    the lesson of the M competitions.  ``ensemble_margin=0`` gives the plain
    "lowest backtest score wins" rule; ``ensemble=False`` picks the best
    single model.
 4. **Refit** of the chosen member(s) on the last ``max_train_days`` days and a
-   forecast of D+1..D+h.  Bands are the model's own when it has native
-   intervals; for models without them (``native_intervals`` False) and for
-   every ensemble they are split-conformal from the backtest errors of the
+   forecast of D+1..D+h.  Bands are split-conformal (:func:`calibrated_bands`)
+   by default, native ones only with ``conformal_always=False`` for a single
+   model that has them; they come from the backtest errors of the
    chosen forecast (:func:`project.utils.pipelines.conformal_bands`).  Output
    is always finite with ``lo <= mean <= hi``.
 
@@ -101,6 +103,7 @@ __all__ = [
     "window_scale",
     "selection_score",
     "forecast_frame",
+    "calibrated_bands",
     "SELECTION_METRICS",
 ]
 
@@ -366,6 +369,28 @@ def pooled_errors(errors: np.ndarray, radius: int = 3) -> np.ndarray:
     return np.vstack(rows)
 
 
+def calibrated_bands(
+    mean: np.ndarray, errors: np.ndarray, levels: Sequence[int], nonnegative: bool, config: Any
+) -> pd.DataFrame:
+    """Conformal bands of ``mean`` from backtest ``errors`` (windows x h) with the config's calibration.
+
+    Neighbouring horizons pooled (:func:`pooled_errors`, ``conformal_radius``), widths
+    non-decreasing in the horizon (``conformal_nondecreasing``) and scaled by
+    ``conformal_scale``: the errors of three recent overlapping windows are
+    less dispersed than the future's, and both settings were chosen on a
+    validation panel the reported coverage is not measured on
+    (``bench/README.md``).
+    """
+    return conformal_bands(
+        mean,
+        pooled_errors(errors, int(_param(config, "conformal_radius", 7))),
+        levels,
+        lower_bound=0.0 if nonnegative else None,
+        nondecreasing=bool(_param(config, "conformal_nondecreasing", True)),
+        scale=float(_param(config, "conformal_scale", 1.0)),
+    )
+
+
 def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
     """``unique_id, ds, horizon`` plus the forecast columns, dated one step after another from ``ds[-1]``."""
     step = _freq(ds)
@@ -583,16 +608,14 @@ def _fit_series(
         preds.append(pred)
     backtest_err = np.where(valid, act0 - means[chosen], np.nan)
     single_native = combine == "single" and bool(fitted[members[0]].native_intervals)
-    if single_native:
+    if single_native and not _param(config, "conformal_always", False):
         pred = preds[0]
         method = "native"
     else:
         mean = getattr(np, combine if combine != "single" else "mean")(
             [p["mean"].to_numpy(np.float64) for p in preds], axis=0
         )
-        pred = conformal_bands(
-            mean, pooled_errors(backtest_err), levels, lower_bound=0.0 if nonnegative else None
-        )
+        pred = calibrated_bands(mean, backtest_err, levels, nonnegative, config)
         method = f"conformal ({w} backtest windows)"
     pred = finite_frame(pred, levels, nonnegative)
     return SeriesResult(
