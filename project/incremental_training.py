@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .calendars import offset_of
 from .errors import ArtifactError, InputError
 from .forecasting.intervals import finite_frame
 from .training import TrainResult, run_series, summarise, write_artifact
@@ -53,11 +54,12 @@ __all__ = ["update_artifact", "update_series", "merge_history"]
 logger = logging.getLogger(__name__)
 
 
-def merge_history(history: Any, new: Any, regressors: Sequence[str] = ()) -> Any:
+def merge_history(history: Any, new: Any, regressors: Sequence[str] = (), freq: str = "D") -> Any:
     """Stored long history plus new rows; a new row wins over a stored one on the same day.
 
-    Each series is reindexed to a complete daily calendar from its first to its
-    last date; days that neither frame has stay NaN (the models interpolate).
+    Each series is reindexed to a complete calendar of ``freq`` (``D``, ``W``
+    or ``M``, anchored like its dates) from its first to its last date; steps
+    that neither frame has stay NaN (the models interpolate).
     ``regressors`` (known-future columns declared at training) travel with the
     rows; a day without a value takes the previous day's (then the next day's),
     as :func:`project.preparation.prepare` fills them at training.
@@ -68,7 +70,8 @@ def merge_history(history: Any, new: Any, regressors: Sequence[str] = ()) -> Any
     both = both.drop_duplicates(["unique_id", "ds"], keep="last").sort_values(["unique_id", "ds"])
     pieces = []
     for uid, part in both.groupby("unique_id", sort=True):
-        calendar = pd.date_range(part["ds"].min(), part["ds"].max(), freq="D")
+        dates = pd.DatetimeIndex(part["ds"])
+        calendar = pd.date_range(dates.min(), dates.max(), freq=offset_of(freq, dates))
         full = part.set_index("ds").reindex(calendar)
         piece = pd.DataFrame({"unique_id": uid, "ds": calendar, "y": full["y"].to_numpy(float)})
         for name in regressors:
@@ -278,7 +281,7 @@ def update_artifact(
             f"{artifact_path.name} was trained with regressor(s) {', '.join(map(repr, absent))} but does "
             "not carry their history; retrain it with this version to update it"
         )
-    history = merge_history(stored_history, new, regressors)
+    history = merge_history(stored_history, new, regressors, str(getattr(config, "freq", None) or "D"))
     stored: dict[str, Any] = model["series"]
     touched = set(new["unique_id"].astype(str))
     tasks = []

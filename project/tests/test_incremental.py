@@ -247,3 +247,12 @@ def test_cli_update_with_future_file(trained_promo, tmp_path, capsys):
     assert main([*args, "--output", str(tmp_path / "no.zip")]) == 2
     err = capsys.readouterr().err
     assert "'promo'" in err and "Traceback" not in err and not (tmp_path / "no.zip").exists()
+
+
+def test_merge_history_keeps_a_weekly_calendar():
+    weeks = pd.date_range("2024-01-07", periods=3, freq="W-SUN")
+    old = pd.DataFrame({"unique_id": "A", "ds": weeks, "y": [1.0, 2.0, 3.0]})
+    new = pd.DataFrame({"unique_id": "A", "ds": [weeks[-1] + pd.Timedelta(weeks=2)], "y": [5.0]})
+    merged = merge_history(old, new, freq="W")
+    assert list(merged["ds"].diff().dropna().dt.days) == [7, 7, 7, 7]
+    assert np.isnan(merged["y"].iloc[3]) and merged["y"].iloc[4] == 5.0
