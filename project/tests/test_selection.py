@@ -235,3 +235,13 @@ def test_bands_are_calibrated_conformal_by_default_native_on_request():
     assert np.allclose((wide.forecast["hi-80"] - wide.forecast["mean"]).to_numpy(), 2 * half)
     # widths do not shrink with the horizon (non-decreasing by default)
     assert (np.diff(half) >= -1e-9).all()
+
+
+def test_conformal_settings_are_validated():
+    from project.errors import InputError
+
+    with pytest.raises(InputError, match="conformal scale"):
+        _config(conformal_scale=0).validate()
+    with pytest.raises(InputError, match="conformal radius"):
+        _config(conformal_radius=-1).validate()
+    assert _config().validate().pool_trim == 1.25
