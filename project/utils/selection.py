@@ -56,7 +56,8 @@ first).  ``config.intermittent=False`` turns this off.  The class is kept in
 **No short season.**  A smooth series whose day-to-day changes show no
 weekly rhythm (:func:`~project.forecasting.decomposition.season_detected`,
 the 90 % autocorrelation test on clipped first differences) is a random
-walk or a trend plus noise: seasonal naive is left out of its candidates and
+walk or a trend plus noise: seasonal naive is backtested (its score stays in
+the metrics) but left out of the choice and the combinations, and
 ``ets``/``theta`` (and the statsforecast Auto* models) are fitted without a
 season, which otherwise fits noise as a weekly pattern.
 ``config.season_test=False`` turns this off; ``SeriesResult.seasonal``
@@ -478,11 +479,12 @@ def _fit_series(
         candidates = tuple(dict.fromkeys(_param(config, "sparse_candidates", SPARSE_CANDIDATES)))
         metric = SPARSE_METRIC
     seasonal = True
+    unchosen: set[str] = set()
     if not demand.sparse and 1 < season < LONG_SEASON and _param(config, "season_test", True):
         # no weekly rhythm in the day-to-day changes: seasonal models only add noise
         seasonal = season_detected(y[-max_train:], season)
-        if not seasonal and len(candidates) > 1:
-            candidates = tuple(c for c in candidates if c != "snaive") or candidates
+        if not seasonal and any(c != "snaive" for c in candidates):
+            unchosen.add("snaive")  # still backtested: its score stays in the metrics
 
     if np.all(finite == 0):
         return _simple_fit(
@@ -549,6 +551,7 @@ def _fit_series(
     score_scales = scales2 if metric == "rmsse" else scales
     scores = {name: selection_score(err_of(fc), act0, score_scales, metric) for name, fc in means.items()}
     ranking = sorted(scores, key=lambda k: (scores[k], candidates.index(k)))
+    ranking = [name for name in ranking if name not in unchosen] or ranking
     options: dict[str, tuple[str, tuple[str, ...]]] = {name: ("single", (name,)) for name in ranking}
     pool_label = None
     if _param(config, "ensemble", True):
