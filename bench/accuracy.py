@@ -253,7 +253,15 @@ def _mean3(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _buckets(h: int) -> list[tuple[str, int, int]]:
     if h >= 28:
-        return [("1-7", 1, 7), ("8-14", 8, 14), ("15-28", 15, h), (f"1-{h}", 1, h)]
+        return [
+            ("D+1", 1, 1),
+            ("D+7", 7, 7),
+            (f"D+{h}", h, h),
+            ("1-7", 1, 7),
+            ("8-14", 8, 14),
+            ("15-28", 15, h),
+            (f"1-{h}", 1, h),
+        ]
     third = max(h // 3, 1)
     return [(f"1-{third}", 1, third), (f"{third + 1}-{h}", third + 1, h), (f"1-{h}", 1, h)]
 

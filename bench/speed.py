@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 DAYS = 3 * 365
 H = 28
-TARGET_SPEEDUP = 1.6
+TARGET_SPEEDUP = 1.8
+TARGET_RATIO = 0.3  # issue 9: the whole pipeline per series <= 0.3 x AutoARIMA alone
 
 
 def synthetic(n_series: int, days: int = DAYS, seed: int = 0) -> pd.DataFrame:
@@ -115,8 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     ratio = one / arima
     speedup = one / many
     print(
-        f"\npipeline / AutoARIMA per series = {ratio:.2f} (target <= 1.00): "
-        f"{'MET' if ratio <= 1 else 'NOT MET'}"
+        f"\npipeline / AutoARIMA per series = {ratio:.2f} (target <= {TARGET_RATIO}): "
+        f"{'MET' if ratio <= TARGET_RATIO else 'NOT MET'}"
     )
     print(
         f"n_jobs={args.n_jobs} speedup = {speedup:.2f}x (target >= {TARGET_SPEEDUP}x): "

@@ -35,15 +35,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .calendars import offset_of
 from .errors import ArtifactError, InputError
-from .forecasting.intervals import conformal_bands, finite_frame
+from .forecasting.intervals import finite_frame
 from .training import TrainResult, run_series, summarise, write_artifact
 from .utils.selection import (
+    calibrated_bands,
     fit_series,
     forecast_frame,
     make_candidate,
     min_train_length,
-    pooled_errors,
     selection_score,
     window_scale,
 )
@@ -53,24 +54,35 @@ __all__ = ["update_artifact", "update_series", "merge_history"]
 logger = logging.getLogger(__name__)
 
 
-def merge_history(history: Any, new: Any) -> Any:
+def merge_history(history: Any, new: Any, regressors: Sequence[str] = (), freq: str = "D") -> Any:
     """Stored long history plus new rows; a new row wins over a stored one on the same day.
 
-    Each series is reindexed to a complete daily calendar from its first to its
-    last date; days that neither frame has stay NaN (the models interpolate).
+    Each series is reindexed to a complete calendar of ``freq`` (``D``, ``W``
+    or ``M``, anchored like its dates) from its first to its last date; steps
+    that neither frame has stay NaN (the models interpolate).
+    ``regressors`` (known-future columns declared at training) travel with the
+    rows; a day without a value takes the previous day's (then the next day's),
+    as :func:`project.preparation.prepare` fills them at training.
     """
-    both = pd.concat([history[["unique_id", "ds", "y"]], new[["unique_id", "ds", "y"]]], ignore_index=True)
+    cols = ["unique_id", "ds", "y", *regressors]
+    both = pd.concat([history[cols], new[cols]], ignore_index=True)
     both["unique_id"] = both["unique_id"].astype(str)
     both = both.drop_duplicates(["unique_id", "ds"], keep="last").sort_values(["unique_id", "ds"])
     pieces = []
     for uid, part in both.groupby("unique_id", sort=True):
-        calendar = pd.date_range(part["ds"].min(), part["ds"].max(), freq="D")
-        full = part.set_index("ds")["y"].reindex(calendar)
-        pieces.append(pd.DataFrame({"unique_id": uid, "ds": calendar, "y": full.to_numpy(float)}))
+        dates = pd.DatetimeIndex(part["ds"])
+        calendar = pd.date_range(dates.min(), dates.max(), freq=offset_of(freq, dates))
+        full = part.set_index("ds").reindex(calendar)
+        piece = pd.DataFrame({"unique_id": uid, "ds": calendar, "y": full["y"].to_numpy(float)})
+        for name in regressors:
+            piece[name] = full[name].ffill().bfill().to_numpy(float)
+        pieces.append(piece)
     return pd.concat(pieces, ignore_index=True)
 
 
-def _newest_window_score(stored: Any, y: Any, ds: Any, config: Any) -> tuple[float, Any]:
+def _newest_window_score(
+    stored: Any, y: Any, ds: Any, config: Any, X: pd.DataFrame | None = None
+) -> tuple[float, Any]:
     """Backtest the stored choice on the last ``horizon`` days; (score, errors)."""
 
     h = int(config.horizon)
@@ -79,8 +91,9 @@ def _newest_window_score(stored: Any, y: Any, ds: Any, config: Any) -> tuple[flo
     start = max(0, end - int(config.max_train_days))
     preds = []
     for name in stored.members:
-        model = make_candidate(name, config).fit(y[start:end], ds[start:end])
-        preds.append(model.predict(h, level=())["mean"].to_numpy(np.float64))
+        model = make_candidate(name, config, getattr(stored, "seasonal", True))
+        model.fit(y[start:end], ds[start:end], _rows(X, start, end))
+        preds.append(model.predict(h, level=(), X=_rows(X, end, n))["mean"].to_numpy(np.float64))
     combine = "median" if stored.combine == "median" else "mean"
     fc = getattr(np, combine)(preds, axis=0)
     actual = y[end:]
@@ -92,23 +105,39 @@ def _newest_window_score(stored: Any, y: Any, ds: Any, config: Any) -> tuple[flo
     return score, np.where(valid, act0 - fc, np.nan)
 
 
+def _rows(X: pd.DataFrame | None, start: int, stop: int) -> pd.DataFrame | None:
+    return None if X is None else X.iloc[start:stop].reset_index(drop=True)
+
+
 def update_series(
-    uid: str, y: Any, ds: Any, stored: Any | None, config: Any, degrade_threshold: float
+    uid: str,
+    y: Any,
+    ds: Any,
+    stored: Any | None,
+    config: Any,
+    degrade_threshold: float,
+    X: pd.DataFrame | None = None,
+    X_future: pd.DataFrame | None = None,
 ) -> tuple[Any, dict[str, Any]]:
-    """Update one series; returns the new :class:`SeriesResult` and what was done."""
+    """Update one series; returns the new :class:`SeriesResult` and what was done.
+
+    With known-future regressors, ``X`` holds their values on the ``ds`` rows
+    and ``X_future`` on the ``horizon`` steps after the last one (as for
+    :func:`~project.utils.selection.fit_series`).
+    """
     y = np.asarray(y, dtype=np.float64)
     ds = pd.DatetimeIndex(ds)
     h = int(config.horizon)
     if stored is None:
-        return fit_series(uid, y, ds, config), {"action": "new series: full selection"}
+        return fit_series(uid, y, ds, config, X, X_future), {"action": "new series: full selection"}
     if stored.fallback or len(y) < 2 * h + min_train_length(config):
-        result = fit_series(uid, y, ds, config)
+        result = fit_series(uid, y, ds, config, X, X_future)
         return result, {"action": "simple-model series: selection rerun"}
     stored_score = float(stored.scores.get(stored.model, np.inf))
-    new_score, new_err = _newest_window_score(stored, y, ds, config)
+    new_score, new_err = _newest_window_score(stored, y, ds, config, X)
     info = {"stored_score": stored_score, "newest_window_score": new_score, "metric": config.metric}
     if not np.isfinite(stored_score) or new_score > stored_score * (1 + float(degrade_threshold)):
-        result = fit_series(uid, y, ds, config)
+        result = fit_series(uid, y, ds, config, X, X_future)
         info["action"] = (
             f"accuracy degraded ({config.metric} {new_score:.3f} > {stored_score:.3f} x "
             f"{1 + degrade_threshold:g}): full selection, now {result.model}"
@@ -119,19 +148,21 @@ def update_series(
     start = max(0, len(y) - int(config.max_train_days))
     fitted, preds = {}, []
     for name in stored.members:
-        model = make_candidate(name, config).fit(y[start:], ds[start:])
+        model = make_candidate(name, config, getattr(stored, "seasonal", True))
+        model.fit(y[start:], ds[start:], _rows(X, start, len(y)))
         fitted[name] = model
-        preds.append(model.predict(h, levels))
+        preds.append(model.predict(h, levels, X=X_future))
     finite = y[np.isfinite(y)]
     nonnegative = bool(np.all(finite >= 0))
     errors = stored.conformal_errors
     errors = new_err[None, :] if errors is None else np.vstack([errors, new_err[None, :]])
-    if stored.combine == "single" and bool(fitted[stored.members[0]].native_intervals):
+    native = stored.combine == "single" and bool(fitted[stored.members[0]].native_intervals)
+    if native and not stored.interval_method.startswith("conformal"):
         pred = preds[0]
     else:
         combine = "median" if stored.combine == "median" else "mean"
         mean = getattr(np, combine)([p["mean"].to_numpy(np.float64) for p in preds], axis=0)
-        pred = conformal_bands(mean, pooled_errors(errors), levels, lower_bound=0.0 if nonnegative else None)
+        pred = calibrated_bands(mean, errors, levels, nonnegative, config)
     pred = finite_frame(pred, levels, nonnegative)
     result = dataclasses.replace(
         stored,
@@ -147,18 +178,50 @@ def update_series(
 
 
 def _prepare_new(
-    new_data: Any, date_col: str, target_col: str, series_cols: Sequence[str], missing: str
+    new_data: Any,
+    date_col: str,
+    target_col: str,
+    series_cols: Sequence[str],
+    missing: str,
+    regressors: Sequence[str] = (),
 ) -> Any:
     from .preparation import prepare
 
     cols = set(new_data.columns)
-    if {"unique_id", "ds", "y"} <= cols and date_col == "ds" and target_col == "y" and not series_cols:
-        frame = new_data[["unique_id", "ds", "y"]].copy()
+    regressors = list(regressors)
+    long_form = {"unique_id", "ds", "y"} <= cols and date_col == "ds" and target_col == "y"
+    absent = [c for c in regressors if c not in cols]
+    if absent:
+        raise InputError(
+            f"the new data lacks known-future regressor column(s) {', '.join(map(repr, absent))} "
+            "declared when the model was trained; every update needs their values on the new days"
+        )
+    if long_form and not series_cols:
+        frame = new_data[["unique_id", "ds", "y", *regressors]].copy()
         frame["ds"] = pd.to_datetime(frame["ds"]).dt.normalize()
         frame["unique_id"] = frame["unique_id"].astype(str)
         return frame, None, len(new_data)
-    prepared = prepare(new_data, date_col, target_col, series_cols, missing=missing)
-    return prepared.data[["unique_id", "ds", "y"]], prepared.keys, len(new_data)
+    prepared = prepare(new_data, date_col, target_col, series_cols, missing=missing, regressors=regressors)
+    return prepared.data[["unique_id", "ds", "y", *regressors]], prepared.keys, len(new_data)
+
+
+def _future_long(future: Any, date_col: str, series_cols: Sequence[str], regressors: Sequence[str]) -> Any:
+    """The future frame as ``unique_id, ds, <regressors>`` (a long frame passes as it is)."""
+    from .preparation import prepare_future
+
+    if future is None:
+        return None
+    if isinstance(future, pd.DataFrame) and {"unique_id", "ds"} <= set(future.columns) and not series_cols:
+        absent = [c for c in regressors if c not in future.columns]
+        if absent:
+            raise InputError(
+                f"the future frame lacks regressor column(s) {', '.join(map(repr, absent))}"
+            )
+        out = future[["unique_id", "ds", *regressors]].copy()
+        out["unique_id"] = out["unique_id"].astype(str)
+        out["ds"] = pd.to_datetime(out["ds"]).dt.normalize()
+        return out
+    return prepare_future(future, date_col, series_cols, regressors)
 
 
 def update_artifact(
@@ -174,6 +237,7 @@ def update_artifact(
     series_cols: Sequence[str] = (),
     source_sha256: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    future: Any = None,
 ) -> Any:
     """Append ``new_data`` to a trained artifact and write the updated artifact.
 
@@ -181,7 +245,12 @@ def update_artifact(
     validated by :func:`project.preparation.prepare`) or a long frame
     ``unique_id, ds, y``.  ``config`` overrides the stored
     :class:`~project.training.TrainConfig` (e.g. ``n_jobs``); by default
-    the artifact's own is used so the selection stays comparable.  Returns the
+    the artifact's own is used so the selection stays comparable.  Known-future
+    regressors declared at training (``config.regressors``) are carried: the
+    new rows must have their columns, and ``future`` (the user's date and
+    series columns, or a long frame ``unique_id, ds, <regressors>``) their
+    values for the ``horizon`` steps after each updated series' new last
+    date; :class:`InputError` names a missing column, series or date.  Returns the
     :class:`~project.training.TrainSummary` of the new artifact.
     """
     from .model_artifact import file_sha256, load_artifact
@@ -199,10 +268,20 @@ def update_artifact(
         )
     config = config or model["config"]
     config.validate()
-    new, new_keys, new_rows = _prepare_new(new_data, date_col, target_col, series_cols, config.missing)
+    regressors = tuple(getattr(config, "regressors", ()) or ())
+    new, new_keys, new_rows = _prepare_new(
+        new_data, date_col, target_col, series_cols, config.missing, regressors
+    )
     if new.empty:
         raise InputError("the new data has no rows")
-    history = merge_history(model["history"], new)
+    stored_history = model["history"]
+    absent = [c for c in regressors if c not in stored_history.columns]
+    if absent:
+        raise ArtifactError(
+            f"{artifact_path.name} was trained with regressor(s) {', '.join(map(repr, absent))} but does "
+            "not carry their history; retrain it with this version to update it"
+        )
+    history = merge_history(stored_history, new, regressors, str(getattr(config, "freq", None) or "D"))
     stored: dict[str, Any] = model["series"]
     touched = set(new["unique_id"].astype(str))
     tasks = []
@@ -221,12 +300,18 @@ def update_artifact(
         if progress is not None:
             progress(done, total)
 
-    run_series(
-        update_series,
-        [(uid, y, ds, stored.get(uid), config, degrade_threshold) for uid, y, ds in tasks],
-        config,
-        collect,
-    )
+    jobs = [(uid, y, ds, stored.get(uid), config, degrade_threshold) for uid, y, ds in tasks]
+    if regressors:
+        from .training import future_regressors
+
+        updated = history[history["unique_id"].isin([uid for uid, _, _ in tasks])]
+        ahead = future_regressors(_future_long(future, date_col, series_cols, regressors), updated, config)
+        past = {
+            str(uid): part[list(regressors)].reset_index(drop=True)
+            for uid, part in updated.groupby("unique_id", sort=True)
+        }
+        jobs = [(*job, past[job[0]], ahead[job[0]]) for job in jobs]
+    run_series(update_series, jobs, config, collect)
     result = TrainResult(config=config, results=[results[k] for k in sorted(results)])
     keys = model.get("keys")
     if new_keys is not None:

@@ -91,7 +91,12 @@ class TrainConfig:
     days, 4 weeks or 3 months, see :mod:`project.utils.selection`);
     ``stale`` is the policy for stale series (:mod:`project.calendars`);
     ``intermittent`` sends sparse series to ``sparse_candidates`` (see
-    :mod:`project.utils.selection`); ``regressors`` name columns known in
+    :mod:`project.utils.selection`); ``season_test`` fits series without a
+    short season in their changes without seasonal models (same module);
+    ``conformal_nondecreasing``, ``conformal_scale``, ``conformal_radius`` and
+    ``conformal_always`` calibrate the conformal bands (:func:`project.utils.selection.calibrated_bands`;
+    ``conformal_always`` also replaces models' native bands);
+    ``regressors`` name columns known in
     the future (promotions, prices, planned closures) that ``gbm``,
     ``prophet`` and ``sarimax`` use; their future values are required for the
     forecast horizon (:func:`future_regressors`); ``ensemble_sizes``
@@ -116,12 +121,17 @@ class TrainConfig:
     freq: str | None = None
     stale: str = "own-end"
     intermittent: bool = True
+    season_test: bool = True
+    conformal_nondecreasing: bool = True
+    conformal_scale: float = 0.9
+    conformal_radius: int = 7
+    conformal_always: bool = True
     sparse_candidates: tuple[str, ...] = ("croston", "tsb", "adida", "imapa")
     regressors: tuple[str, ...] = ()
     ensemble: bool = True
     ensemble_sizes: tuple[int, ...] = (2, 3)
     ensemble_margin: float = 0.1
-    pool_trim: float | None = None
+    pool_trim: float | None = 1.25
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -173,6 +183,10 @@ class TrainConfig:
             raise InputError(
                 f"unknown stale policy {self.stale!r}; expected one of {', '.join(STALE_POLICIES)}"
             )
+        if int(self.conformal_radius) < 0:
+            raise InputError(f"conformal radius must be 0 or more horizons, got {self.conformal_radius}")
+        if not 0 < float(self.conformal_scale) <= 10:
+            raise InputError(f"conformal scale must be above 0 and at most 10, got {self.conformal_scale}")
         unknown = [c for c in self.sparse_candidates if c not in KNOWN_CANDIDATES]
         if unknown:
             raise InputError(f"unknown sparse candidate model(s) {', '.join(unknown)}")
@@ -504,7 +518,7 @@ def build_model_object(result: TrainResult, data: Any, keys: Any | None, policy:
 
     max_days = int(result.config.max_train_days) + int(result.config.horizon) * 2
     history = (
-        data[["unique_id", "ds", "y"]]
+        data[["unique_id", "ds", "y", *result.config.regressors]]
         .sort_values(["unique_id", "ds"])
         .groupby("unique_id", sort=True)
         .tail(max_days)

@@ -157,3 +157,102 @@ def test_update_on_dask_gives_the_serial_result(trained, tmp_path):
     assert done == [1, 2]
     pd.testing.assert_frame_equal(serial.forecast, remote.forecast)
     assert serial.metadata["update"] == remote.metadata["update"]
+
+
+# --------------------------------------------------------------------------- known-future regressors
+
+
+def _promo_table(start, n, seed=0):
+    """One store whose sales jump by 30 on promotion days (every third day)."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range(start, periods=n, freq="D")
+    promo = ((ds - pd.Timestamp("2024-01-01")).days % 3 == 0).astype(float)
+    sales = 20.0 + 30.0 * promo + rng.normal(0, 0.5, n)
+    day = ds.strftime("%Y-%m-%d")
+    return pd.DataFrame({"day": day, "store": "A", "sales": sales.round(3), "promo": promo})
+
+
+def _promo_future(start, n):
+    frame = _promo_table(start, n)
+    return frame[["day", "store", "promo"]]
+
+
+@pytest.fixture(scope="module")
+def trained_promo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("inc_promo") / "model.zip"
+    config = TrainConfig(horizon=14, candidates=("gbm",), cv_windows=2, regressors=("promo",))
+    train_to_artifact(
+        _promo_table("2024-01-01", 300), out, date_col="day", target_col="sales", series_cols=["store"],
+        config=config, signing_key=KEY, future=_promo_future("2024-10-27", 14),
+    )  # fmt: skip
+    return out
+
+
+def test_update_carries_regressors_into_the_new_forecast(trained_promo, tmp_path):
+    out = tmp_path / "promo.zip"
+    new = _promo_table("2024-10-27", 7, seed=5)
+    summary = update_artifact(
+        trained_promo, new, out, KEY, date_col="day", target_col="sales", series_cols=["store"],
+        future=_promo_future("2024-11-03", 14),
+    )  # fmt: skip
+    fc = summary.forecast
+    assert fc["ds"].min() == pd.Timestamp("2024-11-03")
+    promo_days = np.asarray((pd.DatetimeIndex(fc["ds"]) - pd.Timestamp("2024-01-01")).days % 3 == 0)
+    # the promotion effect comes from the future frame: promotion days forecast about 30 higher
+    gap = fc.loc[promo_days, "yhat"].mean() - fc.loc[~promo_days, "yhat"].mean()
+    assert 20 < gap < 40
+    history = load_artifact(out, KEY).model["history"]
+    assert "promo" in history.columns and history["ds"].max() == pd.Timestamp("2024-11-02")
+    assert history.loc[history["ds"] >= "2024-10-27", "promo"].tolist() == new["promo"].tolist()
+
+
+def test_update_names_a_missing_regressor_column(trained_promo, tmp_path):
+    from project.errors import InputError
+
+    new = _promo_table("2024-10-27", 7)
+    with pytest.raises(InputError, match="'promo'"):  # new rows without the declared column
+        update_artifact(
+            trained_promo, new.drop(columns="promo"), tmp_path / "a.zip", KEY, date_col="day",
+            target_col="sales", series_cols=["store"], future=_promo_future("2024-11-03", 14),
+        )  # fmt: skip
+    with pytest.raises(InputError, match="'promo'.*future frame|future frame.*'promo'"):  # no future at all
+        update_artifact(
+            trained_promo, new, tmp_path / "b.zip", KEY, date_col="day", target_col="sales",
+            series_cols=["store"],
+        )  # fmt: skip
+    with pytest.raises(InputError, match="'promo'"):  # a future frame without the column
+        update_artifact(
+            trained_promo, new, tmp_path / "c.zip", KEY, date_col="day", target_col="sales",
+            series_cols=["store"], future=_promo_future("2024-11-03", 14).drop(columns="promo"),
+        )  # fmt: skip
+    short = _promo_future("2024-11-03", 10)  # four days of the horizon missing
+    with pytest.raises(InputError, match="no 'promo' for series 'A' on 2024-11-13"):
+        update_artifact(
+            trained_promo, new, tmp_path / "d.zip", KEY, date_col="day", target_col="sales",
+            series_cols=["store"], future=short,
+        )  # fmt: skip
+    assert not any((tmp_path / name).exists() for name in ("a.zip", "b.zip", "c.zip", "d.zip"))
+
+
+def test_cli_update_with_future_file(trained_promo, tmp_path, capsys):
+    src, fut = tmp_path / "new.csv", tmp_path / "future.csv"
+    _promo_table("2024-10-27", 7).to_csv(src, index=False)
+    _promo_future("2024-11-03", 14).to_csv(fut, index=False)
+    args = ["--artifact", str(trained_promo), "--input", str(src), "--date-col", "day",
+            "--target-col", "sales", "--series-cols", "store", "--signing-key", KEY.decode(),
+            "-q"]  # fmt: skip
+    assert main([*args, "--output", str(tmp_path / "ok.zip"), "--future", str(fut)]) == 0
+    assert (tmp_path / "ok.zip").exists()
+    capsys.readouterr()
+    assert main([*args, "--output", str(tmp_path / "no.zip")]) == 2
+    err = capsys.readouterr().err
+    assert "'promo'" in err and "Traceback" not in err and not (tmp_path / "no.zip").exists()
+
+
+def test_merge_history_keeps_a_weekly_calendar():
+    weeks = pd.date_range("2024-01-07", periods=3, freq="W-SUN")
+    old = pd.DataFrame({"unique_id": "A", "ds": weeks, "y": [1.0, 2.0, 3.0]})
+    new = pd.DataFrame({"unique_id": "A", "ds": [weeks[-1] + pd.Timedelta(weeks=2)], "y": [5.0]})
+    merged = merge_history(old, new, freq="W")
+    assert list(merged["ds"].diff().dropna().dt.days) == [7, 7, 7, 7]
+    assert np.isnan(merged["y"].iloc[3]) and merged["y"].iloc[4] == 5.0

@@ -53,10 +53,38 @@ def test_trend_prefers_naive_over_seasonal_naive():
     n = 200
     rng = np.random.default_rng(1)
     y = 1000 + 2.0 * np.arange(n) + rng.normal(0, 0.2, n)
-    result = fit_series("trend", y, _dates(n), _config(candidates=("naive", "snaive"), ensemble=False))
+    config = _config(candidates=("naive", "snaive"), ensemble=False, season_test=False)
+    result = fit_series("trend", y, _dates(n), config)
     assert result.scores["naive"] < result.scores["snaive"]
     assert result.model == "naive" and result.combine == "single"
     assert all("(" not in name for name in result.scores), "ensemble=False scores no combination"
+
+
+def test_season_detected_reads_the_changes_not_the_levels():
+    from project.forecasting.decomposition import season_detected
+
+    rng = np.random.default_rng(3)
+    walk = 500 + np.cumsum(rng.normal(0, 1, 700))
+    weekly = np.array([0.0, 1, 2, 3, 4, 8, 6])[np.arange(700) % 7]
+    assert not season_detected(walk, 7)  # levels of a walk correlate at lag 7, its steps do not
+    assert season_detected(walk + 3 * weekly, 7)
+    spiky = walk + 3 * weekly
+    spiky[300] += 5000  # one news spike must not hide the weekly rhythm
+    assert season_detected(spiky, 7)
+    assert season_detected(walk[:15], 7)  # too short to tell: keep the season
+
+
+def test_series_without_a_weekly_season_drops_seasonal_models():
+    n = 300
+    rng = np.random.default_rng(4)
+    y = 500 + np.cumsum(rng.normal(0, 1, n))
+    result = fit_series("walk", y, _dates(n), _config(candidates=("snaive", "theta")))
+    assert not result.seasonal and result.model == "theta"  # seasonal naive never chosen or pooled
+    assert "snaive" in result.scores and not any("snaive" in name for name in result.scores if "(" in name)
+    assert result.fitted["theta"].model.season_length == 1  # fitted without a weekly season
+    _check_contract(result)
+    kept = fit_series("walk", y, _dates(n), _config(season_test=False))
+    assert kept.seasonal and "snaive" in kept.scores
 
 
 def test_ensemble_kept_only_when_it_wins_the_backtest():
@@ -189,3 +217,32 @@ def test_weekly_series_with_a_yearly_season_is_selected_not_sent_to_naive():
     # weekly dates continue weekly, and the trend is followed rather than flattened
     assert (result.forecast["ds"].diff().dropna() == pd.Timedelta(weeks=1)).all()
     assert result.forecast["mean"].iloc[-1] > y[-1]
+
+
+def test_bands_are_calibrated_conformal_by_default_native_on_request():
+    n = 150
+    rng = np.random.default_rng(7)
+    y = 50 + 5 * np.sin(np.arange(n) * 2 * np.pi / 7) + rng.normal(0, 1, n)
+    config = _config(candidates=("snaive",), ensemble=False)
+    result = fit_series("c", y, _dates(n), config)
+    assert result.combine == "single" and result.interval_method.startswith("conformal")
+    _check_contract(result)
+    native = fit_series("c", y, _dates(n), _config(candidates=("snaive",), conformal_always=False))
+    assert native.interval_method == "native"
+    # the scale multiplies the half-widths of the same backtest errors
+    one = fit_series("c", y, _dates(n), _config(candidates=("snaive",), conformal_scale=1.0))
+    wide = fit_series("c", y, _dates(n), _config(candidates=("snaive",), conformal_scale=2.0))
+    half = (one.forecast["hi-80"] - one.forecast["mean"]).to_numpy()
+    assert np.allclose((wide.forecast["hi-80"] - wide.forecast["mean"]).to_numpy(), 2 * half)
+    # widths do not shrink with the horizon (non-decreasing by default)
+    assert (np.diff(half) >= -1e-9).all()
+
+
+def test_conformal_settings_are_validated():
+    from project.errors import InputError
+
+    with pytest.raises(InputError, match="conformal scale"):
+        _config(conformal_scale=0).validate()
+    with pytest.raises(InputError, match="conformal radius"):
+        _config(conformal_radius=-1).validate()
+    assert _config().validate().pool_trim == 1.25

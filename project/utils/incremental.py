@@ -8,7 +8,10 @@ Command line::
 
     python -m project.utils.incremental --artifact MODEL.zip --input NEW.csv --date-col C
         --target-col C [--series-cols a,b] [--degrade-threshold 0.1] [--n-jobs N]
-        [--dask-address ADDR] [--signing-key KEY] --output NEW_MODEL.zip
+        [--dask-address ADDR] [--signing-key KEY] [--future FILE] --output NEW_MODEL.zip
+
+A model trained with ``--regressors`` needs those columns in ``--input`` and
+their values for the forecast horizon in ``--future``.
 
 Exit codes as in :mod:`project.entrenar_modelo` (0 ok, 1 failure, 2 bad input).
 """
@@ -70,6 +73,13 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dask-address", default=None, metavar="ADDR", help="Dask scheduler address (default: stored)"
     )
+    parser.add_argument(
+        "--future",
+        default=None,
+        metavar="FILE",
+        help="CSV or Parquet with the known-future regressors' values after the new days "
+        "(required when the model was trained with --regressors)",
+    )
     return parser
 
 
@@ -92,6 +102,7 @@ def _main(args: argparse.Namespace) -> int:
     if overrides:
         config = dataclasses.replace(load_artifact(args.artifact, key).model["config"], **overrides)
     frame = read_table(args.input)
+    future = read_table(args.future) if args.future else None
     summary = update_artifact(
         args.artifact,
         frame,
@@ -103,6 +114,7 @@ def _main(args: argparse.Namespace) -> int:
         target_col=args.target_col,
         series_cols=[c.strip() for c in args.series_cols.split(",") if c.strip()],
         source_sha256=file_sha256(args.input),
+        future=future,
     )
     for uid, info in summary.metadata["update"]["series"].items():
         print(f"{uid}: {info['action']}")

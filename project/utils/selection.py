@@ -20,8 +20,8 @@ How one series is handled, and why:
    per window by the mean absolute lag-``season_length`` difference of that
    window's training data, averaged over windows).
 3. **Ensembles**: the mean of the top 2 and top 3 single models and the
-   *pool*, the mean of every candidate (or, with ``pool_trim`` set, of those
-   whose backtest score is within ``pool_trim`` x the best), are scored on the
+   *pool*, the mean of the candidates whose backtest score is within
+   ``pool_trim`` (default 1.25) x the best (``None``: every candidate), are scored on the
    same windows from the stored backtest forecasts (no extra fit).  The pool
    is the default choice; another option (a single model or a top-k mean)
    replaces it only when its backtest score is better than the pool's by more
@@ -30,14 +30,16 @@ How one series is handled, and why:
    asymmetry: three windows rank models noisily.  On the embedded sample
    this rule beat both the plain backtest winner and the plain mean of all
    candidates, and it is not knife-edge in its margin and trim (figures in
-   ``bench/README.md``).  Combinations average the error of the choice itself away,
+   ``bench/README.md``); the trim keeps a clearly worse member (seasonal naive
+   or ``gbm`` on a random walk) out of the pool and was chosen on a validation
+   half the reported figures do not use.  Combinations average the error of the choice itself away,
    the lesson of the M competitions.  ``ensemble_margin=0`` gives the plain
    "lowest backtest score wins" rule; ``ensemble=False`` picks the best
    single model.
 4. **Refit** of the chosen member(s) on the last ``max_train_days`` days and a
-   forecast of D+1..D+h.  Bands are the model's own when it has native
-   intervals; for models without them (``native_intervals`` False) and for
-   every ensemble they are split-conformal from the backtest errors of the
+   forecast of D+1..D+h.  Bands are split-conformal (:func:`calibrated_bands`)
+   by default, native ones only with ``conformal_always=False`` for a single
+   model that has them; they come from the backtest errors of the
    chosen forecast (:func:`project.utils.pipelines.conformal_bands`).  Output
    is always finite with ``lo <= mean <= hi``.
 
@@ -50,6 +52,16 @@ and ranked by RMSSE, which stays finite on zero windows and rewards the
 demand rate a stock decision needs (MASE or MAE would rank a zero forecast
 first).  ``config.intermittent=False`` turns this off.  The class is kept in
 ``SeriesResult.demand``.
+
+**No short season.**  A smooth series whose day-to-day changes show no
+weekly rhythm (:func:`~project.forecasting.decomposition.season_detected`,
+the 90 % autocorrelation test on clipped first differences) is a random
+walk or a trend plus noise: seasonal naive is backtested (its score stays in
+the metrics) but left out of the choice and the combinations, and
+``ets``/``theta`` (and the statsforecast Auto* models) are fitted without a
+season, which otherwise fits noise as a weekly pattern.
+``config.season_test=False`` turns this off; ``SeriesResult.seasonal``
+keeps the outcome so an update refits the same way.
 
 **Fallbacks** (reported in ``SeriesResult.fallback``):
 
@@ -74,7 +86,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from ..forecasting.decomposition import LONG_SEASON
+from ..forecasting.decomposition import LONG_SEASON, season_detected
 from ..forecasting.demand import classify_demand
 from ..forecasting.guard import GuardedModel
 from ..forecasting.intervals import conformal_bands, finite_frame
@@ -92,6 +104,7 @@ __all__ = [
     "window_scale",
     "selection_score",
     "forecast_frame",
+    "calibrated_bands",
     "SELECTION_METRICS",
 ]
 
@@ -156,6 +169,7 @@ class SeriesResult:
     backtest: pd.DataFrame | None = None
     seconds: float = 0.0
     demand: str = ""
+    seasonal: bool = True
 
 
 def ensemble_name(combine: str, members: Sequence[str]) -> str:
@@ -183,10 +197,27 @@ def _param(config: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
-def make_candidate(name: str, config: Any) -> Any:
-    """A fresh guarded candidate with the config's per-model parameters."""
+#: Candidates fitted without their seasonal part when the series shows no short season.
+DESEASONABLE: tuple[str, ...] = (
+    "ets",
+    "theta",
+    "sarimax",
+    "auto_ets",
+    "auto_theta",
+    "auto_arima",
+    "auto_ces",
+)
+
+
+def make_candidate(name: str, config: Any, seasonal: bool = True) -> Any:
+    """A fresh guarded candidate with the config's per-model parameters.
+
+    ``seasonal=False`` (no short season found, :func:`season_detected`) fits
+    the models of :data:`DESEASONABLE` with ``season_length=1``; the guard's
+    seasonal-naive fallback keeps the real season.
+    """
     season = int(_param(config, "season_length", 7))
-    params: dict[str, Any] = {"season_length": season}
+    params: dict[str, Any] = {"season_length": season if seasonal or name not in DESEASONABLE else 1}
     if getattr(config, "country", None):
         params["country"] = config.country
     if name == "gbm":
@@ -339,6 +370,28 @@ def pooled_errors(errors: np.ndarray, radius: int = 3) -> np.ndarray:
     return np.vstack(rows)
 
 
+def calibrated_bands(
+    mean: np.ndarray, errors: np.ndarray, levels: Sequence[int], nonnegative: bool, config: Any
+) -> pd.DataFrame:
+    """Conformal bands of ``mean`` from backtest ``errors`` (windows x h) with the config's calibration.
+
+    Neighbouring horizons pooled (:func:`pooled_errors`, ``conformal_radius``), widths
+    non-decreasing in the horizon (``conformal_nondecreasing``) and scaled by
+    ``conformal_scale``: the errors of three recent overlapping windows are
+    less dispersed than the future's, and both settings were chosen on a
+    validation panel the reported coverage is not measured on
+    (``bench/README.md``).
+    """
+    return conformal_bands(
+        mean,
+        pooled_errors(errors, int(_param(config, "conformal_radius", 7))),
+        levels,
+        lower_bound=0.0 if nonnegative else None,
+        nondecreasing=bool(_param(config, "conformal_nondecreasing", True)),
+        scale=float(_param(config, "conformal_scale", 1.0)),
+    )
+
+
 def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
     """``unique_id, ds, horizon`` plus the forecast columns, dated one step after another from ``ds[-1]``."""
     step = _freq(ds)
@@ -425,6 +478,13 @@ def _fit_series(
         # intermittent demand: Croston-type rates, ranked by a metric that rewards the rate
         candidates = tuple(dict.fromkeys(_param(config, "sparse_candidates", SPARSE_CANDIDATES)))
         metric = SPARSE_METRIC
+    seasonal = True
+    unchosen: set[str] = set()
+    if not demand.sparse and 1 < season < LONG_SEASON and _param(config, "season_test", True):
+        # no weekly rhythm in the day-to-day changes: seasonal models only add noise
+        seasonal = season_detected(y[-max_train:], season)
+        if not seasonal and any(c != "snaive" for c in candidates):
+            unchosen.add("snaive")  # still backtested: its score stays in the metrics
 
     if np.all(finite == 0):
         return _simple_fit(
@@ -464,7 +524,8 @@ def _fit_series(
         try:
             for i, e in enumerate(ends):
                 start = max(0, e - max_train)
-                model = make_candidate(name, config).fit(y[start:e], ds[start:e], _rows(X, start, e))
+                model = make_candidate(name, config, seasonal)
+                model.fit(y[start:e], ds[start:e], _rows(X, start, e))
                 fc[i] = model.predict(h, level=(), X=_rows(X, e, e + h))["mean"].to_numpy(np.float64)
                 if model.fallback_reason_:
                     reasons.append(f"window {i + 1}: {model.fallback_reason_}")
@@ -490,6 +551,7 @@ def _fit_series(
     score_scales = scales2 if metric == "rmsse" else scales
     scores = {name: selection_score(err_of(fc), act0, score_scales, metric) for name, fc in means.items()}
     ranking = sorted(scores, key=lambda k: (scores[k], candidates.index(k)))
+    ranking = [name for name in ranking if name not in unchosen] or ranking
     options: dict[str, tuple[str, tuple[str, ...]]] = {name: ("single", (name,)) for name in ranking}
     pool_label = None
     if _param(config, "ensemble", True):
@@ -541,7 +603,7 @@ def _fit_series(
     fitted: dict[str, Any] = {}
     preds = []
     for name in members:
-        model = make_candidate(name, config).fit(y[start:], ds[start:], _rows(X, start, n))
+        model = make_candidate(name, config, seasonal).fit(y[start:], ds[start:], _rows(X, start, n))
         pred = model.predict(h, levels, X=X_future)
         if model.fallback_reason_:
             errors[f"{name} (refit)"] = model.fallback_reason_
@@ -549,16 +611,14 @@ def _fit_series(
         preds.append(pred)
     backtest_err = np.where(valid, act0 - means[chosen], np.nan)
     single_native = combine == "single" and bool(fitted[members[0]].native_intervals)
-    if single_native:
+    if single_native and not _param(config, "conformal_always", False):
         pred = preds[0]
         method = "native"
     else:
         mean = getattr(np, combine if combine != "single" else "mean")(
             [p["mean"].to_numpy(np.float64) for p in preds], axis=0
         )
-        pred = conformal_bands(
-            mean, pooled_errors(backtest_err), levels, lower_bound=0.0 if nonnegative else None
-        )
+        pred = calibrated_bands(mean, backtest_err, levels, nonnegative, config)
         method = f"conformal ({w} backtest windows)"
     pred = finite_frame(pred, levels, nonnegative)
     return SeriesResult(
@@ -581,4 +641,5 @@ def _fit_series(
         backtest=chosen_cv,
         seconds=time.perf_counter() - started,
         demand=demand.kind,
+        seasonal=seasonal,
     )

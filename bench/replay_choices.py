@@ -1,0 +1,214 @@
+"""Choose selection and interval settings by replaying cached candidate backtests (issue 9).
+
+For every series and origin of a panel (the protocol of ``accuracy.py``: 4
+origins x h = 28, the series' own end), ``--build`` runs once what
+:func:`project.utils.selection.fit_series` runs before it chooses: the
+demand and season checks, the backtest of every candidate on the inner
+windows, and the refit of every candidate on the whole training window, and
+pickles it.  ``--replay`` then scores, without fitting anything, variants of
+the pool rule (``pool_trim``, ``ensemble_margin``) by the MASE of the outer
+test window, and variants of the conformal bands (pooling radius,
+non-decreasing widths, scale) by their coverage per horizon bucket.
+
+Used to choose on validation half ``a`` (and to check the sample's <= 0.82
+constraint) the defaults reported on half ``b`` (``bench/README.md``)::
+
+    .venv/bin/python bench/replay_choices.py --build a --out /tmp/cands_a.pkl
+    .venv/bin/python bench/replay_choices.py --replay /tmp/cands_a.pkl
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import accuracy as A  # noqa: E402
+
+H, M = 28, 7
+BUCKETS = [("D+1", 1, 1), ("D+7", 7, 7), ("D+28", 28, 28), ("1-7", 1, 7), ("8-14", 8, 14), ("15-28", 15, 28)]
+
+
+def build_one(s, origin: int) -> dict | None:
+    """Candidate backtests and refits of one series at one outer origin."""
+    from threadpoolctl import threadpool_limits
+
+    from project.forecasting.decomposition import season_detected
+    from project.forecasting.demand import classify_demand
+    from project.training import TrainConfig
+    from project.utils import selection as S
+    from project.utils.datos import prepare
+
+    A._quiet()
+    cfg = TrainConfig(horizon=H, freq="D").for_freq("D")
+    n = len(s.y)
+    cut = n - H - origin * H
+    start = max(0, cut - A.MAX_TRAIN)
+    train, test, dsw = s.y[start:cut], s.y[cut : cut + H], s.ds[start:cut]
+    raw = s.raw[(s.raw["ds"] >= dsw[0]) & (s.raw["ds"] <= dsw[-1])]
+    prep = prepare(raw, "ds", "y", missing=cfg.missing, horizon=H, end=dsw[-1], freq="D")
+    y = prep.data["y"].to_numpy(float)
+    ds = pd.DatetimeIndex(prep.data["ds"])
+    short = (dsw[-1] - ds[-1]).days
+    h = H + short
+    demand = classify_demand(y, M, window=cfg.max_train_days)
+    cands, metric, seasonal = cfg.candidates, "mase", True
+    if demand.sparse:
+        cands, metric = cfg.sparse_candidates, "rmsse"
+    else:
+        seasonal = season_detected(y[-cfg.max_train_days :], M)
+        if not seasonal:
+            cands = tuple(c for c in cands if c != "snaive")
+    if y.size < h + S.min_train_length(cfg) or np.nanstd(y) == 0:
+        return None
+    ends = [e for e in [y.size - h - k * 7 for k in range(3)][::-1] if e >= S.min_train_length(cfg)]
+    cfg_h = dataclasses.replace(cfg, horizon=h)
+    bt, final = {}, {}
+    with threadpool_limits(1):
+        for c in cands:
+            fc = np.empty((len(ends), h))
+            for i, e in enumerate(ends):
+                model = S.make_candidate(c, cfg_h, seasonal)
+                model.fit(y[max(0, e - A.MAX_TRAIN) : e], ds[max(0, e - A.MAX_TRAIN) : e])
+                fc[i] = model.predict(h, level=())["mean"].to_numpy(float)
+            bt[c] = fc
+            model = S.make_candidate(c, cfg_h, seasonal)
+            model.fit(y[-A.MAX_TRAIN :], ds[-A.MAX_TRAIN :])
+            final[c] = model.predict(h, level=())["mean"].to_numpy(float)[short : short + H]
+    scale = float(np.mean(np.abs(train[M:] - train[:-M]))) if len(train) > M else np.nan
+    return {
+        "uid": s.uid,
+        "origin": origin,
+        "cands": cands,
+        "metric": metric,
+        "actual": np.stack([y[e : e + h] for e in ends]),
+        "scales": np.array([S.window_scale(y[max(0, e - A.MAX_TRAIN) : e], M) for e in ends]),
+        "scales2": np.array([S.squared_scale(y[max(0, e - A.MAX_TRAIN) : e]) for e in ends]),
+        "bt": bt,
+        "final": final,
+        "test": test,
+        "tscale": scale if scale > 0 else float(np.mean(np.abs(np.diff(train)))) or 1.0,
+    }
+
+
+def choose(r: dict, trim: float | None, margin: float = 0.1) -> tuple[str, ...]:
+    """The members the pool rule of ``fit_series`` picks from the stored backtests."""
+    from project.utils.selection import selection_score
+
+    cands = list(r["cands"])
+    valid = np.isfinite(r["actual"])
+    act0 = np.where(valid, r["actual"], 0.0)
+    scales = r["scales2"] if r["metric"] == "rmsse" else r["scales"]
+
+    def score(fc):
+        return selection_score(np.where(valid, act0 - fc, 0.0), act0, scales, r["metric"])
+
+    scores = {(c,): score(r["bt"][c]) for c in cands}
+    ranking = sorted(cands, key=lambda c: (scores[(c,)], cands.index(c)))
+    best = scores[(ranking[0],)]
+    pool = tuple(c for c in cands if trim is None or scores[(c,)] <= trim * best + 1e-12)
+    groups = [tuple(sorted(ranking[:k], key=cands.index)) for k in (2, 3)]
+    groups += [pool] if len(pool) >= 2 else []
+    for g in dict.fromkeys(groups):
+        if len(g) >= 2:
+            scores[g] = score(np.mean([r["bt"][c] for c in g], axis=0))
+    chosen = min(scores, key=lambda k: (scores[k], len(k) > 1))
+    if len(pool) >= 2 and chosen != pool and scores[chosen] > (1 - margin) * scores[pool]:
+        chosen = pool
+    return chosen
+
+
+def replay(rows: list[dict]) -> None:
+    from project.forecasting.intervals import conformal_bands
+    from project.utils.selection import pooled_errors
+
+    def mase(trim, margin=0.1):
+        per = pd.DataFrame(
+            {
+                "uid": r["uid"],
+                "mase": float(
+                    np.mean(np.abs(r["test"] - np.mean([r["final"][c] for c in choose(r, trim, margin)], 0)))
+                    / r["tscale"]
+                ),
+            }
+            for r in rows
+        )
+        return per.groupby("uid")["mase"].mean().mean()
+
+    print("pool rule (mean MASE of the outer test windows):")
+    for trim in (None, 1.1, 1.25, 1.5, 2.0):
+        print(f"  pool_trim={trim}: {mase(trim):.4f}")
+    for margin in (0.0, 0.05, 0.2):
+        print(f"  ensemble_margin={margin}: {mase(None, margin):.4f}")
+    trim = 1.25
+    table = {}
+    for nondecreasing in (False, True):
+        for scale in (0.8, 0.9, 1.0, 1.1):
+            for radius in (3, 7):
+                hits = {80: [], 95: []}
+                for r in rows:
+                    members = choose(r, trim)
+                    fc = np.mean([r["final"][c] for c in members], axis=0)
+                    bt = np.mean([r["bt"][c] for c in members], axis=0)
+                    err = np.where(np.isfinite(r["actual"]), r["actual"] - bt, np.nan)
+                    bands = conformal_bands(
+                        fc, pooled_errors(err, radius), (80, 95), 0.0, nondecreasing, scale
+                    )
+                    for lv in hits:
+                        lo, hi = bands[f"lo-{lv}"].to_numpy(), bands[f"hi-{lv}"].to_numpy()
+                        hits[lv].append((r["test"] >= lo - 1e-9) & (r["test"] <= hi + 1e-9))
+                row = {}
+                for lv in hits:
+                    stack = np.stack(hits[lv])
+                    row.update({f"{lv}:{n}": stack[:, a - 1 : b].mean() for n, a, b in BUCKETS})
+                row["off"] = sum(
+                    abs(row[f"{lv}:{b}"] - lv / 100) for lv in hits for b in ("1-7", "8-14", "15-28")
+                )
+                table[(nondecreasing, scale, radius)] = row
+    frame = pd.DataFrame(table).T.sort_values("off")
+    frame.index.names = ["nondecreasing", "scale", "radius"]
+    print(
+        f"\ncoverage of conformal bands (pool_trim={trim}); 'off' = sum of |coverage - nominal| over buckets:"
+    )
+    print(frame.to_string(float_format=lambda v: f"{v:.3f}"))
+
+
+def main() -> int:
+    from joblib import Parallel, delayed
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", choices=("a", "b", "sample"), help="panel to build the cache of")
+    parser.add_argument("--out", default="/tmp/cands.pkl")
+    parser.add_argument("--replay", metavar="FILE", help="replay a cache")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args()
+    A._quiet()
+    if args.build:
+        if args.build == "sample":
+            series = A.load_panel(A.SAMPLE, "page", "date", "pageviews", None, "D")
+        else:
+            panel = ROOT_DATA / "validation_daily.csv"
+            series = A.half(A.load_panel(panel, "series", "ds", "y", "domain", "D"), args.build)
+        tasks = [(s, o) for s in series for o in range(A.ORIGINS) if len(s.y) - H - o * H >= 16]
+        rows = Parallel(n_jobs=args.n_jobs)(delayed(build_one)(s, o) for s, o in tasks)
+        with open(args.out, "wb") as fh:
+            pickle.dump([r for r in rows if r], fh)
+        print(f"{len(tasks)} series x origins cached in {args.out}")
+    if args.replay:
+        with open(args.replay, "rb") as fh:
+            replay(pickle.load(fh))
+    return 0
+
+
+ROOT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+if __name__ == "__main__":
+    sys.exit(main())
