@@ -20,7 +20,13 @@ common=(--addons-path="$odoo_root/addons,$work/addons" --db_host=127.0.0.1 --db_
         -d ai_train_model_i18n --data-dir="$work/filestore" --without-demo=all --stop-after-init --log-level=warn)
 (cd "$odoo_root" && "$python" odoo-bin "${common[@]}" -i ai_train_model) || exit 1
 (cd "$odoo_root" && "$python" odoo-bin "${common[@]}" --i18n-export="$work/ai_train_model.pot" \
-    --modules=ai_train_model) || exit 1
+    --modules=ai_train_model) 2>&1 | tee "$work/export.log"
+[ "${PIPESTATUS[0]}" = 0 ] || exit 1
+# A file the extractor cannot read loses all its terms without failing the export: fail here.
+if grep -q "Failed to extract terms" "$work/export.log"; then
+    echo "the translation extractor skipped a file (see above): its strings are not in the template" >&2
+    exit 1
+fi
 cp "$work/ai_train_model.pot" "$repo/i18n/ai_train_model.pot"
 msgmerge --quiet --no-fuzzy-matching --update --backup=none "$repo/i18n/es.po" "$repo/i18n/ai_train_model.pot" || exit 1
 msgfmt --check --output-file=/dev/null "$repo/i18n/es.po" || exit 1

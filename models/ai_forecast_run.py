@@ -162,13 +162,15 @@ class AiForecastRun(models.Model):
         day = now.date() if now.hour < target.schedule_hour else now.date() + timedelta(days=1)
         start, end = self._night_window(target, day)
         self._engine().write({"state": "queued", "date_not_before": start, "date_deadline": end, "progress": 0.0})
+        # Built before the _() call: the translation extractor reads its arguments as literals.
+        local_start = f"{day.isoformat()} {target.schedule_hour:02d}:00"
         self._job_log(
             _(
                 "Not started before %(hour)02d:00 (%(tz)s): retraining and predicting now would not finish before "
                 "the working day. The run waits for the next night, from %(start)s local time.",
                 hour=NIGHT_END_HOUR,
                 tz=now.tzinfo.zone,
-                start=f"{day.isoformat()} {target.schedule_hour:02d}:00",
+                start=local_start,
             )
         )
         self._job_trigger_cron(at=start)
