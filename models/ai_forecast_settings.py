@@ -25,6 +25,7 @@ PARAMETERS = {
     "default_horizon": ("default_horizon", int, 28),
     "default_candidates": ("default_candidates", str, "naive,snaive,ets,theta,gbm"),
     "default_cv_windows": ("default_cv_windows", int, 3),
+    "interval_levels": ("interval_levels", str, "80,95"),
     "prediction_retention_days": ("prediction_retention_days", int, 90),
     "run_retention_days": ("run_retention_days", int, 90),
     "drift_psi_max": ("drift_psi_max", float, 0.25),
@@ -101,6 +102,12 @@ class AiForecastSettings(models.TransientModel):
     )
     default_cv_windows = fields.Integer(
         string="Default Backtest Windows", help="Rolling-origin backtest windows of a new training job (1 to 20)."
+    )
+    interval_levels = fields.Char(
+        string="Interval Levels (%)",
+        help="Prediction interval levels a training job computes, comma separated (e.g. 50,80,95,99). 80 and 95 "
+        "are always among them: stored predictions, alerts and the chart use those two bands; the others go "
+        "into the model's forecast.csv.",
     )
     # Monitoring
     prediction_retention_days = fields.Integer(
@@ -225,6 +232,34 @@ class AiForecastSettings(models.TransientModel):
         return values
 
     @api.model
+    def _parse_levels(self, text):
+        """The interval levels in ``text`` ("80,95,99"), sorted, 80 and 95
+        required (the bands predictions store); refused with a message that
+        says what is expected."""
+        try:
+            levels = sorted({int(part) for part in (text or "").split(",") if part.strip()})
+        except ValueError:
+            levels = []
+        if not levels or any(not 0 < level < 100 for level in levels) or not {80, 95} <= set(levels):
+            raise ValidationError(
+                _(
+                    "Interval Levels: whole percentages between 1 and 99, comma separated, including 80 and 95 "
+                    "(got %s).",
+                    text,
+                )
+            )
+        return tuple(levels)
+
+    @api.model
+    def _get_levels(self):
+        """The configured interval levels for the engine; the default when the
+        stored value is unusable."""
+        try:
+            return self._parse_levels(self._get_value("interval_levels"))
+        except ValidationError:
+            return (80, 95)
+
+    @api.model
     def _ai_crons(self):
         """The scheduled actions this addon defines (sudo: managers need not
         be administrators; they only ever reach these ones)."""
@@ -278,6 +313,8 @@ class AiForecastSettings(models.TransientModel):
                         known=", ".join(sorted(known)),
                     )
                 )
+        if values.get("interval_levels") is not None:
+            self._parse_levels(values["interval_levels"])
         if values.get("ga4_retry_initial") and values.get("ga4_retry_maximum"):
             if values["ga4_retry_maximum"] < values["ga4_retry_initial"]:
                 raise ValidationError(_("GA4: the longest retry delay cannot be shorter than the first one."))

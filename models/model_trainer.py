@@ -584,6 +584,7 @@ class AiTrainingJob(models.Model):
             country=self.country_id.code or None,
             n_jobs=settings._get_value("n_jobs"),
             dask_address=settings._get_value("dask_address") or None,
+            levels=settings._get_levels(),
             **self._train_config_options(),
         )
         output = workdir / "model.zip"

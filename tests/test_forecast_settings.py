@@ -110,12 +110,29 @@ class TestForecastSettings(HttpCase):
             "s3_bucket": ("My_Bucket", "S3 Bucket"),
             "drift_ks_pvalue_min": (2.0, "between 0 and 1"),
             "anomaly_score_max": (0.0, "above 0"),
+            "interval_levels": ("80", "including 80 and 95"),
         }
         for name, (value, expected) in cases.items():
             with self.subTest(name), self.assertRaises(ValidationError) as caught:
                 self._settings(self.users.manager, **{name: value}).execute()
             self.assertIn(expected, str(caught.exception))
         self.assertFalse(self.params.get_param("ai_train_model.n_jobs"), "nothing stored")
+
+    def test_interval_levels_reach_the_model(self):
+        for text in ("80,95,120", "eighty,95", ""):
+            with self.subTest(text), self.assertRaises(ValidationError):
+                self._settings(self.users.manager, interval_levels=text).execute()
+        self._settings(self.users.manager, interval_levels="95, 50,80").execute()
+        self.assertEqual(self.env["ai.forecast.settings"]._get_levels(), (50, 80, 95))
+        job = self.env["ai.training.job"].create(
+            {"dataset_id": make_dataset(self.env).id, "horizon": 7, "cv_windows": 2, "candidates": "naive,snaive"}
+        )
+        job.action_queue()
+        job._job_cron_run()
+        self.assertEqual(job.state, "done", job.error_message or job.log)
+        header = job.model_version_id.verify_artifact()["forecast.csv"].decode().splitlines()[0].split(",")
+        for column in ("yhat_lower", "yhat_upper", "yhat_lower_50", "yhat_upper_50", "yhat_lower_95", "yhat_upper_95"):
+            self.assertIn(column, header)
 
     def test_admin_settings_page_validates_the_same_way(self):
         with self.assertRaises(ValidationError):
