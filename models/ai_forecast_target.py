@@ -112,6 +112,9 @@ class AiForecastTarget(models.Model):
         domain="[('target_id', '=', id)]",
         help="The version whose forecasts are served.",
     )
+    can_roll_back = fields.Boolean(
+        compute="_compute_can_roll_back", help="An earlier champion is still there to give the alias back to."
+    )
     challenger_id = fields.Many2one(
         comodel_name="ai.model.version",
         readonly=True,
@@ -301,6 +304,11 @@ class AiForecastTarget(models.Model):
             )
         )
         return analyst or responsible or self.create_uid
+
+    @api.depends("champion_id")
+    def _compute_can_roll_back(self):
+        for target in self:
+            target.can_roll_back = bool(target.id and target.champion_id and target._previous_champion())
 
     def _previous_champion(self):
         """The version that was champion before the current one (the newest

@@ -105,6 +105,7 @@ class AiModelVersion(models.Model):
         store=True,
         help="Champion: its forecasts are served. Challenger: it predicts in shadow mode beside the champion.",
     )
+    target_can_roll_back = fields.Boolean(related="target_id.can_roll_back")
     date_live = fields.Datetime(
         string="Live Since", readonly=True, copy=False, help="When the version first predicted as champion or challenger."
     )
