@@ -45,7 +45,8 @@ class AiForecastChart(models.AbstractModel):
         dict of plain JSON values: ``series`` (every key, for the picker),
         ``series_key``, ``history``, ``forecast``, ``actuals``, ``anomalies``
         (lists of points), ``metrics`` (backtest error by horizon bucket and
-        candidate, for this series and averaged over all) and ``messages``
+        candidate, for this series and averaged over all; by day ``1..h``
+        too when the artifact keeps it) and ``messages``
         (what could not be shown, in the user's language).
         """
         record = self._chart_record(res_model, res_id)
@@ -86,7 +87,12 @@ class AiForecastChart(models.AbstractModel):
             raise UserError(_("The series %s is not part of this forecast.", series_key))
         history = self._history_points(data, series_key, limit_history)
         chosen = self._chosen_models(version)
-        forecast, actuals, anomalies = self._forecast(version, predictions_domain, series_key, messages)
+        artifact = {}  # verified members, read once for the forecast and the error by day
+        forecast, actuals, anomalies = self._forecast(
+            version, predictions_domain, series_key, messages, artifact
+        )
+        metrics = self._metrics(version, series_key, chosen)
+        self._add_error_by_day(metrics, version, series_key, allowed, artifact)
         return {
             "res_model": record._name,
             "res_id": record.id,
@@ -100,7 +106,7 @@ class AiForecastChart(models.AbstractModel):
             "forecast": forecast,
             "actuals": actuals,
             "anomalies": anomalies,
-            "metrics": self._metrics(version, series_key, chosen),
+            "metrics": metrics,
             "messages": messages,
         }
 
@@ -256,7 +262,7 @@ class AiForecastChart(models.AbstractModel):
     # ------------------------------------------------------------------ forecast
 
     @api.model
-    def _forecast(self, version, predictions_domain, series_key, messages):
+    def _forecast(self, version, predictions_domain, series_key, messages, artifact=None):
         """``(forecast, actuals, anomalies)`` points: stored predictions when
         the model exists and holds rows for the series, else the artifact's
         ``forecast.csv``."""
@@ -266,7 +272,7 @@ class AiForecastChart(models.AbstractModel):
                 return points
         if not version or not series_key:
             return [], [], []
-        return self._forecast_from_artifact(version, series_key, messages), [], []
+        return self._forecast_from_artifact(version, series_key, messages, artifact), [], []
 
     @api.model
     def _forecast_from_predictions(self, domain, series_key):
@@ -336,14 +342,27 @@ class AiForecastChart(models.AbstractModel):
         return bool(row.get("actual") or row.get("error") or row.get("is_anomaly"))
 
     @api.model
-    def _forecast_from_artifact(self, version, series_key, messages):
+    def _artifact_members(self, version, artifact, messages=None):
+        """The verified members of ``version``'s artifact, memoised in the
+        ``artifact`` dict of one chart call (``{}`` when it cannot be read)."""
+        if artifact is None:
+            artifact = {}
+        if "members" not in artifact:
+            try:
+                artifact["members"] = version.verify_artifact()
+                artifact["error"] = None
+            except UserError as exc:
+                artifact["members"] = {}
+                artifact["error"] = str(exc.args[0]) if exc.args else str(exc)
+        if artifact["error"] and messages is not None:
+            messages.append(artifact["error"])
+        return artifact["members"]
+
+    @api.model
+    def _forecast_from_artifact(self, version, series_key, messages, artifact=None):
         import pandas as pd
 
-        try:
-            members = version.verify_artifact()
-        except UserError as exc:
-            messages.append(str(exc.args[0]) if exc.args else str(exc))
-            return []
+        members = self._artifact_members(version, artifact, messages)
         raw = members.get("forecast.csv")
         if not raw:
             return []
@@ -421,3 +440,57 @@ class AiForecastChart(models.AbstractModel):
             "buckets": sorted(buckets, key=self._bucket_key),
             "models": models_,
         }
+
+    @api.model
+    def _add_error_by_day(self, metrics, version, series_key, allowed, artifact):
+        """Add the backtest MASE per horizon day (``days``, and per model
+        ``series_days`` / ``overall_days``) from the artifact's
+        ``horizon_errors.csv``; ``days`` stays empty without it (older
+        artifacts), and the chart draws the buckets instead.
+
+        The mean of all series covers only the series the caller may see.
+        """
+        import pandas as pd
+
+        metrics.update(days=[], days_metric="")
+        if not version:
+            return metrics
+        raw = self._artifact_members(version, artifact).get("horizon_errors.csv")
+        if not raw:
+            return metrics
+        try:
+            frame = pd.read_csv(io.BytesIO(raw), dtype={"unique_id": str, "model": str})
+            frame = frame[["unique_id", "model", "horizon", "mase"]]
+            frame["horizon"] = pd.to_numeric(frame["horizon"], errors="coerce")
+            frame["mase"] = pd.to_numeric(frame["mase"], errors="coerce")
+        except (ValueError, KeyError, pd.errors.ParserError):
+            _logger.warning("model version %s: unreadable horizon_errors.csv", version.id)
+            return metrics
+        frame = frame[frame["horizon"].notna() & (frame["horizon"] >= 1)]
+        if allowed is not None:
+            frame = frame[frame["unique_id"].isin(allowed)]
+        if not len(frame):
+            return metrics
+        days = list(range(1, int(frame["horizon"].max()) + 1))
+
+        def by_day(part):
+            means = part.groupby(["model", "horizon"])["mase"].mean()
+            return {
+                model: [None if pd.isna(v) else float(v) for v in means[model].reindex(days).tolist()]
+                for model in means.index.get_level_values(0).unique()
+            }
+
+        overall = by_day(frame)
+        here = by_day(frame[frame["unique_id"] == series_key]) if series_key else {}
+        known = {m["model"] for m in metrics["models"]}
+        for name in sorted((set(overall) | set(here)) - known):
+            metrics["models"].append(
+                {"model": name, "ensemble": "(" in name, "chosen": False, "chosen_count": 0,
+                 "series": {}, "overall": {}}
+            )  # fmt: skip
+        for model in metrics["models"]:
+            model["series_days"] = here.get(model["model"], [])
+            model["overall_days"] = overall.get(model["model"], [])
+        labels = dict(self.env["ai.training.job"]._METRICS)
+        metrics.update(days=days, days_metric=labels.get("mase", "MASE"))
+        return metrics

@@ -1,6 +1,7 @@
 """Signed model artifacts: build, verify, load, describe.
 
-A trained model travels as one zip with fixed members (``MEMBERS``) and a
+A trained model travels as one zip with fixed members (``MEMBERS``, plus the
+``OPTIONAL_MEMBERS`` a training writes when it has them) and a
 ``SIGNATURE`` member: JSON ``{"algorithm": "HMAC-SHA256", "members": {name:
 sha256}, "hmac": hex}`` where the HMAC (keyed with the deployment's signing
 key) covers the canonical JSON of ``members``. ``model.joblib`` is a pickle,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "FORMAT_VERSION",
     "MEMBERS",
+    "OPTIONAL_MEMBERS",
     "SIGNATURE_MEMBER",
     "SIGNING_KEY_ENV",
     "LoadedArtifact",
@@ -75,6 +77,8 @@ SIGNING_KEY_ENV = "AI_TRAIN_MODEL_SIGNING_KEY"
 ALGORITHM = "HMAC-SHA256"
 MEMBERS = ("model.joblib", "metadata.json", "forecast.csv", "metrics.csv", "MODEL_CARD.md", "report.png")
 REQUIRED_MEMBERS = ("model.joblib", "metadata.json")
+#: Written when there is something to write; artifacts without them still load.
+OPTIONAL_MEMBERS = ("horizon_errors.csv",)
 
 # Limits that keep a hostile zip from exhausting memory or disk while verifying.
 MAX_MEMBERS = 32
@@ -115,6 +119,7 @@ class LoadedArtifact:
     metrics: pd.DataFrame
     model_card: str
     report_png: bytes
+    horizon_errors: Any = None  # pd.DataFrame; empty when the zip has no horizon_errors.csv
 
 
 # --------------------------------------------------------------------------- keys and digests
@@ -253,11 +258,14 @@ def build_artifact(
     signing_key: str | bytes,
     report_png: bytes = b"",
     model_card: str | None = None,
+    horizon_errors: pd.DataFrame | None = None,
 ) -> Path:
     """Write a signed artifact zip atomically and return its path.
 
     ``metadata`` gets ``format_version`` when it lacks one; the model card is
-    rendered from metadata and metrics unless given. Nothing exists at
+    rendered from metadata and metrics unless given; ``horizon_errors``
+    (backtest MASE per horizon step) becomes ``horizon_errors.csv`` when it
+    has rows. Nothing exists at
     ``output`` until the complete, signed zip is moved there.
     """
     import joblib
@@ -282,6 +290,8 @@ def build_artifact(
         "MODEL_CARD.md": model_card.encode("utf-8"),
         "report.png": bytes(report_png),
     }
+    if horizon_errors is not None and len(horizon_errors):
+        payload["horizon_errors.csv"] = horizon_errors.to_csv(index=False).encode("utf-8")
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in payload.items()}
     signature = {"algorithm": ALGORITHM, "members": digests, "hmac": _sign(digests, key)}
     payload[SIGNATURE_MEMBER] = json.dumps(signature, indent=2, sort_keys=True).encode("utf-8")
@@ -528,6 +538,7 @@ def load_artifact(source: str | Path | bytes, key: str | bytes) -> LoadedArtifac
         metrics=table("metrics.csv"),
         model_card=contents.get("MODEL_CARD.md", b"").decode("utf-8", errors="replace"),
         report_png=contents.get("report.png", b""),
+        horizon_errors=table("horizon_errors.csv"),
     )
 
 

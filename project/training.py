@@ -237,6 +237,7 @@ class TrainSummary:
     series: Any  # pd.DataFrame: unique_id, model, fallback, length, first_date, last_date
     output: Path | None = None
     result: TrainResult | None = None
+    horizon_errors: Any = None  # pd.DataFrame: unique_id, model, horizon, mase
 
 
 # --------------------------------------------------------------------------- training
@@ -434,6 +435,21 @@ def metrics_frame(result: TrainResult) -> Any:
     return out
 
 
+def horizon_errors_frame(result: TrainResult) -> Any:
+    """Backtest MASE per horizon step of every candidate and ensemble, all series.
+
+    Series without a backtest (too short, constant) and results stored by a
+    version that did not keep it have no rows.
+    """
+    import pandas as pd
+
+    frames = [r.horizon_errors for r in result.results if getattr(r, "horizon_errors", None) is not None]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=["unique_id", "model", "horizon", "mase"])
+    return pd.concat(frames, ignore_index=True)
+
+
 def series_frame(result: TrainResult, stale: Sequence[str] = ()) -> Any:
     """One row per series: chosen model, fallback, span, interval method, demand class, stale flag."""
     import pandas as pd
@@ -579,7 +595,14 @@ def summarise(
         warnings=list(warnings),
         **dict(extra or {}),
     )
-    return TrainSummary(metadata=metadata, metrics=metrics, forecast=forecast, series=series, result=result)
+    return TrainSummary(
+        metadata=metadata,
+        metrics=metrics,
+        forecast=forecast,
+        series=series,
+        result=result,
+        horizon_errors=horizon_errors_frame(result),
+    )
 
 
 def write_artifact(
@@ -607,6 +630,7 @@ def write_artifact(
         signing_key=signing_key,
         report_png=png,
         model_card=card,
+        horizon_errors=summary.horizon_errors,
     )
     summary.output = Path(path)
     return summary.output

@@ -12,10 +12,25 @@ from .common import make_dataset, make_users, sample_frame
 BUCKETS = ("D+1", "D+7", "D+28", "1-28")
 
 
-def chart_version(env, dataset, horizon=3):
+def horizon_errors(pages, horizon):
+    """Backtest MASE per horizon day: ``value * (series + 1) + day / 10``."""
+    import pandas as pd
+
+    values = {"naive": 1.2, "snaive": 0.9, "mean(naive+snaive)": 1.0}
+    return pd.DataFrame(
+        [
+            {"unique_id": page, "model": model, "horizon": h, "mase": value * (i + 1) + h / 10}
+            for i, page in enumerate(pages)
+            for model, value in values.items()
+            for h in range(1, horizon + 1)
+        ]
+    )
+
+
+def chart_version(env, dataset, horizon=3, per_day=True):
     """A model version over ``dataset``'s real series, with a forecast.csv
-    holding 80 % and 95 % bands and metric lines for two candidates and an
-    ensemble, without training."""
+    holding 80 % and 95 % bands, metric lines for two candidates and an
+    ensemble and (``per_day``) their error by horizon day, without training."""
     import pandas as pd
 
     job = env["ai.training.job"].create(
@@ -69,6 +84,7 @@ def chart_version(env, dataset, horizon=3):
             forecast=forecast,
             metrics=metrics,
             signing_key=key,
+            horizon_errors=horizon_errors(pages, horizon) if per_day else None,
         )
         artifact = open(path, "rb").read()
     summary = SimpleNamespace(
@@ -144,6 +160,52 @@ class TestForecastChart(TransactionCase):
         self.assertAlmostEqual(by_model["naive"]["series"]["1-28"], 1.2)
         # Mean over both series: (1.2 + 2.4) / 2 + offset.
         self.assertAlmostEqual(by_model["naive"]["overall"]["D+7"], 1.8 + 3)
+
+    def test_error_by_horizon_day_per_candidate(self):
+        data = self._chart(self.users.analyst, series_key=self.pages[1])
+        metrics = data["metrics"]
+        self.assertEqual(metrics["days"], [1, 2, 3])
+        self.assertEqual(metrics["days_metric"], "MASE")
+        self.assertEqual(metrics["buckets"], list(BUCKETS), "the buckets stay for the table")
+        by_model = {m["model"]: m for m in metrics["models"]}
+        self.assertEqual(set(by_model), {"naive", "snaive", "mean(naive+snaive)"})
+        self.assertTrue(by_model["snaive"]["chosen"])
+        for model in by_model.values():
+            self.assertEqual(len(model["series_days"]), 3)
+            self.assertEqual(len(model["overall_days"]), 3)
+        # Series 1: value * 2 + day / 10; mean of both series: value * 1.5 + day / 10.
+        for got, want in zip(by_model["naive"]["series_days"], (2.5, 2.6, 2.7)):
+            self.assertAlmostEqual(got, want)
+        for got, want in zip(by_model["snaive"]["overall_days"], (1.45, 1.55, 1.65)):
+            self.assertAlmostEqual(got, want)
+
+    def test_error_by_day_mean_covers_only_the_assigned_series(self):
+        target = self.env["ai.forecast.target"].create(
+            {
+                "name": "Chart target",
+                "dataset_id": self.dataset.id,
+                "target_col": "pageviews",
+                "series_cols": "page",
+            }
+        )
+        self.version.target_id = target
+        self.env["ai.series.assignment"].create(
+            {"target_id": target.id, "series_keys": self.pages[0], "user_ids": [(6, 0, self.users.user.ids)]}
+        )
+        data = self._chart(self.users.user)
+        self.assertEqual(data["series"], [self.pages[0]])
+        naive = {m["model"]: m for m in data["metrics"]["models"]}["naive"]
+        self.assertEqual(naive["overall_days"], naive["series_days"], "the other series stay out of the mean")
+        self.assertAlmostEqual(naive["overall_days"][0], 1.3)
+
+    def test_artifact_without_error_by_day_falls_back_to_buckets(self):
+        version, pages = chart_version(self.env, self.dataset, per_day=False)
+        chart = self.env["ai.forecast.chart"].with_user(self.users.analyst)
+        metrics = chart.get_chart_data("ai.model.version", version.id, series_key=pages[0])["metrics"]
+        self.assertEqual(metrics["days"], [])
+        self.assertEqual(metrics["buckets"], list(BUCKETS))
+        self.assertTrue(all("series_days" not in m for m in metrics["models"]))
+        self.assertAlmostEqual({m["model"]: m for m in metrics["models"]}["naive"]["series"]["D+1"], 3.2)
 
     def test_unknown_series_is_refused(self):
         with self.assertRaises(UserError):

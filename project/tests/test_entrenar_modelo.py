@@ -252,3 +252,44 @@ def test_cli_without_signing_key_refuses(tmp_path, monkeypatch, capsys):
     assert "signing key" in capsys.readouterr().err
     assert not (tmp_path / "m.zip").exists()
 
+
+
+def test_artifact_keeps_the_backtest_error_of_every_horizon_day(tmp_path):
+    out = tmp_path / "model.zip"
+    summary = train_to_artifact(
+        _frame(),
+        out,
+        date_col="day",
+        target_col="sales",
+        series_cols=["store"],
+        config=_config(),
+        signing_key=KEY,
+    )
+    assert "horizon_errors.csv" in verify_artifact(out, KEY)  # signed like the other members
+    per_day = load_artifact(out, KEY).horizon_errors
+    assert list(per_day.columns) == ["unique_id", "model", "horizon", "mase"]
+    per_day["unique_id"] = per_day["unique_id"].astype(str)
+    counts = per_day.groupby(["unique_id", "model"]).size()
+    assert (counts == 14).all() and set(counts.index.get_level_values(0)) == {"A", "B", "C"}
+    assert np.isfinite(per_day["mase"]).all() and (per_day["mase"] >= 0).all()
+    metrics = summary.metrics[summary.metrics["metric"] == "mase"].copy()
+    # every candidate and ensemble of the metrics has its lines, the chosen one included
+    assert set(map(tuple, metrics[["unique_id", "model"]].drop_duplicates().to_numpy())) == set(counts.index)
+    for bucket, day in (("D+1", 1), ("D+7", 7)):
+        stored = metrics[metrics["bucket"] == bucket].set_index(["unique_id", "model"])["value"]
+        daily = per_day[per_day["horizon"] == day].set_index(["unique_id", "model"])["mase"]
+        pd.testing.assert_series_equal(daily.sort_index(), stored.sort_index(), check_names=False)
+    whole = metrics[metrics["bucket"] == "1-14"].set_index(["unique_id", "model"])["value"]
+    mean_1_14 = per_day.groupby(["unique_id", "model"])["mase"].mean()
+    np.testing.assert_allclose(mean_1_14.sort_index(), whole.sort_index(), rtol=1e-9)
+
+
+def test_artifact_without_backtest_has_no_horizon_errors_member(tmp_path):
+    out = tmp_path / "model.zip"
+    short = _frame(n=20)  # too short for a backtest: no per-day error to keep
+    train_to_artifact(
+        short, out, date_col="day", target_col="sales", series_cols=["store"],
+        config=_config(), signing_key=KEY,
+    )  # fmt: skip
+    assert "horizon_errors.csv" not in verify_artifact(out, KEY)
+    assert load_artifact(out, KEY).horizon_errors.empty

@@ -73,6 +73,9 @@ def test_update_keeps_selection_and_names_parent(trained, tmp_path):
     assert len(after.forecast) == 2 * 14
     fc = after.forecast
     assert (fc["yhat_lower"] <= fc["yhat"]).all() and (fc["yhat"] <= fc["yhat_upper"]).all()
+    # a kept selection keeps its backtest error by horizon day (carried over, like its metrics)
+    pd.testing.assert_frame_equal(after.horizon_errors, before.horizon_errors)
+    assert len(after.horizon_errors) > 0
 
 
 def test_degraded_series_is_reselected_and_new_series_trained(trained, tmp_path):
@@ -90,8 +93,11 @@ def test_degraded_series_is_reselected_and_new_series_trained(trained, tmp_path)
     assert actions["B"]["action"] == "no new data: kept"
     assert actions["C"]["action"].startswith("new series")
     assert set(summary.metadata["chosen_models"]) == {"A", "B", "C"}
-    keys = load_artifact(out, KEY).forecast["store"]
-    assert set(keys) == {"A", "B", "C"}
+    after = load_artifact(out, KEY)
+    assert set(after.forecast["store"]) == {"A", "B", "C"}
+    # reselected and new series get fresh errors by horizon day, kept ones keep theirs
+    assert set(after.horizon_errors["unique_id"].astype(str)) == {"A", "B", "C"}
+    assert (after.horizon_errors.groupby(["unique_id", "model"]).size() == 14).all()
 
 
 def test_update_refuses_tampered_parent(trained, tmp_path):

@@ -147,7 +147,9 @@ class SeriesResult:
     every candidate and evaluated ensemble; ``scores`` is the selection metric
     over 1..h per candidate/ensemble; ``fitted`` maps each chosen member to its
     refitted (guarded) model; ``conformal_errors`` keeps the backtest errors of
-    the chosen forecast (windows x h) so an update can recompute bands.
+    the chosen forecast (windows x h) so an update can recompute bands;
+    ``horizon_errors`` has ``unique_id, model, horizon, mase`` (scaled error
+    per horizon step, averaged over cutoffs) for the same candidates.
     """
 
     unique_id: str
@@ -170,6 +172,7 @@ class SeriesResult:
     seconds: float = 0.0
     demand: str = ""
     seasonal: bool = True
+    horizon_errors: pd.DataFrame | None = None
 
 
 def ensemble_name(combine: str, members: Sequence[str]) -> str:
@@ -308,6 +311,16 @@ def _bucket_table(uid: str, name: str, cv: pd.DataFrame) -> pd.DataFrame:
     long.insert(0, "model", name)
     long.insert(0, "unique_id", uid)
     return long
+
+
+def _horizon_table(uid: str, name: str, cv: pd.DataFrame) -> pd.DataFrame:
+    """MASE per horizon step 1..h, long: the chart's error-by-day lines."""
+    from .evaluacion import error_by_horizon
+
+    table = error_by_horizon(cv)[["horizon", "mase"]]
+    table.insert(0, "model", name)
+    table.insert(0, "unique_id", uid)
+    return table
 
 
 def _simple_fit(
@@ -588,11 +601,12 @@ def _fit_series(
     combine, members = options[chosen]
 
     # ---- per-bucket metrics for every candidate and ensemble
-    tables = []
+    tables, by_day = [], []
     chosen_cv = None
     for label, fc in means.items():
         cv = _cv_frame(uid, cut_dates, target_ds, actual, fc, scales, scales2)
         tables.append(_bucket_table(uid, label, cv))
+        by_day.append(_horizon_table(uid, label, cv))
         if label == chosen:
             chosen_cv = cv
     metrics = pd.concat(tables, ignore_index=True)
@@ -642,4 +656,5 @@ def _fit_series(
         seconds=time.perf_counter() - started,
         demand=demand.kind,
         seasonal=seasonal,
+        horizon_errors=pd.concat(by_day, ignore_index=True),
     )

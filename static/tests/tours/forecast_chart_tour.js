@@ -33,6 +33,21 @@ registry.category("web_tour.tours").add("ai_train_model_forecast_chart", {
         {
             content: "The backtest error by horizon is drawn",
             trigger: ".o_ai_forecast_metrics canvas",
+            run() {
+                const canvas = this.$anchor[0];
+                const chart = window.Chart && window.Chart.getChart(canvas);
+                // The artifact keeps the error by day: one line per candidate over D+1..D+h.
+                const labels = chart ? chart.data.labels : [];
+                if (chart && chart.config.type === "line" && labels[0] === "D+1" && chart.data.datasets.length >= 3) {
+                    canvas.classList.add("o_ai_metrics_checked");
+                } else {
+                    console.error(`error-by-day chart incomplete: ${JSON.stringify(labels)}`);
+                }
+            },
+        },
+        {
+            content: "The error by day is a line per candidate",
+            trigger: "canvas.o_ai_metrics_checked",
             run() {},
         },
         {

@@ -354,17 +354,37 @@ export class ForecastChart extends Component {
         const scheme = this.colorScheme;
         const scope = this.state.metricScope === "series" ? "series" : "overall";
         const models = metrics.models.slice(0, 10);
-        const datasets = models.map((m, index) => ({
-            label: m.chosen ? _t("%s (chosen)", m.model) : m.model,
-            data: metrics.buckets.map((b) => (m[scope][b] === undefined ? null : m[scope][b])),
-            backgroundColor: hexToRGBA(getColor(index, scheme), m.chosen ? 1 : 0.6),
-            borderColor: getColor(index, scheme),
-            borderWidth: m.chosen ? 2 : 1,
-        }));
+        // Error by horizon day when the artifact keeps it: one line per candidate.
+        const byDay = Boolean(metrics.days?.length);
+        const labels = byDay ? metrics.days.map((d) => `D+${d}`) : metrics.buckets;
+        const datasets = models.map((m, index) => {
+            const label = m.chosen ? _t("%s (chosen)", m.model) : m.model;
+            const color = getColor(index, scheme);
+            if (byDay) {
+                return {
+                    label,
+                    data: m[`${scope}_days`] || [],
+                    borderColor: m.chosen ? color : hexToRGBA(color, 0.55),
+                    backgroundColor: color,
+                    borderWidth: m.chosen ? 3 : 1.5,
+                    borderDash: m.ensemble && !m.chosen ? [4, 3] : [],
+                    pointRadius: m.chosen ? 2 : 0,
+                    spanGaps: true,
+                    order: m.chosen ? 0 : 1,
+                };
+            }
+            return {
+                label,
+                data: metrics.buckets.map((b) => (m[scope][b] === undefined ? null : m[scope][b])),
+                backgroundColor: hexToRGBA(color, m.chosen ? 1 : 0.6),
+                borderColor: color,
+                borderWidth: m.chosen ? 2 : 1,
+            };
+        });
         const text = this.textColor;
         this.metricsChart = new Chart(this.metricsRef.el, {
-            type: "bar",
-            data: { labels: metrics.buckets, datasets },
+            type: byDay ? "line" : "bar",
+            data: { labels, datasets },
             options: {
                 animation: false,
                 maintainAspectRatio: false,
@@ -378,7 +398,7 @@ export class ForecastChart extends Component {
                         beginAtZero: true,
                         ticks: { color: text, callback: formatTick },
                         grid: { color: this.gridColor },
-                        title: { display: true, text: metrics.metric, color: text },
+                        title: { display: true, text: byDay ? metrics.days_metric : metrics.metric, color: text },
                     },
                 },
                 plugins: { legend: { labels: { color: text } } },
