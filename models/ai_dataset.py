@@ -394,7 +394,7 @@ class AiDataset(models.Model):
             raise UserError(
                 _(
                     "No S3 bucket is configured. An AI Forecasting manager sets the bucket (and, if needed, "
-                    "the endpoint, region and keys) in Settings > AI Forecasting > Dataset Registry (S3)."
+                    "the endpoint, region and keys) in AI Forecasting > Configuration > Settings > Dataset Registry (S3)."
                 )
             )
         action = self.env["ir.actions.act_window"]._for_xml_id("ai_train_model.ai_dataset_register_wizard_action")
