@@ -75,8 +75,12 @@ class TestModelRegistry(TransactionCase):
     def test_reason_wizard_for_promote_challenger_and_rollback(self):
         analyst = self.users.analyst
         self._wizard("promote", self.v1, analyst, {"alias_action": "promote"}).action_confirm()
+        self.v1._engine().write({"metric": "mase", "score": 0.912})
+        self.v2._engine().write({"metric": "mase", "score": 0.834})
         wizard = self._wizard("promote", self.v2, analyst, {"alias_action": "promote"})
         self.assertIn(self.v2.display_name, wizard.summary)
+        # The dialog compares with the champion it replaces.
+        self.assertIn("0.834 against 0.912", wizard.summary)
         wizard.reason = "better wMAPE over 14 days"
         wizard.action_confirm()
         self.assertEqual(self.target.champion_id, self.v2)

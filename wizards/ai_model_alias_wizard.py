@@ -46,13 +46,45 @@ class AiModelAliasWizard(models.TransientModel):
                     "prediction run.",
                     version=wizard.version_id.display_name,
                     target=wizard.target_id.name,
-                )
+                ) + wizard._comparison_with_champion()
             else:
                 wizard.summary = _(
                     "%(version)s becomes the challenger of %(target)s: it predicts in shadow mode.",
                     version=wizard.version_id.display_name,
                     target=wizard.target_id.name,
                 )
+
+    def _comparison_with_champion(self):
+        """One line comparing the version with the champion it replaces:
+        backtest score (same selection metric only) and the champion's live
+        accuracy, so a promotion is decided on figures."""
+        champion, version = self.target_id.champion_id, self.version_id
+        if not champion or champion == version:
+            return ""
+        metric_label = dict(version._fields["metric"]._description_selection(self.env)).get(version.metric, "")
+        if version.metric and version.metric == champion.metric and version.score and champion.score:
+            line = _(
+                "Backtest %(metric)s (lower is better): %(score).3f against %(champion_score).3f for the "
+                "champion %(champion)s.",
+                metric=metric_label,
+                score=version.score,
+                champion_score=champion.score,
+                champion=champion.display_name,
+            )
+        else:
+            line = _(
+                "The backtest scores of %(version)s and of the champion %(champion)s are not comparable "
+                "(different selection metrics): see Compare Versions.",
+                version=version.display_name,
+                champion=champion.display_name,
+            )
+        if champion.live_mase:
+            line += " " + _(
+                "Live accuracy of the champion: MASE %(mase).3f, wMAPE %(wmape).1f%%.",
+                mase=champion.live_mase,
+                wmape=champion.live_wmape,
+            )
+        return "\n" + line
 
     def action_confirm(self):
         self.ensure_one()
