@@ -95,12 +95,13 @@ class AiSeriesAssignment(models.Model):
         return allowed
 
     @api.model
-    def _allowed_domain(self):
-        """Domain on a model with ``target_id`` and ``series_key`` selecting
-        the series assigned to the current user: one ``(target, key in
-        keys)`` pair per assigned target, nothing when none is assigned."""
+    def _allowed_domain(self, target_field="target_id", key_field="series_key"):
+        """Domain on a model with a target and a series key (``target_field``,
+        ``key_field``) selecting the series assigned to the current user: one
+        ``(target, key in keys)`` pair per assigned target, nothing when none
+        is assigned."""
         domains = [
-            [("target_id", "=", target_id), ("series_key", "in", sorted(keys))]
+            [(target_field, "=", target_id), (key_field, "in", sorted(keys))]
             for target_id, keys in self._allowed_keys_by_target().items()
         ]
         return expression.OR(domains) if domains else expression.FALSE_DOMAIN
@@ -204,3 +205,30 @@ class AiForecastAlertSeriesAccess(models.Model):
 def _like_escape(text):
     """``text`` as a literal LIKE pattern."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class AiModelMetricSeriesAccess(models.Model):
+    """Backtest metric lines are per series too: a store-level User reads the
+    lines of their own series, so the metric list, the pivot and the chart's
+    mean over series speak of those only."""
+
+    _inherit = "ai.model.metric"
+
+    series_allowed = fields.Boolean(
+        string="Series Assigned to Me",
+        compute="_compute_series_allowed",
+        search="_search_series_allowed",
+    )
+
+    def _compute_series_allowed(self):
+        allowed = self.env["ai.series.assignment"]._allowed_keys_by_target()
+        for line in self:
+            line.series_allowed = line.unique_id in allowed.get(line.version_id.target_id.id, ())
+
+    def _search_series_allowed(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            raise ValidationError(
+                _("Unsupported search on the assigned series: %(operator)s %(value)s", operator=operator, value=value)
+            )
+        domain = self.env["ai.series.assignment"]._allowed_domain("version_id.target_id", "unique_id")
+        return domain if (operator == "=") == value else ["!", *expression.normalize_domain(domain)]

@@ -101,6 +101,29 @@ class TestSeriesAccess(HttpCase):
         self.assertEqual(self._keys(self.users.user, "ai.prediction.accuracy"), {"page 1"})
         self.assertEqual(self._keys(self.users.analyst, "ai.prediction.accuracy"), ALL_KEYS | {"*"})
 
+    def test_backtest_metrics_follow_the_assignment(self):
+        import pandas as pd
+
+        self.env["ai.model.metric"]._import_frame(
+            self.version,
+            pd.DataFrame(
+                [
+                    {"unique_id": key, "model": "snaive", "bucket": "D+1", "metric": "mase", "value": 1.0, "chosen": True}
+                    for key in sorted(ALL_KEYS)
+                ]
+            ),
+        )
+        domain = [("version_id", "=", self.version.id), ("unique_id", "in", sorted(ALL_KEYS))]
+
+        def series(user):
+            return set(self.env["ai.model.metric"].with_user(user).search(domain).mapped("unique_id"))
+
+        self.assertEqual(series(self.users.user), {"page 1"})
+        self.assertEqual(series(self.users.analyst), ALL_KEYS)
+        # The chart's "mean of all series" is a grouped read: it averages the user's series only.
+        groups = self.env["ai.model.metric"].with_user(self.users.user).read_group(domain, ["value:avg"], ["unique_id"])
+        self.assertEqual([g["unique_id"] for g in groups], ["page 1"])
+
     def test_alerts_of_other_series_stay_hidden(self):
         Alert = self.env["ai.forecast.alert"]
         Alert._raise(self.target, "drift", "pageviews", "Drift on pageviews", version=self.version)
