@@ -162,7 +162,7 @@ class AiModelVersion(models.Model):
     notes = fields.Html()
     stale_series_count = fields.Integer(
         string="Stale Series",
-        compute="_compute_series_flags",
+        compute="_compute_stale_series_count",
         store=True,
         help="Series whose data stopped long before the end of the training data: each is forecast from "
         "its own end (or as the stale policy says), never from years of invented zeros.",
@@ -176,6 +176,13 @@ class AiModelVersion(models.Model):
             "This model version already exists in this company.",
         ),
     ]
+
+    @api.depends("metadata_json")
+    def _compute_stale_series_count(self):
+        for record in self:
+            metadata = json_table.loads(record.sudo().metadata_json, {})
+            stale = metadata.get("stale_series") if isinstance(metadata, dict) else None
+            record.stale_series_count = len(set(stale or []))
 
     @api.depends("metadata_json")
     def _compute_series_flags(self):
@@ -195,7 +202,6 @@ class AiModelVersion(models.Model):
             stale = set(metadata.get("stale_series") or [])
             demand = metadata.get("demand") or {}
             closed = metadata.get("closed_weekdays") or {}
-            record.stale_series_count = len(stale)
             rows = []
             for key in sorted(set(stale) | set(demand) | set(closed)):
                 kind = demand.get(key) or ""
