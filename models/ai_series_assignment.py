@@ -141,17 +141,23 @@ class AiSeriesAccessMixin(models.AbstractModel):
         help="The series is assigned to you (store access of the forecast target).",
     )
 
+    #: Where the record's forecast target and series key are (a path for the
+    #: target: backtest metric lines reach it through their version).
+    _series_target_field = "target_id"
+    _series_key_field = "series_key"
+
     def _compute_series_allowed(self):
         allowed = self.env["ai.series.assignment"]._allowed_keys_by_target()
         for record in self:
-            record.series_allowed = record.series_key in allowed.get(record.target_id.id, ())
+            target = record.mapped(self._series_target_field)
+            record.series_allowed = record[self._series_key_field] in allowed.get(target.id, ())
 
     def _search_series_allowed(self, operator, value):
         if operator not in ("=", "!=") or not isinstance(value, bool):
             raise ValidationError(
                 _("Unsupported search on the assigned series: %(operator)s %(value)s", operator=operator, value=value)
             )
-        domain = self.env["ai.series.assignment"]._allowed_domain()
+        domain = self.env["ai.series.assignment"]._allowed_domain(self._series_target_field, self._series_key_field)
         return domain if (operator == "=") == value else ["!", *expression.normalize_domain(domain)]
 
 
@@ -212,23 +218,7 @@ class AiModelMetricSeriesAccess(models.Model):
     lines of their own series, so the metric list, the pivot and the chart's
     mean over series speak of those only."""
 
-    _inherit = "ai.model.metric"
-
-    series_allowed = fields.Boolean(
-        string="Series Assigned to Me",
-        compute="_compute_series_allowed",
-        search="_search_series_allowed",
-    )
-
-    def _compute_series_allowed(self):
-        allowed = self.env["ai.series.assignment"]._allowed_keys_by_target()
-        for line in self:
-            line.series_allowed = line.unique_id in allowed.get(line.version_id.target_id.id, ())
-
-    def _search_series_allowed(self, operator, value):
-        if operator not in ("=", "!=") or not isinstance(value, bool):
-            raise ValidationError(
-                _("Unsupported search on the assigned series: %(operator)s %(value)s", operator=operator, value=value)
-            )
-        domain = self.env["ai.series.assignment"]._allowed_domain("version_id.target_id", "unique_id")
-        return domain if (operator == "=") == value else ["!", *expression.normalize_domain(domain)]
+    _name = "ai.model.metric"
+    _inherit = ["ai.model.metric", "ai.series.access.mixin"]
+    _series_target_field = "version_id.target_id"
+    _series_key_field = "unique_id"
