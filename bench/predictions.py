@@ -71,14 +71,14 @@ def out(**kw):
     print(json.dumps(kw), flush=True)
 
 
-def rows_for(company, target, version, n):
+def rows_for(version, n):
     start = datetime.date(2026, 1, 1)
     days = 100
     for i in range(n):
         series, day = divmod(i, days)
         yhat = 100.0 + (series % 17) + day / 10
         yield (
-            company, target, version, f"store {series:04d} | sku {series % 97:03d}", f"Store {series:04d}",
+            version, f"store {series:04d} | sku {series % 97:03d}", f"Store {series:04d}",
             start + datetime.timedelta(days=day), 1 + day % 28, "forecast",
             yhat, yhat - 5, yhat + 5, yhat - 9, yhat + 9,
         )
@@ -94,13 +94,12 @@ with registry.cursor() as cr:
     orm_version, bulk_version, big_version = (handmade_version(env, job) for _ in range(3))
     (orm_version | bulk_version | big_version).write({"target_id": target.id})
     target._engine().write({"champion_id": bulk_version.id})  # the served version, as the registry sets it
-    company = target.company_id.id
     cr.commit()
 
     Prediction = env["ai.prediction"]
     n = args["rows"]
     # ORM create: the same values as dicts, built before the clock starts.
-    vals = [dict(zip(PREDICTION_COLUMNS, row)) for row in rows_for(company, target.id, orm_version.id, n)]
+    vals = [dict(zip(PREDICTION_COLUMNS, row)) for row in rows_for(orm_version.id, n)]
     t0 = time.perf_counter()
     for start in range(0, n, 10_000):  # batches keep the record cache bounded
         Prediction._engine().create(vals[start : start + 10_000])
@@ -111,7 +110,7 @@ with registry.cursor() as cr:
     del vals
     env.invalidate_all()
 
-    rows = list(rows_for(company, target.id, bulk_version.id, n))
+    rows = list(rows_for(bulk_version.id, n))
     # For reading the figure: the Python share of the bulk path (the COPY text, column by column).
     from odoo.addons.ai_train_model.models.ai_bulk_mixin import _copy_column
     t0 = time.perf_counter()

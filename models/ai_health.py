@@ -37,7 +37,7 @@ class AiHealth(models.TransientModel):
     failed_training_24h = fields.Integer(string="Failed Trainings (24 h)", compute="_compute_summary")
     failed_ga4_24h = fields.Integer(string="Failed GA4 Runs (24 h)", compute="_compute_summary")
     open_alert_count = fields.Integer(string="Open Alerts", compute="_compute_summary")
-    open_alerts = fields.Text(compute="_compute_summary")
+    open_alerts = fields.Text(string="Open Alert Details", compute="_compute_summary")
 
     @api.depends("company_id")
     def _compute_summary(self):

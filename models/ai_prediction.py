@@ -2,8 +2,6 @@ from odoo import api, fields, models
 
 #: Columns of a prediction row as the engine writes them, in this order.
 PREDICTION_COLUMNS = (
-    "company_id",
-    "target_id",
     "model_version_id",
     "series_key",
     "series_label",
@@ -17,7 +15,7 @@ PREDICTION_COLUMNS = (
     "yhat_upper_95",
 )
 #: The unique key (see ``_sql_constraints``) and conflict target of upserts.
-PREDICTION_KEY = ("model_version_id", "series_key", "date", "horizon")
+PREDICTION_KEY = ("model_version_id", "date", "series_key", "horizon")
 
 
 class AiPrediction(models.Model):
@@ -25,7 +23,7 @@ class AiPrediction(models.Model):
     day, made ``horizon`` days ahead, with its 80% and 95% bounds and, once the
     day has passed and the data arrived, the actual value and the error.
 
-    The key is ``(model_version_id, series_key, date, horizon)``: a version
+    The key is ``(model_version_id, date, series_key, horizon)``: a version
     forecasting the same day at the same horizon again (a re-run of the same
     night, or after new data) replaces its older forecast, while forecasts of
     the same day made on other days (other horizons) stay, because live
@@ -33,27 +31,29 @@ class AiPrediction(models.Model):
     promoted to champion re-predicting the same night turns its shadow rows
     into served ones instead of doubling them.
 
+    The target and the company are the version's (related, not stored): a
+    forecast run writes tens of thousands of rows, and each stored reference
+    would cost every row a foreign-key check and an index entry. The key's
+    index, version then date first, serves the API's pages (one version, a
+    date range, in date order), the actuals update and the cleanup.
+
     Written by the engine only, in bulk (``_upsert_rows``); never by hand.
     """
 
     _name = "ai.prediction"
     _description = "AI Prediction"
     _inherit = ["ai.bulk.mixin", "ai.protected.fields.mixin"]
-    _order = "date desc, target_id, series_key, horizon"
+    _order = "date desc, model_version_id, series_key, horizon"
     _rec_name = "series_label"
 
     _protected_create = True
     _protected_fields = PREDICTION_COLUMNS + ("actual", "error", "is_anomaly", "anomaly_score", "scale")
 
-    # No index of its own: ai_prediction_company_date_idx (see init) starts with it, and every index
-    # is paid on each of the thousands of rows a forecast run writes.
-    company_id = fields.Many2one(comodel_name="res.company", required=True, readonly=True)
-    target_id = fields.Many2one(
-        comodel_name="ai.forecast.target", required=True, readonly=True, ondelete="cascade"
-    )
     model_version_id = fields.Many2one(
         comodel_name="ai.model.version", required=True, readonly=True, ondelete="cascade"
     )
+    target_id = fields.Many2one(related="model_version_id.target_id", string="Target")
+    company_id = fields.Many2one(related="model_version_id.company_id", string="Company")
     series_key = fields.Char(
         required=True,
         readonly=True,
@@ -91,21 +91,11 @@ class AiPrediction(models.Model):
     _sql_constraints = [
         (
             "prediction_uniq",
-            "unique(model_version_id, series_key, date, horizon)",
+            "unique(model_version_id, date, series_key, horizon)",
             "A model version forecasts a series for a day at a given horizon once.",
         ),
         ("horizon_range", "CHECK(horizon BETWEEN 1 AND 90)", "The horizon must be between 1 and 90 days."),
     ]
-
-    def init(self):
-        # The served view: one target's forecasts by day.
-        self.env.cr.execute(
-            "CREATE INDEX IF NOT EXISTS ai_prediction_target_date_idx "
-            "ON ai_prediction (target_id, date, prediction_type)"
-        )
-        self.env.cr.execute(
-            "CREATE INDEX IF NOT EXISTS ai_prediction_company_date_idx ON ai_prediction (company_id, date)"
-        )
 
     def _compute_has_actual(self):
         # Raw read: a stored Float shows NULL as 0.0 through the ORM.

@@ -235,7 +235,7 @@ class TestForecastChart(TransactionCase):
         key = self.pages[0]
         start = datetime.date(2030, 1, 1)
         rows = [
-            (self.company.id, target.id, self.version.id, page, page, start + datetime.timedelta(days=day),
+            (self.version.id, page, page, start + datetime.timedelta(days=day),
              horizon, "forecast", 100.0 + day - horizon, 90.0, 110.0, 80.0, 120.0)
             for page in self.pages
             for day in range(3)

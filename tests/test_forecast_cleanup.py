@@ -33,7 +33,7 @@ class TestForecastCleanup(TransactionCase):
         cls.version.write({"target_id": cls.target.id})
         today = fields.Date.context_today(cls.env.user)
         rows = [
-            (cls.target.company_id.id, cls.target.id, cls.version.id, "a", "A", day, 1, "forecast", 1.0, 0, 2, 0, 3)
+            (cls.version.id, "a", "A", day, 1, "forecast", 1.0, 0, 2, 0, 3)
             for day in (today - timedelta(days=120), today - timedelta(days=91), today - timedelta(days=10), today)
         ]
         cls.env["ai.prediction"]._upsert_rows(rows)
@@ -85,7 +85,8 @@ class TestForecastCleanup(TransactionCase):
     def _state(self):
         self.env.invalidate_all()
         self.env.cr.execute(
-            "SELECT 'p', count(*) FROM ai_prediction WHERE target_id = %s "
+            "SELECT 'p', count(*) FROM ai_prediction p JOIN ai_model_version v ON v.id = p.model_version_id "
+            "WHERE v.target_id = %s "
             "UNION ALL SELECT 'r', count(*) FROM ai_forecast_run WHERE target_id = %s "
             "UNION ALL SELECT 'g', count(*) FROM ai_ga4_run WHERE download_id = %s "
             "UNION ALL SELECT 'gl', count(*) FROM ai_ga4_run WHERE download_id = %s AND log IS NOT NULL "

@@ -52,7 +52,7 @@ class TestForecastDashboard(TransactionCase):
         self.version.action_promote()
         today = fields.Date.today()
         rows = [
-            (target.company_id.id, target.id, self.version.id, page, page, today + timedelta(days=d), d + 3,
+            (self.version.id, page, page, today + timedelta(days=d), d + 3,
              "forecast", 10.0 * (i + 1), 9.0, 11.0, 8.0, 12.0)
             for i, page in enumerate(self.pages)
             for d in range(-2, 2)

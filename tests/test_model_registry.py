@@ -257,7 +257,7 @@ class TestAutoPromotion(TransactionCase):
         for version, miss, kind in ((self.champion, 10.0, "forecast"), (self.challenger, 1.0, "shadow")):
             for day in dates:
                 rows.append(
-                    (self.env.company.id, self.target.id, version.id, "s", "S", day.date(), 1, kind,
+                    (version.id, "s", "S", day.date(), 1, kind,
                      100.0 + miss, 90.0, 120.0, 80.0, 130.0)
                 )  # fmt: skip
         self.env["ai.prediction"]._upsert_rows(rows)

@@ -11,9 +11,9 @@ URL = "/ai_train_model/api/v1/predictions"
 START = datetime.date(2026, 1, 1)
 
 
-def rows_of(version, target, kind="forecast", **kwargs):
+def rows_of(version, kind="forecast", **kwargs):
     """``prediction_rows`` with the prediction type set to ``kind``."""
-    return [row[:7] + (kind,) + row[8:] for row in prediction_rows(version, target, **kwargs)]
+    return [row[:5] + (kind,) + row[6:] for row in prediction_rows(version, **kwargs)]
 
 
 @tagged("post_install", "-at_install")
@@ -37,9 +37,9 @@ class TestPredictionApi(HttpCase):
         cls.previous.action_promote()
         cls.champion.action_promote()
         cls.challenger.action_set_challenger()
-        Prediction._upsert_rows(rows_of(cls.champion, cls.target))  # 3 series x 5 days = 15 rows
-        Prediction._upsert_rows(rows_of(cls.challenger, cls.target, "shadow", n_series=2, shift=0.5))
-        Prediction._upsert_rows(rows_of(cls.previous, cls.target, n_series=1, shift=3.0))
+        Prediction._upsert_rows(rows_of(cls.champion))  # 3 series x 5 days = 15 rows
+        Prediction._upsert_rows(rows_of(cls.challenger, "shadow", n_series=2, shift=0.5))
+        Prediction._upsert_rows(rows_of(cls.previous, n_series=1, shift=3.0))
 
         other_dataset = make_dataset(cls.env, company=cls.other_company, name="Other pageviews")
         cls.other_target = cls.env["ai.forecast.target"].create(
@@ -57,7 +57,7 @@ class TestPredictionApi(HttpCase):
         other_version = handmade_version(cls.env, other_job)
         other_version.write({"target_id": cls.other_target.id})
         other_version.action_promote()
-        Prediction._upsert_rows(rows_of(other_version, cls.other_target, n_series=1))
+        Prediction._upsert_rows(rows_of(other_version, n_series=1))
 
         cls.keys = {name: api_key(cls.env, getattr(cls.users, name)) for name in vars(cls.users)}
 

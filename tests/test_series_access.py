@@ -48,7 +48,7 @@ class TestSeriesAccess(HttpCase):
         cls.version = handmade_version(cls.env, job)
         cls.version.target_id = cls.target
         cls.version.action_promote()
-        cls.env["ai.prediction"]._upsert_rows(rows_of(cls.version, cls.target))  # page 0..2, 5 days each
+        cls.env["ai.prediction"]._upsert_rows(rows_of(cls.version))  # page 0..2, 5 days each
         cls.env["ai.prediction.accuracy"]._store(
             cls.version,
             [(key, "1-28", "mase", 1.0, 5, "2026-01-01", "2026-01-05") for key in (*sorted(ALL_KEYS), "*")],
@@ -70,7 +70,7 @@ class TestSeriesAccess(HttpCase):
         version_b = handmade_version(cls.env, job_b)
         version_b.target_id = cls.target_b
         version_b.action_promote()
-        cls.env["ai.prediction"]._upsert_rows(rows_of(version_b, cls.target_b))
+        cls.env["ai.prediction"]._upsert_rows(rows_of(version_b))
         Assignment = cls.env["ai.series.assignment"]
         Assignment.create({"target_id": cls.target.id, "series_keys": "page 1\n", "user_ids": [(6, 0, cls.users.user.ids)]})
         Assignment.create(
