@@ -16,7 +16,7 @@ if [ "$rc" -eq 5 ]; then echo "pytest collected no test" >&2; failed=1; fi
 [ "$rc" -eq 0 ] || failed=1
 
 echo "== pylint-odoo (OCA mandatory checks)"
-"$py" -m pylint --rcfile=.pylintrc-mandatory --recursive=y __init__.py __manifest__.py models controllers wizards tests || failed=1
+"$py" -m pylint --rcfile=.pylintrc-mandatory --recursive=y __init__.py __manifest__.py models controllers wizards tests migrations || failed=1
 
 echo "== ruff (project/, bench/)"
 "$py" -m ruff check project bench || failed=1
