@@ -3,6 +3,7 @@ forecast as rows after each series' last observed day (target empty); the
 training job, the nightly forecast and the incremental retraining read them,
 and a dataset without them fails the run with a message and no prediction."""
 
+import base64
 import datetime
 import json
 
@@ -153,3 +154,43 @@ class TestForecastRegressors(TransactionCase):
         sixth = (self.today + datetime.timedelta(days=5)).isoformat()
         self.assertIn("no 'promo' for series 'Alpha' on %s" % sixth, run.error_message)
         self.assertEqual(self._prediction_rows(), [])
+
+
+@tagged("post_install", "-at_install")
+class TestPlannedRowsImport(TransactionCase):
+    """The import wizard keeps the planned rows of a sales file (sales empty,
+    price given, after each store's last day of sales, today and after
+    included): they become the future rows of the dataset."""
+
+    def test_import_keeps_planned_rows_as_future_rows(self):
+        from ..project import forecast_service
+
+        today = datetime.date.today()
+        lines = ["date,store,sales,price"]
+        for store in ("North", "South"):
+            for back in range(60, 0, -1):
+                day = today - datetime.timedelta(days=back)
+                lines.append(f"{day.isoformat()},{store},{10 + back % 7},1.5")
+            for ahead in range(HORIZON):
+                day = today + datetime.timedelta(days=ahead)
+                lines.append(f"{day.isoformat()},{store},,{1.0 if ahead % 2 else 1.5}")
+        lines.append(f"{(today + datetime.timedelta(days=3)).isoformat()},West,4,1.0")  # sales in the future
+        wizard = self.env["ai.dataset.import.wizard"].create(
+            {"file": base64.b64encode("\n".join(lines).encode()), "filename": "sales.csv", "name": "Planned"}
+        )
+        wizard.action_load()
+        wizard.max_error_rate = 0.05
+        wizard.action_import()
+        self.assertTrue(wizard.accepted, wizard.rejection_reason)
+        self.assertEqual((wizard.rows_valid, wizard.rows_rejected), (2 * (60 + HORIZON), 1))
+        dataset = wizard.dataset_id
+        frames = forecast_service.dataset_frames(dataset._read_dataframe(), "date", "sales", ["store"], ["price"])
+        self.assertEqual(frames.long["ds"].max().date(), today - datetime.timedelta(days=1))
+        self.assertEqual(len(frames.future), 2 * HORIZON)
+        self.assertEqual(frames.future["ds"].min().date(), today)
+        # The planned column is a known-future column a training job can take.
+        job = self.env["ai.training.job"].create(
+            {"dataset_id": dataset.id, "horizon": HORIZON, "cv_windows": 1, "candidates": "gbm", "regressor_cols": "price"}
+        )
+        job.action_queue()
+        self.assertEqual(job.state, "queued")
