@@ -175,9 +175,9 @@ class AiTrainingJob(models.Model):
         compute="_compute_column_pickers",
         store=True,
         readonly=False,
-        domain="[('id', 'in', available_column_ids), ('kind', '=', 'numeric')]",
-        help="Numeric columns known in advance (promotions, prices, planned closures): gbm, prophet and "
-        "sarimax use them.",
+        domain="[('id', 'in', available_column_ids), ('kind', 'in', ('numeric', 'flag'))]",
+        help="Number or yes/no columns known in advance (promotions, prices, planned closures): gbm, prophet "
+        "and sarimax use them.",
     )
     freq = fields.Selection(
         selection=[("auto", "Automatic"), ("D", "Daily"), ("W", "Weekly"), ("M", "Monthly")],
@@ -757,10 +757,13 @@ class AiTrainingJob(models.Model):
             problems.append(
                 _("The date column %(column)s holds %(kind)s values, not dates.", column=repr(date.name), kind=kinds[date.kind].lower())
             )
-        numeric_roles = [(_("target"), self.target_col)] + [(_("known-future"), name) for name in self._regressor_list()]
-        for role, name in numeric_roles:
+        # A known-future column may also be a yes/no flag (a promotion), read as 1/0.
+        numeric_roles = [(_("target"), self.target_col, ("numeric",))] + [
+            (_("known-future"), name, ("numeric", "flag")) for name in self._regressor_list()
+        ]
+        for role, name, accepted in numeric_roles:
             column = columns.get((name or "").strip())
-            if column and column.kind != "numeric":
+            if column and column.kind not in accepted:
                 problems.append(
                     _(
                         "The %(role)s column %(column)s must hold numbers; it holds %(kind)s values.",

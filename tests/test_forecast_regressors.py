@@ -166,15 +166,15 @@ class TestPlannedRowsImport(TransactionCase):
         from ..project import forecast_service
 
         today = datetime.date.today()
-        lines = ["date,store,sales,price"]
+        lines = ["date,store,sales,price,promotion"]
         for store in ("North", "South"):
             for back in range(60, 0, -1):
                 day = today - datetime.timedelta(days=back)
-                lines.append(f"{day.isoformat()},{store},{10 + back % 7},1.5")
+                lines.append(f"{day.isoformat()},{store},{10 + back % 7},1.5,no")
             for ahead in range(HORIZON):
                 day = today + datetime.timedelta(days=ahead)
-                lines.append(f"{day.isoformat()},{store},,{1.0 if ahead % 2 else 1.5}")
-        lines.append(f"{(today + datetime.timedelta(days=3)).isoformat()},West,4,1.0")  # sales in the future
+                lines.append(f"{day.isoformat()},{store},,{1.0 if ahead % 2 else 1.5},{'yes' if ahead % 2 else 'no'}")
+        lines.append(f"{(today + datetime.timedelta(days=3)).isoformat()},West,4,1.0,no")  # sales in the future
         wizard = self.env["ai.dataset.import.wizard"].create(
             {"file": base64.b64encode("\n".join(lines).encode()), "filename": "sales.csv", "name": "Planned"}
         )
@@ -184,13 +184,25 @@ class TestPlannedRowsImport(TransactionCase):
         self.assertTrue(wizard.accepted, wizard.rejection_reason)
         self.assertEqual((wizard.rows_valid, wizard.rows_rejected), (2 * (60 + HORIZON), 1))
         dataset = wizard.dataset_id
-        frames = forecast_service.dataset_frames(dataset._read_dataframe(), "date", "sales", ["store"], ["price"])
+        frames = forecast_service.dataset_frames(
+            dataset._read_dataframe(), "date", "sales", ["store"], ["price", "promotion"]
+        )
         self.assertEqual(frames.long["ds"].max().date(), today - datetime.timedelta(days=1))
         self.assertEqual(len(frames.future), 2 * HORIZON)
         self.assertEqual(frames.future["ds"].min().date(), today)
-        # The planned column is a known-future column a training job can take.
+        self.assertEqual(sorted(frames.future["promotion"].unique()), [0.0, 1.0], "a yes/no flag reads as 1/0")
+        # Both planned columns are known-future columns a training job can take (the flag too).
+        kinds = {column.name: column.kind for column in dataset.column_ids}
+        self.assertEqual((kinds["price"], kinds["promotion"]), ("numeric", "flag"))
         job = self.env["ai.training.job"].create(
-            {"dataset_id": dataset.id, "horizon": HORIZON, "cv_windows": 1, "candidates": "gbm", "regressor_cols": "price"}
+            {
+                "dataset_id": dataset.id,
+                "horizon": HORIZON,
+                "cv_windows": 1,
+                "candidates": "gbm",
+                "regressor_cols": "price, promotion",
+            }
         )
+        self.assertEqual(len(job.regressor_column_ids), 2)
         job.action_queue()
         self.assertEqual(job.state, "queued")

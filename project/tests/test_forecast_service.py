@@ -230,3 +230,20 @@ def test_missing_future_values_are_named_and_nothing_is_forecast(promo_loaded, p
         forecast_from_artifact(promo_loaded, observed.drop(columns="promo"), frames.future)
     # Without new days nothing is refitted: the stored forecast needs no future values.
     assert len(forecast_from_artifact(promo_loaded)) == 2 * HORIZON_PROMO
+
+
+def test_yes_no_flags_are_known_future_values_of_one_and_zero():
+    table = pd.DataFrame(
+        {
+            "day": [f"2024-01-0{d}" for d in range(1, 7)],
+            "sales": [10.0, 12.0, 11.0, np.nan, np.nan, np.nan],
+            # Arrow booleans with an empty cell reach pandas as objects
+            "promo": pd.Series([False, None, True, True, False, True], dtype=object),
+        }
+    )
+    frames = dataset_frames(table, "day", "sales", (), ["promo"])
+    assert frames.long["promo"].tolist() == [0.0, 0.0, 1.0]  # the empty day takes the previous one's
+    assert frames.future["promo"].tolist() == [1.0, 0.0, 1.0]
+    plain = table.assign(promo=[False, False, True, True, False, True])
+    flags = dataset_frames(plain, "day", "sales", (), ["promo"])
+    assert flags.future["promo"].dtype == float and flags.long["promo"].tolist() == [0.0, 0.0, 1.0]
