@@ -675,6 +675,12 @@ class AiDataset(models.Model):
             bounds = pc.min_max(dates).as_py()
             vals["date_from"] = bounds["min"]
             vals["date_to"] = bounds["max"]
+            target = self.target_col
+            if target and target in names and table.column(target).null_count:
+                # Planned rows (target empty after the history: known-future values) end no history.
+                measured = pc.filter(dates, pc.is_valid(table.column(target)))
+                if len(measured):
+                    vals["date_to"] = pc.max(measured).as_py()
         series_cols = [c for c in self._series_columns() if c in names]
         if table.num_rows:
             if series_cols:

@@ -142,6 +142,7 @@ class TestForecastRegressors(TransactionCase):
         self.assertEqual(self._prediction_rows(), [], "no prediction written for the champion")
         # The retraining queued by the run fails the same way, before training anything.
         job = self.Job.search([("target_id", "=", self.target.id), ("dataset_id", "=", v2.id)])
+        self.assertEqual(job.parent_version_id, self.champion, "only new days: incremental")
         self.Job._job_cron_run()
         self.assertEqual(job.state, "failed")
         self.assertIn("known-future column(s) promo need their values for the 14 days", job.error_message)
@@ -184,6 +185,9 @@ class TestPlannedRowsImport(TransactionCase):
         self.assertTrue(wizard.accepted, wizard.rejection_reason)
         self.assertEqual((wizard.rows_valid, wizard.rows_rejected), (2 * (60 + HORIZON), 1))
         dataset = wizard.dataset_id
+        self.assertEqual(dataset.date_to, today - datetime.timedelta(days=1), "the history ends yesterday")
+        summary = json.loads(dataset.summary_json)
+        self.assertEqual((summary["planned_rows"], summary["date_max"]), (2 * HORIZON, dataset.date_to.isoformat()))
         frames = forecast_service.dataset_frames(
             dataset._read_dataframe(), "date", "sales", ["store"], ["price", "promotion"]
         )

@@ -71,6 +71,21 @@ def test_summary_names_series_by_their_joined_keys():
     assert s["series_count"] == 3
 
 
+def test_summary_counts_planned_rows_apart():
+    """Rows after a store's last sales, sales empty (a promotion calendar), are no missing sales."""
+    days = pd.date_range("2024-06-01", periods=30)
+    df = frame([(d, "A", 5.0 + d.day % 3) for d in days[:25]] + [(d, "A", None) for d in days[25:]])
+    df.loc[12, "sales"] = None  # a real gap inside the history
+    df["promo"] = [0.0] * 25 + [1.0] * 5
+    s = summarize(df, {"name": "x", "series_columns": ["store"]}, today=dt.date(2024, 6, 27))
+    assert (s["planned_rows"], s["planned_until"]) == (5, "2024-06-30")
+    assert s["date_max"] == "2024-06-25" and s["rows"] == 30
+    checks = {c["check"]: c for c in s["checks"]}
+    assert checks["missing sales"]["count"] == 1  # the gap, not the planned days
+    assert checks["dates in the future"]["status"] == "ok"
+    assert summarize(df.iloc[:25], {"name": "x"}, today=dt.date(2024, 6, 27))["planned_rows"] == 0
+
+
 def test_report_has_the_six_tabs_and_never_formulas(gappy):
     data = excel_report(gappy, {"name": "x", "version": 2, "parents": [{"name": "p", "version": 1}]})
     wb = openpyxl.load_workbook(io.BytesIO(data))
