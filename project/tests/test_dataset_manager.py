@@ -129,6 +129,22 @@ def test_merge_keep_last_first_fail_and_lineage(tmp_path):
         merge([(a, ma), (b, mb)], on_conflict="fail", name="ab")
 
 
+def test_merge_planned_rows_give_way_to_recorded_days():
+    """A promotion calendar (sales empty) merged with the sales that came since."""
+    plan = frame([("2024-01-01", "A", 1.0), ("2024-01-02", "A", None), ("2024-01-03", "A", None)])
+    plan["promo"] = [0.0, 1.0, 1.0]
+    sales = frame([("2024-01-01", "A", 1.0), ("2024-01-02", "A", 7.0), ("2024-01-03", "A", None)])
+    sales["promo"] = [0.0, 1.0, 0.0]  # the 3rd's plan was revised
+    ma = {"name": "a", "version": 1, "series_columns": ["store"], "template": "sales"}
+    mb = {"name": "a", "version": 2, "series_columns": ["store"], "template": "sales"}
+    data, conflicts, _meta = merge([(plan, ma), (sales, mb)], on_conflict="keep-first")
+    assert data["sales"].tolist()[:2] == [1.0, 7.0] and pd.isna(data["sales"].iloc[2])
+    assert data["promo"].tolist() == [0.0, 1.0, 1.0]  # plan against plan: the policy decides
+    assert conflicts["date"].dt.strftime("%Y-%m-%d").unique().tolist() == ["2024-01-03"]
+    with pytest.raises(InputError, match="2024-01-03"):  # only the two plans conflict
+        merge([(plan, ma), (sales, mb)], on_conflict="fail")
+
+
 def test_content_digest_ignores_chunking_and_metadata():
     df = frame([("2024-01-01", "A", 1.0), ("2024-01-02", None, 2.0)])
     t1 = pa.Table.from_pandas(df, preserve_index=False)
