@@ -288,6 +288,14 @@ class AiDataset(models.Model):
                         _("Last date"): summary.get("date_max"),
                         _("Days spanned"): summary.get("days_spanned"),
                         _("Series"): summary.get("series_count"),
+                        **(
+                            {
+                                _("Planned rows (known-future values)"): summary["planned_rows"],
+                                _("Planned until"): summary.get("planned_until"),
+                            }
+                            if summary.get("planned_rows")
+                            else {}
+                        ),
                     }
                 )
             ]

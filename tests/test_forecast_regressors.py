@@ -188,6 +188,7 @@ class TestPlannedRowsImport(TransactionCase):
         self.assertEqual(dataset.date_to, today - datetime.timedelta(days=1), "the history ends yesterday")
         summary = json.loads(dataset.summary_json)
         self.assertEqual((summary["planned_rows"], summary["date_max"]), (2 * HORIZON, dataset.date_to.isoformat()))
+        self.assertIn("Planned rows (known-future values)", dataset.summary_html)
         frames = forecast_service.dataset_frames(
             dataset._read_dataframe(), "date", "sales", ["store"], ["price", "promotion"]
         )
