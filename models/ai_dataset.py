@@ -288,6 +288,14 @@ class AiDataset(models.Model):
                         _("Last date"): summary.get("date_max"),
                         _("Days spanned"): summary.get("days_spanned"),
                         _("Series"): summary.get("series_count"),
+                        **(
+                            {
+                                _("Planned rows (known-future values)"): summary["planned_rows"],
+                                _("Planned until"): summary.get("planned_until"),
+                            }
+                            if summary.get("planned_rows")
+                            else {}
+                        ),
                     }
                 )
             ]
@@ -675,6 +683,12 @@ class AiDataset(models.Model):
             bounds = pc.min_max(dates).as_py()
             vals["date_from"] = bounds["min"]
             vals["date_to"] = bounds["max"]
+            target = self.target_col
+            if target and target in names and table.column(target).null_count:
+                # Planned rows (target empty after the history: known-future values) end no history.
+                measured = pc.filter(dates, pc.is_valid(table.column(target)))
+                if len(measured):
+                    vals["date_to"] = pc.max(measured).as_py()
         series_cols = [c for c in self._series_columns() if c in names]
         if table.num_rows:
             if series_cols:

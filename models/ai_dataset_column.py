@@ -4,7 +4,7 @@ uploaded file), so that training jobs pick their columns instead of typing them.
 from odoo import api, fields, models
 
 #: Kinds a column can have, as the training job checks them.
-KINDS = [("date", "Date"), ("numeric", "Number"), ("text", "Text"), ("other", "Other")]
+KINDS = [("date", "Date"), ("numeric", "Number"), ("text", "Text"), ("flag", "Yes/No"), ("other", "Other")]
 
 
 def arrow_kind(type_name):
@@ -16,6 +16,8 @@ def arrow_kind(type_name):
         return "numeric"
     if name in ("string", "large_string", "utf8", "large_utf8") or name.startswith("dictionary"):
         return "text"
+    if name in ("bool", "boolean"):
+        return "flag"
     return "other"
 
 
@@ -28,7 +30,7 @@ def frame_kinds(frame, sample=200):
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.is_bool_dtype(column):
-            kind = "other"
+            kind = "flag"
         elif pd.api.types.is_numeric_dtype(column):
             kind = "numeric"
         elif pd.api.types.is_datetime64_any_dtype(column):

@@ -253,6 +253,9 @@ class AiForecastChart(models.AbstractModel):
         keys, dates, values, _volumes = data
         mask = (keys == series_key) & dates.notna()
         daily = values[mask].groupby(dates[mask].dt.normalize()).sum(min_count=1).sort_index()
+        # Days after the last observed one (future rows giving known-future values) are no history.
+        last = daily.last_valid_index()
+        daily = daily.loc[:last] if last is not None else daily
         daily = daily.iloc[-limit_history:]
         return [
             {"x": day.strftime("%Y-%m-%d"), "y": (None if pd.isna(value) else float(value))}

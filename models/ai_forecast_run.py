@@ -348,12 +348,23 @@ class AiForecastRun(models.Model):
 
     def _read_dataset(self, dataset, frame=None):
         """``(long, keys)`` of a dataset version (or of its already read
-        ``frame``) in the target's columns."""
+        ``frame``) in the target's columns; its future rows left out."""
+        frames = self._read_dataset_frames(dataset, frame)
+        return frames.long, frames.keys
+
+    def _read_dataset_frames(self, dataset, frame=None, regressors=()):
+        """The history of a dataset version (``long``, with the known-future
+        ``regressors`` columns), its series ``keys`` and its ``future`` rows:
+        the days after each series' last observed one, target empty, that
+        give the known-future values of the days to forecast
+        (``project.forecast_service.dataset_frames``)."""
         target = self.target_id
         frame = dataset.sudo()._read_dataframe() if frame is None else frame
         from ..project import forecast_service  # pandas: only when used
 
-        return forecast_service.observed_frame(frame, target.date_col, target.target_col, target._series_list())
+        return forecast_service.dataset_frames(
+            frame, target.date_col, target.target_col, target._series_list(), regressors
+        )
 
     def _latest(self):
         dataset = self.dataset_id or self.target_id._latest_dataset()
@@ -372,12 +383,18 @@ class AiForecastRun(models.Model):
         self._engine().write({"dataset_id": dataset.id})
         self._queue_retraining(dataset)
         self._job_commit()
-        long, keys = self._read_dataset(dataset)
-        observed = long[long["observed"]]
+        frame = dataset.sudo()._read_dataframe()
+        read = {}
         pairs = [(target.champion_id, "forecast"), (target.challenger_id, "shadow")]
         pairs = [(version, kind) for version, kind in pairs if version]
         for index, (version, kind) in enumerate(pairs):
-            written = self._predict(version, kind, observed, keys)
+            # A version trained with known-future columns reads them too (once per set of columns).
+            regressors = version._regressor_names()
+            if regressors not in read:
+                read[regressors] = self._read_dataset_frames(dataset, frame, regressors)
+            frames = read[regressors]
+            observed = frames.long[frames.long["observed"]]
+            written = self._predict(version, kind, observed, frames.keys, frames.future)
             self._job_log(
                 _("%(version)s: %(count)s prediction rows written (%(kind)s).", version=version.display_name, count=written, kind=kind)
             )
@@ -386,10 +403,33 @@ class AiForecastRun(models.Model):
             self._job_log(_("%s has no champion yet: nothing predicted.", target.name))
         target.sudo().write({"last_run_date": fields.Date.from_string(self.run_key)})
 
-    def _predict(self, version, kind, observed, keys):
+    def _predict(self, version, kind, observed, keys, future=None):
+        """Forecast with ``version`` from the ``observed`` days (and, for a
+        version trained with known-future columns, their ``future`` values)
+        and upsert its predictions. Returns the rows written. A forecast that
+        cannot be made raises before anything is written for the version."""
         from ..project import forecast_service as service  # pandas: only when used
         loaded = model_artifact.load_artifact(version.sudo()._get_artifact_bytes(), version._get_signing_key())
-        forecast = service.forecast_from_artifact(loaded, observed)
+        try:
+            forecast = service.forecast_from_artifact(loaded, observed, future)
+        except errors.InputError as exc:
+            regressors = service.declared_regressors(loaded)
+            if not regressors:
+                raise
+            raise UserError(
+                _(
+                    "%(version)s was trained with the known-future column(s) %(columns)s: the dataset %(dataset)s "
+                    "needs their values for the %(horizon)s days after each series' last observed day, as rows "
+                    "with %(columns)s filled and %(target)s left empty. Nothing was predicted with this version. "
+                    "%(detail)s",
+                    version=version.display_name,
+                    columns=", ".join(regressors),
+                    dataset=self.dataset_id.display_name or "",
+                    horizon=version.horizon,
+                    target=self.target_id.target_col,
+                    detail=str(exc),
+                )
+            ) from exc
         history = service.training_history(loaded)
         if len(observed):
             import pandas as pd
@@ -449,9 +489,12 @@ class AiForecastRun(models.Model):
             and dataset.date_to
             and dataset.date_to > parent.date_to
         )
-        job = Job.with_company(target.company_id).create(
-            target._training_job_values(dataset, parent_version=champion if incremental else None)
-        )
+        values = target._training_job_values(dataset, parent_version=champion if incremental else None)
+        regressors = champion._regressor_names() if champion else ()
+        if regressors:
+            # The retrained version keeps the champion's known-future columns.
+            values["regressor_cols"] = ", ".join(regressors)
+        job = Job.with_company(target.company_id).create(values)
         job.action_queue()
         self._job_log(
             _("Training job %(job)s queued (%(mode)s).", job=job.name, mode=_("incremental") if incremental else _("full"))
@@ -718,7 +761,8 @@ class AiForecastRun(models.Model):
         if columns and last_day is not None and len(reference) and target.date_col in frame.columns:
             dates = pd.to_datetime(frame[target.date_col], errors="coerce")
             window = frame[(dates >= reference["ds"].min()) & (dates <= reference["ds"].max())]
-            recent = frame[dates > last_day - pd.Timedelta(days=DRIFT_RECENT_DAYS)]
+            # The future rows (planned promotions, prices) are no recent data.
+            recent = frame[(dates > last_day - pd.Timedelta(days=DRIFT_RECENT_DAYS)) & (dates <= last_day)]
             table = monitoring.column_drift(window, recent, columns)
             for row in table.to_dict("records"):
                 if not monitoring.crossed_drift_thresholds(row["psi"], row["pvalue"], **thresholds):

@@ -584,3 +584,13 @@ class AiModelVersion(models.Model):
                 values = overall.filtered(lambda line, b=widest: line.bucket == b).mapped("value")
                 score = sum(values) / len(values) if values else 0.0
             record._engine().write({"score": score})
+
+    def _regressor_names(self):
+        """The known-future columns this version was trained with (its
+        metadata's training parameters): what its nightly forecast and its
+        retraining must be given, whatever the job that made it says now."""
+        self.ensure_one()
+        metadata = json_table.loads(self.sudo().metadata_json, {})
+        params = metadata.get("params") if isinstance(metadata, dict) else None
+        names = params.get("regressors") if isinstance(params, dict) else None
+        return tuple(str(name) for name in names or ())

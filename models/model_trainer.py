@@ -175,9 +175,9 @@ class AiTrainingJob(models.Model):
         compute="_compute_column_pickers",
         store=True,
         readonly=False,
-        domain="[('id', 'in', available_column_ids), ('kind', '=', 'numeric')]",
-        help="Numeric columns known in advance (promotions, prices, planned closures): gbm, prophet and "
-        "sarimax use them.",
+        domain="[('id', 'in', available_column_ids), ('kind', 'in', ('numeric', 'flag'))]",
+        help="Number or yes/no columns known in advance (promotions, prices, planned closures): gbm, prophet "
+        "and sarimax use them.",
     )
     freq = fields.Selection(
         selection=[("auto", "Automatic"), ("D", "Daily"), ("W", "Weekly"), ("M", "Monthly")],
@@ -589,9 +589,13 @@ class AiTrainingJob(models.Model):
         )
         output = workdir / "model.zip"
         if self.parent_version_id:
-            return self._train_incremental(frame, data_sha256, series_cols, workdir)
+            # The parent artifact's known-future columns are the ones its update needs.
+            regressors = self.parent_version_id._regressor_names()
+            history, future = self._split_future(frame, series_cols, regressors)
+            return self._train_incremental(history, data_sha256, series_cols, workdir, future)
+        history, future = self._split_future(frame, series_cols, self._regressor_list())
         summary = train_to_artifact(
-            frame,
+            history,
             output,
             date_col=self.date_col,
             target_col=self.target_col,
@@ -600,6 +604,7 @@ class AiTrainingJob(models.Model):
             signing_key=self.env["ai.model.version"]._get_signing_key(),
             source_sha256=data_sha256,
             progress=self._job_progress_callback(),
+            future=future,
         )
         self._engine().write({"data_sha256": data_sha256})
         metadata = summary.metadata or {}
@@ -609,10 +614,43 @@ class AiTrainingJob(models.Model):
             self._job_log(_("Series %(series)s fell back to a simple model: %(reason)s", series=key, reason=reason))
         return summary, output.read_bytes()
 
-    def _train_incremental(self, frame, data_sha256, series_cols, workdir):
+    def _split_future(self, frame, series_cols, regressors):
+        """``(history, future)`` of the input: the future rows are the days
+        after each series' last observed one, target empty, that give the
+        known-future values of the days to forecast
+        (``project.forecast_service.split_future``); ``None`` without
+        known-future ``regressors``, which cannot be trained or updated
+        without them."""
+        from ..project.forecast_service import split_future  # pandas: only when used
+
+        self.ensure_one()
+        history, future = split_future(frame, self.date_col, self.target_col, series_cols)
+        if not regressors:
+            return history, None
+        if not len(future):
+            raise errors.InputError(
+                _(
+                    "The known-future column(s) %(columns)s need their values for the %(horizon)s days after "
+                    "each series' last observed day: add those days to the data as rows with %(columns)s "
+                    "filled and %(target)s left empty.",
+                    columns=", ".join(regressors),
+                    horizon=self.horizon,
+                    target=self.target_col,
+                )
+            )
+        self._job_log(
+            _(
+                "%(rows)s row(s) after the last observed day give the known-future values of the forecast.",
+                rows=len(future),
+            )
+        )
+        return history, future
+
+    def _train_incremental(self, frame, data_sha256, series_cols, workdir, future=None):
         """Update the parent version's artifact with the new days
         (``project.utils.incremental.update_artifact``): the chosen models are
-        refitted, series whose newest window degraded are selected again."""
+        refitted, series whose newest window degraded are selected again.
+        ``future`` holds the known-future values of the days to forecast."""
         self.ensure_one()
         parent = workdir / "parent.zip"
         parent.write_bytes(self.parent_version_id.sudo()._get_artifact_bytes())
@@ -629,6 +667,7 @@ class AiTrainingJob(models.Model):
             series_cols=series_cols,
             source_sha256=data_sha256,
             progress=self._job_progress_callback(),
+            future=future,
         )
         self._engine().write({"data_sha256": data_sha256})
         return summary, output.read_bytes()
@@ -718,10 +757,13 @@ class AiTrainingJob(models.Model):
             problems.append(
                 _("The date column %(column)s holds %(kind)s values, not dates.", column=repr(date.name), kind=kinds[date.kind].lower())
             )
-        numeric_roles = [(_("target"), self.target_col)] + [(_("known-future"), name) for name in self._regressor_list()]
-        for role, name in numeric_roles:
+        # A known-future column may also be a yes/no flag (a promotion), read as 1/0.
+        numeric_roles = [(_("target"), self.target_col, ("numeric",))] + [
+            (_("known-future"), name, ("numeric", "flag")) for name in self._regressor_list()
+        ]
+        for role, name, accepted in numeric_roles:
             column = columns.get((name or "").strip())
-            if column and column.kind != "numeric":
+            if column and column.kind not in accepted:
                 problems.append(
                     _(
                         "The %(role)s column %(column)s must hold numbers; it holds %(kind)s values.",

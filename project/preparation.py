@@ -249,7 +249,7 @@ def prepare(
         }
     )
     for name in regressors:
-        long[name] = _coerce_target(df[name].reset_index(drop=True), name).to_numpy()
+        long[name] = _coerce_regressor(df[name].reset_index(drop=True), name).to_numpy()
     keys = _keys_frame(df.reset_index(drop=True), series_cols, long["unique_id"])
     warnings: list[str] = []
 
@@ -459,7 +459,7 @@ def prepare_future(
     dates, _ = parse_dates(frame[date_col])
     out = pd.DataFrame({"unique_id": series_key(frame, series_cols).to_numpy(), "ds": dates.to_numpy()})
     for name in regressors:
-        out[name] = _coerce_target(frame[name], name).to_numpy()
+        out[name] = _coerce_regressor(frame[name], name).to_numpy()
     return out
 
 
@@ -495,6 +495,21 @@ def _check_columns(df: pd.DataFrame, date_col: str, target_col: str, series_cols
 # Numbers with separators, as spreadsheets export them. "EU": 1.234,5; "US": 1,234.5.
 _RE_EU_NUMBER = r"^[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"
 _RE_US_NUMBER = r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"
+
+
+def _coerce_regressor(values: pd.Series, name: str) -> pd.Series:
+    """A known-future column as float64: yes/no flags (a promotion) read as 1/0, numbers as numbers.
+
+    Flags come as booleans, or as objects when some are empty (Arrow booleans
+    with nulls); a target is never a flag, a regressor often is.
+    """
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype(float)
+    if values.dtype == object:
+        given = values.dropna()
+        if len(given) and given.map(lambda v: isinstance(v, (bool, np.bool_))).all():
+            return values.map(lambda v: float(v) if isinstance(v, (bool, np.bool_)) else np.nan).astype(float)
+    return _coerce_target(values, name)
 
 
 def _coerce_target(values: pd.Series, target_col: str) -> pd.Series:

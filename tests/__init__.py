@@ -27,3 +27,4 @@ from . import test_forecast_cleanup
 from . import test_forecast_schedule
 from . import test_training_form
 from . import test_forecast_full_tour
+from . import test_forecast_regressors

@@ -47,7 +47,7 @@ def merge(
     templates = {m.get("template") for m in metas if m.get("template")}
     if len(templates) > 1:
         raise InputError(f"cannot merge datasets of different templates: {', '.join(sorted(templates))}")
-    date_col, keys, _target = infer_roles(frames[0], metas[0])
+    date_col, keys, target = infer_roles(frames[0], metas[0])
     for i, df in enumerate(frames):
         missing = [c for c in [date_col, *keys] if c not in df.columns]
         if missing:
@@ -57,6 +57,13 @@ def merge(
     data = pd.concat(frames, ignore_index=True, sort=False)
     value_cols = [c for c in data.columns if c not in (date_col, *keys, "__parent")]
     on = [*keys, date_col]
+    if target and target in data.columns:
+        # A planned row (target empty: the known-future values of a coming day) gives way to
+        # a recorded row of its day, whatever the policy: a plan never hides what happened.
+        measured = data[target].notna().to_numpy()
+        recorded = data.loc[measured, on].drop_duplicates().assign(__recorded=True)
+        hit = data[on].merge(recorded, on=on, how="left")["__recorded"].eq(True).to_numpy()
+        data = data[measured | ~hit].reset_index(drop=True)
     data = data.drop_duplicates(subset=[*on, *value_cols], keep="first")  # identical rows: no conflict
     dup_any = data.duplicated(on, keep=False)
     conflicts = pd.DataFrame()

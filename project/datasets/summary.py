@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["summarize", "series_table", "consistency_checks", "infer_roles"]
+__all__ = ["summarize", "series_table", "consistency_checks", "infer_roles", "planned_rows"]
 
 MIN_TRAIN_DAYS = 56  # two horizons of 28 days: less cannot be backtested
 MISSING_ALERT = 0.05
@@ -112,6 +112,27 @@ def series_table(df: pd.DataFrame, date_col: str, keys: Sequence[str], target: s
     return out[cols]
 
 
+def planned_rows(df: pd.DataFrame, date_col: str, keys: Sequence[str], target: str | None) -> pd.Series:
+    """Rows that give the known-future values of the coming days (a promotion calendar).
+
+    The target is empty and the row is dated after the last day of its series
+    with a target value, as :func:`project.forecast_service.split_future`
+    reads them: they are neither missing values nor history.
+    """
+    none = pd.Series(False, index=df.index)
+    if not target or target not in df.columns or df.empty:
+        return none
+    values = df[target]
+    empty = values.isna()
+    if not pd.api.types.is_numeric_dtype(values):
+        empty |= values.astype("string").str.strip().fillna("").eq("")
+    if not empty.any():
+        return none
+    day = pd.to_datetime(df[date_col], errors="coerce").dt.normalize()
+    last = day.where(~empty).groupby(_series_ids(df, keys)).transform("max")
+    return empty & day.notna() & (last.isna() | (day > last))
+
+
 def _column_stats(df: pd.DataFrame) -> list[dict]:
     rows = []
     n = len(df)
@@ -211,8 +232,15 @@ def consistency_checks(
 def summarize(
     df: pd.DataFrame, metadata: Mapping[str, Any] | None = None, today: dt.date | None = None
 ) -> dict:
-    """Summary dict (JSON-serialisable): rows, columns, date coverage, series, checks, alerts."""
+    """Summary dict (JSON-serialisable): rows, columns, date coverage, series, checks, alerts.
+
+    Planned rows (:func:`planned_rows`: the known-future values of the coming
+    days) are counted apart: the coverage, the series and the checks describe
+    the history, where an empty target or a date after today is a problem.
+    """
     date_col, keys, target = infer_roles(df, metadata)
+    planned = planned_rows(df, date_col, keys, target)
+    full, df = df, df[~planned]
     series = series_table(df, date_col, keys, target)
     checks = consistency_checks(df, series, date_col, keys, target, today)
     dates = pd.to_datetime(df[date_col]) if len(df) else pd.Series(dtype="datetime64[ns]")
@@ -223,7 +251,7 @@ def summarize(
     return {
         "name": (metadata or {}).get("name"),
         "version": (metadata or {}).get("version"),
-        "rows": int(len(df)),
+        "rows": int(len(full)),
         "date_column": date_col,
         "series_columns": keys,
         "target": target,
@@ -231,6 +259,10 @@ def summarize(
         "date_max": dates.max().date().isoformat() if len(df) else None,
         "days_spanned": span,
         "series_count": int(len(series)),
+        "planned_rows": int(planned.sum()),
+        "planned_until": (
+            pd.to_datetime(full.loc[planned, date_col]).max().date().isoformat() if planned.any() else None
+        ),
         "missing_pct": {
             c: round(100 * float(df[c].isna().mean()), 3) if len(df) else 0.0 for c in df.columns
         },

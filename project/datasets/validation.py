@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -272,22 +272,24 @@ def validate(
             errors.add(np.flatnonzero(below), col, f"{word}: {fname!r} must be >= {f.minimum:g}")
             bad |= below
         if f.type == "date":
-            future = ok & (p.values > np.datetime64(today, "ns"))
-            errors.add(
-                np.flatnonzero(future), col, f"date in the future: history must end by {today.isoformat()}"
-            )
+            # Judged once every column is parsed: planned rows may lie after today.
+            future_dates = ok & (p.values > np.datetime64(today, "ns"))
             old = ok & (p.values < np.datetime64("1900-01-01", "ns"))
             errors.add(np.flatnonzero(old), col, "implausible date before 1900")
-            bad |= future | old
+            bad |= old
         if col != date_col:  # the date's raw text is still needed for duplicate messages
             raw.table = raw.table.drop_columns([col])
             pa.default_memory_pool().release_unused()  # let numpy reuse the pages Arrow just freed
 
+    planned = _planned_rows(template, mapping, parsed, future_dates) & ~not_data
+    late = future_dates & ~planned
+    errors.add(np.flatnonzero(late), date_col, f"date in the future: history must end by {today.isoformat()}")
+    bad |= late
     blank = np.logical_and.reduce([p.empty for p in parsed.values()])
     ignored = not_data | blank
     for fname, col in mapping.items():
         if template.field(fname).required:
-            missing = parsed[fname].empty & ~ignored
+            missing = parsed[fname].empty & ~ignored & ~planned
             errors.add(np.flatnonzero(missing), col, f"required value missing for {fname!r}")
             bad |= missing
     bad &= ~ignored
@@ -376,12 +378,59 @@ def validate(
             "template_type_row": type_row,
             "duplicates_in_file": dup_in_file,
             "duplicate_policy": duplicates,
+            "planned_rows": int((planned & keep).sum()),
             "output_rows": table.num_rows,
             "decimal": {f: parsed[f].detail for f in mapping if template.field(f).type == "number"},
             "date_format": parsed[date_field].detail,
         }
     )
     return Validation(table, errors_df, stats, accepted, reason, keys)
+
+
+def _measures(template: Template, present: Iterable[str]) -> list[str]:
+    """The required number fields among ``present``: what a row of history measures (sales)."""
+    present = set(present)
+    return [f.name for f in template.fields if f.required and f.type == "number" and f.name in present]
+
+
+def _planned_rows(
+    template: Template, mapping: Mapping[str, str], parsed: Mapping[str, Parsed], future_dates: np.ndarray
+) -> np.ndarray:
+    """Rows that plan the coming days instead of recording past ones.
+
+    A row is planned when its measures (the required numbers: sales) are
+    empty, it gives an optional number or flag (price, promotion) and it is
+    dated after the last row of its series with a measure (measures dated
+    after today, ``future_dates``, are errors and end nothing). That is how a user
+    uploads next month's promotion calendar beside the sales history: the
+    forecast needs those known-future values. Such rows may lie after today
+    and are not missing sales; any other empty measure is still an error.
+    """
+    date_field = template.date_field
+    n = len(parsed[date_field].empty)
+    measures = _measures(template, mapping)
+    given = [
+        f.name
+        for f in template.fields
+        if f.name in mapping and not f.required and not f.key and f.type in ("number", "flag")
+    ]
+    if not measures or not given:
+        return np.zeros(n, dtype=bool)
+    unmeasured = np.logical_and.reduce([parsed[m].empty for m in measures])
+    values = np.logical_or.reduce([~parsed[g].empty & ~parsed[g].invalid for g in given])
+    dates = parsed[date_field]
+    candidate = unmeasured & values & ~dates.empty & ~dates.invalid
+    if not candidate.any():
+        return candidate
+    keys = template.key_fields(mapping)
+    frame = pd.DataFrame({f"key{i}": parsed[k].codes for i, k in enumerate(keys)})
+    day = pd.Series(np.asarray(dates.values, dtype="datetime64[ns]"))
+    measured = day.where(~unmeasured & ~future_dates)
+    if keys:
+        last = measured.groupby([frame[c] for c in frame.columns]).transform("max")
+    else:
+        last = pd.Series(measured.max(), index=day.index)
+    return candidate & (last.isna() | (day > last)).to_numpy()
 
 
 def _clean_table(
@@ -463,6 +512,23 @@ def _apply_base(
         "duplicates_in_base": int(hits["__pos"].nunique()),
         "overwritten_in_base": 0,
     }
+    measures = _measures(template, base.column_names)
+    if len(hits) and measures and base.num_rows:
+        # A planned row of the base (measures empty: a promotion calendar) gives way to the
+        # new row of its day, whatever the duplicate policy: actuals and revised plans replace it.
+        plan = np.logical_and.reduce(
+            [pc.is_null(base.column(m)).to_numpy(zero_copy_only=False) for m in measures]
+        )
+        superseded = plan[hits["__pos_base"].to_numpy()]
+        if superseded.any():
+            mask = np.ones(base.num_rows, dtype=bool)
+            mask[np.unique(hits.loc[superseded, "__pos_base"].to_numpy())] = False
+            positions = np.cumsum(mask) - 1
+            base = base.filter(pa.array(mask))
+            hits = hits[~superseded].copy()
+            hits["__pos_base"] = positions[hits["__pos_base"].to_numpy()]
+            stats["planned_replaced_in_base"] = int((~mask).sum())
+            stats["duplicates_in_base"] = int(hits["__pos"].nunique())
     if len(hits):
         kept_positions = np.flatnonzero(keep)
         if duplicates == "fail":

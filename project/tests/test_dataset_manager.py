@@ -71,6 +71,21 @@ def test_summary_names_series_by_their_joined_keys():
     assert s["series_count"] == 3
 
 
+def test_summary_counts_planned_rows_apart():
+    """Rows after a store's last sales, sales empty (a promotion calendar), are no missing sales."""
+    days = pd.date_range("2024-06-01", periods=30)
+    df = frame([(d, "A", 5.0 + d.day % 3) for d in days[:25]] + [(d, "A", None) for d in days[25:]])
+    df.loc[12, "sales"] = None  # a real gap inside the history
+    df["promo"] = [0.0] * 25 + [1.0] * 5
+    s = summarize(df, {"name": "x", "series_columns": ["store"]}, today=dt.date(2024, 6, 27))
+    assert (s["planned_rows"], s["planned_until"]) == (5, "2024-06-30")
+    assert s["date_max"] == "2024-06-25" and s["rows"] == 30
+    checks = {c["check"]: c for c in s["checks"]}
+    assert checks["missing sales"]["count"] == 1  # the gap, not the planned days
+    assert checks["dates in the future"]["status"] == "ok"
+    assert summarize(df.iloc[:25], {"name": "x"}, today=dt.date(2024, 6, 27))["planned_rows"] == 0
+
+
 def test_report_has_the_six_tabs_and_never_formulas(gappy):
     data = excel_report(gappy, {"name": "x", "version": 2, "parents": [{"name": "p", "version": 1}]})
     wb = openpyxl.load_workbook(io.BytesIO(data))
@@ -112,6 +127,22 @@ def test_merge_keep_last_first_fail_and_lineage(tmp_path):
     assert data["sales"].tolist() == [1.0, 2.0, 3.0]
     with pytest.raises(InputError, match="1 conflicting key"):
         merge([(a, ma), (b, mb)], on_conflict="fail", name="ab")
+
+
+def test_merge_planned_rows_give_way_to_recorded_days():
+    """A promotion calendar (sales empty) merged with the sales that came since."""
+    plan = frame([("2024-01-01", "A", 1.0), ("2024-01-02", "A", None), ("2024-01-03", "A", None)])
+    plan["promo"] = [0.0, 1.0, 1.0]
+    sales = frame([("2024-01-01", "A", 1.0), ("2024-01-02", "A", 7.0), ("2024-01-03", "A", None)])
+    sales["promo"] = [0.0, 1.0, 0.0]  # the 3rd's plan was revised
+    ma = {"name": "a", "version": 1, "series_columns": ["store"], "template": "sales"}
+    mb = {"name": "a", "version": 2, "series_columns": ["store"], "template": "sales"}
+    data, conflicts, _meta = merge([(plan, ma), (sales, mb)], on_conflict="keep-first")
+    assert data["sales"].tolist()[:2] == [1.0, 7.0] and pd.isna(data["sales"].iloc[2])
+    assert data["promo"].tolist() == [0.0, 1.0, 1.0]  # plan against plan: the policy decides
+    assert conflicts["date"].dt.strftime("%Y-%m-%d").unique().tolist() == ["2024-01-03"]
+    with pytest.raises(InputError, match="2024-01-03"):  # only the two plans conflict
+        merge([(plan, ma), (sales, mb)], on_conflict="fail")
 
 
 def test_content_digest_ignores_chunking_and_metadata():

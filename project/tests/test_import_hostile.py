@@ -224,6 +224,57 @@ def test_duplicates_against_base():
     assert "already exists in the base dataset" in refused(body, base=base, duplicates="fail")
 
 
+def test_planned_rows_after_each_series_end_are_kept():
+    """Next days' promotions and prices, sales empty, beside the history: known-future values."""
+    body = (
+        "date,store,sales,price,promotion\n"
+        "2024-06-28,A,10,1.2,0\n2024-06-29,A,11,1.2,0\n"  # A ends on the 29th
+        "2024-06-30,A,,1.0,1\n2024-07-01,A,,1.0,yes\n"  # planned: today and after
+        "2024-06-27,B,5,2.0,0\n2024-06-28,B,,2.0,1\n"  # a day between B's observations: missing sales
+        "2024-06-29,B,6,2.0,0\n2024-06-30,B,,2.0,1\n"  # planned
+        "2024-07-02,A,12,1.0,0\n"  # sales in the future: refused, and not A's end
+        "2024-07-03,B,,,\n"  # nothing planned: refused
+    )
+    r = imp(body, max_error_rate=1)
+    assert errors_of(r) == [
+        (7, "sales", "required value missing for 'sales'"),
+        (10, "date", "date in the future: history must end by 2024-06-30"),
+        (11, "date", "date in the future: history must end by 2024-06-30"),
+        (11, "sales", "required value missing for 'sales'"),
+    ]
+    assert r.stats["planned_rows"] == 3
+    out = r.data.assign(date=r.data["date"].dt.strftime("%Y-%m-%d"))
+    planned = out[out["sales"].isna()]
+    assert planned[["store", "date"]].values.tolist() == [
+        ["A", "2024-06-30"], ["A", "2024-07-01"], ["B", "2024-06-30"],
+    ]  # fmt: skip
+    assert planned["promotion"].tolist() == [True, True, True]
+    # Without an optional column nothing can be planned: the rules stay as they were.
+    plain = imp("date,sales\n2024-06-29,1\n2024-07-01,\n", max_error_rate=1)
+    assert [e[1:] for e in errors_of(plain)] == [
+        ("date", "date in the future: history must end by 2024-06-30"),
+        ("sales", "required value missing for 'sales'"),
+    ]
+
+
+def test_planned_rows_of_the_base_give_way_to_the_new_rows():
+    base = pd.DataFrame(
+        {
+            "date": pd.to_datetime(["2024-06-28", "2024-06-29", "2024-06-30"]),
+            "store": ["A", "A", "A"],
+            "sales": [1.0, None, None],
+            "promotion": [False, True, False],
+        }
+    )
+    # The 29th happened (its sales arrive), the 30th's plan is revised: both replace the base's plans.
+    body = "date,store,sales,promotion\n2024-06-28,A,9,0\n2024-06-29,A,20,1\n2024-06-30,A,,1\n"
+    r = imp(body, base=base)
+    out = r.data.sort_values("date")
+    assert out["sales"].tolist()[:2] == [1.0, 20.0] and np.isnan(out["sales"].iloc[2])
+    assert out["promotion"].tolist() == [False, True, True]
+    assert errors_of(r) == [(2, "date", "already in the base dataset (--duplicates skip)")]
+
+
 def test_ga4_template_yyyymmdd_dates():
     r = imp(
         "date,sessionDefaultChannelGroup,sessions,totalUsers\n20240131,Organic Search,10,8\n", template="ga4"
