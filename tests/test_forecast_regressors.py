@@ -93,7 +93,8 @@ class TestForecastRegressors(TransactionCase):
     def _prediction_rows(self):
         self.env.flush_all()
         self.env.cr.execute(
-            "SELECT series_key, date, horizon, yhat FROM ai_prediction WHERE target_id = %s ORDER BY series_key, date",
+            "SELECT series_key, date, horizon, yhat FROM ai_prediction "
+            "WHERE model_version_id IN (SELECT id FROM ai_model_version WHERE target_id = %s) ORDER BY series_key, date",
             (self.target.id,),
         )
         return self.env.cr.fetchall()
