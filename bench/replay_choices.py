@@ -15,6 +15,12 @@ constraint) the defaults reported on half ``b`` (``bench/README.md``)::
 
     .venv/bin/python bench/replay_choices.py --build a --out /tmp/cands_a.pkl
     .venv/bin/python bench/replay_choices.py --replay /tmp/cands_a.pkl
+    .venv/bin/python bench/replay_choices.py --bands /tmp/cands_a.pkl --panel a
+
+``--bands`` replays band rules that also read the series' history (scale,
+the widening of bands calibrated in a calm spell, on sparse series or not)
+through :func:`project.utils.selection.calibrated_bands`; caches built
+before the history was stored get it rebuilt from ``--panel`` (no fit).
 """
 
 from __future__ import annotations
