@@ -15,6 +15,12 @@ constraint) the defaults reported on half ``b`` (``bench/README.md``)::
 
     .venv/bin/python bench/replay_choices.py --build a --out /tmp/cands_a.pkl
     .venv/bin/python bench/replay_choices.py --replay /tmp/cands_a.pkl
+    .venv/bin/python bench/replay_choices.py --bands /tmp/cands_a.pkl --panel a
+
+``--bands`` replays band rules that also read the series' history (scale,
+the widening of bands calibrated in a calm spell, on sparse series or not)
+through :func:`project.utils.selection.calibrated_bands`; caches built
+before the history was stored get it rebuilt from ``--panel`` (no fit).
 """
 
 from __future__ import annotations
@@ -37,17 +43,12 @@ H, M = 28, 7
 BUCKETS = [("D+1", 1, 1), ("D+7", 7, 7), ("D+28", 28, 28), ("1-7", 1, 7), ("8-14", 8, 14), ("15-28", 15, 28)]
 
 
-def build_one(s, origin: int) -> dict | None:
-    """Candidate backtests and refits of one series at one outer origin."""
-    from threadpoolctl import threadpool_limits
-
-    from project.forecasting.decomposition import season_detected
-    from project.forecasting.demand import classify_demand
+def prepared(s, origin: int) -> tuple:
+    """What ``fit_series`` sees at one outer origin: the prepared ``y``, ``ds``, the days short
+    of the cutoff, and the outer training and test values of ``accuracy.py``."""
     from project.training import TrainConfig
-    from project.utils import selection as S
     from project.utils.datos import prepare
 
-    A._quiet()
     cfg = TrainConfig(horizon=H, freq="D").for_freq("D")
     n = len(s.y)
     cut = n - H - origin * H
@@ -57,7 +58,21 @@ def build_one(s, origin: int) -> dict | None:
     prep = prepare(raw, "ds", "y", missing=cfg.missing, horizon=H, end=dsw[-1], freq="D")
     y = prep.data["y"].to_numpy(float)
     ds = pd.DatetimeIndex(prep.data["ds"])
-    short = (dsw[-1] - ds[-1]).days
+    return y, ds, (dsw[-1] - ds[-1]).days, train, test
+
+
+def build_one(s, origin: int) -> dict | None:
+    """Candidate backtests and refits of one series at one outer origin."""
+    from threadpoolctl import threadpool_limits
+
+    from project.forecasting.decomposition import season_detected
+    from project.forecasting.demand import classify_demand
+    from project.training import TrainConfig
+    from project.utils import selection as S
+
+    A._quiet()
+    cfg = TrainConfig(horizon=H, freq="D").for_freq("D")
+    y, ds, short, train, test = prepared(s, origin)
     h = H + short
     demand = classify_demand(y, M, window=cfg.max_train_days)
     cands, metric, seasonal = cfg.candidates, "mase", True
@@ -86,6 +101,7 @@ def build_one(s, origin: int) -> dict | None:
     scale = float(np.mean(np.abs(train[M:] - train[:-M]))) if len(train) > M else np.nan
     return {
         "uid": s.uid,
+        "domain": s.domain,
         "origin": origin,
         "cands": cands,
         "metric": metric,
@@ -96,6 +112,8 @@ def build_one(s, origin: int) -> dict | None:
         "final": final,
         "test": test,
         "tscale": scale if scale > 0 else float(np.mean(np.abs(np.diff(train)))) or 1.0,
+        "y": y[-A.MAX_TRAIN :],
+        "sparse": bool(demand.sparse),
     }
 
 
@@ -181,6 +199,99 @@ def replay(rows: list[dict]) -> None:
     print(frame.to_string(float_format=lambda v: f"{v:.3f}"))
 
 
+def replay_bands(rows: list[dict], series: list | None = None, trim: float = 1.25) -> None:
+    """Coverage per bucket of band rules that also read the series' history (:func:`calibrated_bands`).
+
+    Rows cached without the prepared history get it rebuilt from ``series``
+    (no fit).  'under' is the summed shortfall below nominal over buckets
+    1-7 / 8-14 / 15-28 at 80 % and 95 %, 'off' the summed distance.
+    """
+    from project.forecasting.intervals import dispersion_ratio
+    from project.training import TrainConfig
+    from project.utils.selection import calibrated_bands
+
+    base = TrainConfig(horizon=H, freq="D").for_freq("D")
+    by_uid = {s.uid: s for s in series or []}
+    variants = {  # "all": the history widening for sparse series too
+        "x0.9 (second pass)": {"conformal_scale": 0.9, "conformal_history": 0},
+        "x1.0": {"conformal_scale": 1.0, "conformal_history": 0},
+        "x1.1": {"conformal_scale": 1.1, "conformal_history": 0},
+        "x1.0 widened 1095, all": {"conformal_scale": 1.0, "conformal_history": 1095, "all": True},
+        "x1.0 widened 365": {"conformal_scale": 1.0, "conformal_history": 365},
+        "x1.0 widened 1095 (default)": {"conformal_scale": 1.0, "conformal_history": 1095},
+        "x0.9 widened 1095": {"conformal_scale": 0.9, "conformal_history": 1095},
+        "x1.0 two-sided ratio 1095": {"conformal_scale": 1.0, "conformal_history": -1095},
+    }
+    hits = {k: {80: [], 95: []} for k in variants}
+    ratios, domains = [], []  # ratio: of the series' history to the backtest span (sparse ones too)
+    for r in rows:
+        domains.append(r.get("domain") or getattr(by_uid.get(r["uid"]), "domain", "all"))
+        y = r.get("y")
+        if y is None:
+            y = prepared(by_uid[r["uid"]], r["origin"])[0][-A.MAX_TRAIN :]
+        members = choose(r, trim)
+        h = r["actual"].shape[1]
+        short = h - H
+        fc = np.concatenate([np.zeros(short), np.mean([r["final"][c] for c in members], axis=0)])
+        bt = np.mean([r["bt"][c] for c in members], axis=0)
+        err = np.where(np.isfinite(r["actual"]), r["actual"] - bt, np.nan)
+        ratio = dispersion_ratio(y, h + 14, M, 1095)
+        ratios.append(ratio)
+        sparse = bool(r.get("sparse", r["metric"] == "rmsse"))
+        for label, kw in variants.items():
+            kw = dict(kw)
+            widen_all = kw.pop("all", False)
+            kw["conformal_history"] = max(kw["conformal_history"], 0)
+            cfg = dataclasses.replace(base, horizon=h, **kw)
+            if variants[label]["conformal_history"] < 0 and not sparse:  # the ratio narrows too
+                factor = ratio if np.isfinite(ratio) else 1.0
+                cfg = dataclasses.replace(cfg, conformal_scale=kw["conformal_scale"] * min(factor, 3.0))
+            history = None if sparse and not widen_all else y  # as fit_series does
+            bands = calibrated_bands(fc, err, (80, 95), bool(np.nanmin(y) >= 0), cfg, history)
+            for lv in (80, 95):
+                lo = bands[f"lo-{lv}"].to_numpy()[short:]
+                hi = bands[f"hi-{lv}"].to_numpy()[short:]
+                hits[label][lv].append((r["test"] >= lo - 1e-9) & (r["test"] <= hi + 1e-9))
+    ratios = np.asarray(ratios)
+    print(
+        "dispersion ratio (history 1095 / backtest span) over series x origins: "
+        f"quantiles 10/25/50/75/90 % {np.round(np.nanquantile(ratios, [0.1, 0.25, 0.5, 0.75, 0.9]), 2)}, "
+        f"share > 1: {np.mean(ratios > 1):.2f}, inf: {int(np.sum(np.isinf(ratios)))}"
+    )
+    table = {}
+    buckets = [*BUCKETS, ("1-28", 1, H)]
+    for label in variants:
+        row = {}
+        for lv in (80, 95):
+            stack = np.stack(hits[label][lv])
+            row.update({f"{lv}:{n}": stack[:, a - 1 : b].mean() for n, a, b in buckets})
+        main_buckets = [(lv, b) for lv in (80, 95) for b in ("1-7", "8-14", "15-28")]
+        row["under"] = sum(max(0.0, lv / 100 - row[f"{lv}:{b}"]) for lv, b in main_buckets)
+        row["off"] = sum(abs(row[f"{lv}:{b}"] - lv / 100) for lv, b in main_buckets)
+        # robustness across the panel's domains: shortfall below nominal within each domain
+        short = []
+        for domain in sorted(set(domains)):
+            keep = np.array([d == domain for d in domains])
+            short.append(
+                sum(
+                    max(0.0, lv / 100 - np.stack(hits[label][lv])[keep][:, a - 1 : b].mean())
+                    for lv in (80, 95)
+                    for _, a, b in buckets[3:6]
+                )
+            )
+        row["under/domain mean"], row["under/domain max"] = float(np.mean(short)), float(np.max(short))
+        table[label] = row
+    print(f"\ncoverage of band rules (pool_trim={trim}), {len(rows)} series x origins:")
+    print(pd.DataFrame(table).T.to_string(float_format=lambda v: f"{v:.3f}"))
+
+
+def load_series(which: str) -> list:
+    if which == "sample":
+        return A.load_panel(A.SAMPLE, "page", "date", "pageviews", None, "D")
+    panel = ROOT_DATA / "validation_daily.csv"
+    return A.half(A.load_panel(panel, "series", "ds", "y", "domain", "D"), which)
+
+
 def main() -> int:
     from joblib import Parallel, delayed
 
@@ -188,15 +299,17 @@ def main() -> int:
     parser.add_argument("--build", choices=("a", "b", "sample"), help="panel to build the cache of")
     parser.add_argument("--out", default="/tmp/cands.pkl")
     parser.add_argument("--replay", metavar="FILE", help="replay a cache")
+    parser.add_argument(
+        "--bands",
+        metavar="FILE",
+        help="replay band rules that read the history on a cache (--panel rebuilds it for old caches)",
+    )
+    parser.add_argument("--panel", choices=("a", "b", "sample"), help="panel the --bands cache was built on")
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     A._quiet()
     if args.build:
-        if args.build == "sample":
-            series = A.load_panel(A.SAMPLE, "page", "date", "pageviews", None, "D")
-        else:
-            panel = ROOT_DATA / "validation_daily.csv"
-            series = A.half(A.load_panel(panel, "series", "ds", "y", "domain", "D"), args.build)
+        series = load_series(args.build)
         tasks = [(s, o) for s in series for o in range(A.ORIGINS) if len(s.y) - H - o * H >= 16]
         rows = Parallel(n_jobs=args.n_jobs)(delayed(build_one)(s, o) for s, o in tasks)
         with open(args.out, "wb") as fh:
@@ -205,6 +318,9 @@ def main() -> int:
     if args.replay:
         with open(args.replay, "rb") as fh:
             replay(pickle.load(fh))
+    if args.bands:
+        with open(args.bands, "rb") as fh:
+            replay_bands(pickle.load(fh), load_series(args.panel) if args.panel else None)
     return 0
 
 

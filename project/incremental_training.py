@@ -37,6 +37,7 @@ import pandas as pd
 
 from .calendars import offset_of
 from .errors import ArtifactError, InputError
+from .forecasting.demand import SPARSE_KINDS
 from .forecasting.intervals import finite_frame
 from .training import TrainResult, run_series, summarise, write_artifact
 from .utils.selection import (
@@ -162,7 +163,8 @@ def update_series(
     else:
         combine = "median" if stored.combine == "median" else "mean"
         mean = getattr(np, combine)([p["mean"].to_numpy(np.float64) for p in preds], axis=0)
-        pred = calibrated_bands(mean, errors, levels, nonnegative, config)
+        history = None if getattr(stored, "demand", "") in SPARSE_KINDS else y[start:]
+        pred = calibrated_bands(mean, errors, levels, nonnegative, config, history)
     pred = finite_frame(pred, levels, nonnegative)
     result = dataclasses.replace(
         stored,

@@ -93,9 +93,11 @@ class TrainConfig:
     ``intermittent`` sends sparse series to ``sparse_candidates`` (see
     :mod:`project.utils.selection`); ``season_test`` fits series without a
     short season in their changes without seasonal models (same module);
-    ``conformal_nondecreasing``, ``conformal_scale``, ``conformal_radius`` and
-    ``conformal_always`` calibrate the conformal bands (:func:`project.utils.selection.calibrated_bands`;
-    ``conformal_always`` also replaces models' native bands);
+    ``conformal_nondecreasing``, ``conformal_scale``, ``conformal_radius``,
+    ``conformal_history`` and ``conformal_always`` calibrate the conformal bands
+    (:func:`project.utils.selection.calibrated_bands`; ``conformal_history`` is
+    the number of recent steps whose spread widens bands calibrated on a calm
+    spell, 0 for none; ``conformal_always`` also replaces models' native bands);
     ``regressors`` name columns known in
     the future (promotions, prices, planned closures) that ``gbm``,
     ``prophet`` and ``sarimax`` use; their future values are required for the
@@ -123,9 +125,10 @@ class TrainConfig:
     intermittent: bool = True
     season_test: bool = True
     conformal_nondecreasing: bool = True
-    conformal_scale: float = 0.9
+    conformal_scale: float = 1.0
     conformal_radius: int = 7
     conformal_always: bool = True
+    conformal_history: int | None = 1095
     sparse_candidates: tuple[str, ...] = ("croston", "tsb", "adida", "imapa")
     regressors: tuple[str, ...] = ()
     ensemble: bool = True
@@ -185,6 +188,10 @@ class TrainConfig:
             )
         if int(self.conformal_radius) < 0:
             raise InputError(f"conformal radius must be 0 or more horizons, got {self.conformal_radius}")
+        if self.conformal_history is not None and int(self.conformal_history) < 0:
+            raise InputError(
+                f"conformal history must be 0 (off) or a number of steps, got {self.conformal_history}"
+            )
         if not 0 < float(self.conformal_scale) <= 10:
             raise InputError(f"conformal scale must be above 0 and at most 10, got {self.conformal_scale}")
         unknown = [c for c in self.sparse_candidates if c not in KNOWN_CANDIDATES]

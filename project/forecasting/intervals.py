@@ -21,6 +21,7 @@ __all__ = [
     "build_frame",
     "normal_bounds",
     "conformal_bands",
+    "dispersion_ratio",
     "finite_frame",
 ]
 
@@ -135,6 +136,40 @@ def conformal_bands(
         widths_prev = widths
         bounds[value] = (mean - widths, mean + widths)
     return build_frame(mean, bounds, levels, lower_bound)
+
+
+def dispersion_ratio(y: np.ndarray | Sequence[float], span: int, lag: int, history: int) -> float:
+    """How much calmer the last ``span`` values were than the last ``history`` ones.
+
+    The ratio of the mean absolute lag-``lag`` change (the scale of MASE)
+    over the last ``history`` values to the same over the last ``span``
+    values, the days whose backtest errors calibrate the conformal bands.
+    Above 1 when those few recent weeks were quieter than the series'
+    history: their errors then understate the spread of the next ones (a
+    calm spell is followed by the series' usual variation more often than by
+    another calm spell).  Each change counts on the day it ends on; ``lag``
+    falls back to 1 when the series is too short for it; NaN values are
+    skipped.  NaN when either mean cannot be computed, ``inf`` when the span
+    did not move at all while the history did.
+    """
+    y = np.asarray(y, dtype=np.float64).ravel()
+    span, lag, history = max(int(span), 1), max(int(lag), 1), max(int(history), int(span))
+    if y.size < span + lag:
+        lag = 1
+    if y.size < span + lag + 1:
+        return math.nan
+    changes = np.abs(y[lag:] - y[:-lag])  # changes[i] ends on y[i + lag]
+
+    def spread(values: np.ndarray) -> float:
+        values = values[np.isfinite(values)]
+        return float(values.mean()) if values.size else math.nan
+
+    recent, past = spread(changes[-span:]), spread(changes[-history:])
+    if not (np.isfinite(recent) and np.isfinite(past)):
+        return math.nan
+    if recent == 0:
+        return math.inf if past > 0 else 1.0
+    return past / recent
 
 
 def normal_bounds(mean: np.ndarray, sd: np.ndarray, levels: Sequence[float]) -> dict:

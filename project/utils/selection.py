@@ -40,8 +40,9 @@ How one series is handled, and why:
    forecast of D+1..D+h.  Bands are split-conformal (:func:`calibrated_bands`)
    by default, native ones only with ``conformal_always=False`` for a single
    model that has them; they come from the backtest errors of the
-   chosen forecast (:func:`project.utils.pipelines.conformal_bands`).  Output
-   is always finite with ``lo <= mean <= hi``.
+   chosen forecast (:func:`project.utils.pipelines.conformal_bands`), widened
+   when the weeks those windows cover were calmer than the series' history
+   (:func:`widening`).  Output is always finite with ``lo <= mean <= hi``.
 
 **Sparse demand.**  Before anything else the series' demand is classified
 (:func:`project.forecasting.demand.classify_demand`: closed weekdays set
@@ -89,7 +90,7 @@ import pandas as pd
 from ..forecasting.decomposition import LONG_SEASON, season_detected
 from ..forecasting.demand import classify_demand
 from ..forecasting.guard import GuardedModel
-from ..forecasting.intervals import conformal_bands, finite_frame
+from ..forecasting.intervals import conformal_bands, dispersion_ratio, finite_frame
 from ..forecasting.models import make_model
 
 __all__ = [
@@ -105,6 +106,7 @@ __all__ = [
     "selection_score",
     "forecast_frame",
     "calibrated_bands",
+    "widening",
     "SELECTION_METRICS",
 ]
 
@@ -384,25 +386,59 @@ def pooled_errors(errors: np.ndarray, radius: int = 3) -> np.ndarray:
 
 
 def calibrated_bands(
-    mean: np.ndarray, errors: np.ndarray, levels: Sequence[int], nonnegative: bool, config: Any
+    mean: np.ndarray,
+    errors: np.ndarray,
+    levels: Sequence[int],
+    nonnegative: bool,
+    config: Any,
+    history: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Conformal bands of ``mean`` from backtest ``errors`` (windows x h) with the config's calibration.
 
     Neighbouring horizons pooled (:func:`pooled_errors`, ``conformal_radius``), widths
-    non-decreasing in the horizon (``conformal_nondecreasing``) and scaled by
-    ``conformal_scale``: the errors of three recent overlapping windows are
-    less dispersed than the future's, and both settings were chosen on a
-    validation panel the reported coverage is not measured on
-    (``bench/README.md``).
+    non-decreasing in the horizon (``conformal_nondecreasing``) and multiplied by
+    ``conformal_scale``.  With the series' ``history`` (the values the
+    forecast was trained on) and ``conformal_history`` set, the widths are
+    also widened by :func:`~project.forecasting.intervals.dispersion_ratio`
+    when the weeks the backtest windows cover were calmer than the last
+    ``conformal_history`` values (never narrowed, at most
+    ``MAX_WIDENING`` times): the errors of a few recent, overlapping windows
+    describe one short regime, and out of sample the bands otherwise
+    under-cover.  Callers pass no history for sparse (intermittent or lumpy)
+    series, whose changes measure a demand rate the models already follow.
+    The settings were chosen on a validation panel the reported coverage is
+    not measured on (``bench/README.md``).
     """
+    scale = float(_param(config, "conformal_scale", 1.0))
+    scale *= widening(np.asarray(mean).size, history, config)
     return conformal_bands(
         mean,
         pooled_errors(errors, int(_param(config, "conformal_radius", 7))),
         levels,
         lower_bound=0.0 if nonnegative else None,
         nondecreasing=bool(_param(config, "conformal_nondecreasing", True)),
-        scale=float(_param(config, "conformal_scale", 1.0)),
+        scale=scale,
     )
+
+
+#: Upper limit of :func:`widening` (a series that was flat for the whole backtest span).
+MAX_WIDENING = 3.0
+
+
+def widening(h: int, history: np.ndarray | None, config: Any) -> float:
+    """Factor (1 to ``MAX_WIDENING``) for bands calibrated on the last ``h + (cv_windows - 1) step`` days.
+
+    1 without ``history`` or with ``conformal_history`` off (0 or ``None``).
+    """
+    days = int(getattr(config, "conformal_history", 0) or 0)
+    if history is None or days <= 0 or h < 1:
+        return 1.0
+    step = int(config.step) if getattr(config, "step", None) else min(7, h)
+    span = h + (int(_param(config, "cv_windows", 3)) - 1) * step
+    ratio = dispersion_ratio(history, span, int(_param(config, "season_length", 7)), days)
+    if np.isnan(ratio):
+        return 1.0
+    return float(min(max(ratio, 1.0), MAX_WIDENING))
 
 
 def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
@@ -632,7 +668,9 @@ def _fit_series(
         mean = getattr(np, combine if combine != "single" else "mean")(
             [p["mean"].to_numpy(np.float64) for p in preds], axis=0
         )
-        pred = calibrated_bands(mean, backtest_err, levels, nonnegative, config)
+        # sparse series: the spread of their changes follows the demand rate the models track
+        history = None if demand.sparse else y[start:]
+        pred = calibrated_bands(mean, backtest_err, levels, nonnegative, config, history)
         method = f"conformal ({w} backtest windows)"
     pred = finite_frame(pred, levels, nonnegative)
     return SeriesResult(
