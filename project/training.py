@@ -22,6 +22,13 @@ the references a chosen model must beat (and win on random-walk-like series).
 of the default because in the backtests of ``bench/accuracy.py`` they rarely
 win a series and never lift the automatic forecast, while Prophet costs
 seconds per fit and SARIMAX's search is the slowest step of the pipeline.
+
+Weekly data has its own defaults (:data:`FREQ_DEFAULTS`): ``auto_arima``
+(on the seasonally adjusted series) instead of ``gbm``, whose lags see
+little of a 52-week cycle, and the pool of every candidate.  Weekly series
+are often random walks, where the backtest picks ``naive`` alone, and
+otherwise gain from the combination; both were chosen on M4 Weekly series
+the reported figures do not use (``bench/README.md``).
 """
 
 from __future__ import annotations
