@@ -78,10 +78,16 @@ def _quiet() -> None:
 
 
 def _config(freq: str, horizon: int):
-    """The configuration the CLI builds for ``--freq`` (defaults otherwise)."""
+    """The configuration the CLI builds for ``--freq`` (defaults otherwise).
+
+    Completed by :meth:`~project.training.TrainConfig.for_freq` as
+    :func:`project.training.train` does: season length, backtest step and the
+    frequency's own defaults (``fit_series`` alone would read a missing
+    season length as 7).
+    """
     from project.training import TrainConfig
 
-    return TrainConfig(horizon=horizon, freq=freq)
+    return TrainConfig(horizon=horizon, freq=freq).for_freq(freq)
 
 
 # --------------------------------------------------------------------------- methods
@@ -435,6 +441,8 @@ def run_m4(args: argparse.Namespace) -> int:
         delayed(_m4_task)(uid, y, te, meth, config) for meth in methods for uid, y, te in series
     )
     frame = pd.DataFrame(rows, columns=["unique_id", "method", "smape", "mase", "seconds"])
+    if args.dump:
+        frame.to_pickle(args.dump)
     table = frame.groupby("method")[["smape", "mase", "seconds"]].mean()
     s2, m2 = table.loc["naive2", "smape"], table.loc["naive2", "mase"]
     table["owa"] = 0.5 * (table["smape"] / s2 + table["mase"] / m2)

@@ -29,6 +29,7 @@ from .errors import ArtifactError, InputError
 from .training import (
     DEFAULT_CANDIDATES,
     KNOWN_CANDIDATES,
+    WEEKLY_CANDIDATES,
     TrainConfig,
     TrainResult,
     TrainSummary,
@@ -41,6 +42,7 @@ from .training import (
 __all__ = [
     "DEFAULT_CANDIDATES",
     "KNOWN_CANDIDATES",
+    "WEEKLY_CANDIDATES",
     "EXIT_OK",
     "EXIT_FAILURE",
     "EXIT_BAD_INPUT",
@@ -117,7 +119,7 @@ def _build_parser() -> argparse.ArgumentParser:
         metavar="M,M",
         default=",".join(DEFAULT_CANDIDATES),
         help=f"candidate models, some of {','.join(KNOWN_CANDIDATES)} "
-        f"(default {','.join(DEFAULT_CANDIDATES)})",
+        f"(default {','.join(DEFAULT_CANDIDATES)}; weekly data: {','.join(WEEKLY_CANDIDATES)})",
     )
     parser.add_argument("--cv-windows", metavar="N", type=int, default=3, help="backtest windows (default 3)")
     parser.add_argument(

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .base import BaseForecaster
+from .decomposition import seasonal_indices
 
 __all__ = [
     "INTERMITTENT_MODELS",
@@ -78,30 +79,67 @@ def _models():
 
 
 class StatsforecastForecaster(BaseForecaster):
-    """A statsforecast model fitted on the series and forecast ``h`` steps (base of the wrappers)."""
+    """A statsforecast model fitted on the series and forecast ``h`` steps (base of the wrappers).
+
+    ``decompose`` (the Auto* wrappers whose models cannot hold a season of
+    :data:`_MAX_STATE_SEASON` or more observations: 52 weeks) removes such a
+    season by classical decomposition before the fit -- multiplicative for
+    positive series, only when the 90 % autocorrelation test finds it
+    (:func:`~.decomposition.seasonal_indices`) -- fits the model without a
+    season and re-seasonalises the forecast and its bands, as ``ets`` and
+    ``theta`` do and as the M4 statistical benchmarks did.  Without it those
+    models would ignore the yearly cycle of weekly data.
+    """
 
     name = "statsforecast"
     native_intervals = True
 
-    def __init__(self, season_length: int = 7):
+    def __init__(self, season_length: int = 7, decompose: bool = False):
         self.season_length = season_length
+        self.decompose = decompose
 
     def _build(self, y: np.ndarray) -> Any:
         raise NotImplementedError
 
+    def _season(self, y: np.ndarray) -> int:
+        """The season length the statsforecast model is built with (1 once decomposed)."""
+        return 1 if getattr(self, "decomposed_", False) else int(self.season_length)
+
     def _fit(self, y, ds, X):
-        self.model_ = self._build(y).fit(y=np.asarray(y, dtype=np.float64))
+        z = np.asarray(y, dtype=np.float64)
+        m = int(self.season_length)
+        self.factors_ = None
+        self.decomposed_ = bool(getattr(self, "decompose", False)) and m >= _MAX_STATE_SEASON
+        if self.decomposed_:
+            mult = bool(np.all(z > 0))
+            idx = seasonal_indices(np.log(z) if mult else z, m)
+            if idx is not None:
+                self.factors_ = (np.exp(idx) if mult else idx, mult)
+                phase = np.arange(len(z)) % m
+                z = z / self.factors_[0][phase] if mult else z - self.factors_[0][phase]
+        self.n_fit_ = len(z)
+        self.model_ = self._build(z).fit(y=z)
+
+    def _reseason(self, values: np.ndarray) -> np.ndarray:
+        if getattr(self, "factors_", None) is None:
+            return values
+        season, mult = self.factors_
+        s = season[(self.n_fit_ + np.arange(len(values))) % len(season)]
+        return values * s if mult else values + s
 
     def _predict(self, h, levels, X):
         if self.native_intervals and levels:
             out = self.model_.predict(h=int(h), level=[int(v) for v in levels])
-            mean = np.asarray(out["mean"], dtype=np.float64)
+            mean = self._reseason(np.asarray(out["mean"], dtype=np.float64))
             bounds = {
-                v: (np.asarray(out[f"lo-{v}"], np.float64), np.asarray(out[f"hi-{v}"], np.float64))
+                v: (
+                    self._reseason(np.asarray(out[f"lo-{v}"], np.float64)),
+                    self._reseason(np.asarray(out[f"hi-{v}"], np.float64)),
+                )
                 for v in levels
             }
             return mean, bounds
-        mean = np.asarray(self.model_.predict(h=int(h))["mean"], dtype=np.float64)
+        mean = self._reseason(np.asarray(self.model_.predict(h=int(h))["mean"], dtype=np.float64))
         return mean, dict.fromkeys(levels, (mean, mean))
 
 
@@ -221,7 +259,7 @@ class IMAPAForecaster(_IntermittentForecaster):
 
 
 class AutoETSForecaster(StatsforecastForecaster):
-    """statsforecast ``AutoETS`` (model chosen by AICc); long seasons are left to the trend."""
+    """statsforecast ``AutoETS`` (model chosen by AICc); long seasons removed by decomposition."""
 
     name = "auto_ets"
 
@@ -229,8 +267,11 @@ class AutoETSForecaster(StatsforecastForecaster):
         m = int(self.season_length)
         return 2 * m + 4 if m < _MAX_STATE_SEASON else 8
 
+    def __init__(self, season_length: int = 7, decompose: bool = True):
+        super().__init__(season_length, decompose)
+
     def _build(self, y):
-        m = int(self.season_length)
+        m = self._season(y)
         return _models().AutoETS(season_length=m if 1 < m < _MAX_STATE_SEASON and len(y) >= 2 * m + 4 else 1)
 
 
@@ -248,15 +289,21 @@ class AutoThetaForecaster(StatsforecastForecaster):
 
 
 class AutoARIMAForecaster(StatsforecastForecaster):
-    """statsforecast ``AutoARIMA`` (stepwise search)."""
+    """statsforecast ``AutoARIMA`` (stepwise search); long seasons removed by decomposition.
+
+    ``decompose=False`` keeps a seasonal ARIMA of the long season (slow: 52 lags).
+    """
 
     name = "auto_arima"
 
     def min_length(self) -> int:
         return 2 * int(self.season_length) + 8 if int(self.season_length) < _MAX_STATE_SEASON else 16
 
+    def __init__(self, season_length: int = 7, decompose: bool = True):
+        super().__init__(season_length, decompose)
+
     def _build(self, y):
-        m = int(self.season_length)
+        m = self._season(y)
         return _models().AutoARIMA(season_length=m if len(y) >= 2 * m + 8 else 1)
 
 
@@ -268,8 +315,11 @@ class AutoCESForecaster(StatsforecastForecaster):
     def min_length(self) -> int:
         return 2 * int(self.season_length) + 4 if int(self.season_length) < _MAX_STATE_SEASON else 8
 
+    def __init__(self, season_length: int = 7, decompose: bool = True):
+        super().__init__(season_length, decompose)
+
     def _build(self, y):
-        m = int(self.season_length)
+        m = self._season(y)
         return _models().AutoCES(season_length=m if 1 < m < _MAX_STATE_SEASON and len(y) >= 2 * m + 4 else 1)
 
 

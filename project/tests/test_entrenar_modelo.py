@@ -169,6 +169,40 @@ def test_cli_short_series_falls_back_and_reports_it(tmp_path, capsys):
     assert "tiny" in captured.err  # the short-series warning names it
 
 
+def test_weekly_configuration_has_its_own_defaults():
+    """The weekly defaults (chosen on M4 Weekly 1-100) apply to weekly data, never to daily data."""
+    from project.training import DEFAULT_CANDIDATES, WEEKLY_CANDIDATES
+
+    weekly = TrainConfig(freq="W", horizon=None).for_freq()  # as the CLI builds it for --freq W
+    assert weekly.candidates == WEEKLY_CANDIDATES == ("naive", "snaive", "ets", "theta", "auto_arima")
+    assert weekly.pool_trim is None  # the mean of every candidate is the pool
+    assert (weekly.season_length, weekly.step, weekly.horizon) == (52, 4, 13)
+    assert TrainConfig().for_freq("W").candidates == WEEKLY_CANDIDATES  # weekly dates, freq inferred
+    daily = TrainConfig().for_freq("D")
+    assert (daily.candidates, daily.pool_trim) == (DEFAULT_CANDIDATES, 1.25)
+    explicit = TrainConfig(candidates=("naive", "theta"), pool_trim=1.1).for_freq("W")
+    assert (explicit.candidates, explicit.pool_trim) == (("naive", "theta"), 1.1)
+    # known-future regressors keep gbm, the default candidate that reads them
+    assert TrainConfig(freq="W", regressors=("promo",)).for_freq().candidates == (*WEEKLY_CANDIDATES, "gbm")
+
+
+def test_cli_weekly_data_is_trained_with_the_weekly_candidates(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    weeks = pd.date_range("2021-01-03", periods=90, freq="W-SUN")
+    sales = 500 + 80 * np.sin(np.arange(90) * 2 * np.pi / 52) + rng.normal(0, 15, 90)
+    src = tmp_path / "weekly.csv"
+    pd.DataFrame({"week": weeks.strftime("%Y-%m-%d"), "sales": sales.round(1)}).to_csv(src, index=False)
+    out = tmp_path / "w.zip"
+    args = ["--input", str(src), "--date-col", "week", "--target-col", "sales", "--freq", "W"]
+    code = main([*args, "--signing-key", "k", "--output", str(out), "-q"])
+    assert code == em.EXIT_OK, capsys.readouterr().err
+    meta = json.loads(zipfile.ZipFile(out).read("metadata.json"))
+    assert tuple(meta["params"]["candidates"]) == em.WEEKLY_CANDIDATES
+    assert meta["params"]["pool_trim"] is None and meta["params"]["season_length"] == 52
+    (scores,) = meta["metrics"]["candidates"].values()
+    assert "auto_arima" in scores  # backtested like every candidate
+
+
 BAD_INPUTS = {
     "empty": ("", "empty"),
     "one_row": ("day,sales\n2024-01-01,3\n", "single data row"),

@@ -332,7 +332,7 @@ def test_seasonal_indices_detects_a_yearly_season_and_ignores_noise():
     assert seasonal_indices(y[:100], 52) is None  # fewer than 2 seasons + 2
 
 
-@pytest.mark.parametrize("name", ["ets", "theta", "gbm"])
+@pytest.mark.parametrize("name", ["ets", "theta", "gbm", "auto_ets", "auto_arima"])
 def test_long_season_models_follow_the_yearly_shape(name):
     y, ds = _weekly_yearly()
     model = make_model(name, season_length=52, max_horizon=13)
@@ -344,6 +344,23 @@ def test_long_season_models_follow_the_yearly_shape(name):
         assert mase < 0.5 * naive
     else:
         assert mase < 2 * naive
+
+
+def test_auto_models_remove_a_long_season_by_decomposition_unless_told_not_to():
+    y, ds = _weekly_yearly()
+    model = make_model("auto_ets", season_length=52).fit(y[:-13], ds[:-13])
+    factors, multiplicative = model.factors_
+    assert multiplicative and factors.shape == (52,) and model._season(y) == 1
+    frame = model.predict(13, level=(80, 95))
+    _check_contract(frame, 13)
+    plain = make_model("auto_ets", season_length=52, decompose=False).fit(y[:-13], ds[:-13])
+    assert plain.factors_ is None
+    error = np.mean(np.abs(frame["mean"].to_numpy() - y[-13:]))
+    plain_error = np.mean(np.abs(plain.predict(13, level=())["mean"].to_numpy() - y[-13:]))
+    assert error < 0.5 * plain_error  # the yearly shape the season-less model misses
+    short = make_model("auto_arima", season_length=52).fit(y[:80], ds[:80])
+    assert short.factors_ is None  # under two cycles: no season to remove
+    _check_contract(short.predict(13), 13)
 
 
 def test_long_season_on_a_short_series_is_fitted_without_the_season():

@@ -21,8 +21,9 @@ How one series is handled, and why:
    window's training data, averaged over windows).
 3. **Ensembles**: the mean of the top 2 and top 3 single models and the
    *pool*, the mean of the candidates whose backtest score is within
-   ``pool_trim`` (default 1.25) x the best (``None``: every candidate), are scored on the
-   same windows from the stored backtest forecasts (no extra fit).  The pool
+   ``pool_trim`` (default 1.25; weekly data: ``None``) x the best
+   (``None``: every candidate), are scored on the same windows from the
+   stored backtest forecasts (no extra fit).  The pool
    is the default choice; another option (a single model or a top-k mean)
    replaces it only when its backtest score is better than the pool's by more
    than ``ensemble_margin`` (10 %), so a clearly bad candidate (naive on a

@@ -1,0 +1,240 @@
+"""Choose the weekly configuration by replaying cached candidate backtests on M4 Weekly (issue 9).
+
+``--build`` fits, once per M4 Weekly series of a slice (``--offset``,
+``--limit``; the organisers' train/test split, h = 13, season 52), what
+:func:`project.utils.selection.fit_series` fits before it chooses: every
+candidate of :data:`SPECS` on the inner backtest windows (cutoffs
+:data:`OFFSETS` steps before the last possible one: the default three
+windows 4 weeks apart) and refitted on the whole training series; it pickles
+the forecasts.  ``--replay`` then scores, without fitting, candidate sets,
+pool rules, window layouts and fixed combinations by the OWA of the M4 test
+window (sMAPE and MASE against Naive2 of the same series).
+
+Used to choose on M4 series 1-100 the weekly defaults that ``accuracy.py
+--m4`` reports on series 101-359 (``bench/README.md``)::
+
+    .venv/bin/python bench/replay_weekly.py --build --offset 0 --limit 100 --out /tmp/w100.pkl
+    .venv/bin/python bench/replay_weekly.py --replay /tmp/w100.pkl
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pickle
+import sys
+import time
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import accuracy as A  # noqa: E402
+
+H, M = 13, 52
+#: Inner cutoffs, in weeks before the last one (which leaves exactly ``H`` weeks).
+OFFSETS = (0, 4, 8)
+#: Cached candidates: label -> (library candidate, extra parameters).
+SPECS: dict[str, tuple[str, dict]] = {
+    "naive": ("naive", {}),
+    "snaive": ("snaive", {}),
+    "ets": ("ets", {}),
+    "theta": ("theta", {}),
+    "gbm": ("gbm", {}),
+    "ets_nodamp": ("ets", {"damped": False}),
+    "ses": ("ets", {"trend": False}),
+    "auto_ets": ("auto_ets", {}),
+    "auto_theta": ("auto_theta", {}),
+    "auto_arima": ("auto_arima", {}),
+    "auto_ces": ("auto_ces", {}),
+}
+DEFAULT = ("naive", "snaive", "ets", "theta", "gbm")
+
+
+def build_one(uid: str, y: np.ndarray, test: np.ndarray, specs: dict[str, tuple[str, dict]]) -> dict:
+    """Inner backtests and refits of every spec on one series."""
+    from threadpoolctl import threadpool_limits
+
+    from project.forecasting.demand import classify_demand
+    from project.training import TrainConfig
+    from project.utils import selection as S
+
+    A._quiet()
+    cfg = TrainConfig(horizon=H, freq="W").for_freq("W")
+    ds = pd.date_range(end="2018-12-30", periods=len(y), freq="W-SUN")
+    n, mt = y.size, int(cfg.max_train_days)
+    offs = [o for o in OFFSETS if n - H - o >= S.min_train_length(cfg)]
+    ends = [n - H - o for o in offs]
+    bt, final, seconds = {}, {}, {}
+    with threadpool_limits(1):
+        for label, (name, params) in specs.items():
+            c = dataclasses.replace(cfg, model_params={name: params})
+            started = time.perf_counter()
+            fc = np.full((len(ends), H), np.nan)
+            for i, e in enumerate(ends):
+                model = S.make_candidate(name, c)
+                model.fit(y[max(0, e - mt) : e], ds[max(0, e - mt) : e])
+                fc[i] = model.predict(H, level=())["mean"].to_numpy(float)
+            bt[label] = fc
+            model = S.make_candidate(name, c).fit(y[-mt:], ds[-mt:])
+            final[label] = model.predict(H, level=())["mean"].to_numpy(float)
+            seconds[label] = time.perf_counter() - started
+    return {
+        "uid": uid,
+        "offsets": offs,
+        "actual": np.stack([y[e : e + H] for e in ends]) if ends else np.empty((0, H)),
+        "scales": np.array([S.window_scale(y[max(0, e - mt) : e], M) for e in ends]),
+        "bt": bt,
+        "final": final,
+        "seconds": seconds,
+        "test": test,
+        "m4scale": float(np.mean(np.abs(np.diff(y)))),
+        "naive2": np.repeat(y[-1], H),
+        "sparse": bool(classify_demand(y, M, window=mt).sparse),
+    }
+
+
+# --------------------------------------------------------------------------- replay
+
+
+def _smape(a: np.ndarray, f: np.ndarray) -> float:
+    return float(np.mean(200 * np.abs(a - f) / (np.abs(a) + np.abs(f))))
+
+
+def owa(rows: list[dict], forecasts: list[np.ndarray]) -> tuple[float, float, float]:
+    """OWA, sMAPE and MASE of ``forecasts`` (one per row) against the rows' Naive2."""
+    s = np.mean([_smape(r["test"], f) for r, f in zip(rows, forecasts)])
+    m = np.mean([np.mean(np.abs(r["test"] - f)) / r["m4scale"] for r, f in zip(rows, forecasts)])
+    s2 = np.mean([_smape(r["test"], r["naive2"]) for r in rows])
+    m2 = np.mean([np.mean(np.abs(r["test"] - r["naive2"])) / r["m4scale"] for r in rows])
+    return 0.5 * (s / s2 + m / m2), s, m
+
+
+def choose(
+    r: dict,
+    cands: tuple[str, ...],
+    offs: tuple[int, ...] = (0, 4, 8),
+    trim: float | None = 1.25,
+    margin: float = 0.1,
+    sizes: tuple[int, ...] = (2, 3),
+) -> tuple[str, ...]:
+    """The members ``fit_series``'s rule picks from the cached backtests (windows at ``offs``)."""
+    from project.utils.selection import selection_score
+
+    rows = [r["offsets"].index(o) for o in offs if o in r["offsets"]]
+    rows = rows or [0]  # fit_series keeps the last window when no other fits
+    actual, scales = r["actual"][rows], r["scales"][rows]
+
+    def score(fc: np.ndarray) -> float:
+        return selection_score(actual - fc[rows], actual, scales, "mase")
+
+    cands = [c for c in cands if c in r["bt"]]
+    scores = {(c,): score(r["bt"][c]) for c in cands}
+    ranking = sorted(cands, key=lambda c: (scores[(c,)], cands.index(c)))
+    best = scores[(ranking[0],)]
+    pool = tuple(c for c in cands if trim is None or scores[(c,)] <= trim * best + 1e-12)
+    groups = [tuple(sorted(ranking[:k], key=cands.index)) for k in sizes]
+    groups += [pool] if len(pool) >= 2 else []
+    for g in dict.fromkeys(groups):
+        if len(g) >= 2:
+            scores[g] = score(np.mean([r["bt"][c] for c in g], axis=0))
+    chosen = min(scores, key=lambda k: (scores[k], len(k) > 1))
+    if len(pool) >= 2 and chosen != pool and scores[chosen] > (1 - margin) * scores[pool]:
+        chosen = pool
+    return chosen
+
+
+def rule_forecasts(rows: list[dict], **kw) -> list[np.ndarray]:
+    return [np.mean([r["final"][c] for c in choose(r, **kw)], axis=0) for r in rows]
+
+
+def replay(rows: list[dict]) -> None:
+    rows = [r for r in rows if not r["sparse"]]
+    print(f"{len(rows)} series; seconds per series and spec (3 windows would be ~4/9 of this):")
+    sec = pd.DataFrame([r["seconds"] for r in rows]).mean()
+    print(sec.to_string(float_format=lambda v: f"{v:.2f}"))
+    out = []
+
+    def add(label: str, fcs: list[np.ndarray]) -> None:
+        o, s, m = owa(rows, fcs)
+        out.append({"variant": label, "owa": o, "smape": s, "mase": m})
+
+    for spec in rows[0]["final"]:
+        add(f"alone {spec}", [r["final"][spec] for r in rows])
+    add("naive2", [r["naive2"] for r in rows])
+    stat = ("ets", "theta", "auto_ets", "auto_theta", "auto_arima", "auto_ces", "ses", "ets_nodamp")
+    stat = tuple(c for c in stat if c in rows[0]["final"])
+    for k in (2, 3, 4):
+        for combo in combinations(stat, k):
+            add(f"mean {'+'.join(combo)}", [np.mean([r["final"][c] for c in combo], 0) for r in rows])
+    for combo in (("ets", "theta", "auto_arima"), ("auto_ets", "auto_theta", "auto_arima"), stat):
+        add(f"median {'+'.join(combo)}", [np.median([r["final"][c] for c in combo], 0) for r in rows])
+    sets = {
+        "default": DEFAULT,
+        "-gbm": ("naive", "snaive", "ets", "theta"),
+        "-gbm +auto_ets,arima": ("naive", "snaive", "ets", "theta", "auto_ets", "auto_arima"),
+        "-gbm +auto_arima": ("naive", "snaive", "ets", "theta", "auto_arima"),
+        "+auto_ets": (*DEFAULT, "auto_ets"),
+        "+auto_theta": (*DEFAULT, "auto_theta"),
+        "+auto_arima": (*DEFAULT, "auto_arima"),
+        "+auto_ets,theta,arima": (*DEFAULT, "auto_ets", "auto_theta", "auto_arima"),
+        "+all auto": (*DEFAULT, "auto_ets", "auto_theta", "auto_arima", "auto_ces"),
+        "-gbm +auto3": ("naive", "snaive", "ets", "theta", "auto_ets", "auto_theta", "auto_arima"),
+        "stat only": ("ets", "theta", "auto_ets", "auto_theta", "auto_arima"),
+        "+auto3 +ses": (*DEFAULT, "auto_ets", "auto_theta", "auto_arima", "ses"),
+    }
+    layouts = {"3x4": (0, 4, 8), "2x4": (0, 4)}
+    for sname, cands in sets.items():
+        for lname, offs in layouts.items():
+            for trim in (None, 1.1, 1.25, 1.5):
+                add(
+                    f"rule {sname} {lname} trim={trim}",
+                    rule_forecasts(rows, cands=cands, offs=offs, trim=trim),
+                )
+            add(f"rule {sname} {lname} margin=0", rule_forecasts(rows, cands=cands, offs=offs, margin=0.0))
+    table = pd.DataFrame(out).sort_values("owa")
+    with pd.option_context("display.width", 200, "display.max_rows", 400, "display.max_colwidth", 80):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+def main() -> int:
+    from joblib import Parallel, delayed
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--build", action="store_true", help="fit and cache a slice of M4 Weekly")
+    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--specs", default=None, help="comma-separated labels of SPECS (default all)")
+    parser.add_argument("--out", default="/tmp/weekly_cache.pkl")
+    parser.add_argument("--replay", metavar="FILE", nargs="*", help="replay caches (merged)")
+    parser.add_argument("--n-jobs", type=int, default=2)
+    args = parser.parse_args()
+    A._quiet()
+    if args.build:
+        specs = {k: SPECS[k] for k in args.specs.split(",")} if args.specs else SPECS
+        series = A._m4_series(args.offset, args.limit)
+        started = time.perf_counter()
+        rows = Parallel(n_jobs=args.n_jobs)(delayed(build_one)(u, y, t, specs) for u, y, t in series)
+        with open(args.out, "wb") as fh:
+            pickle.dump(rows, fh)
+        print(f"{len(rows)} series cached in {args.out} ({time.perf_counter() - started:.0f}s)")
+    if args.replay:
+        rows: dict[str, dict] = {}
+        for path in args.replay:
+            with open(path, "rb") as fh:
+                for r in pickle.load(fh):
+                    if r["uid"] in rows:  # a second cache adds specs to the same series
+                        for key in ("bt", "final", "seconds"):
+                            rows[r["uid"]][key].update(r[key])
+                    else:
+                        rows[r["uid"]] = r
+        replay(list(rows.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
