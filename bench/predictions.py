@@ -9,7 +9,9 @@ Odoo HTTP server (one process, ``--workers 0``) on 127.0.0.1:
   context, tracking off) and by the bulk path ``ai.prediction._upsert_rows``
   (``COPY`` into a temporary table, one ``INSERT ... SELECT ... ON CONFLICT``),
   each into its own model version so neither side meets the other's rows,
-  each timed with its commit. Then the bulk rows are upserted again: the
+  each timed with its commit; ``--rounds`` alternating rounds (ORM, bulk,
+  ORM, bulk, ...: both sides meet tables of the same sizes), medians
+  compared, every round printed. Then the bulk rows are upserted again: the
   number of rows whose PostgreSQL ``xmin`` changed must be 0.
   Target: bulk >= 4.5x faster than ORM ``create``.
 * **API**: ``GET /ai_train_model/api/v1/predictions?target=..&limit=10000``
@@ -26,7 +28,7 @@ Odoo HTTP server (one process, ``--workers 0``) on 127.0.0.1:
   Target: growth < 2x the file size.
 
     python bench/predictions.py [--rows 100000] [--api-rows 10000] [--artifact-mb 50] [--repeat 5]
-                                [--only-upsert]
+                                [--rounds 3] [--only-upsert]
 
 Exit codes: 0 measured, 1 failed, 77 no Odoo 17 found (nothing measured).
 """
@@ -91,39 +93,55 @@ with registry.cursor() as cr:
         {"name": "Bench", "dataset_id": dataset.id, "target_col": "pageviews", "series_cols": "page"}
     )
     job = env["ai.training.job"].create({"dataset_id": dataset.id, "candidates": "naive"})
-    orm_version, bulk_version, big_version = (handmade_version(env, job) for _ in range(3))
-    (orm_version | bulk_version | big_version).write({"target_id": target.id})
+    rounds = args["rounds"]
+    orm_versions = [handmade_version(env, job) for _ in range(rounds)]
+    bulk_versions = [handmade_version(env, job) for _ in range(rounds)]
+    big_version = handmade_version(env, job)
+    versions = env["ai.model.version"].browse([v.id for v in orm_versions + bulk_versions + [big_version]])
+    versions.write({"target_id": target.id})
+    bulk_version = bulk_versions[-1]
     target._engine().write({"champion_id": bulk_version.id})  # the served version, as the registry sets it
     cr.commit()
 
     Prediction = env["ai.prediction"]
     n = args["rows"]
-    # ORM create: the same values as dicts, built before the clock starts.
-    vals = [dict(zip(PREDICTION_COLUMNS, row)) for row in rows_for(orm_version.id, n)]
-    t0 = time.perf_counter()
-    for start in range(0, n, 10_000):  # batches keep the record cache bounded
-        Prediction._engine().create(vals[start : start + 10_000])
-        env.flush_all()
-        env.invalidate_all()
-    cr.commit()
-    orm_seconds = time.perf_counter() - t0
-    del vals
-    env.invalidate_all()
-
-    rows = list(rows_for(bulk_version.id, n))
-    # For reading the figure: the Python share of the bulk path (the COPY text, column by column).
     from odoo.addons.ai_train_model.models.ai_bulk_mixin import _copy_column
-    t0 = time.perf_counter()
-    columns = list(zip(*rows))
-    kinds = [Prediction._fields[name].type for name in PREDICTION_COLUMNS]
-    cells = [_copy_column(values, kind) for values, kind in zip(columns, kinds)]
-    "\n".join(map("\t".join, zip(*cells)))
-    csv_seconds = time.perf_counter() - t0
-    del columns, cells
-    t0 = time.perf_counter()
-    written = Prediction._upsert_rows(rows)
-    cr.commit()
-    bulk_seconds = time.perf_counter() - t0
+
+    def orm_round(version):
+        # ORM create: the same values as dicts, built before the clock starts.
+        vals = [dict(zip(PREDICTION_COLUMNS, row)) for row in rows_for(version.id, n)]
+        t0 = time.perf_counter()
+        for start in range(0, n, 10_000):  # batches keep the record cache bounded
+            Prediction._engine().create(vals[start : start + 10_000])
+            env.flush_all()
+            env.invalidate_all()
+        cr.commit()
+        seconds = time.perf_counter() - t0
+        env.invalidate_all()
+        return seconds
+
+    def bulk_round(version):
+        rows = list(rows_for(version.id, n))
+        # For reading the figure: the Python share of the bulk path (the COPY text, column by column).
+        t0 = time.perf_counter()
+        columns = list(zip(*rows))
+        kinds = [Prediction._fields[name].type for name in PREDICTION_COLUMNS]
+        cells = [_copy_column(values, kind) for values, kind in zip(columns, kinds)]
+        "\n".join(map("\t".join, zip(*cells)))
+        csv = time.perf_counter() - t0
+        del columns, cells
+        t0 = time.perf_counter()
+        written = Prediction._upsert_rows(rows)
+        cr.commit()
+        return time.perf_counter() - t0, csv, written, rows
+
+    # Rounds alternate (ORM, bulk, ORM, bulk, ...): each side meets a table of the same sizes.
+    orm_times, bulk_times, csv_times = [], [], []
+    for orm_version, version in zip(orm_versions, bulk_versions):
+        orm_times.append(orm_round(orm_version))
+        seconds, csv, written, rows = bulk_round(version)
+        bulk_times.append(seconds)
+        csv_times.append(csv)
 
     snapshot = "SELECT id, xmin::text FROM ai_prediction WHERE model_version_id = %s"
     cr.execute(snapshot, [bulk_version.id])
@@ -135,8 +153,8 @@ with registry.cursor() as cr:
     cr.execute(snapshot, [bulk_version.id])
     after = dict(cr.fetchall())
     changed = sum(1 for key, xmin in after.items() if before.get(key) != xmin)
-    out(side="upsert", rows=n, orm=orm_seconds, bulk=bulk_seconds, csv=csv_seconds, written=written,
-        again=again_seconds, rewritten=rewritten, changed=changed, stored=len(after))
+    out(side="upsert", rows=n, orm=orm_times, bulk=bulk_times, csv=statistics.median(csv_times),
+        written=written, again=again_seconds, rewritten=rewritten, changed=changed, stored=len(after))
     if args["only_upsert"]:
         sys.exit(0)
 
@@ -302,19 +320,27 @@ def verdict(ok: bool) -> str:
 
 def print_upsert(upsert: dict) -> None:
     n = upsert["rows"]
-    ratio = upsert["orm"] / upsert["bulk"]
-    print(f"\nupsert {n:,} predictions")
-    print(f"  ORM create      {upsert['orm']:8.2f} s  ({n / upsert['orm']:,.0f} rows/s)")
+    orm, bulk = statistics.median(upsert["orm"]), statistics.median(upsert["bulk"])
+    ratio = orm / bulk
+    rounds = len(upsert["orm"])
+
+    def each(times: list[float]) -> str:
+        return ", ".join(f"{t:.2f}" for t in times)
+
+    print(f"\nupsert {n:,} predictions ({rounds} alternating rounds; medians)")
+    print(f"  ORM create      {orm:8.2f} s  ({n / orm:,.0f} rows/s; rounds: {each(upsert['orm'])} s)")
     print(
-        f"  bulk upsert     {upsert['bulk']:8.2f} s  ({n / upsert['bulk']:,.0f} rows/s; "
-        f"{upsert['written']:,} written)"
+        f"  bulk upsert     {bulk:8.2f} s  ({n / bulk:,.0f} rows/s; {upsert['written']:,} written; "
+        f"rounds: {each(upsert['bulk'])} s)"
     )
     print(
         f"    of which formatting the rows for COPY in Python: about {upsert['csv']:.2f} s "
         "(the rest: PostgreSQL)"
     )
+    per_round = ", ".join(f"{o / b:.1f}x" for o, b in zip(upsert["orm"], upsert["bulk"]))
     print(
-        f"  ratio ORM / bulk: {ratio:.1f}x  (target >= {UPSERT_TARGET}x: {verdict(ratio >= UPSERT_TARGET)})"
+        f"  ratio ORM / bulk: {ratio:.1f}x  (target >= {UPSERT_TARGET}x: {verdict(ratio >= UPSERT_TARGET)}; "
+        f"per round: {per_round})"
     )
     print(
         f"  same rows again {upsert['again']:8.2f} s: {upsert['rewritten']:,} reported written, "
@@ -333,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--artifact-mb", type=int, default=50, metavar="MB", help="artifact size in MiB (50)")
     parser.add_argument("--repeat", type=int, default=5, metavar="N", help="timed API/search_read calls (5)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, metavar="N", help="alternating ORM/bulk rounds (3); medians compared"
+    )
     parser.add_argument("--odoo-bin", metavar="PATH", help="odoo-bin of an Odoo 17 (default: searched)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (database files, logs)")
     parser.add_argument(
@@ -361,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             "api_rows": args.api_rows,
             "artifact_mb": args.artifact_mb,
             "repeat": args.repeat,
+            "rounds": max(args.rounds, 1),
             "only_upsert": args.only_upsert,
         }
         proc = subprocess.run(
