@@ -43,7 +43,7 @@ class AiPrediction(models.Model):
     _name = "ai.prediction"
     _description = "AI Prediction"
     _inherit = ["ai.bulk.mixin", "ai.protected.fields.mixin"]
-    _order = "date desc, model_version_id, series_key, horizon"
+    _order = "date desc, series_key, horizon, id"
     _rec_name = "series_label"
 
     _protected_create = True
