@@ -29,6 +29,7 @@ import argparse
 import dataclasses
 import pickle
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -129,15 +130,30 @@ def choose(r: dict, trim: float | None, margin: float = 0.1) -> tuple[str, ...]:
     def score(fc):
         return selection_score(np.where(valid, act0 - fc, 0.0), act0, scales, r["metric"])
 
-    scores = {(c,): score(r["bt"][c]) for c in cands}
+    return pool_rule(cands, score, r["bt"], trim, margin)
+
+
+def pool_rule(
+    cands: list[str],
+    score: Callable[[np.ndarray], float],
+    backtests: dict[str, np.ndarray],
+    trim: float | None,
+    margin: float = 0.1,
+    sizes: tuple[int, ...] = (2, 3),
+) -> tuple[str, ...]:
+    """The members the pool rule of ``fit_series`` (``project/utils/selection.py``)
+    picks among ``cands`` from their ``backtests``, each scored by ``score``:
+    the best single candidate, the best 2 and 3 (``sizes``) and the trimmed
+    pool as means; the pool unless the winner beats it by ``margin``."""
+    scores = {(c,): score(backtests[c]) for c in cands}
     ranking = sorted(cands, key=lambda c: (scores[(c,)], cands.index(c)))
     best = scores[(ranking[0],)]
     pool = tuple(c for c in cands if trim is None or scores[(c,)] <= trim * best + 1e-12)
-    groups = [tuple(sorted(ranking[:k], key=cands.index)) for k in (2, 3)]
+    groups = [tuple(sorted(ranking[:k], key=cands.index)) for k in sizes]
     groups += [pool] if len(pool) >= 2 else []
     for g in dict.fromkeys(groups):
         if len(g) >= 2:
-            scores[g] = score(np.mean([r["bt"][c] for c in g], axis=0))
+            scores[g] = score(np.mean([backtests[c] for c in g], axis=0))
     chosen = min(scores, key=lambda k: (scores[k], len(k) > 1))
     if len(pool) >= 2 and chosen != pool and scores[chosen] > (1 - margin) * scores[pool]:
         chosen = pool

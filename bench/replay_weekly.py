@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import accuracy as A  # noqa: E402
+from replay_choices import pool_rule  # noqa: E402
 
 H, M = 13, 52
 #: Inner cutoffs, in weeks before the last one (which leaves exactly ``H`` weeks).
@@ -133,19 +134,7 @@ def choose(
         return selection_score(actual - fc[rows], actual, scales, "mase")
 
     cands = [c for c in cands if c in r["bt"]]
-    scores = {(c,): score(r["bt"][c]) for c in cands}
-    ranking = sorted(cands, key=lambda c: (scores[(c,)], cands.index(c)))
-    best = scores[(ranking[0],)]
-    pool = tuple(c for c in cands if trim is None or scores[(c,)] <= trim * best + 1e-12)
-    groups = [tuple(sorted(ranking[:k], key=cands.index)) for k in sizes]
-    groups += [pool] if len(pool) >= 2 else []
-    for g in dict.fromkeys(groups):
-        if len(g) >= 2:
-            scores[g] = score(np.mean([r["bt"][c] for c in g], axis=0))
-    chosen = min(scores, key=lambda k: (scores[k], len(k) > 1))
-    if len(pool) >= 2 and chosen != pool and scores[chosen] > (1 - margin) * scores[pool]:
-        chosen = pool
-    return chosen
+    return pool_rule(cands, score, r["bt"], trim, margin, sizes)
 
 
 def rule_forecasts(rows: list[dict], **kw) -> list[np.ndarray]:
