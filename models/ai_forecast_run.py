@@ -549,12 +549,13 @@ class AiForecastRun(models.Model):
                 UPDATE ai_prediction p
                    SET actual = a.y, error = a.y - p.yhat, write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
                   FROM %s a
-                 WHERE p.model_version_id IN %s AND p.series_key = a.series_key AND p.date = a.date
+                 WHERE p.model_version_id IN (SELECT id FROM ai_model_version WHERE target_id = %s)
+                   AND p.series_key = a.series_key AND p.date = a.date
                    AND p.actual IS DISTINCT FROM a.y
                 """,
                 self.env.uid,
                 SQL.identifier(temp),
-                tuple(self._target_version_ids()) or (0,),
+                self.target_id.id,
             )
         )
         changed = cr.rowcount
@@ -562,20 +563,12 @@ class AiForecastRun(models.Model):
         self.env["ai.prediction"].invalidate_model()
         return changed
 
-    def _target_version_ids(self):
-        """Ids of every version of the target, archived ones included (their
-        predictions are the target's too)."""
-        self.env.cr.execute("SELECT id FROM ai_model_version WHERE target_id = %s ORDER BY id", (self.target_id.id,))
-        return [row[0] for row in self.env.cr.fetchall()]
-
     def _scored_version_ids(self):
-        version_ids = self._target_version_ids()
-        if not version_ids:
-            return []
         self.env.cr.execute(
             "SELECT DISTINCT model_version_id FROM ai_prediction "
-            "WHERE model_version_id IN %s AND actual IS NOT NULL ORDER BY 1",
-            (tuple(version_ids),),
+            "WHERE model_version_id IN (SELECT id FROM ai_model_version WHERE target_id = %s) "
+            "AND actual IS NOT NULL ORDER BY 1",
+            (self.target_id.id,),
         )
         return [row[0] for row in self.env.cr.fetchall()]
 
