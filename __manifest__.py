@@ -4,7 +4,7 @@
     "name": "AI Train Model",
     "summary": "Versioned datasets, daily forecasting models trained in the "
     "background, signed model artifacts",
-    "version": "17.0.1.1.0",
+    "version": "17.0.1.2.0",
     "author": "ai_train_model contributors",
     "website": "https://github.com/ai-train-model/ai_train_model",
     "license": "LGPL-3",

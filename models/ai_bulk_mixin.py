@@ -117,7 +117,8 @@ class AiBulkMixin(models.AbstractModel):
 
         The ORM's duties are kept: pending ORM writes are flushed first and the
         cache is invalidated after; ``create_uid``/``create_date`` and
-        ``write_uid``/``write_date`` are filled for the current user;
+        ``write_uid``/``write_date`` are filled for the current user (on
+        models with ``_log_access``);
         ``conflict_columns`` must be exactly the columns of one ``unique``
         SQL constraint of the model, and a row with an empty key column is
         refused (``ValueError``, nothing written): PostgreSQL never sees two
@@ -163,9 +164,13 @@ class AiBulkMixin(models.AbstractModel):
         ident = SQL.identifier
         column_list = SQL(", ").join(ident(c) for c in columns)
         key = SQL(", ").join(ident(c) for c in conflict_columns)
-        audit = SQL(", ").join(ident(c) for c in ("create_uid", "create_date", "write_uid", "write_date"))
         assignments = [SQL("%s = EXCLUDED.%s", ident(c), ident(c)) for c in update_columns]
-        assignments += [SQL("%s = EXCLUDED.%s", ident(c), ident(c)) for c in ("write_uid", "write_date")]
+        audit_columns, audit_values = [], []
+        if self._log_access:
+            stamp = SQL("now() AT TIME ZONE 'UTC'")
+            audit_columns = ["create_uid", "create_date", "write_uid", "write_date"]
+            audit_values = [SQL("%s", self.env.uid), stamp, SQL("%s", self.env.uid), stamp]
+            assignments += [SQL("%s = EXCLUDED.%s", ident(c), ident(c)) for c in ("write_uid", "write_date")]
         if update_columns:
             changed = SQL(
                 "WHERE (%s) IS DISTINCT FROM (%s)",
@@ -179,16 +184,15 @@ class AiBulkMixin(models.AbstractModel):
         # _bulk_prepare_chunk): no DISTINCT ON, no sort on the server.
         insert = SQL(
             """
-            INSERT INTO %(table)s (%(columns)s, %(audit)s)
-            SELECT %(columns)s, %(uid)s, now() AT TIME ZONE 'UTC', %(uid)s, now() AT TIME ZONE 'UTC'
+            INSERT INTO %(table)s (%(targets)s)
+            SELECT %(values)s
               FROM %(temp)s
             ON CONFLICT (%(key)s) %(action)s
             """,
             table=ident(self._table),
-            columns=column_list,
-            audit=audit,
+            targets=SQL(", ").join(ident(c) for c in columns + audit_columns),
+            values=SQL(", ").join([ident(c) for c in columns] + audit_values),
             key=key,
-            uid=self.env.uid,
             temp=ident(temp),
             action=conflict_action,
         )

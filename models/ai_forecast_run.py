@@ -547,13 +547,12 @@ class AiForecastRun(models.Model):
             SQL(
                 """
                 UPDATE ai_prediction p
-                   SET actual = a.y, error = a.y - p.yhat, write_uid = %s, write_date = now() AT TIME ZONE 'UTC'
+                   SET actual = a.y, error = a.y - p.yhat
                   FROM %s a
                  WHERE p.model_version_id IN (SELECT id FROM ai_model_version WHERE target_id = %s)
                    AND p.series_key = a.series_key AND p.date = a.date
                    AND p.actual IS DISTINCT FROM a.y
                 """,
-                self.env.uid,
                 SQL.identifier(temp),
                 self.target_id.id,
             )

@@ -32,7 +32,11 @@ class AiHealth(models.TransientModel):
     )
     last_ga4_success = fields.Datetime(string="Last Successful GA4 Run", compute="_compute_summary")
     last_training_success = fields.Datetime(string="Last Successful Training", compute="_compute_summary")
-    last_prediction_write = fields.Datetime(string="Last Prediction Written", compute="_compute_summary")
+    last_prediction_write = fields.Datetime(
+        string="Last Prediction Written",
+        compute="_compute_summary",
+        help="When the last nightly forecast run that wrote predictions finished.",
+    )
     last_actuals_refresh = fields.Datetime(compute="_compute_summary")
     failed_training_24h = fields.Integer(string="Failed Trainings (24 h)", compute="_compute_summary")
     failed_ga4_24h = fields.Integer(string="Failed GA4 Runs (24 h)", compute="_compute_summary")
@@ -98,23 +102,16 @@ class AiHealth(models.TransientModel):
 
     @api.model
     def _figures(self, company):
-        """The figures behind :meth:`_summary`, datetimes as naive UTC values.
-        Models of the registry that are not installed count as empty."""
+        """The figures behind :meth:`_summary`, datetimes as naive UTC values."""
         since = fields.Datetime.now() - timedelta(hours=24)
         in_company = [("company_id", "=", company.id)]
         ga4_last, ga4_failed = self._last_and_failures("ai.ga4.run", "date_finished", in_company, since)
         job_last, job_failed = self._last_and_failures("ai.training.job", "date_finished", in_company, since)
-        prediction_last = actuals_last = None
-        if "ai.prediction" in self.env:
-            predictions = self.env["ai.prediction"]
-            prediction_last = self._max(predictions, "write_date", in_company)
-            targets = self.env["ai.forecast.target"]
-            if "last_actuals_refresh" in targets._fields:
-                # The refresh cron's own stamp: set even when no new actual arrived.
-                actuals_last = self._max(targets, "last_actuals_refresh", in_company)
-            else:
-                # Without it, the last time an actual was written.
-                actuals_last = self._max(predictions, "write_date", in_company + [("actual", "!=", False)])
+        # Predictions carry no audit columns: the runs that write them do.
+        runs = self.env["ai.forecast.run"]
+        done = in_company + [("state", "=", "done")]
+        prediction_last = self._max(runs, "date_finished", done + [("kind", "=", "predict")])
+        actuals_last = self._max(runs, "date_finished", done + [("kind", "=", "refresh")])
         alerts = self._open_alerts(company)
         status = "error" if (ga4_failed or job_failed) else ("warning" if alerts["open"] else "ok")
         return {

@@ -37,6 +37,13 @@ class AiPrediction(models.Model):
     index, version then date first, serves the API's pages (one version, a
     date range, in date order), the actuals update and the cleanup.
 
+    No audit columns (``_log_access = False``, as Odoo's own
+    ``mail.notification``): a row's provenance is its version and the day it
+    was made (``date - horizon``), and when predictions were last written is
+    the forecast run's. The four columns would cost every row two more
+    foreign-key checks (``create_uid``, ``write_uid``), the largest share of
+    a bulk write left to PostgreSQL.
+
     Written by the engine only, in bulk (``_upsert_rows``); never by hand.
     """
 
@@ -44,6 +51,7 @@ class AiPrediction(models.Model):
     _description = "AI Prediction"
     _inherit = ["ai.bulk.mixin", "ai.protected.fields.mixin"]
     _order = "date desc, series_key, horizon, id"
+    _log_access = False
     _rec_name = "series_label"
 
     _protected_create = True

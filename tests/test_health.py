@@ -83,6 +83,37 @@ class TestHealth(HttpCase):
                                           "failed_24h": 0})
         self.assertEqual(summary["alerts"], {"open": 0, "items": []})
 
+    def test_prediction_figures_come_from_the_runs(self):
+        """Predictions carry no audit columns: the last prediction written is
+        the last finished nightly run that writes them (a refresh run or a
+        failed run does not count), the actuals refresh the last finished
+        refresh run."""
+        summary = self.env["ai.health"]._summary(self.company)
+        self.assertEqual(summary["predictions"], {"last_write": None, "last_actuals_refresh": None})
+        target = self.env["ai.forecast.target"].create(
+            {"name": "Health", "dataset_id": self.done_job.dataset_id.id, "target_col": "pageviews", "series_cols": "page"}
+        )
+        now = fields.Datetime.now().replace(microsecond=0)
+        Run = self.env["ai.forecast.run"]._engine()
+        common = {"company_id": self.company.id, "target_id": target.id}
+        Run.create({**common, "kind": "predict", "run_key": "2026-01-01", "state": "done",
+                    "date_finished": now - timedelta(hours=5)})
+        Run.create({**common, "kind": "predict", "run_key": "2026-01-02", "state": "failed",
+                    "date_finished": now - timedelta(hours=1)})
+        Run.create({**common, "kind": "refresh", "run_key": "7", "state": "done",
+                    "date_finished": now - timedelta(hours=3)})
+        Run.create({**common, "kind": "refresh", "run_key": "8", "state": "failed", "date_finished": now})
+        summary = self.env["ai.health"].with_user(self.users.manager)._summary(self.company)
+        self.assertEqual(
+            summary["predictions"],
+            {
+                "last_write": (now - timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "last_actuals_refresh": (now - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+        )
+        other = self.env["ai.health"].with_user(self.users.foreign)._summary(self.other_company)
+        self.assertEqual(other["predictions"]["last_write"], None, "another company's runs are not counted")
+
     def test_open_alert_listed_and_status_warning(self):
         self.failed_job._engine().write({"date_finished": fields.Datetime.now() - timedelta(hours=25)})
         version = self._version()

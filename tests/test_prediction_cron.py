@@ -73,7 +73,7 @@ class TestPredictionCron(TransactionCase):
         self.env.flush_all()
         self.env.cr.execute(
             "SELECT id, model_version_id, series_key, date, horizon, prediction_type, yhat, actual, is_anomaly, "
-            "anomaly_score, write_date FROM ai_prediction "
+            "anomaly_score, ctid::text FROM ai_prediction "
             "WHERE model_version_id IN (SELECT id FROM ai_model_version WHERE target_id = %s) ORDER BY id",
             (self.target.id,),
         )
