@@ -40,6 +40,11 @@ class AiHealth(models.TransientModel):
     last_actuals_refresh = fields.Datetime(compute="_compute_summary")
     failed_training_24h = fields.Integer(string="Failed Trainings (24 h)", compute="_compute_summary")
     failed_ga4_24h = fields.Integer(string="Failed GA4 Runs (24 h)", compute="_compute_summary")
+    failed_forecast_24h = fields.Integer(
+        string="Failed Forecast Runs (24 h)",
+        compute="_compute_summary",
+        help="Nightly predictions, actuals refreshes and drift checks that failed.",
+    )
     open_alert_count = fields.Integer(string="Open Alerts", compute="_compute_summary")
     open_alerts = fields.Text(string="Open Alert Details", compute="_compute_summary")
 
@@ -54,6 +59,7 @@ class AiHealth(models.TransientModel):
             record.last_actuals_refresh = figures["actuals_last"]
             record.failed_training_24h = figures["training_failed"]
             record.failed_ga4_24h = figures["ga4_failed"]
+            record.failed_forecast_24h = figures["forecast_failed"]
             record.open_alert_count = figures["alerts"]["open"]
             record.open_alerts = "\n".join(
                 f"{item['deadline'] or ''} {item['record']}: {item['summary']}".strip()
@@ -83,8 +89,8 @@ class AiHealth(models.TransientModel):
     def _summary(self, company):
         """The health figures of ``company`` as a JSON-ready dict (UTC ISO times).
 
-        ``status`` is ``error`` when a training job or GA4 run failed in the
-        last 24 hours, ``warning`` when alerts are open, ``ok`` otherwise.
+        ``status`` is ``error`` when a training job, GA4 run or forecast run
+        (prediction, actuals refresh, monitoring) failed in the last 24 hours, ``warning`` when alerts are open, ``ok`` otherwise.
         """
         figures = self._figures(company)
         return {
@@ -96,6 +102,7 @@ class AiHealth(models.TransientModel):
             "predictions": {
                 "last_write": _iso(figures["prediction_last"]),
                 "last_actuals_refresh": _iso(figures["actuals_last"]),
+                "failed_24h": figures["forecast_failed"],
             },
             "alerts": figures["alerts"],
         }
@@ -112,8 +119,10 @@ class AiHealth(models.TransientModel):
         done = in_company + [("state", "=", "done")]
         prediction_last = self._max(runs, "date_finished", done + [("kind", "=", "predict")])
         actuals_last = self._max(runs, "date_finished", done + [("kind", "=", "refresh")])
+        forecast_failed = runs.search_count(in_company + [("state", "=", "failed"), ("date_finished", ">=", since)])
         alerts = self._open_alerts(company)
-        status = "error" if (ga4_failed or job_failed) else ("warning" if alerts["open"] else "ok")
+        failed = ga4_failed or job_failed or forecast_failed
+        status = "error" if failed else ("warning" if alerts["open"] else "ok")
         return {
             "status": status,
             "ga4_last": ga4_last,
@@ -122,6 +131,7 @@ class AiHealth(models.TransientModel):
             "training_failed": job_failed,
             "prediction_last": prediction_last,
             "actuals_last": actuals_last,
+            "forecast_failed": forecast_failed,
             "alerts": alerts,
         }
 

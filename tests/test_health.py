@@ -89,7 +89,7 @@ class TestHealth(HttpCase):
         failed run does not count), the actuals refresh the last finished
         refresh run."""
         summary = self.env["ai.health"]._summary(self.company)
-        self.assertEqual(summary["predictions"], {"last_write": None, "last_actuals_refresh": None})
+        self.assertEqual(summary["predictions"], {"last_write": None, "last_actuals_refresh": None, "failed_24h": 0})
         target = self.env["ai.forecast.target"].create(
             {"name": "Health", "dataset_id": self.done_job.dataset_id.id, "target_col": "pageviews", "series_cols": "page"}
         )
@@ -109,10 +109,19 @@ class TestHealth(HttpCase):
             {
                 "last_write": (now - timedelta(hours=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "last_actuals_refresh": (now - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "failed_24h": 2,
             },
         )
         other = self.env["ai.health"].with_user(self.users.foreign)._summary(self.other_company)
         self.assertEqual(other["predictions"]["last_write"], None, "another company's runs are not counted")
+        self.assertEqual(other["predictions"]["failed_24h"], 0)
+        # Failed forecast runs make the status an error, as failed trainings and GA4 runs do.
+        self.failed_job._engine().write({"date_finished": fields.Datetime.now() - timedelta(hours=25)})
+        self.assertEqual(self.env["ai.health"]._summary(self.company)["status"], "error")
+        Run.search([("state", "=", "failed"), ("target_id", "=", target.id)]).write(
+            {"date_finished": now - timedelta(hours=25)}
+        )
+        self.assertEqual(self.env["ai.health"]._summary(self.company)["status"], "ok")
 
     def test_open_alert_listed_and_status_warning(self):
         self.failed_job._engine().write({"date_finished": fields.Datetime.now() - timedelta(hours=25)})
