@@ -57,32 +57,11 @@ UNSEASONED = ("ets", "theta", "ses", "auto_ets")
 DEFAULT = ("naive", "snaive", "ets", "theta", "gbm")
 
 
-def season_statistic(y: np.ndarray, m: int, clip: float = 5.0) -> float:
-    """|acf(m)| / limit of :func:`~project.forecasting.decomposition.season_detected` (> 1: seasonal)."""
-    z = np.asarray(y, dtype=np.float64).ravel()
-    finite = np.isfinite(z)
-    if not finite.all():
-        idx = np.arange(z.size)
-        z = np.interp(idx, idx[finite], z[finite])
-    x = np.diff(z)
-    median = float(np.median(x))
-    mad = 1.4826 * float(np.median(np.abs(x - median)))
-    if mad > 0:
-        x = np.clip(x, median - clip * mad, median + clip * mad)
-    x = x - x.mean()
-    denom = float(x @ x)
-    if denom <= 0:
-        return 0.0
-    acf = np.array([float(x[k:] @ x[:-k]) / denom for k in range(1, m + 1)])
-    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / x.size)
-    return float(abs(acf[-1]) / limit)
-
-
 def build_one(s, origin: int) -> dict | None:
     """Inner backtests and refits of every spec on one series at one outer origin."""
     from threadpoolctl import threadpool_limits
 
-    from project.forecasting.decomposition import season_detected
+    from project.forecasting.decomposition import season_detected, season_strength
     from project.forecasting.demand import classify_demand
     from project.training import TrainConfig
     from project.utils import selection as S
@@ -132,7 +111,7 @@ def build_one(s, origin: int) -> dict | None:
         "offsets": offs,
         "sparse": sparse,
         "seasonal": seasonal,
-        "season_stat": season_statistic(y[-mt:], M),
+        "season_stat": season_strength(y[-mt:], M),
         "actual": np.stack([y[e : e + h] for e in ends]),
         "scales": np.array([S.window_scale(y[max(0, e - mt) : e], M) for e in ends]),
         "scales2": np.array([S.squared_scale(y[max(0, e - mt) : e]) for e in ends]),
@@ -173,8 +152,8 @@ def choose(
 def candidates_of(r: dict, cands: tuple[str, ...], plain: tuple[str, ...] | None, stat: float) -> tuple:
     """The specs a series gets under a season rule.
 
-    ``stat``: the season test's threshold on :func:`season_statistic` (1.0 is
-    the library's); a series below it drops ``snaive`` and uses the ``@1``
+    ``stat``: the season test's threshold on
+    :func:`~project.forecasting.decomposition.season_strength` (1.0 is the library's); a series below it drops ``snaive`` and uses the ``@1``
     specs; ``plain`` (if given) is the candidate set of series without a season.
     """
     if r["sparse"]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LONG_SEASON", "seasonal_indices", "season_detected", "ses_sse"]
+__all__ = ["LONG_SEASON", "seasonal_indices", "season_detected", "season_strength", "ses_sse"]
 
 #: Seasons at least this long (observations) are yearly cycles of weekly or monthly data:
 #: handled by classical decomposition instead of seasonal states (see ``ETSForecaster``).
@@ -54,25 +54,18 @@ def seasonal_indices(z: np.ndarray, m: int, window: int | None = None) -> np.nda
     return indices - indices.mean()
 
 
-def season_detected(y: np.ndarray, m: int, clip: float = 5.0) -> bool:
-    """Whether a short season of ``m`` observations shows in the *changes* of ``y``.
-
-    The 90 % autocorrelation test of :func:`seasonal_indices`, applied to the
-    first differences (NaN interpolated): on levels a random walk or a trend
-    correlates at every lag and always "passes", while its day-to-day changes
-    only correlate at lag ``m`` when there is a real cycle.  The changes are
-    clipped at ``clip`` robust standard deviations (MAD) around their median
-    first, so one news spike of web traffic does not hide a weekly rhythm by
-    inflating the variance.  Series shorter
-    than ``2 m + 3`` points, and seasons below 2, are taken as seasonal (no
-    evidence either way: keep the models' default).
+def season_strength(y: np.ndarray, m: int, clip: float = 5.0) -> float:
+    """How far a short season of ``m`` observations shows in the *changes* of
+    ``y``: the lag-``m`` autocorrelation of the first differences (NaN
+    interpolated, clipped at ``clip`` robust standard deviations around their
+    median) over its 90 % limit.  Above 1 the season is significant (see
+    :func:`season_detected`); NaN when there are too few points to tell
+    (fewer than ``2 m + 3``, or a season below 2), 0 for constant changes.
     """
     z = np.asarray(y, dtype=np.float64).ravel()
-    if m < 2 or z.size < 2 * m + 3:
-        return True
     finite = np.isfinite(z)
-    if finite.sum() < 2 * m + 3:
-        return True
+    if m < 2 or finite.sum() < 2 * m + 3:
+        return float("nan")
     if not finite.all():
         idx = np.arange(z.size)
         z = np.interp(idx, idx[finite], z[finite])
@@ -84,11 +77,27 @@ def season_detected(y: np.ndarray, m: int, clip: float = 5.0) -> bool:
     x = x - x.mean()
     denom = float(x @ x)
     if denom <= 0:
-        return False
-    n = x.size
+        return 0.0
     acf = np.array([float(x[k:] @ x[:-k]) / denom for k in range(1, m + 1)])
-    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / n)
-    return bool(abs(acf[-1]) > limit)
+    limit = 1.645 * np.sqrt((1 + 2 * np.sum(acf[:-1] ** 2)) / x.size)
+    return float(abs(acf[-1]) / limit)
+
+
+def season_detected(y: np.ndarray, m: int, clip: float = 5.0) -> bool:
+    """Whether a short season of ``m`` observations shows in the *changes* of ``y``.
+
+    The 90 % autocorrelation test of :func:`seasonal_indices`, applied to the
+    first differences (:func:`season_strength` above 1): on levels a random
+    walk or a trend correlates at every lag and always "passes", while its
+    day-to-day changes only correlate at lag ``m`` when there is a real cycle.
+    The changes are clipped at ``clip`` robust standard deviations (MAD)
+    around their median first, so one news spike of web traffic does not hide
+    a weekly rhythm by inflating the variance.  Series shorter than ``2 m + 3``
+    points, and seasons below 2, are taken as seasonal (no evidence either
+    way: keep the models' default).
+    """
+    strength = season_strength(y, m, clip)
+    return bool(np.isnan(strength) or strength > 1.0)
 
 
 def ses_sse(z: np.ndarray, alphas: np.ndarray) -> np.ndarray:

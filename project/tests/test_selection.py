@@ -74,6 +74,19 @@ def test_season_detected_reads_the_changes_not_the_levels():
     assert season_detected(walk[:15], 7)  # too short to tell: keep the season
 
 
+def test_season_strength_is_the_test_statistic():
+    from project.forecasting.decomposition import season_detected, season_strength
+
+    rng = np.random.default_rng(3)
+    walk = 500 + np.cumsum(rng.normal(0, 1, 700))
+    weekly = np.array([0.0, 1, 2, 3, 4, 8, 6])[np.arange(700) % 7]
+    assert season_strength(walk, 7) < 1.0 < season_strength(walk + 3 * weekly, 7)
+    assert season_strength(walk + 3 * weekly, 7) > season_strength(walk + 0.3 * weekly, 7)
+    assert np.isnan(season_strength(walk[:15], 7))
+    assert season_strength(np.arange(50.0), 7) == 0.0  # constant changes: no season
+    assert not season_detected(np.arange(50.0), 7)
+
+
 def test_series_without_a_weekly_season_drops_seasonal_models():
     n = 300
     rng = np.random.default_rng(4)
