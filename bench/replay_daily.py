@@ -154,7 +154,9 @@ def candidates_of(r: dict, cands: tuple[str, ...], plain: tuple[str, ...] | None
 
     ``stat``: the season test's threshold on
     :func:`~project.forecasting.decomposition.season_strength` (1.0 is the
-    library's); a series below it drops ``snaive`` and uses the ``@1`` specs; ``plain`` (if given) is the candidate set of series without a season.
+    library's); a series below it drops ``snaive`` and uses the ``@1``
+    specs; ``plain`` (if given) is the candidate set of series without a
+    season.
     """
     if r["sparse"]:
         return tuple(r["bt"])
