@@ -110,9 +110,10 @@ class TestBulkUpsert(TransactionCase):
         self.assertEqual(self.Metric._bulk_upsert(columns, rows, key, chunk_size=7), 1)
 
     def test_copy_text_escapes_numpy_values_and_skipped_rows(self):
-        """The COPY text format: tabs, newlines, backslashes and quotes in text
-        round-trip; numpy scalars and ints in float columns are written as
-        numbers; rows without a value in a ``skip_empty`` column are left out."""
+        """The COPY's CSV: tabs, newlines, backslashes, quotes and commas in text
+        round-trip, an empty string stays empty (not NULL); numpy scalars and
+        ints in float columns are written as numbers, floats exactly; rows
+        without a value in a ``skip_empty`` column are left out."""
         import numpy as np
 
         columns = ["version_id", "unique_id", "model", "bucket", "metric", "value", "chosen"]
@@ -124,9 +125,15 @@ class TestBulkUpsert(TransactionCase):
             (np.int64(self.version.id), "numpy-key", "ets", "D+1", "mase", np.float32(0.5), None),
             (self.version.id, "skipped-nan", "ets", "D+1", "mase", float("inf"), False),
             (self.version.id, "skipped-none", "ets", "D+1", "mase", None, False),
+            (self.version.id, "empty-string", "", "D+1", "mase", 0.1 + 0.2, True),
         ]
         written = self.Metric._bulk_upsert(columns, rows, key, skip_empty=["value"])
-        self.assertEqual(written, 3)
+        self.assertEqual(written, 4)
+        self.env.cr.execute(
+            "SELECT model, value FROM ai_model_metric WHERE version_id = %s AND unique_id = 'empty-string'",
+            (self.version.id,),
+        )
+        self.assertEqual(self.env.cr.fetchall(), [("", 0.30000000000000004)])
         self.env.cr.execute(
             "SELECT unique_id, value, chosen FROM ai_model_metric WHERE version_id = %s AND model = 'ets' "
             "AND bucket = 'D+1' ORDER BY unique_id",
@@ -137,6 +144,6 @@ class TestBulkUpsert(TransactionCase):
         )
         self.assertEqual(self.Metric._bulk_upsert(columns, rows, key, skip_empty=["value"]), 0)
         # A key without a value is refused with its row number, even after skipped rows.
-        bad = rows[3:] + [(self.version.id, False, "ets", "D+1", "mase", 1.0, False)]
+        bad = rows[3:5] + [(self.version.id, False, "ets", "D+1", "mase", 1.0, False)]
         with self.assertRaisesRegex(ValueError, "row 3 has no value in key column unique_id"):
             self.Metric._bulk_upsert(columns, bad, key, skip_empty=["value"])
