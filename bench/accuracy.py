@@ -32,14 +32,21 @@ sorted by name): the selection rule is chosen on half ``a`` and M4 series
 ``--m4`` scores M4 Weekly instead (h = 13, the organisers' train/test split)
 through the CLI's ``--freq W`` configuration: sMAPE and MASE (in-sample lag-1
 scale, as M4 defines it for weekly data) against Naive2 computed in the same
-run, OWA = mean of the two ratios; peers with ``season_length=52``.
+run, OWA = mean of the two ratios.  Same run: statsforecast ``AutoARIMA``,
+``AutoETS``, ``AutoTheta`` (``season_length=52``) and their mean
+``sf_mean3``, default Prophet and seasonal naive, on the organisers' whole
+training series (``--max-train N``: the last ``N`` observations).  Each
+method's OWA is taken against Naive2 on the series it was scored on;
+``--offset``/``--limit`` run a slice, ``--dump`` keeps its per-series rows
+and ``--combine`` prints dumped slices and their union.
 
 Usage::
 
     .venv/bin/python bench/accuracy.py [--n-jobs 2]                    # the embedded sample
     .venv/bin/python bench/accuracy.py --panel ../shared/data/validation_daily.csv \\
         --series-col series --date-col ds --target-col y --domain-col domain
-    .venv/bin/python bench/accuracy.py --m4 [--offset 0 --limit 100]
+    .venv/bin/python bench/accuracy.py --m4 [--offset 0 --limit 100] [--dump FILE]
+    .venv/bin/python bench/accuracy.py --combine FILE [FILE ...]
 """
 
 from __future__ import annotations
