@@ -32,14 +32,21 @@ sorted by name): the selection rule is chosen on half ``a`` and M4 series
 ``--m4`` scores M4 Weekly instead (h = 13, the organisers' train/test split)
 through the CLI's ``--freq W`` configuration: sMAPE and MASE (in-sample lag-1
 scale, as M4 defines it for weekly data) against Naive2 computed in the same
-run, OWA = mean of the two ratios; peers with ``season_length=52``.
+run, OWA = mean of the two ratios.  Same run: statsforecast ``AutoARIMA``,
+``AutoETS``, ``AutoTheta`` (``season_length=52``) and their mean
+``sf_mean3``, default Prophet and seasonal naive, on the organisers' whole
+training series (``--max-train N``: the last ``N`` observations).  Each
+method's OWA is taken against Naive2 on the series it was scored on;
+``--offset``/``--limit`` run a slice, ``--dump`` keeps its per-series rows
+and ``--combine`` prints dumped slices and their union.
 
 Usage::
 
     .venv/bin/python bench/accuracy.py [--n-jobs 2]                    # the embedded sample
     .venv/bin/python bench/accuracy.py --panel ../shared/data/validation_daily.csv \\
         --series-col series --date-col ds --target-col y --domain-col domain
-    .venv/bin/python bench/accuracy.py --m4 [--offset 0 --limit 100]
+    .venv/bin/python bench/accuracy.py --m4 [--offset 0 --limit 100] [--dump FILE]
+    .venv/bin/python bench/accuracy.py --combine FILE [FILE ...]
 """
 
 from __future__ import annotations
@@ -410,7 +417,13 @@ def _m4_series(offset: int, limit: int | None) -> list[tuple[str, np.ndarray, np
     return out[:limit] if limit else out
 
 
-def _m4_task(uid: str, y: np.ndarray, test: np.ndarray, method: str, config) -> tuple:
+def _m4_task(uid: str, y: np.ndarray, test: np.ndarray, method: str, config, max_train: int | None) -> dict:
+    """One method on one M4 Weekly series: forecast, sMAPE, MASE (in-sample lag-1 scale), seconds.
+
+    ``max_train`` keeps only the last observations for the *peers* (``None``:
+    the organisers' whole training series); the scale is always that of the
+    whole training series, as M4 defines it.
+    """
     from project.utils.evaluacion import smape
 
     _quiet()
@@ -423,42 +436,141 @@ def _m4_task(uid: str, y: np.ndarray, test: np.ndarray, method: str, config) -> 
     elif method == "naive2":
         fc = np.repeat(y[-1], h)  # Naive2 = naive on the seasonally adjusted series; m = 1 for weekly
     else:
-        fc = _peer(method, y, ds, h, 52)["mean"].to_numpy(float)
+        keep = slice(-max_train, None) if max_train and method != "snaive" else slice(None)
+        if method in (*PEERS, "snaive"):
+            fc = _peer(method, y[keep], ds[keep], h, 52)["mean"].to_numpy(float)
+        else:
+            fc = _candidate(method, y[keep], ds[keep], h, config)["mean"].to_numpy(float)
     seconds = time.perf_counter() - started
     scale = float(np.mean(np.abs(np.diff(y))))
-    return uid, method, smape(test, fc), float(np.mean(np.abs(test - fc)) / scale), seconds
+    return {
+        "unique_id": uid,
+        "method": method,
+        "smape": smape(test, fc),
+        "mase": float(np.mean(np.abs(test - fc)) / scale),
+        "seconds": seconds,
+        "mean": fc,
+        "test": test,
+        "scale": scale,
+    }
+
+
+def _m4_mean3(frame: pd.DataFrame) -> pd.DataFrame:
+    """``sf_mean3``: the plain mean of the three statsforecast peers' forecasts of the same run."""
+    from project.utils.evaluacion import smape
+
+    rows = []
+    for uid, group in frame[frame["method"].isin(MEAN3)].groupby("unique_id", sort=False):
+        if len(group) < len(MEAN3):
+            continue
+        first = group.iloc[0]
+        mean = np.mean(np.stack(group["mean"].to_list()), axis=0)
+        rows.append(
+            {
+                "unique_id": uid,
+                "method": "sf_mean3",
+                "smape": smape(first["test"], mean),
+                "mase": float(np.mean(np.abs(first["test"] - mean)) / first["scale"]),
+                "seconds": float(group["seconds"].sum()),
+                "mean": mean,
+                "test": first["test"],
+                "scale": first["scale"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def m4_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """sMAPE, MASE and OWA per method, each against Naive2 on the *same* series.
+
+    A method scored on fewer series than Naive2 (a slice where it was not run)
+    is compared with Naive2 on its own series only; ``series`` says how many.
+    """
+    naive2 = frame[frame["method"] == "naive2"].set_index("unique_id")
+    rows = []
+    for method, part in frame.groupby("method"):
+        uids = part["unique_id"]
+        s2, m2 = naive2.loc[uids, "smape"].mean(), naive2.loc[uids, "mase"].mean()
+        smape_, mase = part["smape"].mean(), part["mase"].mean()
+        rows.append(
+            {
+                "method": method,
+                "series": len(part),
+                "smape": smape_,
+                "mase": mase,
+                "naive2_smape": s2,
+                "naive2_mase": m2,
+                "owa": 0.5 * (smape_ / s2 + mase / m2),
+                "seconds": part["seconds"].mean(),
+            }
+        )
+    return pd.DataFrame(rows).set_index("method").sort_values("owa")
+
+
+def _print_m4(frame: pd.DataFrame, title: str) -> None:
+    table = m4_table(frame)
+    print(title)
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    if "automatic" in table.index:
+        owa = table.loc["automatic", "owa"]
+        peers = table.drop(index=["automatic", "naive2"], errors="ignore")
+        peers = peers[peers["series"] == table.loc["automatic", "series"]]
+        best = (
+            f"; best peer on the same series {peers['owa'].idxmin()} {peers['owa'].min():.3f}"
+            if len(peers)
+            else ""
+        )
+        print(
+            f"\nOWA automatic = {owa:.3f} (target <= {TARGET_OWA}): "
+            f"{'MET' if owa <= TARGET_OWA else 'NOT MET'}{best}"
+        )
 
 
 def run_m4(args: argparse.Namespace) -> int:
     from joblib import Parallel, delayed
 
     config = _config("W", 13)
-    methods = args.methods.split(",") if args.methods else ["automatic", *PEERS]
+    methods = args.methods.split(",") if args.methods else ["automatic", *PEERS, "snaive"]
     methods = list(dict.fromkeys([*methods, "naive2"]))
     series = _m4_series(args.offset, args.limit)
     started = time.perf_counter()
     rows = Parallel(n_jobs=args.n_jobs)(
-        delayed(_m4_task)(uid, y, te, meth, config) for meth in methods for uid, y, te in series
+        delayed(_m4_task)(uid, y, te, meth, config, args.max_train)
+        for meth in methods
+        for uid, y, te in series
     )
-    frame = pd.DataFrame(rows, columns=["unique_id", "method", "smape", "mase", "seconds"])
+    frame = pd.DataFrame(rows)
+    if set(MEAN3) <= set(methods):
+        frame = pd.concat([frame, _m4_mean3(frame)], ignore_index=True)
+    wall = time.perf_counter() - started
+    frame.attrs.update(offset=args.offset, count=len(series), wall=wall, max_train=args.max_train)
     if args.dump:
         frame.to_pickle(args.dump)
-    table = frame.groupby("method")[["smape", "mase", "seconds"]].mean()
-    s2, m2 = table.loc["naive2", "smape"], table.loc["naive2", "mase"]
-    table["owa"] = 0.5 * (table["smape"] / s2 + table["mase"] / m2)
-    table = table.sort_values("owa")
-    print(
+    peers_train = f"last {args.max_train} obs" if args.max_train else "whole training series"
+    _print_m4(
+        frame,
         f"M4 Weekly series {args.offset + 1}-{args.offset + len(series)} ({len(series)}), h=13, freq W "
-        f"(season 52), candidates {','.join(config.candidates)}; wall {time.perf_counter() - started:.0f}s, "
-        f"n_jobs={args.n_jobs}; Naive2 official over all 359: sMAPE 9.161, MASE 2.777"
+        f"(season 52), candidates {','.join(config.candidates)}; peers on the {peers_train}; "
+        f"wall {wall:.0f}s, n_jobs={args.n_jobs}; Naive2 official over all 359: sMAPE 9.161, MASE 2.777",
     )
-    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    if "automatic" in table.index:
-        owa = table.loc["automatic", "owa"]
-        print(
-            f"\nOWA automatic = {owa:.3f} (target <= {TARGET_OWA}): "
-            f"{'MET' if owa <= TARGET_OWA else 'NOT MET'}"
+    return 0
+
+
+def combine_m4(paths: list[str]) -> int:
+    """Print each ``--m4 --dump`` slice and their union (first dump wins on a repeated series/method)."""
+    frames = []
+    for path in paths:
+        frame = pd.read_pickle(path)
+        a = frame.attrs
+        first = a.get("offset", 0) + 1
+        _print_m4(
+            frame,
+            f"\n== {path}: M4 Weekly series {first}-{first + a.get('count', 0) - 1}, "
+            f"wall {a.get('wall', float('nan')):.0f}s, peers max_train {a.get('max_train')}",
         )
+        frames.append(frame)
+    union = pd.concat(frames, ignore_index=True).drop_duplicates(["unique_id", "method"])
+    _print_m4(union, f"\n== combined: {union['unique_id'].nunique()} series")
     return 0
 
 
@@ -485,6 +597,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--offset", type=int, default=0, metavar="N", help="M4: skip the first N series")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N series")
     parser.add_argument(
+        "--max-train",
+        type=int,
+        default=None,
+        metavar="N",
+        help="M4: peers see only the last N observations (default: the whole training series)",
+    )
+    parser.add_argument(
+        "--combine", metavar="DUMP", nargs="+", default=None, help="M4: print --dump files and their union"
+    )
+    parser.add_argument(
         "--methods",
         default=None,
         metavar="M,M",
@@ -492,6 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     _quiet()
+    if args.combine:
+        return combine_m4(args.combine)
     if args.m4:
         return run_m4(args)
     return run_panel(args)

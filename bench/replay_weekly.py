@@ -15,6 +15,7 @@ Used to choose on M4 series 1-100 the weekly defaults that ``accuracy.py
 
     .venv/bin/python bench/replay_weekly.py --build --offset 0 --limit 100 --out /tmp/w100.pkl
     .venv/bin/python bench/replay_weekly.py --replay /tmp/w100.pkl
+    .venv/bin/python bench/replay_weekly.py --grid /tmp/w100.pkl   # margin x sizes x metric
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def choose(
     trim: float | None = 1.25,
     margin: float = 0.1,
     sizes: tuple[int, ...] = (2, 3),
+    metric: str = "mase",
 ) -> tuple[str, ...]:
     """The members ``fit_series``'s rule picks from the cached backtests (windows at ``offs``)."""
     from project.utils.selection import selection_score
@@ -131,7 +133,7 @@ def choose(
     actual, scales = r["actual"][rows], r["scales"][rows]
 
     def score(fc: np.ndarray) -> float:
-        return selection_score(actual - fc[rows], actual, scales, "mase")
+        return selection_score(actual - fc[rows], actual, scales, metric)
 
     cands = [c for c in cands if c in r["bt"]]
     return pool_rule(cands, score, r["bt"], trim, margin, sizes)
@@ -190,6 +192,43 @@ def replay(rows: list[dict]) -> None:
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
+def grid(rows: list[dict]) -> None:
+    """The weekly default set with the pool untrimmed: ensemble margin x top-k sizes x selection metric."""
+    from project.training import WEEKLY_CANDIDATES
+
+    rows = [r for r in rows if not r["sparse"]]
+    out = []
+    for metric in ("mase", "smape", "mae", "rmse"):
+        for margin in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3):
+            for sizes in ((2,), (2, 3), (2, 3, 4), (2, 3, 4, 5)):
+                kw = {
+                    "cands": WEEKLY_CANDIDATES,
+                    "trim": None,
+                    "margin": margin,
+                    "sizes": sizes,
+                    "metric": metric,
+                }
+                o, s, m = owa(rows, rule_forecasts(rows, **kw))
+                out.append(
+                    {"metric": metric, "margin": margin, "sizes": str(sizes), "owa": o, "smape": s, "mase": m}
+                )
+    print(f"{len(rows)} series; weekly default set, trim none")
+    print(pd.DataFrame(out).sort_values("owa").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+def _load(paths: list[str]) -> list[dict]:
+    rows: dict[str, dict] = {}
+    for path in paths:
+        with open(path, "rb") as fh:
+            for r in pickle.load(fh):
+                if r["uid"] in rows:  # a second cache adds specs to the same series
+                    for key in ("bt", "final", "seconds"):
+                        rows[r["uid"]][key].update(r[key])
+                else:
+                    rows[r["uid"]] = r
+    return list(rows.values())
+
+
 def main() -> int:
     from joblib import Parallel, delayed
 
@@ -200,6 +239,9 @@ def main() -> int:
     parser.add_argument("--specs", default=None, help="comma-separated labels of SPECS (default all)")
     parser.add_argument("--out", default="/tmp/weekly_cache.pkl")
     parser.add_argument("--replay", metavar="FILE", nargs="*", help="replay caches (merged)")
+    parser.add_argument(
+        "--grid", metavar="FILE", nargs="*", help="margin x sizes x metric on caches (merged)"
+    )
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     A._quiet()
@@ -212,16 +254,9 @@ def main() -> int:
             pickle.dump(rows, fh)
         print(f"{len(rows)} series cached in {args.out} ({time.perf_counter() - started:.0f}s)")
     if args.replay:
-        rows: dict[str, dict] = {}
-        for path in args.replay:
-            with open(path, "rb") as fh:
-                for r in pickle.load(fh):
-                    if r["uid"] in rows:  # a second cache adds specs to the same series
-                        for key in ("bt", "final", "seconds"):
-                            rows[r["uid"]][key].update(r[key])
-                    else:
-                        rows[r["uid"]] = r
-        replay(list(rows.values()))
+        replay(_load(args.replay))
+    if args.grid:
+        grid(_load(args.grid))
     return 0
 
 
