@@ -114,6 +114,10 @@ class AiBulkMixin(models.AbstractModel):
     #: Rows per ``COPY`` + ``INSERT`` statement: bounds the client buffer and
     #: the temporary table whatever the size of the input.
     _bulk_chunk_size = 50000
+    #: Rows written in one call from which the table's planner statistics are
+    #: refreshed at once (``ANALYZE``): a new version's rows are unknown to the
+    #: planner until then, and it reads them with a plan made for a handful.
+    _bulk_analyze_rows = 10000
 
     @api.model
     def _bulk_unique_keys(self):
@@ -148,8 +152,9 @@ class AiBulkMixin(models.AbstractModel):
         nothing. Rows stream in chunks of ``chunk_size``, each turned column by
         column into pyarrow arrays and written as CSV by pyarrow (see
         :func:`_copy_csv`), sent with one ``COPY`` and merged with one
-        ``INSERT ... SELECT ... ON CONFLICT``. Returns the number of
-        rows inserted or changed.
+        ``INSERT ... SELECT ... ON CONFLICT``. From ``_bulk_analyze_rows``
+        rows written the table is analysed. Returns the number of rows
+        inserted or changed.
         """
         columns = list(columns)
         conflict_columns = list(conflict_columns)
@@ -247,6 +252,10 @@ class AiBulkMixin(models.AbstractModel):
         if not created:
             return 0
         cr.execute(SQL("DROP TABLE %s", ident(temp)))
+        if written >= self._bulk_analyze_rows:
+            # SKIP_LOCKED: a table another transaction is analysing or
+            # vacuuming is left to it rather than waited for.
+            cr.execute(SQL("ANALYZE (SKIP_LOCKED) %s", ident(self._table)))
         self._bulk_invalidate()
         _logger.debug("bulk upsert into %s: %d of %d rows written", self._table, written, total)
         return written

@@ -1,3 +1,5 @@
+from unittest.mock import patch
+
 from odoo.tests import TransactionCase, tagged
 
 from .common import handmade_version, make_dataset
@@ -12,6 +14,26 @@ class TestBulkUpsert(TransactionCase):
         cls.job = cls.env["ai.training.job"].create({"dataset_id": dataset.id, "candidates": "naive,snaive"})
         cls.version = handmade_version(cls.env, cls.job)
         cls.Metric = cls.env["ai.model.metric"]._engine()
+
+    def _planner_rows(self):
+        self.env.cr.execute("SELECT reltuples FROM pg_class WHERE oid = 'ai_model_metric'::regclass")
+        return self.env.cr.fetchone()[0]
+
+    def test_large_write_refreshes_the_planner_statistics(self):
+        """From ``_bulk_analyze_rows`` rows written, the table is analysed in
+        the same transaction: the planner counts the new rows at once."""
+        columns = ["version_id", "unique_id", "model", "bucket", "metric", "value"]
+        key = ["version_id", "unique_id", "model", "bucket", "metric"]
+        rows = [(self.version.id, f"a{i}", "ets", "1-28", "mase", float(i)) for i in range(300)]
+        model_class = type(self.env["ai.model.metric"])
+        with patch.object(model_class, "_bulk_analyze_rows", 301):
+            self.Metric._bulk_upsert(columns, rows, key)
+        self.env.cr.execute("SELECT count(*) FROM ai_model_metric")
+        stored = self.env.cr.fetchone()[0]
+        self.assertNotEqual(self._planner_rows(), stored, "300 rows: below the threshold, not analysed")
+        with patch.object(model_class, "_bulk_analyze_rows", 300):
+            self.Metric._bulk_upsert(columns, [(v, f"b{i}", *rest) for i, (v, _u, *rest) in enumerate(rows)], key)
+        self.assertEqual(self._planner_rows(), stored + 300)
 
     def _lines(self):
         return self.env["ai.model.metric"].search([("version_id", "=", self.version.id)])
