@@ -114,8 +114,8 @@ class AiBulkMixin(models.AbstractModel):
     #: Rows per ``COPY`` + ``INSERT`` statement: bounds the client buffer and
     #: the temporary table whatever the size of the input.
     _bulk_chunk_size = 50000
-    #: Rows written in one call from which the table's planner statistics are
-    #: refreshed at once (``ANALYZE``): a new version's rows are unknown to the
+    #: Rows written in one call from which the planner statistics of the
+    #: conflict key's columns are refreshed at once (``ANALYZE``): a new version's rows are unknown to the
     #: planner until then, and it reads them with a plan made for a handful.
     _bulk_analyze_rows = 10000
 
@@ -153,7 +153,8 @@ class AiBulkMixin(models.AbstractModel):
         column into pyarrow arrays and written as CSV by pyarrow (see
         :func:`_copy_csv`), sent with one ``COPY`` and merged with one
         ``INSERT ... SELECT ... ON CONFLICT``. From ``_bulk_analyze_rows``
-        rows written the table is analysed. Returns the number of rows
+        rows written the planner statistics of the key's columns (and the
+        table's row count) are refreshed. Returns the number of rows
         inserted or changed.
         """
         columns = list(columns)
@@ -253,9 +254,10 @@ class AiBulkMixin(models.AbstractModel):
             return 0
         cr.execute(SQL("DROP TABLE %s", ident(temp)))
         if written >= self._bulk_analyze_rows:
-            # SKIP_LOCKED: a table another transaction is analysing or
-            # vacuuming is left to it rather than waited for.
-            cr.execute(SQL("ANALYZE (SKIP_LOCKED) %s", ident(self._table)))
+            # The key's columns only (what readers select on), at a third of
+            # the cost of the whole table; SKIP_LOCKED: a table another
+            # transaction is analysing or vacuuming is left to it.
+            cr.execute(SQL("ANALYZE (SKIP_LOCKED) %s (%s)", ident(self._table), key))
         self._bulk_invalidate()
         _logger.debug("bulk upsert into %s: %d of %d rows written", self._table, written, total)
         return written
