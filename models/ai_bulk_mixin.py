@@ -115,8 +115,9 @@ class AiBulkMixin(models.AbstractModel):
     #: the temporary table whatever the size of the input.
     _bulk_chunk_size = 50000
     #: Rows written in one call from which the planner statistics of the
-    #: conflict key's columns are refreshed at once (``ANALYZE``): a new version's rows are unknown to the
-    #: planner until then, and it reads them with a plan made for a handful.
+    #: conflict key's columns are refreshed at once (``ANALYZE``): a new
+    #: version's rows are unknown to the planner until then, and it reads
+    #: them with a plan made for a handful.
     _bulk_analyze_rows = 10000
 
     @api.model
