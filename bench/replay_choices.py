@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import pickle
 import sys
 from collections.abc import Callable
@@ -62,6 +63,22 @@ def prepared(s, origin: int) -> tuple:
     return y, ds, (dsw[-1] - ds[-1]).days, train, test
 
 
+def backtest_and_refit(make: Callable, y: np.ndarray, ds, ends: list[int], h: int, window: int) -> tuple:
+    """What ``fit_series`` fits for one candidate: a fresh model from ``make()``
+    on the ``window`` observations before each inner cutoff of ``ends``
+    (one row of ``h`` forecasts each), and on the last ``window`` of the
+    series (its ``h`` forecasts)."""
+
+    def forecast(stop: int) -> np.ndarray:
+        start = max(0, stop - window)
+        return make().fit(y[start:stop], ds[start:stop]).predict(h, level=())["mean"].to_numpy(float)
+
+    backtests = np.full((len(ends), h), np.nan)
+    for i, end in enumerate(ends):
+        backtests[i] = forecast(end)
+    return backtests, forecast(y.size)
+
+
 def build_one(s, origin: int) -> dict | None:
     """Candidate backtests and refits of one series at one outer origin."""
     from threadpoolctl import threadpool_limits
@@ -90,15 +107,9 @@ def build_one(s, origin: int) -> dict | None:
     bt, final = {}, {}
     with threadpool_limits(1):
         for c in cands:
-            fc = np.empty((len(ends), h))
-            for i, e in enumerate(ends):
-                model = S.make_candidate(c, cfg_h, seasonal)
-                model.fit(y[max(0, e - A.MAX_TRAIN) : e], ds[max(0, e - A.MAX_TRAIN) : e])
-                fc[i] = model.predict(h, level=())["mean"].to_numpy(float)
-            bt[c] = fc
-            model = S.make_candidate(c, cfg_h, seasonal)
-            model.fit(y[-A.MAX_TRAIN :], ds[-A.MAX_TRAIN :])
-            final[c] = model.predict(h, level=())["mean"].to_numpy(float)[short : short + H]
+            make = functools.partial(S.make_candidate, c, cfg_h, seasonal)
+            bt[c], refit = backtest_and_refit(make, y, ds, ends, h, A.MAX_TRAIN)
+            final[c] = refit[short : short + H]
     scale = float(np.mean(np.abs(train[M:] - train[:-M]))) if len(train) > M else np.nan
     return {
         "uid": s.uid,

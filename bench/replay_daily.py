@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import pickle
 import sys
 import time
@@ -36,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import accuracy as A  # noqa: E402
-from replay_choices import load_series, pool_rule, prepared  # noqa: E402
+from replay_choices import backtest_and_refit, load_series, pool_rule, prepared  # noqa: E402
 
 H, M = 28, 7
 #: Inner cutoffs, in days before the last one (the default: 0, 7, 14).
@@ -90,14 +91,9 @@ def build_one(s, origin: int) -> dict | None:
         for label, (name, params, seas) in specs.items():
             c = dataclasses.replace(cfg_h, model_params={name: params})
             started = time.perf_counter()
-            fc = np.full((len(ends), h), np.nan)
-            for i, e in enumerate(ends):
-                model = S.make_candidate(name, c, seas)
-                model.fit(y[max(0, e - mt) : e], ds[max(0, e - mt) : e])
-                fc[i] = model.predict(h, level=())["mean"].to_numpy(float)
-            bt[label] = fc
-            model = S.make_candidate(name, c, seas).fit(y[-mt:], ds[-mt:])
-            final[label] = model.predict(h, level=())["mean"].to_numpy(float)[short : short + H]
+            make = functools.partial(S.make_candidate, name, c, seas)
+            bt[label], refit = backtest_and_refit(make, y, ds, ends, h, mt)
+            final[label] = refit[short : short + H]
             seconds[label] = (time.perf_counter() - started) / (len(ends) + 1)
     if not sparse and not seasonal:
         for label in UNSEASONED:

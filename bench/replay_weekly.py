@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import pickle
 import sys
 import time
@@ -35,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import accuracy as A  # noqa: E402
-from replay_choices import pool_rule  # noqa: E402
+from replay_choices import backtest_and_refit, pool_rule  # noqa: E402
 
 H, M = 13, 52
 #: Inner cutoffs, in weeks before the last one (which leaves exactly ``H`` weeks).
@@ -76,14 +77,8 @@ def build_one(uid: str, y: np.ndarray, test: np.ndarray, specs: dict[str, tuple[
         for label, (name, params) in specs.items():
             c = dataclasses.replace(cfg, model_params={name: params})
             started = time.perf_counter()
-            fc = np.full((len(ends), H), np.nan)
-            for i, e in enumerate(ends):
-                model = S.make_candidate(name, c)
-                model.fit(y[max(0, e - mt) : e], ds[max(0, e - mt) : e])
-                fc[i] = model.predict(H, level=())["mean"].to_numpy(float)
-            bt[label] = fc
-            model = S.make_candidate(name, c).fit(y[-mt:], ds[-mt:])
-            final[label] = model.predict(H, level=())["mean"].to_numpy(float)
+            make = functools.partial(S.make_candidate, name, c)
+            bt[label], final[label] = backtest_and_refit(make, y, ds, ends, H, mt)
             seconds[label] = time.perf_counter() - started
     return {
         "uid": uid,
