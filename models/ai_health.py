@@ -112,14 +112,15 @@ class AiHealth(models.TransientModel):
         """The figures behind :meth:`_summary`, datetimes as naive UTC values."""
         since = fields.Datetime.now() - timedelta(hours=24)
         in_company = [("company_id", "=", company.id)]
-        ga4_last, ga4_failed = self._last_and_failures("ai.ga4.run", "date_finished", in_company, since)
-        job_last, job_failed = self._last_and_failures("ai.training.job", "date_finished", in_company, since)
+        ga4_runs, jobs, runs = self.env["ai.ga4.run"], self.env["ai.training.job"], self.env["ai.forecast.run"]
+        ga4_last = self._last_success(ga4_runs, in_company)
+        ga4_failed = self._failures(ga4_runs, in_company, since)
+        job_last = self._last_success(jobs, in_company)
+        job_failed = self._failures(jobs, in_company, since)
         # Predictions carry no audit columns: the runs that write them do.
-        runs = self.env["ai.forecast.run"]
-        done = in_company + [("state", "=", "done")]
-        prediction_last = self._max(runs, "date_finished", done + [("kind", "=", "predict")])
-        actuals_last = self._max(runs, "date_finished", done + [("kind", "=", "refresh")])
-        forecast_failed = runs.search_count(in_company + [("state", "=", "failed"), ("date_finished", ">=", since)])
+        prediction_last = self._last_success(runs, in_company + [("kind", "=", "predict")])
+        actuals_last = self._last_success(runs, in_company + [("kind", "=", "refresh")])
+        forecast_failed = self._failures(runs, in_company, since)
         alerts = self._open_alerts(company)
         failed = ga4_failed or job_failed or forecast_failed
         status = "error" if failed else ("warning" if alerts["open"] else "ok")
@@ -136,11 +137,14 @@ class AiHealth(models.TransientModel):
         }
 
     @api.model
-    def _last_and_failures(self, model_name, date_field, domain, since):
-        model = self.env[model_name]
-        last = self._max(model, date_field, domain + [("state", "=", "done")])
-        failed = model.search_count(domain + [("state", "=", "failed"), (date_field, ">=", since)])
-        return last, failed
+    def _last_success(self, model, domain):
+        """When the last job of ``model`` (a job mixin) matching ``domain`` finished well."""
+        return self._max(model, "date_finished", domain + [("state", "=", "done")])
+
+    @api.model
+    def _failures(self, model, domain, since):
+        """How many jobs of ``model`` matching ``domain`` failed since ``since``."""
+        return model.search_count(domain + [("state", "=", "failed"), ("date_finished", ">=", since)])
 
     @api.model
     def _max(self, model, field_name, domain):
