@@ -245,7 +245,8 @@ def replay_bands(rows: list[dict], series: list | None = None, trim: float = 1.2
         "x1.1": {"conformal_scale": 1.1, "conformal_history": 0},
         "x1.0 widened 1095, all": {"conformal_scale": 1.0, "conformal_history": 1095, "all": True},
         "x1.0 widened 365": {"conformal_scale": 1.0, "conformal_history": 365},
-        "x1.0 widened 1095 (default)": {"conformal_scale": 1.0, "conformal_history": 1095},
+        "x1.0 widened 1095, lag 7 only (third pass)": {"conformal_scale": 1.0, "conformal_history": 0, "lag7": True},
+        "x1.0 widened 1095 per horizon (default)": {"conformal_scale": 1.0, "conformal_history": 1095},
         "x0.9 widened 1095": {"conformal_scale": 0.9, "conformal_history": 1095},
         "x1.0 two-sided ratio 1095": {"conformal_scale": 1.0, "conformal_history": -1095},
     }
@@ -268,11 +269,15 @@ def replay_bands(rows: list[dict], series: list | None = None, trim: float = 1.2
         for label, kw in variants.items():
             kw = dict(kw)
             widen_all = kw.pop("all", False)
+            lag7 = kw.pop("lag7", False)
             kw["conformal_history"] = max(kw["conformal_history"], 0)
             cfg = dataclasses.replace(base, horizon=h, **kw)
             if variants[label]["conformal_history"] < 0 and not sparse:  # the ratio narrows too
                 factor = ratio if np.isfinite(ratio) else 1.0
                 cfg = dataclasses.replace(cfg, conformal_scale=kw["conformal_scale"] * min(factor, 3.0))
+            if lag7 and not sparse:  # one factor for every horizon, from lag-7 changes
+                factor = min(max(ratio, 1.0), 3.0) if not np.isnan(ratio) else 1.0
+                cfg = dataclasses.replace(cfg, conformal_scale=kw["conformal_scale"] * factor)
             history = None if sparse and not widen_all else y  # as fit_series does
             bands = calibrated_bands(fc, err, (80, 95), bool(np.nanmin(y) >= 0), cfg, history)
             for lv in (80, 95):

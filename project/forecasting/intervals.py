@@ -84,7 +84,7 @@ def conformal_bands(
     levels: Sequence[int] = DEFAULT_LEVELS,
     lower_bound: float | None = None,
     nondecreasing: bool = False,
-    scale: float = 1.0,
+    scale: float | np.ndarray = 1.0,
 ) -> pd.DataFrame:
     """Split-conformal bands from backtest residuals, per horizon.
 
@@ -100,7 +100,8 @@ def conformal_bands(
     ``nondecreasing`` makes each horizon's width at least that of every
     earlier horizon: uncertainty does not shrink with the distance, and the
     few (overlapping) backtest windows otherwise under-cover the far
-    horizons by chance.  ``scale`` multiplies every half-width: errors of a
+    horizons by chance.  ``scale`` (a number, or one per horizon) multiplies
+    the half-widths: errors of a
     few recent, overlapping windows are less dispersed than those of the
     future they stand for, and a factor calibrated on data the forecasts are
     not scored on restores the nominal coverage.
@@ -132,7 +133,7 @@ def conformal_bands(
             widths[k] = np.sort(err[finite[:, k], k])[max(rank, 1) - 1]
         if nondecreasing:
             widths = np.maximum.accumulate(widths)
-        widths = np.maximum(widths * float(scale), widths_prev)
+        widths = np.maximum(widths * np.broadcast_to(np.asarray(scale, dtype=np.float64), (h,)), widths_prev)
         widths_prev = widths
         bounds[value] = (mean - widths, mean + widths)
     return build_frame(mean, bounds, levels, lower_bound)

@@ -280,15 +280,39 @@ def test_dispersion_ratio_compares_the_backtest_span_with_the_history():
     wild = np.concatenate([noise[:-42], noise[-42:] * 2])
     assert dispersion_ratio(wild, 42, 7, 1095) < 0.7
     config = _config(horizon=28, conformal_history=1095)  # span 28 + 2 x 7 = 42
-    assert widening(28, calm, config) == pytest.approx(ratio)
-    assert widening(28, wild, config) == 1.0  # never narrowed
-    assert widening(28, calm, _config(horizon=28, conformal_history=0)) == 1.0  # off
-    assert widening(28, None, config) == 1.0
-    flat = np.concatenate([noise[:-50], np.zeros(50)])
+    factors = widening(28, calm, config)
+    assert factors.shape == (28,)
+    assert factors[:7] == pytest.approx(np.full(7, ratio))  # the first week: lag-7 changes
+    assert np.all(np.diff(factors) >= 0)
+    assert np.all(widening(28, wild, config) == 1.0)  # never narrowed
+    assert np.all(widening(28, calm, _config(horizon=28, conformal_history=0)) == 1.0)  # off
+    assert np.all(widening(28, None, config) == 1.0)
+    flat = np.concatenate([noise[:-100], np.zeros(100)])
     assert dispersion_ratio(flat, 42, 7, 1095) == np.inf
-    assert widening(28, flat, config) == MAX_WIDENING
+    assert np.all(widening(28, flat, config) == MAX_WIDENING)
     assert np.isnan(dispersion_ratio(noise[:30], 42, 7, 1095))
-    assert widening(28, noise[:30], config) == 1.0
+    assert np.all(widening(28, noise[:30], config) == 1.0)
+
+
+def test_far_horizons_widen_when_the_level_drifted_less_than_usual():
+    """A random-walk level plus daily noise: over the backtest span the level
+    hardly moved, so day-to-day changes look as usual but the changes over
+    two to four weeks are far smaller than the series' history says."""
+    from project.forecasting.intervals import dispersion_ratio
+    from project.utils.selection import widening
+
+    rng = np.random.default_rng(3)
+    steps = rng.normal(0, 1.0, 1000)
+    steps[-70:] = 0.0  # the level stood still for the last ten weeks
+    y = 100 + np.cumsum(steps) + rng.normal(0, 3.0, 1000)
+    config = _config(horizon=28, conformal_history=1095)
+    factors = widening(28, y, config)
+    assert factors[0] == pytest.approx(max(1.0, dispersion_ratio(y, 42, 7, 1095)))
+    by_lag = [min(3.0, dispersion_ratio(y, 42, lag, 1095)) for lag in (7, 14, 21, 28)]
+    assert factors[27] == pytest.approx(max(by_lag))  # weeks 1..4: changes over 1..4 weeks
+    assert factors[0] < 1.1  # day-to-day the span looked as usual...
+    assert factors[27] > 1.5  # ...but it never saw the level drift
+    assert np.all(np.diff(factors) >= 0)
 
 
 def _coverage(calm_tail=0, series=16, n=300, h=28, sigma=4.0):

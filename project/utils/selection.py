@@ -400,10 +400,10 @@ def calibrated_bands(
     non-decreasing in the horizon (``conformal_nondecreasing``) and multiplied by
     ``conformal_scale``.  With the series' ``history`` (the values the
     forecast was trained on) and ``conformal_history`` set, the widths are
-    also widened by :func:`~project.forecasting.intervals.dispersion_ratio`
-    when the weeks the backtest windows cover were calmer than the last
-    ``conformal_history`` values (never narrowed, at most
-    ``MAX_WIDENING`` times): the errors of a few recent, overlapping windows
+    also widened, horizon by horizon (:func:`widening`), by
+    :func:`~project.forecasting.intervals.dispersion_ratio` when the weeks the
+    backtest windows cover were calmer than the last ``conformal_history``
+    values (never narrowed, at most ``MAX_WIDENING`` times): the errors of a few recent, overlapping windows
     describe one short regime, and out of sample the bands otherwise
     under-cover.  Callers pass no history for sparse (intermittent or lumpy)
     series, whose changes measure a demand rate the models already follow.
@@ -411,7 +411,7 @@ def calibrated_bands(
     not measured on (``bench/README.md``).
     """
     scale = float(_param(config, "conformal_scale", 1.0))
-    scale *= widening(np.asarray(mean).size, history, config)
+    scale = scale * widening(np.asarray(mean).size, history, config)
     return conformal_bands(
         mean,
         pooled_errors(errors, int(_param(config, "conformal_radius", 7))),
@@ -426,20 +426,32 @@ def calibrated_bands(
 MAX_WIDENING = 3.0
 
 
-def widening(h: int, history: np.ndarray | None, config: Any) -> float:
-    """Factor (1 to ``MAX_WIDENING``) for bands calibrated on the last ``h + (cv_windows - 1) step`` days.
+def widening(h: int, history: np.ndarray | None, config: Any) -> np.ndarray:
+    """Factors (1 to ``MAX_WIDENING``), one per horizon, for bands calibrated on the last
+    ``h + (cv_windows - 1) step`` days.
 
-    1 without ``history`` or with ``conformal_history`` off (0 or ``None``).
+    The factor of horizon ``k`` compares the series' changes over
+    ``season_length x ceil(k / season_length)`` steps (a whole number of
+    seasons, so the season itself cancels): lag-``season`` changes for the
+    first season, then changes over two, three... seasons.  A level that
+    drifts over weeks shows in the far horizons' changes while the
+    day-to-day ones stay calm, and a few overlapping backtest windows see at
+    most one or two such drifts.  Non-decreasing in ``k``, like the widths.
+    All ones without ``history`` or with ``conformal_history`` off (0 or ``None``).
     """
+    factors = np.ones(max(int(h), 0))
     days = int(getattr(config, "conformal_history", 0) or 0)
     if history is None or days <= 0 or h < 1:
-        return 1.0
+        return factors
     step = int(config.step) if getattr(config, "step", None) else min(7, h)
     span = h + (int(_param(config, "cv_windows", 3)) - 1) * step
-    ratio = dispersion_ratio(history, span, int(_param(config, "season_length", 7)), days)
-    if np.isnan(ratio):
-        return 1.0
-    return float(min(max(ratio, 1.0), MAX_WIDENING))
+    season = max(int(_param(config, "season_length", 7)), 1)
+    for first in range(0, h, season):
+        lag = season * (first // season + 1)
+        ratio = dispersion_ratio(history, span, lag, days)
+        if not np.isnan(ratio):
+            factors[first : first + season] = min(max(ratio, 1.0), MAX_WIDENING)
+    return np.maximum.accumulate(factors)
 
 
 def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
