@@ -231,7 +231,10 @@ def replay_bands(rows: list[dict], series: list | None = None, trim: float = 1.2
 
     Rows cached without the prepared history get it rebuilt from ``series``
     (no fit).  'under' is the summed shortfall below nominal over buckets
-    1-7 / 8-14 / 15-28 at 80 % and 95 %, 'off' the summed distance.
+    1-7 / 8-14 / 15-28 at 80 % and 95 %, 'off' the summed distance, 'max off'
+    the largest and 'outside' the number of those six buckets more than 3
+    points from nominal (the issue-9 target).  Rules that do not name
+    ``conformal_growth`` rescale the pooled errors (the default).
     """
     from project.forecasting.intervals import dispersion_ratio
     from project.training import TrainConfig
@@ -240,13 +243,19 @@ def replay_bands(rows: list[dict], series: list | None = None, trim: float = 1.2
     base = TrainConfig(horizon=H, freq="D").for_freq("D")
     by_uid = {s.uid: s for s in series or []}
     variants = {  # "all": the history widening for sparse series too
-        "x0.9 (second pass)": {"conformal_scale": 0.9, "conformal_history": 0},
+        "x0.9 (second pass)": {"conformal_scale": 0.9, "conformal_history": 0, "conformal_growth": False},
         "x1.0": {"conformal_scale": 1.0, "conformal_history": 0},
         "x1.1": {"conformal_scale": 1.1, "conformal_history": 0},
         "x1.0 widened 1095, all": {"conformal_scale": 1.0, "conformal_history": 1095, "all": True},
         "x1.0 widened 365": {"conformal_scale": 1.0, "conformal_history": 365},
-        "x1.0 widened 1095, lag 7 only (third pass)": {"conformal_scale": 1.0, "conformal_history": 0, "lag7": True},
-        "x1.0 widened 1095 per horizon (default)": {"conformal_scale": 1.0, "conformal_history": 1095},
+        "x1.0 widened 1095, lag 7 only (third pass)": {
+            "conformal_scale": 1.0,
+            "conformal_history": 0,
+            "conformal_growth": False,
+            "lag7": True,
+        },
+        "x1.0 widened 1095 per horizon": {"conformal_scale": 1.0, "conformal_history": 1095, "conformal_growth": False},
+        "x1.0 widened 1095 per horizon, growth (default)": {"conformal_scale": 1.0, "conformal_history": 1095},
         "x0.9 widened 1095": {"conformal_scale": 0.9, "conformal_history": 1095},
         "x1.0 two-sided ratio 1095": {"conformal_scale": 1.0, "conformal_history": -1095},
     }
@@ -300,6 +309,8 @@ def replay_bands(rows: list[dict], series: list | None = None, trim: float = 1.2
         main_buckets = [(lv, b) for lv in (80, 95) for b in ("1-7", "8-14", "15-28")]
         row["under"] = sum(max(0.0, lv / 100 - row[f"{lv}:{b}"]) for lv, b in main_buckets)
         row["off"] = sum(abs(row[f"{lv}:{b}"] - lv / 100) for lv, b in main_buckets)
+        row["max off"] = max(abs(row[f"{lv}:{b}"] - lv / 100) for lv, b in main_buckets)
+        row["outside"] = sum(abs(row[f"{lv}:{b}"] - lv / 100) > 0.03 + 1e-9 for lv, b in main_buckets)
         # robustness across the panel's domains: shortfall below nominal within each domain
         short = []
         for domain in sorted(set(domains)):

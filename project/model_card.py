@@ -63,7 +63,8 @@ def render_model_card(metadata: Mapping[str, Any], metrics: pd.DataFrame | None 
         "## Intended use and limits",
         "",
         "Daily forecasts of the series it was trained on, for planning. Intervals come from the model "
-        "or from backtest residuals (conformal, widened when the backtest weeks were calmer than the "
+        "or from backtest residuals (conformal: errors of neighbouring horizons rescaled to each "
+        "horizon, widened horizon by horizon when the backtest weeks were calmer than the "
         "series' history) and assume the future behaves like the backtest windows or that history. "
         "Retrain when the data changes regime (new channel, tracking change, store opening).",
         "",

@@ -108,7 +108,7 @@ class TrainConfig:
     :mod:`project.utils.selection`); ``season_test`` fits series without a
     short season in their changes without seasonal models (same module);
     ``conformal_nondecreasing``, ``conformal_scale``, ``conformal_radius``,
-    ``conformal_history`` and ``conformal_always`` calibrate the conformal bands
+    ``conformal_growth``, ``conformal_history`` and ``conformal_always`` calibrate the conformal bands
     (:func:`project.utils.selection.calibrated_bands`; ``conformal_history`` is
     the number of recent steps whose spread widens bands calibrated on a calm
     spell, 0 for none; ``conformal_always`` also replaces models' native bands);
@@ -141,6 +141,7 @@ class TrainConfig:
     conformal_nondecreasing: bool = True
     conformal_scale: float = 1.0
     conformal_radius: int = 7
+    conformal_growth: bool = True
     conformal_always: bool = True
     conformal_history: int | None = 1095
     sparse_candidates: tuple[str, ...] = ("croston", "tsb", "adida", "imapa")

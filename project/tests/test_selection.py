@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -199,6 +201,42 @@ def test_pooled_errors_adds_neighbouring_horizons():
     col = pooled[:, 2]
     assert sorted(col[np.isfinite(col)]) == sorted([1.0, 2, 3, 7, 8, 9])
     assert np.isnan(pooled[:, 0]).sum() == 2
+
+
+def test_pooled_errors_rescaled_to_the_horizon_they_are_lent_to():
+    from project.utils.selection import MAX_GROWTH, error_growth
+
+    steps = np.arange(1.0, 29.0)
+    walk = np.vstack([steps**0.5, -(steps**0.5), 2 * steps**0.5])  # errors of a random walk
+    assert error_growth(walk) == pytest.approx(0.5)
+    assert error_growth(np.vstack([steps**2, steps**2])) == MAX_GROWTH  # clipped
+    assert error_growth(-walk[:, ::-1]) == 0.0  # errors that shrink: none
+    assert error_growth(np.full((3, 2), 1.0)) == 0.0  # too few horizons to fit
+    # with the right exponent, every value lent to a horizon is that horizon's own error
+    pooled = pooled_errors(walk, radius=3, growth=0.5)
+    for k in (0, 10, 27):
+        col = np.abs(pooled[:, k])
+        col = col[np.isfinite(col)]
+        assert np.allclose(np.sort(col), np.sort(np.repeat(np.abs(walk[:, k]), col.size // 3)))
+    # D+1 without rescaling borrows the larger errors of D+2..D+4
+    assert np.nanmax(np.abs(pooled_errors(walk, radius=3)[:, 0])) > 3.9
+
+
+def test_bands_at_d1_do_not_borrow_the_far_horizons_errors():
+    """Random-walk errors: the D+1 band, pooled as is, is about as wide as the D+4 one."""
+    from project.training import TrainConfig
+    from project.utils.selection import calibrated_bands
+
+    rng = np.random.default_rng(8)
+    errors = np.cumsum(rng.normal(0, 1.0, (30, 28)), axis=1)
+    mean = np.full(28, 100.0)
+    config = TrainConfig(horizon=28, conformal_history=0)
+    grown = calibrated_bands(mean, errors, (80,), False, config)
+    flat = calibrated_bands(mean, errors, (80,), False, dataclasses.replace(config, conformal_growth=False))
+    width = {name: (f["hi-80"] - f["lo-80"]).to_numpy() for name, f in (("grown", grown), ("flat", flat))}
+    assert width["grown"][0] < 0.6 * width["flat"][0]
+    assert width["grown"][27] == pytest.approx(width["flat"][27], rel=0.25)
+    assert np.all(np.diff(width["grown"]) >= -1e-9)
 
 
 def test_result_is_picklable():

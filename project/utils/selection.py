@@ -108,6 +108,7 @@ __all__ = [
     "forecast_frame",
     "calibrated_bands",
     "widening",
+    "error_growth",
     "SELECTION_METRICS",
 ]
 
@@ -362,28 +363,57 @@ def _simple_fit(
     )
 
 
-def pooled_errors(errors: np.ndarray, radius: int = 3) -> np.ndarray:
+def pooled_errors(errors: np.ndarray, radius: int = 3, growth: float = 0.0) -> np.ndarray:
     """Stack backtest errors of neighbouring horizons as extra rows.
 
     With 3 windows a per-horizon conformal quantile rests on 3 values, so the
     80 % and 95 % bands would both be the largest error.  Errors at horizons
     ``k - radius .. k + radius`` are exchangeable enough for a band at ``k``
     and give ``(2 radius + 1) x windows`` values (NaN at the edges are ignored
-    by :func:`~project.utils.pipelines.conformal_bands`).
+    by :func:`~project.utils.pipelines.conformal_bands`).  ``growth`` is the
+    exponent of the errors' growth with the horizon (:func:`error_growth`):
+    an error of horizon ``j`` lent to horizon ``k`` is multiplied by
+    ``(k / j) ** growth``, so D+1 does not borrow the larger errors of D+8.
     """
     errors = np.asarray(errors, dtype=np.float64)
     if errors.ndim == 1:
         errors = errors[None, :]
     h = errors.shape[1]
+    steps = np.arange(1, h + 1, dtype=np.float64)
     rows = []
     for shift in range(-radius, radius + 1):
         shifted = np.full_like(errors, np.nan)
         if shift >= 0:
-            shifted[:, : h - shift] = errors[:, shift:]
+            shifted[:, : h - shift] = errors[:, shift:] * (steps[: h - shift] / steps[shift:]) ** growth
         else:
-            shifted[:, -shift:] = errors[:, : h + shift]
+            shifted[:, -shift:] = errors[:, : h + shift] * (steps[-shift:] / steps[: h + shift]) ** growth
         rows.append(shifted)
     return np.vstack(rows)
+
+
+#: Upper limit of :func:`error_growth`: errors growing linearly with the horizon (a missed trend).
+MAX_GROWTH = 1.0
+
+
+def error_growth(errors: np.ndarray) -> float:
+    """Exponent ``b`` of ``|error| ~ horizon ** b`` fitted to the backtest errors (windows x h).
+
+    Least squares on the logarithm of each horizon's mean absolute error,
+    clipped to ``[0, MAX_GROWTH]``: 0 for errors that do not grow (noise
+    around a stable pattern), about 0.5 for a random walk, 1 for a missed
+    trend.  0 when fewer than three horizons have a positive mean error.
+    """
+    errors = np.abs(np.asarray(errors, dtype=np.float64))
+    if errors.ndim == 1:
+        errors = errors[None, :]
+    with np.errstate(invalid="ignore"):
+        typical = np.nanmean(np.where(np.isfinite(errors), errors, np.nan), axis=0)
+    steps = np.arange(1, typical.size + 1, dtype=np.float64)
+    ok = np.isfinite(typical) & (typical > 0)
+    if ok.sum() < 3:
+        return 0.0
+    slope = np.polyfit(np.log(steps[ok]), np.log(typical[ok]), 1)[0]
+    return float(np.clip(slope, 0.0, MAX_GROWTH))
 
 
 def calibrated_bands(
@@ -396,7 +426,8 @@ def calibrated_bands(
 ) -> pd.DataFrame:
     """Conformal bands of ``mean`` from backtest ``errors`` (windows x h) with the config's calibration.
 
-    Neighbouring horizons pooled (:func:`pooled_errors`, ``conformal_radius``), widths
+    Neighbouring horizons pooled (:func:`pooled_errors`, ``conformal_radius``; rescaled
+    to the horizon they are lent to by :func:`error_growth` with ``conformal_growth``), widths
     non-decreasing in the horizon (``conformal_nondecreasing``) and multiplied by
     ``conformal_scale``.  With the series' ``history`` (the values the
     forecast was trained on) and ``conformal_history`` set, the widths are
@@ -412,9 +443,10 @@ def calibrated_bands(
     """
     scale = float(_param(config, "conformal_scale", 1.0))
     scale = scale * widening(np.asarray(mean).size, history, config)
+    growth = error_growth(errors) if _param(config, "conformal_growth", True) else 0.0
     return conformal_bands(
         mean,
-        pooled_errors(errors, int(_param(config, "conformal_radius", 7))),
+        pooled_errors(errors, int(_param(config, "conformal_radius", 7)), growth),
         levels,
         lower_bound=0.0 if nonnegative else None,
         nondecreasing=bool(_param(config, "conformal_nondecreasing", True)),
