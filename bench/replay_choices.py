@@ -254,8 +254,15 @@ def replay_bands(rows: list[dict], series: list | None = None, trim: float = 1.2
             "conformal_growth": False,
             "lag7": True,
         },
-        "x1.0 widened 1095 per horizon": {"conformal_scale": 1.0, "conformal_history": 1095, "conformal_growth": False},
-        "x1.0 widened 1095 per horizon, growth (default)": {"conformal_scale": 1.0, "conformal_history": 1095},
+        "x1.0 widened 1095 per horizon": {
+            "conformal_scale": 1.0,
+            "conformal_history": 1095,
+            "conformal_growth": False,
+        },
+        "x1.0 widened 1095 per horizon, growth (default)": {
+            "conformal_scale": 1.0,
+            "conformal_history": 1095,
+        },
         "x0.9 widened 1095": {"conformal_scale": 0.9, "conformal_history": 1095},
         "x1.0 two-sided ratio 1095": {"conformal_scale": 1.0, "conformal_history": -1095},
     }
