@@ -152,22 +152,19 @@ def pool_rule(
     margin: float = 0.1,
     sizes: tuple[int, ...] = (2, 3),
 ) -> tuple[str, ...]:
-    """The members the pool rule of ``fit_series`` (``project/utils/selection.py``)
-    picks among ``cands`` from their ``backtests``, each scored by ``score``:
-    the best single candidate, the best 2 and 3 (``sizes``) and the trimmed
-    pool as means; the pool unless the winner beats it by ``margin``."""
-    scores = {(c,): score(backtests[c]) for c in cands}
-    ranking = sorted(cands, key=lambda c: (scores[(c,)], cands.index(c)))
-    best = scores[(ranking[0],)]
-    pool = tuple(c for c in cands if trim is None or scores[(c,)] <= trim * best + 1e-12)
-    groups = [tuple(sorted(ranking[:k], key=cands.index)) for k in sizes]
-    groups += [pool] if len(pool) >= 2 else []
-    for g in dict.fromkeys(groups):
-        if len(g) >= 2:
-            scores[g] = score(np.mean([backtests[c] for c in g], axis=0))
-    chosen = min(scores, key=lambda k: (scores[k], len(k) > 1))
-    if len(pool) >= 2 and chosen != pool and scores[chosen] > (1 - margin) * scores[pool]:
-        chosen = pool
+    """The members ``fit_series`` picks among ``cands`` from their cached ``backtests``,
+    each forecast scored by ``score``: the library's own rule,
+    :func:`project.utils.selection.pool_choice`."""
+    from project.utils.selection import pool_choice
+
+    chosen, _ = pool_choice(
+        {c: score(backtests[c]) for c in cands},
+        lambda members: score(np.mean([backtests[c] for c in members], axis=0)),
+        cands,
+        trim=trim,
+        margin=margin,
+        sizes=sizes,
+    )
     return chosen
 
 

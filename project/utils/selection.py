@@ -81,7 +81,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -100,6 +100,7 @@ __all__ = [
     "fit_series",
     "min_train_length",
     "ensemble_name",
+    "pool_choice",
     "BACKTEST_METRICS",
     "pooled_errors",
     "make_candidate",
@@ -539,6 +540,52 @@ def fit_series(
         return _fit_series(uid, y, ds, config, X, X_future)
 
 
+def pool_choice(
+    scores: Mapping[str, float],
+    combined: Callable[[tuple[str, ...]], float],
+    order: Sequence[str],
+    trim: float | None = 1.25,
+    margin: float = 0.1,
+    sizes: Sequence[int] = (2, 3),
+    pool: bool = True,
+) -> tuple[tuple[str, ...], dict[tuple[str, ...], float]]:
+    """The members the selection rule picks (step 3 of the module's docstring).
+
+    ``scores`` are the backtest scores of the candidates that may be chosen;
+    ``combined(members)`` scores the mean of their backtest forecasts (called
+    once per combination tried); ``order`` lists the candidates, so one
+    combination keeps one order and name across series and ties go to the
+    earlier candidate.  Options: each candidate alone, the means of the best
+    ``sizes`` and, with ``pool``, the mean of the candidates whose score is
+    within ``trim`` x the best (``None``: all).  The lowest score wins (a single
+    model before a combination on a tie), but the pool is kept unless the
+    winner beats it by more than ``margin``.  Returns the chosen members and
+    every option's score.  The benches replay this same function on cached
+    backtests (``bench/replay_choices.py``).
+    """
+    order = list(order)
+    ranking = sorted(scores, key=lambda name: (scores[name], order.index(name)))
+    options: dict[tuple[str, ...], float] = {(name,): float(scores[name]) for name in ranking}
+
+    def members_of(names: Sequence[str]) -> tuple[str, ...]:
+        return tuple(sorted(names, key=order.index))
+
+    groups = [members_of(ranking[:size]) for size in sizes]
+    best = scores[ranking[0]]
+    kept = members_of([n for n in ranking if trim is None or scores[n] <= float(trim) * best + 1e-12])
+    pooled = kept if pool and len(kept) >= 2 else None
+    if pooled is not None:
+        groups.append(pooled)
+    for members in dict.fromkeys(groups):
+        if len(members) >= 2 and members not in options:
+            options[members] = float(combined(members))
+    chosen = min(options, key=lambda members: (options[members], len(members) > 1))
+    if pooled is not None and chosen != pooled and options[chosen] > (1 - margin) * options[pooled]:
+        # The backtest does not separate the winner clearly from the pool: combine.
+        chosen = pooled
+    return chosen, options
+
+
 def _rows(X: pd.DataFrame | None, start: int, stop: int) -> pd.DataFrame | None:
     return None if X is None else X.iloc[start:stop].reset_index(drop=True)
 
@@ -644,42 +691,25 @@ def _fit_series(
 
     score_scales = scales2 if metric == "rmsse" else scales
     scores = {name: selection_score(err_of(fc), act0, score_scales, metric) for name, fc in means.items()}
-    ranking = sorted(scores, key=lambda k: (scores[k], candidates.index(k)))
-    ranking = [name for name in ranking if name not in unchosen] or ranking
-    options: dict[str, tuple[str, tuple[str, ...]]] = {name: ("single", (name,)) for name in ranking}
-    pool_label = None
-    if _param(config, "ensemble", True):
-        # members listed in candidate order, so one combination has one name across series
-        order = list(candidates)
+    choosable = {name: score for name, score in scores.items() if name not in unchosen} or dict(scores)
 
-        def members_of(names: Sequence[str]) -> tuple[str, ...]:
-            return tuple(sorted(names, key=order.index))
+    def combined(members: tuple[str, ...]) -> float:
+        label = ensemble_name("mean", members)
+        means[label] = np.mean([means[m] for m in members], axis=0)
+        scores[label] = selection_score(err_of(means[label]), act0, score_scales, metric)
+        return scores[label]
 
-        groups = [members_of(ranking[:size]) for size in _param(config, "ensemble_sizes", (2, 3))]
-        trim = getattr(config, "pool_trim", None)
-        best = scores[ranking[0]]
-        pool = members_of(
-            [name for name in ranking if trim is None or scores[name] <= float(trim) * best + 1e-12]
-        )
-        if len(pool) >= 2:
-            groups.append(pool)
-        for top in dict.fromkeys(groups):
-            if len(top) < 2 or len(top) > len(ranking):
-                continue
-            label = ensemble_name("mean", top)
-            if label not in options:
-                combo = np.mean([means[m] for m in top], axis=0)
-                means[label] = combo
-                scores[label] = selection_score(err_of(combo), act0, score_scales, metric)
-                options[label] = ("mean", top)
-            if top == pool:
-                pool_label = label
-    chosen = min(options, key=lambda k: (scores[k], 0 if options[k][0] == "single" else 1))
-    margin = float(_param(config, "ensemble_margin", 0.1))
-    if pool_label is not None and chosen != pool_label and scores[chosen] > (1 - margin) * scores[pool_label]:
-        # The backtest does not separate the winner clearly from the pool: combine.
-        chosen = pool_label
-    combine, members = options[chosen]
+    members, _ = pool_choice(
+        choosable,
+        combined,
+        candidates,
+        trim=getattr(config, "pool_trim", None),
+        margin=float(_param(config, "ensemble_margin", 0.1)),
+        sizes=tuple(_param(config, "ensemble_sizes", (2, 3))) if _param(config, "ensemble", True) else (),
+        pool=bool(_param(config, "ensemble", True)),
+    )
+    combine = "single" if len(members) == 1 else "mean"
+    chosen = members[0] if combine == "single" else ensemble_name("mean", members)
 
     # ---- per-bucket metrics for every candidate and ensemble
     tables, by_day = [], []
