@@ -58,8 +58,14 @@ SPECS: dict[str, tuple[str, dict]] = {
 DEFAULT = ("naive", "snaive", "ets", "theta", "gbm")
 
 
-def build_one(uid: str, y: np.ndarray, test: np.ndarray, specs: dict[str, tuple[str, dict]]) -> dict:
-    """Inner backtests and refits of every spec on one series."""
+def build_one(
+    uid: str,
+    y: np.ndarray,
+    test: np.ndarray,
+    specs: dict[str, tuple[str, dict]],
+    offsets: tuple[int, ...] = OFFSETS,
+) -> dict:
+    """Inner backtests (cutoffs ``offsets`` weeks before the last) and refits of every spec on one series."""
     from threadpoolctl import threadpool_limits
 
     from project.forecasting.demand import classify_demand
@@ -70,7 +76,7 @@ def build_one(uid: str, y: np.ndarray, test: np.ndarray, specs: dict[str, tuple[
     cfg = TrainConfig(horizon=H, freq="W").for_freq("W")
     ds = pd.date_range(end="2018-12-30", periods=len(y), freq="W-SUN")
     n, mt = y.size, int(cfg.max_train_days)
-    offs = [o for o in OFFSETS if n - H - o >= S.min_train_length(cfg)]
+    offs = [o for o in offsets if n - H - o >= S.min_train_length(cfg)]
     ends = [n - H - o for o in offs]
     bt, final, seconds = {}, {}, {}
     with threadpool_limits(1):
@@ -211,6 +217,32 @@ def grid(rows: list[dict]) -> None:
     print(pd.DataFrame(out).sort_values("owa").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
+def layouts(rows: list[dict]) -> None:
+    """The weekly default set and pool rule with other inner windows (a cache built with ``--offsets``)."""
+    from project.training import WEEKLY_CANDIDATES
+
+    rows = [r for r in rows if not r["sparse"]]
+    built = tuple(sorted(set().union(*(r["offsets"] for r in rows))))
+    options = [
+        (0, 4, 8),
+        (0, 4),
+        (0, 4, 8, 12),
+        (0, 4, 8, 12, 16),
+        (0, 4, 8, 12, 16, 20),
+        (0, 8, 16),
+        (0, 13, 26),
+        (0, 6, 13, 19, 26),
+    ]
+    out = []
+    for offs in options:
+        if not set(offs) <= set(built):
+            continue
+        o, s, m = owa(rows, rule_forecasts(rows, cands=WEEKLY_CANDIDATES, offs=offs, trim=None))
+        out.append({"windows": "/".join(map(str, offs)), "owa": o, "smape": s, "mase": m})
+    print(f"{len(rows)} series; weekly default set, trim none; cutoffs cached: {built}")
+    print(pd.DataFrame(out).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
 def _load(paths: list[str]) -> list[dict]:
     rows: dict[str, dict] = {}
     for path in paths:
@@ -237,6 +269,12 @@ def main() -> int:
     parser.add_argument(
         "--grid", metavar="FILE", nargs="*", help="margin x sizes x metric on caches (merged)"
     )
+    parser.add_argument(
+        "--offsets",
+        default=",".join(map(str, OFFSETS)),
+        help="--build: inner cutoffs, weeks before the last one (default %(default)s)",
+    )
+    parser.add_argument("--layouts", metavar="FILE", nargs="*", help="replay other inner windows")
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     A._quiet()
@@ -244,7 +282,10 @@ def main() -> int:
         specs = {k: SPECS[k] for k in args.specs.split(",")} if args.specs else SPECS
         series = A._m4_series(args.offset, args.limit)
         started = time.perf_counter()
-        rows = Parallel(n_jobs=args.n_jobs)(delayed(build_one)(u, y, t, specs) for u, y, t in series)
+        offsets = tuple(int(v) for v in args.offsets.split(","))
+        rows = Parallel(n_jobs=args.n_jobs)(
+            delayed(build_one)(u, y, t, specs, offsets) for u, y, t in series
+        )
         with open(args.out, "wb") as fh:
             pickle.dump(rows, fh)
         print(f"{len(rows)} series cached in {args.out} ({time.perf_counter() - started:.0f}s)")
@@ -252,6 +293,8 @@ def main() -> int:
         replay(_load(args.replay))
     if args.grid:
         grid(_load(args.grid))
+    if args.layouts:
+        layouts(_load(args.layouts))
     return 0
 
 
