@@ -275,12 +275,21 @@ def main() -> int:
         help="--build: inner cutoffs, weeks before the last one (default %(default)s)",
     )
     parser.add_argument("--layouts", metavar="FILE", nargs="*", help="replay other inner windows")
+    parser.add_argument(
+        "--truncate",
+        type=int,
+        default=None,
+        metavar="N",
+        help="--build: keep only the last N training weeks (short series drawn from long ones)",
+    )
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     A._quiet()
     if args.build:
         specs = {k: SPECS[k] for k in args.specs.split(",")} if args.specs else SPECS
         series = A._m4_series(args.offset, args.limit)
+        if args.truncate:
+            series = [(u, y[-args.truncate :], t) for u, y, t in series]
         started = time.perf_counter()
         offsets = tuple(int(v) for v in args.offsets.split(","))
         rows = Parallel(n_jobs=args.n_jobs)(
