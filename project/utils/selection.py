@@ -371,7 +371,7 @@ def pooled_errors(errors: np.ndarray, radius: int = 3, growth: float = 0.0) -> n
     80 % and 95 % bands would both be the largest error.  Errors at horizons
     ``k - radius .. k + radius`` are exchangeable enough for a band at ``k``
     and give ``(2 radius + 1) x windows`` values (NaN at the edges are ignored
-    by :func:`~project.utils.pipelines.conformal_bands`).  ``growth`` is the
+    by :func:`~project.forecasting.intervals.conformal_bands`).  ``growth`` is the
     exponent of the errors' growth with the horizon (:func:`error_growth`):
     an error of horizon ``j`` lent to horizon ``k`` is multiplied by
     ``(k / j) ** growth``, so D+1 does not borrow the larger errors of D+8.
@@ -427,18 +427,19 @@ def calibrated_bands(
 ) -> pd.DataFrame:
     """Conformal bands of ``mean`` from backtest ``errors`` (windows x h) with the config's calibration.
 
-    Neighbouring horizons pooled (:func:`pooled_errors`, ``conformal_radius``; rescaled
-    to the horizon they are lent to by :func:`error_growth` with ``conformal_growth``), widths
-    non-decreasing in the horizon (``conformal_nondecreasing``) and multiplied by
-    ``conformal_scale``.  With the series' ``history`` (the values the
-    forecast was trained on) and ``conformal_history`` set, the widths are
-    also widened, horizon by horizon (:func:`widening`), by
-    :func:`~project.forecasting.intervals.dispersion_ratio` when the weeks the
-    backtest windows cover were calmer than the last ``conformal_history``
-    values (never narrowed, at most ``MAX_WIDENING`` times): the errors of a few recent, overlapping windows
-    describe one short regime, and out of sample the bands otherwise
-    under-cover.  Callers pass no history for sparse (intermittent or lumpy)
-    series, whose changes measure a demand rate the models already follow.
+    Neighbouring horizons pooled (:func:`pooled_errors`, ``conformal_radius``;
+    rescaled to the horizon they are lent to by :func:`error_growth` with
+    ``conformal_growth``), widths non-decreasing in the horizon
+    (``conformal_nondecreasing``) and multiplied by ``conformal_scale``.  With
+    the series' ``history`` (the values the forecast was trained on) and
+    ``conformal_history`` set, the widths are also widened, horizon by horizon
+    (:func:`widening`), by :func:`~project.forecasting.intervals.dispersion_ratio`
+    when the weeks the backtest windows cover were calmer than the last
+    ``conformal_history`` values (never narrowed, at most ``MAX_WIDENING``
+    times): the errors of a few recent, overlapping windows describe one short
+    regime, and out of sample the bands otherwise under-cover.  Callers pass
+    no history for sparse (intermittent or lumpy) series, whose changes
+    measure a demand rate the models already follow.
     The settings were chosen on a validation panel the reported coverage is
     not measured on (``bench/README.md``).
     """
