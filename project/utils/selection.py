@@ -19,7 +19,7 @@ How one series is handled, and why:
 2. **Selection** by ``config.metric`` over horizons 1..h (default MASE, scaled
    per window by the mean absolute lag-``season_length`` difference of that
    window's training data, averaged over windows).
-3. **Ensembles**: the mean of the top 2 and top 3 single models and the
+3. **Ensembles** (:func:`pool_choice`): the mean of the top 2 and top 3 single models and the
    *pool*, the mean of the candidates whose backtest score is within
    ``pool_trim`` (default 1.25; weekly data: ``None``) x the best
    (``None``: every candidate), are scored on the same windows from the
@@ -41,9 +41,11 @@ How one series is handled, and why:
    forecast of D+1..D+h.  Bands are split-conformal (:func:`calibrated_bands`)
    by default, native ones only with ``conformal_always=False`` for a single
    model that has them; they come from the backtest errors of the
-   chosen forecast (:func:`project.utils.pipelines.conformal_bands`), widened
-   when the weeks those windows cover were calmer than the series' history
-   (:func:`widening`).  Output is always finite with ``lo <= mean <= hi``.
+   chosen forecast (:func:`project.utils.pipelines.conformal_bands`), those of
+   neighbouring horizons rescaled to the horizon they serve
+   (:func:`error_growth`), and widened horizon by horizon when the weeks those
+   windows cover were calmer than the series' history (:func:`widening`).
+   Output is always finite with ``lo <= mean <= hi``.
 
 **Sparse demand.**  Before anything else the series' demand is classified
 (:func:`project.forecasting.demand.classify_demand`: closed weekdays set
