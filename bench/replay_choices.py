@@ -332,6 +332,44 @@ def replay_bands(rows: list[dict], series: list | None = None, trim: float = 1.2
     print(pd.DataFrame(table).T.to_string(float_format=lambda v: f"{v:.3f}"))
 
 
+def replay_buckets(rows: list[dict], trim: float = 1.25) -> None:
+    """Mean MASE when each bucket of the horizon chooses its own members from its own backtest errors."""
+    from project.utils.selection import selection_score
+
+    def members(r: dict, sl: slice) -> tuple[str, ...]:
+        actual = r["actual"][:, sl]
+        valid = np.isfinite(actual)
+        act0 = np.where(valid, actual, 0.0)
+        scales = r["scales2"] if r["metric"] == "rmsse" else r["scales"]
+
+        def score(fc: np.ndarray) -> float:
+            return selection_score(np.where(valid, act0 - fc[:, sl], 0.0), act0, scales, r["metric"])
+
+        return pool_rule(list(r["cands"]), score, r["bt"], trim)
+
+    def forecast(r: dict, buckets: list[tuple[int, int]]) -> np.ndarray:
+        short = r["actual"].shape[1] - H
+        out = np.empty(H)
+        for a, b in buckets:
+            chosen = members(r, slice(short + a - 1, short + b))
+            out[a - 1 : b] = np.mean([r["final"][c][a - 1 : b] for c in chosen], axis=0)
+        return out
+
+    layouts = {
+        "one choice (default)": [(1, H)],
+        "1-7 / 8-28": [(1, 7), (8, H)],
+        "1-7 / 8-14 / 15-28": [(1, 7), (8, 14), (15, H)],
+        "1-14 / 15-28": [(1, 14), (15, H)],
+        "weekly buckets": [(1, 7), (8, 14), (15, 21), (22, H)],
+    }
+    for label, buckets in layouts.items():
+        per = pd.DataFrame(
+            {"uid": r["uid"], "mase": float(np.mean(np.abs(r["test"] - forecast(r, buckets))) / r["tscale"])}
+            for r in rows
+        )
+        print(f"  {label}: mean MASE {per.groupby('uid')['mase'].mean().mean():.4f}")
+
+
 def load_series(which: str) -> list:
     if which == "sample":
         return A.load_panel(A.SAMPLE, "page", "date", "pageviews", None, "D")
@@ -352,6 +390,7 @@ def main() -> int:
         help="replay band rules that read the history on a cache (--panel rebuilds it for old caches)",
     )
     parser.add_argument("--panel", choices=("a", "b", "sample"), help="panel the --bands cache was built on")
+    parser.add_argument("--buckets", metavar="FILE", help="replay a choice per horizon bucket on a cache")
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     A._quiet()
@@ -365,6 +404,9 @@ def main() -> int:
     if args.replay:
         with open(args.replay, "rb") as fh:
             replay(pickle.load(fh))
+    if args.buckets:
+        with open(args.buckets, "rb") as fh:
+            replay_buckets(pickle.load(fh))
     if args.bands:
         with open(args.bands, "rb") as fh:
             replay_bands(pickle.load(fh), load_series(args.panel) if args.panel else None)
