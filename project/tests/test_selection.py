@@ -353,6 +353,26 @@ def test_far_horizons_widen_when_the_level_drifted_less_than_usual():
     assert np.all(np.diff(factors) >= 0)
 
 
+def test_weekly_widening_keeps_one_lag_52_factor_and_odd_inputs_stay_finite():
+    from project.forecasting.intervals import dispersion_ratio
+    from project.utils.selection import calibrated_bands, error_growth, widening
+
+    rng = np.random.default_rng(4)
+    y = 50 + np.cumsum(rng.normal(0, 1, 400))
+    weekly = TrainConfig(horizon=13, freq="W").for_freq("W")  # season 52, step 4: span 13 + 8
+    ratio = dispersion_ratio(y, 21, 52, 1095)
+    assert np.allclose(widening(13, y, weekly), min(max(ratio, 1.0), 3.0))
+    # a horizon of one, errors with NaN cells and a missing window: finite, ordered bands
+    assert error_growth(np.array([[np.nan, 1.0, np.nan]])) == 0.0
+    errors = rng.normal(0, 2, (3, 28))
+    errors[1, 5:9] = np.nan
+    errors[2] = np.nan
+    for h in (1, 28):
+        band = calibrated_bands(np.full(h, 10.0), errors[:, :h], (80, 95), True, _config(horizon=h), y)
+        values = band[["lo-95", "lo-80", "mean", "hi-80", "hi-95"]].to_numpy()
+        assert np.isfinite(values).all() and (np.diff(values, axis=1) >= 0).all()
+
+
 def _coverage(calm_tail=0, series=16, n=300, h=28, sigma=4.0):
     """Share of the next ``h`` true values inside the 80 % and 95 % bands of ``fit_series``.
 

@@ -409,8 +409,10 @@ def error_growth(errors: np.ndarray) -> float:
     errors = np.abs(np.asarray(errors, dtype=np.float64))
     if errors.ndim == 1:
         errors = errors[None, :]
-    with np.errstate(invalid="ignore"):
-        typical = np.nanmean(np.where(np.isfinite(errors), errors, np.nan), axis=0)
+    finite = np.isfinite(errors)
+    count = finite.sum(axis=0)
+    total = np.where(finite, errors, 0.0).sum(axis=0)
+    typical = np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
     steps = np.arange(1, typical.size + 1, dtype=np.float64)
     ok = np.isfinite(typical) & (typical > 0)
     if ok.sum() < 3:
