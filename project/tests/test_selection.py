@@ -209,9 +209,10 @@ def test_pooled_errors_rescaled_to_the_horizon_they_are_lent_to():
     steps = np.arange(1.0, 29.0)
     walk = np.vstack([steps**0.5, -(steps**0.5), 2 * steps**0.5])  # errors of a random walk
     assert error_growth(walk) == pytest.approx(0.5)
-    assert error_growth(np.vstack([steps**2, steps**2])) == MAX_GROWTH  # clipped
+    assert error_growth(np.vstack([steps**2] * 3)) == MAX_GROWTH  # clipped
     assert error_growth(-walk[:, ::-1]) == 0.0  # errors that shrink: none
     assert error_growth(np.full((3, 2), 1.0)) == 0.0  # too few horizons to fit
+    assert error_growth(walk[:2]) == 0.0  # too few windows: one or two paths decide nothing
     # with the right exponent, every value lent to a horizon is that horizon's own error
     pooled = pooled_errors(walk, radius=3, growth=0.5)
     for k in (0, 10, 27):
@@ -363,7 +364,7 @@ def test_weekly_widening_keeps_one_lag_52_factor_and_odd_inputs_stay_finite():
     ratio = dispersion_ratio(y, 21, 52, 1095)
     assert np.allclose(widening(13, y, weekly), min(max(ratio, 1.0), 3.0))
     # a horizon of one, errors with NaN cells and a missing window: finite, ordered bands
-    assert error_growth(np.array([[np.nan, 1.0, np.nan]])) == 0.0
+    assert error_growth(np.array([[np.nan, 1.0, np.nan]] * 3)) == 0.0
     errors = rng.normal(0, 2, (3, 28))
     errors[1, 5:9] = np.nan
     errors[2] = np.nan

@@ -396,6 +396,8 @@ def pooled_errors(errors: np.ndarray, radius: int = 3, growth: float = 0.0) -> n
 
 #: Upper limit of :func:`error_growth`: errors growing linearly with the horizon (a missed trend).
 MAX_GROWTH = 1.0
+#: Fewest backtest windows :func:`error_growth` fits a slope on (the default ``cv_windows``).
+MIN_GROWTH_WINDOWS = 3
 
 
 def error_growth(errors: np.ndarray) -> float:
@@ -404,12 +406,16 @@ def error_growth(errors: np.ndarray) -> float:
     Least squares on the logarithm of each horizon's mean absolute error,
     clipped to ``[0, MAX_GROWTH]``: 0 for errors that do not grow (noise
     around a stable pattern), about 0.5 for a random walk, 1 for a missed
-    trend.  0 when fewer than three horizons have a positive mean error.
+    trend.  0 with fewer than ``MIN_GROWTH_WINDOWS`` windows (one or two error
+    paths are too few: a single window's errors often grow only because that
+    window drifted) or fewer than three horizons with a positive mean error.
     """
     errors = np.abs(np.asarray(errors, dtype=np.float64))
     if errors.ndim == 1:
         errors = errors[None, :]
     finite = np.isfinite(errors)
+    if int(finite.any(axis=1).sum()) < MIN_GROWTH_WINDOWS:
+        return 0.0
     count = finite.sum(axis=0)
     total = np.where(finite, errors, 0.0).sum(axis=0)
     typical = np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
