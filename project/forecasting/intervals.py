@@ -101,10 +101,10 @@ def conformal_bands(
     earlier horizon: uncertainty does not shrink with the distance, and the
     few (overlapping) backtest windows otherwise under-cover the far
     horizons by chance.  ``scale`` (a number, or one per horizon) multiplies
-    the half-widths: errors of a
-    few recent, overlapping windows are less dispersed than those of the
-    future they stand for, and a factor calibrated on data the forecasts are
-    not scored on restores the nominal coverage.
+    the half-widths: errors of a few recent, overlapping windows are less
+    dispersed than those of the future they stand for, and a factor
+    calibrated on data the forecasts are not scored on restores the nominal
+    coverage.
     """
     mean = np.asarray(mean, dtype=np.float64).ravel()
     h = mean.size

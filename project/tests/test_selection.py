@@ -224,8 +224,8 @@ def test_pooled_errors_rescaled_to_the_horizon_they_are_lent_to():
 
 
 def test_bands_at_d1_do_not_borrow_the_far_horizons_errors():
-    """Random-walk errors: the D+1 band, pooled as is, is about as wide as the D+4 one."""
-    from project.training import TrainConfig
+    """Random-walk errors: pooled as they are, D+1 borrows the larger errors of
+    D+2..D+8; rescaled, its band is much narrower while D+28's hardly moves."""
     from project.utils.selection import calibrated_bands
 
     rng = np.random.default_rng(8)
