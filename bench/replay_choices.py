@@ -334,7 +334,8 @@ def replay_bands(rows: list[dict], series: list | None = None, trim: float = 1.2
 
 
 def replay_buckets(rows: list[dict], trim: float = 1.25) -> None:
-    """Mean MASE when each bucket of the horizon chooses its own members from its own backtest errors."""
+    """Mean MASE when each bucket of the horizon chooses its own members from its own backtest
+    errors, and with the members' median instead of their mean."""
     from project.utils.selection import selection_score
 
     def members(r: dict, sl: slice) -> tuple[str, ...]:
@@ -363,9 +364,15 @@ def replay_buckets(rows: list[dict], trim: float = 1.25) -> None:
         "1-14 / 15-28": [(1, 14), (15, H)],
         "weekly buckets": [(1, 7), (8, 14), (15, 21), (22, H)],
     }
-    for label, buckets in layouts.items():
+    def median(r: dict, buckets: list) -> np.ndarray:  # one choice, the members' median
+        chosen = members(r, slice(0, r["actual"].shape[1]))
+        return np.median([r["final"][c] for c in chosen], axis=0)
+
+    forecasts = {label: (forecast, buckets) for label, buckets in layouts.items()}
+    forecasts["one choice, median of the members"] = (median, [(1, H)])
+    for label, (make, buckets) in forecasts.items():
         per = pd.DataFrame(
-            {"uid": r["uid"], "mase": float(np.mean(np.abs(r["test"] - forecast(r, buckets))) / r["tscale"])}
+            {"uid": r["uid"], "mase": float(np.mean(np.abs(r["test"] - make(r, buckets))) / r["tscale"])}
             for r in rows
         )
         print(f"  {label}: mean MASE {per.groupby('uid')['mase'].mean().mean():.4f}")
