@@ -16,6 +16,15 @@ Used to choose on M4 series 1-100 the weekly defaults that ``accuracy.py
     .venv/bin/python bench/replay_weekly.py --build --offset 0 --limit 100 --out /tmp/w100.pkl
     .venv/bin/python bench/replay_weekly.py --replay /tmp/w100.pkl
     .venv/bin/python bench/replay_weekly.py --grid /tmp/w100.pkl   # margin x sizes x metric
+
+Other inner windows, and short series drawn from long ones (the last 80
+weeks, as long as series 295-359)::
+
+    .venv/bin/python bench/replay_weekly.py --build --limit 100 --offsets 0,4,8,12,13,16,20,26 \
+        --specs naive,snaive,ets,theta,auto_arima --out /tmp/w100_win.pkl
+    .venv/bin/python bench/replay_weekly.py --layouts /tmp/w100_win.pkl
+    .venv/bin/python bench/replay_weekly.py --build --limit 100 --truncate 80 --out /tmp/w100_t80.pkl
+    .venv/bin/python bench/replay_weekly.py --replay /tmp/w100_t80.pkl
 """
 
 from __future__ import annotations
