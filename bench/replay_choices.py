@@ -80,6 +80,26 @@ def backtest_and_refit(make: Callable, y: np.ndarray, ds, ends: list[int], h: in
     return backtests, forecast(y.size)
 
 
+def inner_windows(y: np.ndarray, ends: list[int], h: int, window: int) -> dict[str, np.ndarray]:
+    """The inner windows' actual values (``actual``) and the MASE and RMSSE scales of
+    their training spans (``scales``, ``scales2``), as ``fit_series`` computes them."""
+    from project.utils import selection as S
+
+    spans = [y[max(0, e - window) : e] for e in ends]
+    return {
+        "actual": np.stack([y[e : e + h] for e in ends]),
+        "scales": np.array([S.window_scale(span, M) for span in spans]),
+        "scales2": np.array([S.squared_scale(span) for span in spans]),
+    }
+
+
+def outer_scale(train: np.ndarray) -> float:
+    """The MASE scale of an outer test window: the mean absolute lag-``M`` change of its
+    training values (lag 1 where that is zero or undefined, then 1.0)."""
+    scale = float(np.mean(np.abs(train[M:] - train[:-M]))) if len(train) > M else np.nan
+    return scale if scale > 0 else float(np.mean(np.abs(np.diff(train)))) or 1.0
+
+
 def build_one(s, origin: int) -> dict | None:
     """Candidate backtests and refits of one series at one outer origin."""
     from threadpoolctl import threadpool_limits
@@ -111,20 +131,17 @@ def build_one(s, origin: int) -> dict | None:
             make = functools.partial(S.make_candidate, c, cfg_h, seasonal)
             bt[c], refit = backtest_and_refit(make, y, ds, ends, h, A.MAX_TRAIN)
             final[c] = refit[short : short + H]
-    scale = float(np.mean(np.abs(train[M:] - train[:-M]))) if len(train) > M else np.nan
     return {
         "uid": s.uid,
         "domain": s.domain,
         "origin": origin,
         "cands": cands,
         "metric": metric,
-        "actual": np.stack([y[e : e + h] for e in ends]),
-        "scales": np.array([S.window_scale(y[max(0, e - A.MAX_TRAIN) : e], M) for e in ends]),
-        "scales2": np.array([S.squared_scale(y[max(0, e - A.MAX_TRAIN) : e]) for e in ends]),
+        **inner_windows(y, ends, h, A.MAX_TRAIN),
         "bt": bt,
         "final": final,
         "test": test,
-        "tscale": scale if scale > 0 else float(np.mean(np.abs(np.diff(train)))) or 1.0,
+        "tscale": outer_scale(train),
         "y": y[-A.MAX_TRAIN :],
         "sparse": bool(demand.sparse),
     }

@@ -37,7 +37,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import accuracy as A  # noqa: E402
-from replay_choices import backtest_and_refit, load_series, pool_rule, prepared  # noqa: E402
+from replay_choices import (  # noqa: E402
+    backtest_and_refit,
+    inner_windows,
+    load_series,
+    outer_scale,
+    pool_rule,
+    prepared,
+)
 
 H, M = 28, 7
 #: Inner cutoffs, in days before the last one (the default: 0, 7, 14).
@@ -99,7 +106,6 @@ def build_one(s, origin: int) -> dict | None:
         for label in UNSEASONED:
             bt[f"{label}@1"], final[f"{label}@1"] = bt[label], final[label]
             seconds[f"{label}@1"] = seconds[label]
-    scale = float(np.mean(np.abs(train[M:] - train[:-M]))) if len(train) > M else np.nan
     return {
         "uid": s.uid,
         "domain": s.domain,
@@ -108,14 +114,12 @@ def build_one(s, origin: int) -> dict | None:
         "sparse": sparse,
         "seasonal": seasonal,
         "season_stat": season_strength(y[-mt:], M),
-        "actual": np.stack([y[e : e + h] for e in ends]),
-        "scales": np.array([S.window_scale(y[max(0, e - mt) : e], M) for e in ends]),
-        "scales2": np.array([S.squared_scale(y[max(0, e - mt) : e]) for e in ends]),
+        **inner_windows(y, ends, h, mt),
         "bt": bt,
         "final": final,
         "seconds": seconds,
         "test": test,
-        "tscale": scale if scale > 0 else float(np.mean(np.abs(np.diff(train)))) or 1.0,
+        "tscale": outer_scale(train),
     }
 
 
