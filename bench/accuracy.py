@@ -33,9 +33,12 @@ sorted by name): the selection rule is chosen on half ``a`` and M4 series
 through the CLI's ``--freq W`` configuration: sMAPE and MASE (in-sample lag-1
 scale, as M4 defines it for weekly data) against Naive2 computed in the same
 run, OWA = mean of the two ratios.  Same run: statsforecast ``AutoARIMA``,
-``AutoETS``, ``AutoTheta`` (``season_length=52``) and their mean
-``sf_mean3``, default Prophet and seasonal naive, on the organisers' whole
-training series (``--max-train N``: the last ``N`` observations).  Each
+``AutoETS``, ``AutoTheta`` (``season_length=52``; ``--peer-season 1`` runs
+them as M4's own ARIMA and ETS standards read weekly data, with frequency 1,
+where AutoARIMA's seasonal search does not make it too slow for the long
+series) and their mean ``sf_mean3``, default Prophet and seasonal naive
+(lag 52), on the organisers' whole training series (``--max-train N``: the
+last ``N`` observations).  Each
 method's OWA is taken against Naive2 on the series it was scored on;
 ``--offset``/``--limit`` run a slice, ``--dump`` keeps its per-series rows
 and ``--combine`` prints dumped slices and their union.
@@ -417,12 +420,21 @@ def _m4_series(offset: int, limit: int | None) -> list[tuple[str, np.ndarray, np
     return out[:limit] if limit else out
 
 
-def _m4_task(uid: str, y: np.ndarray, test: np.ndarray, method: str, config, max_train: int | None) -> dict:
+def _m4_task(
+    uid: str,
+    y: np.ndarray,
+    test: np.ndarray,
+    method: str,
+    config,
+    max_train: int | None,
+    peer_season: int = 52,
+) -> dict:
     """One method on one M4 Weekly series: forecast, sMAPE, MASE (in-sample lag-1 scale), seconds.
 
     ``max_train`` keeps only the last observations for the *peers* (``None``:
     the organisers' whole training series); the scale is always that of the
-    whole training series, as M4 defines it.
+    whole training series, as M4 defines it.  ``peer_season`` is the
+    statsforecast peers' ``season_length`` (seasonal naive keeps lag 52).
     """
     from project.utils.evaluacion import smape
 
@@ -438,7 +450,8 @@ def _m4_task(uid: str, y: np.ndarray, test: np.ndarray, method: str, config, max
     else:
         keep = slice(-max_train, None) if max_train and method != "snaive" else slice(None)
         if method in (*PEERS, "snaive"):
-            fc = _peer(method, y[keep], ds[keep], h, 52)["mean"].to_numpy(float)
+            m = 52 if method == "snaive" else peer_season
+            fc = _peer(method, y[keep], ds[keep], h, m)["mean"].to_numpy(float)
         else:
             fc = _candidate(method, y[keep], ds[keep], h, config)["mean"].to_numpy(float)
     seconds = time.perf_counter() - started
@@ -535,7 +548,7 @@ def run_m4(args: argparse.Namespace) -> int:
     series = _m4_series(args.offset, args.limit)
     started = time.perf_counter()
     rows = Parallel(n_jobs=args.n_jobs)(
-        delayed(_m4_task)(uid, y, te, meth, config, args.max_train)
+        delayed(_m4_task)(uid, y, te, meth, config, args.max_train, args.peer_season)
         for meth in methods
         for uid, y, te in series
     )
@@ -543,14 +556,21 @@ def run_m4(args: argparse.Namespace) -> int:
     if set(MEAN3) <= set(methods):
         frame = pd.concat([frame, _m4_mean3(frame)], ignore_index=True)
     wall = time.perf_counter() - started
-    frame.attrs.update(offset=args.offset, count=len(series), wall=wall, max_train=args.max_train)
+    frame.attrs.update(
+        offset=args.offset,
+        count=len(series),
+        wall=wall,
+        max_train=args.max_train,
+        peer_season=args.peer_season,
+    )
     if args.dump:
         frame.to_pickle(args.dump)
     peers_train = f"last {args.max_train} obs" if args.max_train else "whole training series"
     _print_m4(
         frame,
         f"M4 Weekly series {args.offset + 1}-{args.offset + len(series)} ({len(series)}), h=13, freq W "
-        f"(season 52), candidates {','.join(config.candidates)}; peers on the {peers_train}; "
+        f"(season 52), candidates {','.join(config.candidates)}; peers on the {peers_train}, "
+        f"statsforecast season_length {args.peer_season}; "
         f"wall {wall:.0f}s, n_jobs={args.n_jobs}; Naive2 official over all 359: sMAPE 9.161, MASE 2.777",
     )
     return 0
@@ -566,7 +586,8 @@ def combine_m4(paths: list[str]) -> int:
         _print_m4(
             frame,
             f"\n== {path}: M4 Weekly series {first}-{first + a.get('count', 0) - 1}, "
-            f"wall {a.get('wall', float('nan')):.0f}s, peers max_train {a.get('max_train')}",
+            f"wall {a.get('wall', float('nan')):.0f}s, peers max_train {a.get('max_train')}, "
+            f"season_length {a.get('peer_season', 52)}",
         )
         frames.append(frame)
     union = pd.concat(frames, ignore_index=True).drop_duplicates(["unique_id", "method"])
@@ -602,6 +623,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="N",
         help="M4: peers see only the last N observations (default: the whole training series)",
+    )
+    parser.add_argument(
+        "--peer-season",
+        type=int,
+        default=52,
+        metavar="M",
+        help="M4: season_length of the statsforecast peers (default 52; 1 as M4 reads weekly data)",
     )
     parser.add_argument(
         "--combine", metavar="DUMP", nargs="+", default=None, help="M4: print --dump files and their union"
