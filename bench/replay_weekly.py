@@ -25,6 +25,13 @@ weeks, as long as series 295-359)::
     .venv/bin/python bench/replay_weekly.py --layouts /tmp/w100_win.pkl
     .venv/bin/python bench/replay_weekly.py --build --limit 100 --truncate 80 --out /tmp/w100_t80.pkl
     .venv/bin/python bench/replay_weekly.py --replay /tmp/w100_t80.pkl
+
+Other training windows (every fit on the last ``N`` weeks at most; the weekly
+default is 260)::
+
+    .venv/bin/python bench/replay_weekly.py --build --limit 100 --max-train 520 \
+        --specs naive,snaive,ets,theta,auto_arima --out /tmp/w100_mt520.pkl
+    .venv/bin/python bench/replay_weekly.py --replay /tmp/w100_mt520.pkl
 """
 
 from __future__ import annotations
@@ -73,8 +80,13 @@ def build_one(
     test: np.ndarray,
     specs: dict[str, tuple[str, dict]],
     offsets: tuple[int, ...] = OFFSETS,
+    max_train: int | None = None,
 ) -> dict:
-    """Inner backtests (cutoffs ``offsets`` weeks before the last) and refits of every spec on one series."""
+    """Inner backtests (cutoffs ``offsets`` weeks before the last) and refits of every spec on one series.
+
+    ``max_train`` replaces the configuration's ``max_train_days`` (the most
+    recent observations each fit sees); the M4 scale stays the whole series'.
+    """
     from threadpoolctl import threadpool_limits
 
     from project.forecasting.demand import classify_demand
@@ -83,6 +95,8 @@ def build_one(
 
     A._quiet()
     cfg = TrainConfig(horizon=H, freq="W").for_freq("W")
+    if max_train:
+        cfg = dataclasses.replace(cfg, max_train_days=int(max_train))
     ds = pd.date_range(end="2018-12-30", periods=len(y), freq="W-SUN")
     n, mt = y.size, int(cfg.max_train_days)
     offs = [o for o in offsets if n - H - o >= S.min_train_length(cfg)]
@@ -291,6 +305,13 @@ def main() -> int:
         metavar="N",
         help="--build: keep only the last N training weeks (short series drawn from long ones)",
     )
+    parser.add_argument(
+        "--max-train",
+        type=int,
+        default=None,
+        metavar="N",
+        help="--build: fit on the last N weeks at most (default: the weekly max_train_days)",
+    )
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     A._quiet()
@@ -302,7 +323,7 @@ def main() -> int:
         started = time.perf_counter()
         offsets = tuple(int(v) for v in args.offsets.split(","))
         rows = Parallel(n_jobs=args.n_jobs)(
-            delayed(build_one)(u, y, t, specs, offsets) for u, y, t in series
+            delayed(build_one)(u, y, t, specs, offsets, args.max_train) for u, y, t in series
         )
         with open(args.out, "wb") as fh:
             pickle.dump(rows, fh)
