@@ -25,10 +25,13 @@ seconds per fit and SARIMAX's search is the slowest step of the pipeline.
 
 Weekly data has its own defaults (:data:`FREQ_DEFAULTS`): ``auto_arima``
 (on the seasonally adjusted series) instead of ``gbm``, whose lags see
-little of a 52-week cycle, and the pool of every candidate.  Weekly series
-are often random walks, where the backtest picks ``naive`` alone, and
-otherwise gain from the combination; both were chosen on M4 Weekly series
-the reported figures do not use (``bench/README.md``).
+little of a 52-week cycle, the pool of every candidate, and the last five
+years (260 weeks) as the training window.  Weekly series are often random
+walks, where the backtest picks ``naive`` alone, and otherwise gain from the
+combination; weekly histories often span decades, and models fitted to all
+of them follow levels, trends and seasonal shapes the series has left.
+These were chosen on M4 Weekly series the reported figures do not use
+(``bench/README.md``).
 """
 
 from __future__ import annotations
@@ -90,8 +93,11 @@ MODEL_FORMAT = "ai_train_model.per_series/2"
 #: Default candidates of weekly data (see :data:`FREQ_DEFAULTS`).
 WEEKLY_CANDIDATES: tuple[str, ...] = ("naive", "snaive", "ets", "theta", "auto_arima")
 #: Per frequency, defaults that differ from the daily ones.  :meth:`TrainConfig.for_freq`
-#: applies them to the fields still at their class default.
-FREQ_DEFAULTS: dict[str, dict[str, Any]] = {"W": {"candidates": WEEKLY_CANDIDATES, "pool_trim": None}}
+#: applies them to the fields still at their class default.  ``max_train_days`` counts
+#: observations: 1,095 days for daily data, 260 weeks (five years) for weekly data.
+FREQ_DEFAULTS: dict[str, dict[str, Any]] = {
+    "W": {"candidates": WEEKLY_CANDIDATES, "pool_trim": None, "max_train_days": 260}
+}
 
 
 @dataclass

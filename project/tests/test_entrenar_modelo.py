@@ -177,11 +177,13 @@ def test_weekly_configuration_has_its_own_defaults():
     assert weekly.candidates == WEEKLY_CANDIDATES == ("naive", "snaive", "ets", "theta", "auto_arima")
     assert weekly.pool_trim is None  # the mean of every candidate is the pool
     assert (weekly.season_length, weekly.step, weekly.horizon) == (52, 4, 13)
+    assert weekly.max_train_days == 260  # five years of weeks
     assert TrainConfig().for_freq("W").candidates == WEEKLY_CANDIDATES  # weekly dates, freq inferred
     daily = TrainConfig().for_freq("D")
-    assert (daily.candidates, daily.pool_trim) == (DEFAULT_CANDIDATES, 1.25)
-    explicit = TrainConfig(candidates=("naive", "theta"), pool_trim=1.1).for_freq("W")
-    assert (explicit.candidates, explicit.pool_trim) == (("naive", "theta"), 1.1)
+    assert (daily.candidates, daily.pool_trim, daily.max_train_days) == (DEFAULT_CANDIDATES, 1.25, 1095)
+    explicit = TrainConfig(candidates=("naive", "theta"), pool_trim=1.1, max_train_days=400).for_freq("W")
+    assert explicit.candidates == ("naive", "theta")
+    assert (explicit.pool_trim, explicit.max_train_days) == (1.1, 400)
     # known-future regressors keep gbm, the default candidate that reads them
     assert TrainConfig(freq="W", regressors=("promo",)).for_freq().candidates == (*WEEKLY_CANDIDATES, "gbm")
 

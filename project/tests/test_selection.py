@@ -354,6 +354,25 @@ def test_far_horizons_widen_when_the_level_drifted_less_than_usual():
     assert np.all(np.diff(factors) >= 0)
 
 
+def test_weekly_forecast_reads_the_last_five_years_only():
+    """Weeks before the weekly training window (260 weeks, plus the backtest windows) move nothing."""
+    rng = np.random.default_rng(8)
+    n = 700
+    weeks = np.arange(n)
+    y = 200 + 30 * np.sin(2 * np.pi * weeks / 52) + np.cumsum(rng.normal(0, 3, n))
+    y[:300] += 400  # a level the series left long ago
+    ds = pd.date_range(end="2024-12-29", periods=n, freq="W-SUN")
+    weekly = TrainConfig(horizon=13, freq="W", candidates=("naive", "snaive", "ets", "theta")).for_freq("W")
+    keep = 260 + 13 + 2 * 4  # the refit window and the oldest backtest window's reach
+    full = fit_series("w", y, ds, weekly)
+    recent = fit_series("w", y[-keep:], ds[-keep:], weekly)
+    assert full.members == recent.members
+    pd.testing.assert_frame_equal(full.forecast, recent.forecast)
+    # the daily-length window (1,095 observations) reads the old level and forecasts otherwise
+    long = fit_series("w", y, ds, dataclasses.replace(weekly, max_train_days=1095))
+    assert not np.allclose(long.forecast["mean"], full.forecast["mean"])
+
+
 def test_weekly_widening_keeps_one_lag_52_factor_and_odd_inputs_stay_finite():
     from project.forecasting.intervals import dispersion_ratio
     from project.utils.selection import calibrated_bands, error_growth, widening
