@@ -100,8 +100,13 @@ def outer_scale(train: np.ndarray) -> float:
     return scale if scale > 0 else float(np.mean(np.abs(np.diff(train)))) or 1.0
 
 
-def build_one(s, origin: int) -> dict | None:
-    """Candidate backtests and refits of one series at one outer origin."""
+def build_one(s, origin: int, window: int = A.MAX_TRAIN) -> dict | None:
+    """Candidate backtests and refits of one series at one outer origin.
+
+    ``window`` is the library's ``max_train_days``: each fit sees at most the
+    last ``window`` days before its cutoff (the outer protocol keeps
+    ``accuracy.py``'s 1,095 training days).
+    """
     from threadpoolctl import threadpool_limits
 
     from project.forecasting.decomposition import season_detected
@@ -110,7 +115,7 @@ def build_one(s, origin: int) -> dict | None:
     from project.utils import selection as S
 
     A._quiet()
-    cfg = TrainConfig(horizon=H, freq="D").for_freq("D")
+    cfg = dataclasses.replace(TrainConfig(horizon=H, freq="D").for_freq("D"), max_train_days=window)
     y, ds, short, train, test = prepared(s, origin)
     h = H + short
     demand = classify_demand(y, M, window=cfg.max_train_days)
@@ -129,7 +134,7 @@ def build_one(s, origin: int) -> dict | None:
     with threadpool_limits(1):
         for c in cands:
             make = functools.partial(S.make_candidate, c, cfg_h, seasonal)
-            bt[c], refit = backtest_and_refit(make, y, ds, ends, h, A.MAX_TRAIN)
+            bt[c], refit = backtest_and_refit(make, y, ds, ends, h, window)
             final[c] = refit[short : short + H]
     return {
         "uid": s.uid,
@@ -137,12 +142,12 @@ def build_one(s, origin: int) -> dict | None:
         "origin": origin,
         "cands": cands,
         "metric": metric,
-        **inner_windows(y, ends, h, A.MAX_TRAIN),
+        **inner_windows(y, ends, h, window),
         "bt": bt,
         "final": final,
         "test": test,
         "tscale": outer_scale(train),
-        "y": y[-A.MAX_TRAIN :],
+        "y": y[-window:],
         "sparse": bool(demand.sparse),
     }
 
@@ -416,13 +421,20 @@ def main() -> int:
     )
     parser.add_argument("--panel", choices=("a", "b", "sample"), help="panel the --bands cache was built on")
     parser.add_argument("--buckets", metavar="FILE", help="replay a choice per horizon bucket on a cache")
+    parser.add_argument(
+        "--max-train",
+        type=int,
+        default=A.MAX_TRAIN,
+        metavar="N",
+        help="--build: each fit sees at most the last N days (default %(default)s)",
+    )
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args()
     A._quiet()
     if args.build:
         series = load_series(args.build)
         tasks = [(s, o) for s in series for o in range(A.ORIGINS) if len(s.y) - H - o * H >= 16]
-        rows = Parallel(n_jobs=args.n_jobs)(delayed(build_one)(s, o) for s, o in tasks)
+        rows = Parallel(n_jobs=args.n_jobs)(delayed(build_one)(s, o, args.max_train) for s, o in tasks)
         with open(args.out, "wb") as fh:
             pickle.dump([r for r in rows if r], fh)
         print(f"{len(tasks)} series x origins cached in {args.out}")
