@@ -17,6 +17,7 @@ constraint) the defaults reported on half ``b`` (``bench/README.md``)::
     .venv/bin/python bench/replay_choices.py --replay /tmp/cands_a.pkl
     .venv/bin/python bench/replay_choices.py --bands /tmp/cands_a.pkl --panel a
     .venv/bin/python bench/replay_choices.py --buckets /tmp/cands_a.pkl   # a choice per horizon bucket
+    .venv/bin/python bench/replay_choices.py --build a --max-train 730 --out /tmp/a_730.pkl  # shorter fits
 
 ``--bands`` replays band rules that also read the series' history (scale,
 the widening of bands calibrated in a calm spell, on sparse series or not)
