@@ -81,15 +81,18 @@ def backtest_and_refit(make: Callable, y: np.ndarray, ds, ends: list[int], h: in
     return backtests, forecast(y.size)
 
 
-def inner_windows(y: np.ndarray, ends: list[int], h: int, window: int) -> dict[str, np.ndarray]:
-    """The inner windows' actual values (``actual``) and the MASE and RMSSE scales of
-    their training spans (``scales``, ``scales2``), as ``fit_series`` computes them."""
+def inner_windows(
+    y: np.ndarray, ends: list[int], h: int, window: int, season: int = M
+) -> dict[str, np.ndarray]:
+    """The inner windows' actual values (``actual``; no row without ``ends``) and the MASE
+    (lag ``season``) and RMSSE scales of their training spans (``scales``, ``scales2``),
+    as ``fit_series`` computes them."""
     from project.utils import selection as S
 
     spans = [y[max(0, e - window) : e] for e in ends]
     return {
-        "actual": np.stack([y[e : e + h] for e in ends]),
-        "scales": np.array([S.window_scale(span, M) for span in spans]),
+        "actual": np.stack([y[e : e + h] for e in ends]) if ends else np.empty((0, h)),
+        "scales": np.array([S.window_scale(span, season) for span in spans]),
         "scales2": np.array([S.squared_scale(span) for span in spans]),
     }
 
@@ -387,6 +390,7 @@ def replay_buckets(rows: list[dict], trim: float = 1.25) -> None:
         "1-14 / 15-28": [(1, 14), (15, H)],
         "weekly buckets": [(1, 7), (8, 14), (15, 21), (22, H)],
     }
+
     def median(r: dict, buckets: list) -> np.ndarray:  # one choice, the members' median
         chosen = members(r, slice(0, r["actual"].shape[1]))
         return np.median([r["final"][c] for c in chosen], axis=0)

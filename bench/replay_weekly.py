@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import accuracy as A  # noqa: E402
-from replay_choices import backtest_and_refit, pool_rule  # noqa: E402
+from replay_choices import backtest_and_refit, inner_windows, pool_rule  # noqa: E402
 
 H, M = 13, 52
 #: Inner cutoffs, in weeks before the last one (which leaves exactly ``H`` weeks).
@@ -112,8 +112,7 @@ def build_one(
     return {
         "uid": uid,
         "offsets": offs,
-        "actual": np.stack([y[e : e + H] for e in ends]) if ends else np.empty((0, H)),
-        "scales": np.array([S.window_scale(y[max(0, e - mt) : e], M) for e in ends]),
+        **inner_windows(y, ends, H, mt, M),
         "bt": bt,
         "final": final,
         "seconds": seconds,
