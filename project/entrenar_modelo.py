@@ -295,6 +295,12 @@ def _main(args: argparse.Namespace) -> int:
     for message in summary.metadata.get("warnings", []):
         print(f"warning: {message}", file=sys.stderr)
     print(_format_table(metrics_table(summary.metrics, summary.series)))
+    walks = summary.metadata.get("random_walk_series") or []
+    if walks:
+        print(
+            f"\n{len(walks)} series whose level wanders like a random walk (level-tracking models "
+            f"only, without a weekly season): {', '.join(walks)}"
+        )
     print(f"\nmodel artifact: {summary.output}")
     if ephemeral:
         print(

@@ -22,6 +22,11 @@ the references a chosen model must beat (and win on random-walk-like series).
 of the default because in the backtests of ``bench/accuracy.py`` they rarely
 win a series and never lift the automatic forecast, while Prophet costs
 seconds per fit and SARIMAX's search is the slowest step of the pipeline.
+A smooth series whose level wanders like a random walk (prices, exchange
+rates) keeps to ``naive, ets, theta`` without a season
+(``random_walk_ratio``, :mod:`project.utils.selection`): seasonal naive
+repeats a week the level has left and ``gbm`` learns level moves that do
+not recur.
 
 Weekly data has its own defaults (:data:`FREQ_DEFAULTS`): ``auto_arima``
 (on the seasonally adjusted series) instead of ``gbm``, whose lags see
@@ -96,7 +101,12 @@ WEEKLY_CANDIDATES: tuple[str, ...] = ("naive", "snaive", "ets", "theta", "auto_a
 #: applies them to the fields still at their class default.  ``max_train_days`` counts
 #: observations: 1,095 days for daily data, 260 weeks (five years) for weekly data.
 FREQ_DEFAULTS: dict[str, dict[str, Any]] = {
-    "W": {"candidates": WEEKLY_CANDIDATES, "pool_trim": None, "max_train_days": 260}
+    "W": {
+        "candidates": WEEKLY_CANDIDATES,
+        "pool_trim": None,
+        "max_train_days": 260,
+        "random_walk_ratio": None,
+    }
 }
 
 
@@ -113,6 +123,9 @@ class TrainConfig:
     ``intermittent`` sends sparse series to ``sparse_candidates`` (see
     :mod:`project.utils.selection`); ``season_test`` fits series without a
     short season in their changes without seasonal models (same module);
+    ``random_walk_ratio`` (``None``: off) and ``random_walk_candidates``
+    keep series whose level wanders like a random walk to level-tracking
+    models (same module);
     ``conformal_nondecreasing``, ``conformal_scale``, ``conformal_radius``,
     ``conformal_growth``, ``conformal_history`` and ``conformal_always`` calibrate the conformal bands
     (:func:`project.utils.selection.calibrated_bands`; ``conformal_history`` is
@@ -144,6 +157,8 @@ class TrainConfig:
     stale: str = "own-end"
     intermittent: bool = True
     season_test: bool = True
+    random_walk_ratio: float | None = 0.5
+    random_walk_candidates: tuple[str, ...] = ("naive", "ets", "theta")
     conformal_nondecreasing: bool = True
     conformal_scale: float = 1.0
     conformal_radius: int = 7
@@ -162,6 +177,9 @@ class TrainConfig:
         self.candidates = tuple(str(c).strip().lower() for c in self.candidates if str(c).strip())
         self.sparse_candidates = tuple(
             str(c).strip().lower() for c in self.sparse_candidates if str(c).strip()
+        )
+        self.random_walk_candidates = tuple(
+            str(c).strip().lower() for c in self.random_walk_candidates if str(c).strip()
         )
         self.regressors = tuple(str(c).strip() for c in self.regressors if str(c).strip())
         if self.freq is not None:
@@ -218,6 +236,13 @@ class TrainConfig:
         unknown = [c for c in self.sparse_candidates if c not in KNOWN_CANDIDATES]
         if unknown:
             raise InputError(f"unknown sparse candidate model(s) {', '.join(unknown)}")
+        unknown = [c for c in self.random_walk_candidates if c not in KNOWN_CANDIDATES]
+        if unknown:
+            raise InputError(f"unknown random-walk candidate model(s) {', '.join(unknown)}")
+        if self.random_walk_ratio is not None and not float(self.random_walk_ratio) > 0:
+            raise InputError(
+                f"random-walk ratio must be above 0 (or None for off), got {self.random_walk_ratio}"
+            )
         return self
 
     def for_freq(self, freq: str | None = None) -> TrainConfig:
@@ -490,7 +515,8 @@ def horizon_errors_frame(result: TrainResult) -> Any:
 
 
 def series_frame(result: TrainResult, stale: Sequence[str] = ()) -> Any:
-    """One row per series: chosen model, fallback, span, interval method, demand class, stale flag."""
+    """One row per series: chosen model, fallback, span, interval method, demand class,
+    random-walk and stale flags."""
     import pandas as pd
 
     stale = set(stale)
@@ -505,6 +531,7 @@ def series_frame(result: TrainResult, stale: Sequence[str] = ()) -> Any:
             "interval_method": [r.interval_method for r in result.results],
             "seconds": [round(r.seconds, 3) for r in result.results],
             "demand": [getattr(r, "demand", "") for r in result.results],
+            "random_walk": [bool(getattr(r, "random_walk", False)) for r in result.results],
             "stale": [r.unique_id in stale for r in result.results],
         }
     )
@@ -631,6 +658,7 @@ def summarise(
         freq=config.freq or "D",
         stale_series=stale,
         demand={r.unique_id: getattr(r, "demand", "") for r in result.results},
+        random_walk_series=[r.unique_id for r in result.results if getattr(r, "random_walk", False)],
         warnings=list(warnings),
         **dict(extra or {}),
     )

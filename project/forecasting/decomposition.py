@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LONG_SEASON", "seasonal_indices", "season_detected", "season_strength", "ses_sse"]
+__all__ = [
+    "LONG_SEASON",
+    "seasonal_indices",
+    "season_detected",
+    "season_strength",
+    "ses_sse",
+    "variance_ratio",
+]
 
 #: Seasons at least this long (observations) are yearly cycles of weekly or monthly data:
 #: handled by classical decomposition instead of seasonal states (see ``ETSForecaster``).
@@ -98,6 +105,30 @@ def season_detected(y: np.ndarray, m: int, clip: float = 5.0) -> bool:
     """
     strength = season_strength(y, m, clip)
     return bool(np.isnan(strength) or strength > 1.0)
+
+
+def variance_ratio(y: np.ndarray, lag: int) -> float:
+    """How much of a random walk's wander the level of ``y`` shows over ``lag`` steps.
+
+    The variance of the ``lag``-step changes over ``lag`` times the variance of
+    the one-step changes (Lo and MacKinlay's variance ratio; NaN interpolated).
+    A random walk's changes add up, so the ratio is near 1; noise or spikes
+    around a level that holds cancel out over ``lag`` steps (``1 / lag``
+    for white noise), and a weekly rhythm inflates the one-step changes only,
+    so demand, traffic and counts sit near 0.  NaN with fewer than
+    ``2 lag + 2`` points or constant changes.
+    """
+    z = np.asarray(y, dtype=np.float64).ravel()
+    finite = np.isfinite(z)
+    if lag < 1 or finite.sum() < 2 * lag + 2:
+        return float("nan")
+    if not finite.all():
+        idx = np.arange(z.size)
+        z = np.interp(idx, idx[finite], z[finite])
+    one = float(np.var(np.diff(z)))
+    if one <= 0:
+        return float("nan")
+    return float(np.var(z[lag:] - z[:-lag]) / (lag * one))
 
 
 def ses_sse(z: np.ndarray, alphas: np.ndarray) -> np.ndarray:

@@ -169,6 +169,31 @@ def test_cli_short_series_falls_back_and_reports_it(tmp_path, capsys):
     assert "tiny" in captured.err  # the short-series warning names it
 
 
+def test_cli_reports_random_walk_series_and_keeps_them_to_level_trackers(tmp_path, capsys):
+    rng = np.random.default_rng(8)
+    ds = pd.date_range("2023-01-01", periods=500, freq="D").strftime("%Y-%m-%d")
+    weekly = 40 * np.sin(np.arange(500) * 2 * np.pi / 7)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"day": ds, "item": "fx", "value": 100 + np.cumsum(rng.normal(0, 1, 500))}),
+            pd.DataFrame({"day": ds, "item": "shop", "value": 300 + weekly + rng.normal(0, 5, 500)}),
+        ]
+    )
+    src = tmp_path / "mixed.csv"
+    frame.round(3).to_csv(src, index=False)
+    out = tmp_path / "m.zip"
+    args = ["--input", str(src), "--date-col", "day", "--target-col", "value", "--series-cols", "item"]
+    code = main([*args, "--horizon", "14", "--candidates", "naive,snaive,theta", "--signing-key", "k",
+                 "--output", str(out), "-q"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == em.EXIT_OK, captured.err
+    meta = json.loads(zipfile.ZipFile(out).read("metadata.json"))
+    assert meta["random_walk_series"] == ["fx"]
+    assert set(meta["metrics"]["candidates"]["fx"]) == {"naive", "theta", "mean(naive+theta)"}
+    assert "snaive" in meta["metrics"]["candidates"]["shop"]
+    assert "1 series whose level wanders like a random walk" in captured.out and ": fx" in captured.out
+
+
 def test_weekly_configuration_has_its_own_defaults():
     """The weekly defaults (chosen on M4 Weekly 1-100) apply to weekly data, never to daily data."""
     from project.training import DEFAULT_CANDIDATES, WEEKLY_CANDIDATES
@@ -178,6 +203,7 @@ def test_weekly_configuration_has_its_own_defaults():
     assert weekly.pool_trim is None  # the mean of every candidate is the pool
     assert (weekly.season_length, weekly.step, weekly.horizon) == (52, 4, 13)
     assert weekly.max_train_days == 260  # five years of weeks
+    assert weekly.random_walk_ratio is None  # the weekly defaults were chosen without the rule
     assert TrainConfig().for_freq("W").candidates == WEEKLY_CANDIDATES  # weekly dates, freq inferred
     daily = TrainConfig().for_freq("D")
     assert (daily.candidates, daily.pool_trim, daily.max_train_days) == (DEFAULT_CANDIDATES, 1.25, 1095)

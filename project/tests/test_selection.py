@@ -93,13 +93,70 @@ def test_series_without_a_weekly_season_drops_seasonal_models():
     n = 300
     rng = np.random.default_rng(4)
     y = 500 + np.cumsum(rng.normal(0, 1, n))
-    result = fit_series("walk", y, _dates(n), _config(candidates=("snaive", "theta")))
+    config = _config(candidates=("snaive", "theta"), random_walk_ratio=None)  # the season rule alone
+    result = fit_series("walk", y, _dates(n), config)
     assert not result.seasonal and result.model == "theta"  # seasonal naive never chosen or pooled
     assert "snaive" in result.scores and not any("snaive" in name for name in result.scores if "(" in name)
     assert result.fitted["theta"].model.season_length == 1  # fitted without a weekly season
     _check_contract(result)
-    kept = fit_series("walk", y, _dates(n), _config(season_test=False))
+    kept = fit_series("walk", y, _dates(n), _config(season_test=False, random_walk_ratio=None))
     assert kept.seasonal and "snaive" in kept.scores
+
+
+def test_variance_ratio_tells_a_wandering_level_from_noise_around_one():
+    from project.forecasting.decomposition import variance_ratio
+
+    rng = np.random.default_rng(11)
+    walk = 500 + np.cumsum(rng.normal(0, 1, 1000))
+    weekly = np.array([0.0, 1, 2, 3, 4, 8, 6])[np.arange(1000) % 7]
+    traffic = 200 + 20 * weekly + rng.normal(0, 5, 1000)
+    traffic[[300, 301, 640]] += 3000  # news spikes come back down
+    assert 0.7 < variance_ratio(walk, 28) < 1.3
+    assert variance_ratio(traffic, 28) < 0.1
+    assert variance_ratio(rng.normal(0, 1, 1000), 28) == pytest.approx(1 / 28, abs=0.01)
+    gappy = walk.copy()
+    gappy[::5] = np.nan  # missing days are interpolated
+    assert 0.7 < variance_ratio(gappy, 28) < 1.3
+    assert np.isnan(variance_ratio(walk[:40], 28))  # too short to tell
+    assert np.isnan(variance_ratio(np.arange(100.0), 7))  # constant changes
+
+
+def test_random_walk_series_keeps_to_level_trackers():
+    from project.forecasting.decomposition import season_detected
+
+    n = 700
+    rng = np.random.default_rng(12)
+    weekly = np.array([0.0, 1, 2, 3, 4, 8, 6])[np.arange(n) % 7]
+    y = 500 + np.cumsum(rng.normal(0, 3, n)) + 0.5 * weekly  # a weak weekly shape on a wandering level
+    assert season_detected(y, 7)  # the season test alone would keep seasonal models
+    config = _config(candidates=("naive", "snaive", "ets", "theta", "gbm"))
+    result = fit_series("price", y, _dates(n), config)
+    assert result.random_walk and not result.seasonal
+    assert set(result.members) <= {"naive", "ets", "theta"}
+    assert set(result.scores) >= {"naive", "ets", "theta"} and not {"snaive", "gbm"} & set(result.scores)
+    _check_contract(result)
+    off = fit_series("price", y, _dates(n), dataclasses.replace(config, random_walk_ratio=None))
+    assert not off.random_walk and {"snaive", "gbm"} <= set(off.scores)
+    # noise around a level with a weekly rhythm is not a walk
+    demand = 100 + 10 * weekly + rng.normal(0, 2, n)
+    assert not fit_series("shop", demand, _dates(n), config).random_walk
+    # only the trackers the user listed; none listed: the rule does not apply
+    mine = fit_series("price", y, _dates(n), _config(candidates=("naive", "snaive")))
+    assert mine.random_walk and set(mine.scores) == {"naive"}
+    other = fit_series("price", y, _dates(n), _config(candidates=("snaive", "gbm")))
+    assert not other.random_walk and {"snaive", "gbm"} <= set(other.scores)
+
+
+def test_random_walk_settings_are_validated_and_off_for_weekly_data():
+    from project.errors import InputError
+
+    with pytest.raises(InputError, match="random-walk candidate"):
+        _config(random_walk_candidates=("naive", "lstm")).validate()
+    with pytest.raises(InputError, match="random-walk ratio"):
+        _config(random_walk_ratio=0).validate()
+    assert _config().validate().random_walk_ratio == 0.5
+    assert TrainConfig(freq="W").for_freq().random_walk_ratio is None
+    assert TrainConfig(freq="W", random_walk_ratio=0.7).for_freq().random_walk_ratio == 0.7
 
 
 def test_ensemble_kept_only_when_it_wins_the_backtest():

@@ -67,6 +67,21 @@ season, which otherwise fits noise as a weekly pattern.
 ``config.season_test=False`` turns this off; ``SeriesResult.seasonal``
 keeps the outcome so an update refits the same way.
 
+**Random-walk levels.**  A smooth series whose level wanders over the
+horizon as a random walk's does (the variance ratio of
+:func:`~project.forecasting.decomposition.variance_ratio` over ``h`` steps
+above ``config.random_walk_ratio``, default 0.5; prices, exchange rates,
+cumulative counts) is backtested on the level trackers among its candidates
+only (``config.random_walk_candidates``, default ``naive, ets, theta``),
+fitted without a season.  Seasonal naive and ``gbm`` cannot win there in the
+long run: the one repeats a week the level has left, the other's trees
+learn from level moves that do not recur, and three backtest windows are
+too few to see it.  Demand, traffic and counts around a level that holds
+sit near 0 and are not affected.  Off with ``random_walk_ratio=None``, for
+series with declared regressors (``gbm`` reads them), and by default for
+weekly data, whose defaults were chosen without it.  ``SeriesResult.random_walk``
+keeps the outcome.
+
 **Fallbacks** (reported in ``SeriesResult.fallback``):
 
 * all-zero series: ``naive`` (the forecast is zero with zero-width bands);
@@ -90,7 +105,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from ..forecasting.decomposition import LONG_SEASON, season_detected
+from ..forecasting.decomposition import LONG_SEASON, season_detected, variance_ratio
 from ..forecasting.demand import classify_demand
 from ..forecasting.guard import GuardedModel
 from ..forecasting.intervals import conformal_bands, dispersion_ratio, finite_frame
@@ -124,6 +139,8 @@ SELECTION_METRICS: tuple[str, ...] = ("mase", "rmsse", "smape", "mae", "rmse", "
 #: Candidates of a sparse (intermittent or lumpy) series, and the metric that ranks them.
 SPARSE_CANDIDATES: tuple[str, ...] = ("croston", "tsb", "adida", "imapa")
 SPARSE_METRIC = "rmsse"
+#: Candidates of a series whose level wanders like a random walk (see the module's docstring).
+RANDOM_WALK_CANDIDATES: tuple[str, ...] = ("naive", "ets", "theta")
 
 
 class SelectionSettings(Protocol):
@@ -180,6 +197,7 @@ class SeriesResult:
     demand: str = ""
     seasonal: bool = True
     horizon_errors: pd.DataFrame | None = None
+    random_walk: bool = False
 
 
 def ensemble_name(combine: str, members: Sequence[str]) -> str:
@@ -637,6 +655,16 @@ def _fit_series(
         seasonal = season_detected(y[-max_train:], season)
         if not seasonal and any(c != "snaive" for c in candidates):
             unchosen.add("snaive")  # still backtested: its score stays in the metrics
+    random_walk = False
+    walk_limit = _param(config, "random_walk_ratio", None)
+    if not demand.sparse and walk_limit is not None and not _param(config, "regressors", ()):
+        trackers = tuple(
+            c for c in candidates if c in _param(config, "random_walk_candidates", RANDOM_WALK_CANDIDATES)
+        )
+        if trackers and variance_ratio(y[-max_train:], h) > float(walk_limit):
+            # the level wanders: models that follow it, without a weekly shape it drowns
+            candidates, seasonal, random_walk = trackers, False, True
+            unchosen.discard("snaive")
 
     if np.all(finite == 0):
         return _simple_fit(
@@ -781,4 +809,5 @@ def _fit_series(
         demand=demand.kind,
         seasonal=seasonal,
         horizon_errors=pd.concat(by_day, ignore_index=True),
+        random_walk=random_walk,
     )
