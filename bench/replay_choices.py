@@ -406,10 +406,14 @@ def replay_buckets(rows: list[dict], trim: float = 1.25) -> None:
 
 
 def load_series(which: str) -> list:
+    """``sample``, half ``a`` or ``b`` of ``validation_daily.csv``, or every series of
+    another CSV laid out like it (``series, domain, ds, y``)."""
     if which == "sample":
         return A.load_panel(A.SAMPLE, "page", "date", "pageviews", None, "D")
-    panel = ROOT_DATA / "validation_daily.csv"
-    return A.half(A.load_panel(panel, "series", "ds", "y", "domain", "D"), which)
+    if which in ("a", "b"):
+        panel = ROOT_DATA / "validation_daily.csv"
+        return A.half(A.load_panel(panel, "series", "ds", "y", "domain", "D"), which)
+    return A.load_panel(Path(which), "series", "ds", "y", "domain", "D")
 
 
 def main() -> int:

@@ -13,10 +13,16 @@ replayed); on a series the test finds without season they are the plain
 specs.  Sparse series get the default intermittent choice once (no daily
 default changes them).  ``--replay`` then scores, without fitting,
 candidate sets x window layouts x pool rules x season rules by the mean
-MASE of the outer test windows (``accuracy.py``'s figure for ``automatic``)::
+MASE of the outer test windows (``accuracy.py``'s figure for ``automatic``),
+among them the random-walk rule (``walk > limit -> specs``: a series whose
+variance ratio over the horizon is above ``limit`` gets ``specs`` without a
+season).  ``--build FILE`` caches any panel laid out like
+``validation_daily.csv``, such as the exchange rates of
+``exchange_rates.py``, the choice set of random-walk rules::
 
     .venv/bin/python bench/replay_daily.py --build a --out /tmp/daily_a.pkl --n-jobs 1
     .venv/bin/python bench/replay_daily.py --build sample --out /tmp/daily_s.pkl --n-jobs 1
+    .venv/bin/python bench/replay_daily.py --build /tmp/xr.csv --out /tmp/daily_xr.pkl --n-jobs 2
     .venv/bin/python bench/replay_daily.py --replay /tmp/daily_a.pkl --check /tmp/daily_s.pkl
 """
 
@@ -69,7 +75,7 @@ def build_one(s, origin: int) -> dict | None:
     """Inner backtests and refits of every spec on one series at one outer origin."""
     from threadpoolctl import threadpool_limits
 
-    from project.forecasting.decomposition import season_detected, season_strength
+    from project.forecasting.decomposition import season_detected, season_strength, variance_ratio
     from project.forecasting.demand import classify_demand
     from project.training import TrainConfig
     from project.utils import selection as S
@@ -114,6 +120,7 @@ def build_one(s, origin: int) -> dict | None:
         "sparse": sparse,
         "seasonal": seasonal,
         "season_stat": season_strength(y[-mt:], M),
+        "vr": variance_ratio(y[-mt:], H),
         **inner_windows(y, ends, h, mt),
         "bt": bt,
         "final": final,
@@ -149,17 +156,28 @@ def choose(
     return pool_rule(cands, score, r["bt"], trim, margin)
 
 
-def candidates_of(r: dict, cands: tuple[str, ...], plain: tuple[str, ...] | None, stat: float) -> tuple:
+def candidates_of(
+    r: dict,
+    cands: tuple[str, ...],
+    plain: tuple[str, ...] | None,
+    stat: float,
+    walk: tuple[float, tuple[str, ...]] | None = None,
+) -> tuple:
     """The specs a series gets under a season rule.
 
     ``stat``: the season test's threshold on
     :func:`~project.forecasting.decomposition.season_strength` (1.0 is the
     library's); a series below it drops ``snaive`` and uses the ``@1``
     specs; ``plain`` (if given) is the candidate set of series without a
-    season.
+    season.  ``walk = (limit, specs)``: a smooth series whose
+    :func:`~project.forecasting.decomposition.variance_ratio` over the
+    horizon is above ``limit`` gets ``specs`` without a season, whatever
+    the season test says.
     """
     if r["sparse"]:
         return tuple(r["bt"])
+    if walk is not None and r["vr"] > walk[0]:
+        return tuple(f"{c}@1" if c in UNSEASONED else c for c in walk[1] if c != "snaive")
     seasonal = r["season_stat"] > stat if stat != 1.0 else r["seasonal"]
     if seasonal:
         return cands
@@ -167,11 +185,13 @@ def candidates_of(r: dict, cands: tuple[str, ...], plain: tuple[str, ...] | None
     return tuple(f"{c}@1" if c in UNSEASONED else c for c in base if c != "snaive") or cands
 
 
-def score_rule(rows: list[dict], cands, offs=(0, 7, 14), trim=1.25, margin=0.1, plain=None, stat=1.0):
+def score_rule(
+    rows: list[dict], cands, offs=(0, 7, 14), trim=1.25, margin=0.1, plain=None, stat=1.0, walk=None
+):
     """Mean MASE (per series over origins, then over series) and mean fit seconds per series-origin."""
     per, cost = [], []
     for r in rows:
-        cs = candidates_of(r, cands, plain, stat)
+        cs = candidates_of(r, cands, plain, stat, walk)
         members = choose(r, cs, offs, trim, margin)
         fc = np.mean([r["final"][c] for c in members], axis=0)
         per.append((r["uid"], r["domain"], float(np.mean(np.abs(r["test"] - fc)) / r["tscale"])))
@@ -231,7 +251,22 @@ def variants() -> dict[str, dict]:
         }
     for spec in ("naive", "snaive", "ets", "theta", "gbm", "ses", "auto_ets", "auto_ces"):
         out[f"{spec} alone"] = {"cands": (spec,)}
+    # random-walk levels (variance ratio over the horizon): level trackers, no season
+    for limit in (0.3, 0.5, 0.7):
+        for label, specs in WALK_SETS.items():
+            out[f"walk > {limit} -> {label}"] = {"cands": d, "walk": (limit, specs)}
     return out
+
+
+#: Candidate sets replayed for series whose level wanders like a random walk.
+WALK_SETS: dict[str, tuple[str, ...]] = {
+    "naive": ("naive",),
+    "naive,ets,theta": ("naive", "ets", "theta"),
+    "naive,ets,theta,auto_ets": ("naive", "ets", "theta", "auto_ets"),
+    "naive,ses,auto_ets": ("naive", "ses", "auto_ets"),
+    "naive,ses": ("naive", "ses"),
+    "naive,ets,theta,gbm": ("naive", "ets", "theta", "gbm"),
+}
 
 
 def replay(rows: list[dict], check: list[dict] | None, snaive_check: float | None) -> None:
@@ -264,7 +299,11 @@ def main() -> int:
     from joblib import Parallel, delayed
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--build", choices=("a", "sample"), help="panel to build the cache of")
+    parser.add_argument(
+        "--build",
+        metavar="a|sample|FILE",
+        help="panel to build the cache of: half a, the sample, or a CSV laid out as validation_daily.csv",
+    )
     parser.add_argument("--out", default="/tmp/daily_a.pkl")
     parser.add_argument("--replay", metavar="FILE", help="replay a cache (the choice set)")
     parser.add_argument("--check", metavar="FILE", help="a second cache scored beside it (a constraint)")
