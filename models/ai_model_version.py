@@ -187,7 +187,8 @@ class AiModelVersion(models.Model):
     @api.depends("metadata_json")
     def _compute_series_flags(self):
         """Per series, what the training found about its data (stale, demand
-        class, closed weekdays): only the series with a flag are listed."""
+        class, closed weekdays, a level that wanders like a random walk): only
+        the series with a flag are listed."""
         demand_labels = {
             "smooth": _("Smooth"),
             "erratic": _("Erratic"),
@@ -202,11 +203,12 @@ class AiModelVersion(models.Model):
             stale = set(metadata.get("stale_series") or [])
             demand = metadata.get("demand") or {}
             closed = metadata.get("closed_weekdays") or {}
+            walks = set(metadata.get("random_walk_series") or [])
             rows = []
-            for key in sorted(set(stale) | set(demand) | set(closed)):
+            for key in sorted(set(stale) | set(demand) | set(closed) | walks):
                 kind = demand.get(key) or ""
                 days = closed.get(key) or []
-                if key not in stale and kind in ("", "smooth") and not days:
+                if key not in stale and kind in ("", "smooth") and not days and key not in walks:
                     continue
                 rows.append(
                     {
@@ -214,12 +216,19 @@ class AiModelVersion(models.Model):
                         "stale": _("Yes") if key in stale else "",
                         "demand": demand_labels.get(kind, kind),
                         "closed": ", ".join(weekdays[d] for d in days if isinstance(d, int) and 0 <= d < 7),
+                        "walk": _("Yes") if key in walks else "",
                     }
                 )
             record.series_flags_html = json_table.records_table(
                 rows,
-                ["series", "stale", "demand", "closed"],
-                {"series": _("Series"), "stale": _("Stale"), "demand": _("Demand"), "closed": _("Closed Weekdays")},
+                ["series", "stale", "demand", "closed", "walk"],
+                {
+                    "series": _("Series"),
+                    "stale": _("Stale"),
+                    "demand": _("Demand"),
+                    "closed": _("Closed Weekdays"),
+                    "walk": _("Random Walk"),
+                },
                 more_label=_("%s more rows"),
             ) or False
 

@@ -131,6 +131,7 @@ class TestSeriesFlags(TransactionCase):
             "stale_series": ["series 1"],
             "demand": {"series 0": "smooth", "series 1": "lumpy", "series 2": "intermittent"},
             "closed_weekdays": {"series 2": [6]},
+            "random_walk_series": ["series 3"],
         }
         version._engine().write({"metadata_json": json.dumps(metadata), "dataset_id": dataset.id})
         self.assertEqual(version.stale_series_count, 1)
@@ -138,6 +139,8 @@ class TestSeriesFlags(TransactionCase):
         self.assertIn("series 1", html)
         self.assertIn("Lumpy", html)
         self.assertIn("Sun", html)
+        self.assertIn("series 3", html, "a random-walk series is listed")
+        self.assertIn("Random Walk", html)
         self.assertNotIn("series 0", html, "a series without a flag is not listed")
         self.assertEqual(self.env["ai.model.version"].search([("stale_series_count", ">", 0), ("id", "=", version.id)]), version)
         self.assertEqual(dataset.stale_series_count, 1)
