@@ -61,6 +61,17 @@ def seasonal_indices(z: np.ndarray, m: int, window: int | None = None) -> np.nda
     return indices - indices.mean()
 
 
+def _filled(y: np.ndarray) -> tuple[np.ndarray, int]:
+    """``y`` as a flat float array with missing values interpolated, and how many were finite."""
+    z = np.asarray(y, dtype=np.float64).ravel()
+    finite = np.isfinite(z)
+    count = int(finite.sum())
+    if 0 < count < z.size:
+        idx = np.arange(z.size)
+        z = np.interp(idx, idx[finite], z[finite])
+    return z, count
+
+
 def season_strength(y: np.ndarray, m: int, clip: float = 5.0) -> float:
     """How far a short season of ``m`` observations shows in the *changes* of
     ``y``: the lag-``m`` autocorrelation of the first differences (NaN
@@ -69,13 +80,9 @@ def season_strength(y: np.ndarray, m: int, clip: float = 5.0) -> float:
     :func:`season_detected`); NaN when there are too few points to tell
     (fewer than ``2 m + 3``, or a season below 2), 0 for constant changes.
     """
-    z = np.asarray(y, dtype=np.float64).ravel()
-    finite = np.isfinite(z)
-    if m < 2 or finite.sum() < 2 * m + 3:
+    z, count = _filled(y)
+    if m < 2 or count < 2 * m + 3:
         return float("nan")
-    if not finite.all():
-        idx = np.arange(z.size)
-        z = np.interp(idx, idx[finite], z[finite])
     x = np.diff(z)
     median = float(np.median(x))
     mad = 1.4826 * float(np.median(np.abs(x - median)))
@@ -118,13 +125,9 @@ def variance_ratio(y: np.ndarray, lag: int) -> float:
     so demand, traffic and counts sit near 0.  NaN with fewer than
     ``2 lag + 2`` points or constant changes.
     """
-    z = np.asarray(y, dtype=np.float64).ravel()
-    finite = np.isfinite(z)
-    if lag < 1 or finite.sum() < 2 * lag + 2:
+    z, count = _filled(y)
+    if lag < 1 or count < 2 * lag + 2:
         return float("nan")
-    if not finite.all():
-        idx = np.arange(z.size)
-        z = np.interp(idx, idx[finite], z[finite])
     one = float(np.var(np.diff(z)))
     if one <= 0:
         return float("nan")
