@@ -70,17 +70,17 @@ keeps the outcome so an update refits the same way.
 **Random-walk levels.**  A smooth series whose level wanders over the
 horizon as a random walk's does (the variance ratio of
 :func:`~project.forecasting.decomposition.variance_ratio` over ``h`` steps
-above ``config.random_walk_ratio``, default 0.5; prices, exchange rates,
-cumulative counts) is backtested on the level trackers among its candidates
-only (``config.random_walk_candidates``, default ``naive, ets, theta``),
-fitted without a season.  Seasonal naive and ``gbm`` cannot win there in the
-long run: the one repeats a week the level has left, the other's trees
-learn from level moves that do not recur, and three backtest windows are
-too few to see it.  Demand, traffic and counts around a level that holds
-sit near 0 and are not affected.  Off with ``random_walk_ratio=None``, for
-series with declared regressors (``gbm`` reads them), and by default for
-weekly data, whose defaults were chosen without it.  ``SeriesResult.random_walk``
-keeps the outcome.
+above ``config.random_walk_ratio``, default 0.5; prices, exchange rates)
+is backtested on the level trackers among its candidates only
+(``config.random_walk_candidates``, default ``naive, ets, theta``), fitted
+without a season.  Seasonal naive and ``gbm`` rarely hold there out of
+sample: the one repeats a week the level has left, the other's trees learn
+from level moves that do not recur, and three backtest windows are too few
+to see it.  Demand, traffic and counts around a level that holds sit near 0
+and are not affected.  Off with ``random_walk_ratio=None``, for series with
+declared regressors (``gbm`` reads them), and by default for weekly data,
+where the weekly defaults already pool ``naive`` and the rule scored worse
+(``bench/README.md``).  ``SeriesResult.random_walk`` keeps the outcome.
 
 **Fallbacks** (reported in ``SeriesResult.fallback``):
 
