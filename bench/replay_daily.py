@@ -176,13 +176,16 @@ def candidates_of(
     """
     if r["sparse"]:
         return tuple(r["bt"])
+
+    def unseasoned(specs: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(f"{c}@1" if c in UNSEASONED else c for c in specs if c != "snaive")
+
     if walk is not None and r["vr"] > walk[0]:
-        return tuple(f"{c}@1" if c in UNSEASONED else c for c in walk[1] if c != "snaive")
+        return unseasoned(walk[1])
     seasonal = r["season_stat"] > stat if stat != 1.0 else r["seasonal"]
     if seasonal:
         return cands
-    base = plain if plain is not None else cands
-    return tuple(f"{c}@1" if c in UNSEASONED else c for c in base if c != "snaive") or cands
+    return unseasoned(plain if plain is not None else cands) or cands
 
 
 def score_rule(

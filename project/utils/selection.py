@@ -615,6 +615,21 @@ def pool_choice(
     return chosen, options
 
 
+def _random_walk_trackers(
+    recent: np.ndarray, h: int, candidates: tuple[str, ...], config: Any
+) -> tuple[str, ...] | None:
+    """The level trackers among ``candidates`` when the random-walk rule applies to a
+    smooth series (its ``recent`` values), else ``None`` (see the module's docstring)."""
+    limit = _param(config, "random_walk_ratio", None)
+    if limit is None or _param(config, "regressors", ()):
+        return None
+    allowed = _param(config, "random_walk_candidates", RANDOM_WALK_CANDIDATES)
+    trackers = tuple(c for c in candidates if c in allowed)
+    if trackers and variance_ratio(recent, h) > float(limit):
+        return trackers
+    return None
+
+
 def _rows(X: pd.DataFrame | None, start: int, stop: int) -> pd.DataFrame | None:
     return None if X is None else X.iloc[start:stop].reset_index(drop=True)
 
@@ -650,21 +665,16 @@ def _fit_series(
         metric = SPARSE_METRIC
     seasonal = True
     unchosen: set[str] = set()
-    if not demand.sparse and 1 < season < LONG_SEASON and _param(config, "season_test", True):
+    trackers = None if demand.sparse else _random_walk_trackers(y[-max_train:], h, candidates, config)
+    random_walk = trackers is not None
+    if random_walk:
+        # the level wanders: models that follow it, without a weekly shape it drowns
+        candidates, seasonal = trackers, False
+    elif not demand.sparse and 1 < season < LONG_SEASON and _param(config, "season_test", True):
         # no weekly rhythm in the day-to-day changes: seasonal models only add noise
         seasonal = season_detected(y[-max_train:], season)
         if not seasonal and any(c != "snaive" for c in candidates):
             unchosen.add("snaive")  # still backtested: its score stays in the metrics
-    random_walk = False
-    walk_limit = _param(config, "random_walk_ratio", None)
-    if not demand.sparse and walk_limit is not None and not _param(config, "regressors", ()):
-        trackers = tuple(
-            c for c in candidates if c in _param(config, "random_walk_candidates", RANDOM_WALK_CANDIDATES)
-        )
-        if trackers and variance_ratio(y[-max_train:], h) > float(walk_limit):
-            # the level wanders: models that follow it, without a weekly shape it drowns
-            candidates, seasonal, random_walk = trackers, False, True
-            unchosen.discard("snaive")
 
     if np.all(finite == 0):
         return _simple_fit(
