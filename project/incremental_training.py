@@ -37,17 +37,20 @@ import pandas as pd
 
 from .calendars import offset_of
 from .errors import ArtifactError, InputError
-from .forecasting.demand import SPARSE_KINDS
+from .forecasting.demand import SPARSE_KINDS, classify_demand
 from .forecasting.intervals import finite_frame
 from .training import TrainResult, run_series, summarise, write_artifact
 from .utils.selection import (
     calibrated_bands,
+    closed_steps,
     fit_series,
     forecast_frame,
     make_candidate,
     min_train_length,
     selection_score,
+    still_closed,
     window_scale,
+    zero_closed,
 )
 
 __all__ = ["update_artifact", "update_series", "merge_history"]
@@ -82,9 +85,14 @@ def merge_history(history: Any, new: Any, regressors: Sequence[str] = (), freq: 
 
 
 def _newest_window_score(
-    stored: Any, y: Any, ds: Any, config: Any, X: pd.DataFrame | None = None
+    stored: Any, y: Any, ds: Any, config: Any, X: pd.DataFrame | None = None, closed: tuple[int, ...] = ()
 ) -> tuple[float, Any]:
-    """Backtest the stored choice on the last ``horizon`` days; (score, errors)."""
+    """Backtest the stored choice on the last ``horizon`` days; (score, errors).
+
+    The score counts every day, as :func:`~project.utils.selection.fit_series`
+    ranks candidates; the errors on the ``closed`` phases are NaN, left out
+    of the bands as there.
+    """
 
     h = int(config.horizon)
     n = len(y)
@@ -96,6 +104,7 @@ def _newest_window_score(
         model.fit(y[start:end], ds[start:end], _rows(X, start, end))
         preds.append(model.predict(h, level=(), X=_rows(X, end, n))["mean"].to_numpy(np.float64))
     combine = "median" if stored.combine == "median" else "mean"
+    shut = closed_steps(end, h, int(config.season_length), closed)[0]
     fc = getattr(np, combine)(preds, axis=0)
     actual = y[end:]
     valid = np.isfinite(actual)
@@ -103,7 +112,7 @@ def _newest_window_score(
     err = np.where(valid, act0 - fc, 0.0)
     scale = np.array([window_scale(y[start:end], int(config.season_length))])
     score = selection_score(err[None, :], act0[None, :], scale, str(config.metric))
-    return score, np.where(valid, act0 - fc, np.nan)
+    return score, np.where(valid & ~shut, act0 - fc, np.nan)
 
 
 def _rows(X: pd.DataFrame | None, start: int, stop: int) -> pd.DataFrame | None:
@@ -135,7 +144,10 @@ def update_series(
         result = fit_series(uid, y, ds, config, X, X_future)
         return result, {"action": "simple-model series: selection rerun"}
     stored_score = float(stored.scores.get(stored.model, np.inf))
-    new_score, new_err = _newest_window_score(stored, y, ds, config, X)
+    season = int(config.season_length)
+    demand = classify_demand(y, season, window=int(config.max_train_days))
+    closed = still_closed(y, demand, config)
+    new_score, new_err = _newest_window_score(stored, y, ds, config, X, closed)
     info = {"stored_score": stored_score, "newest_window_score": new_score, "metric": config.metric}
     if not np.isfinite(stored_score) or new_score > stored_score * (1 + float(degrade_threshold)):
         result = fit_series(uid, y, ds, config, X, X_future)
@@ -165,7 +177,7 @@ def update_series(
         mean = getattr(np, combine)([p["mean"].to_numpy(np.float64) for p in preds], axis=0)
         history = None if getattr(stored, "demand", "") in SPARSE_KINDS else y[start:]
         pred = calibrated_bands(mean, errors, levels, nonnegative, config, history)
-    pred = finite_frame(pred, levels, nonnegative)
+    pred = finite_frame(zero_closed(pred, closed_steps(len(y), h, season, closed)[0]), levels, nonnegative)
     result = dataclasses.replace(
         stored,
         fitted=fitted,

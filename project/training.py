@@ -121,7 +121,8 @@ class TrainConfig:
     days, 4 weeks or 3 months, see :mod:`project.utils.selection`);
     ``stale`` is the policy for stale series (:mod:`project.calendars`);
     ``intermittent`` sends sparse series to ``sparse_candidates`` (see
-    :mod:`project.utils.selection`); ``season_test`` fits series without a
+    :mod:`project.utils.selection`); ``closed_zero`` forecasts the weekdays
+    a series is still closed on as zero (same module); ``season_test`` fits series without a
     short season in their changes without seasonal models (same module);
     ``random_walk_ratio`` (``None``: off) and ``random_walk_candidates``
     keep series whose level wanders like a random walk to level-tracking
@@ -156,6 +157,7 @@ class TrainConfig:
     freq: str | None = None
     stale: str = "own-end"
     intermittent: bool = True
+    closed_zero: bool = True
     season_test: bool = True
     random_walk_ratio: float | None = 0.5
     random_walk_candidates: tuple[str, ...] = ("naive", "ets", "theta")

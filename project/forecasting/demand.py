@@ -28,6 +28,10 @@ only one of them is intermittent demand:
 
    *intermittent* and *lumpy* series are **sparse**: they get the
    intermittent-demand candidates (:mod:`project.forecasting.statsforecast_models`).
+3. **Still closed.**  A closed phase is forecast as zero while it stays
+   closed: :func:`closed_now` keeps the closed phases that are zero (or
+   missing) in each of their last ``RECENT_CLOSED_CYCLES`` cycles, so a shop
+   that opened on Sundays last month gets a Sunday forecast again.
 
 The classification reads the most recent ``window`` observations (the
 training window), so a product whose sales picked up is judged on its
@@ -46,6 +50,8 @@ __all__ = [
     "CLOSED_ZERO_SHARE",
     "OPEN_ZERO_SHARE",
     "DemandProfile",
+    "RECENT_CLOSED_CYCLES",
+    "closed_now",
     "closed_phases",
     "classify_demand",
     "SPARSE_KINDS",
@@ -58,6 +64,8 @@ CV2_CUTOFF = 0.49
 CLOSED_ZERO_SHARE = 0.9
 #: ... while the other phases are zero in at most this share of theirs.
 OPEN_ZERO_SHARE = 0.5
+#: A closed phase must be zero in each of its last this many cycles to be forecast as zero.
+RECENT_CLOSED_CYCLES = 4
 #: Kinds that get intermittent-demand models.
 SPARSE_KINDS = ("intermittent", "lumpy")
 
@@ -106,6 +114,24 @@ def closed_phases(y: np.ndarray, season_length: int, offset: int = 0) -> tuple[i
     if open_zero > OPEN_ZERO_SHARE:
         return ()
     return tuple(int(p) for p in np.flatnonzero(closed))
+
+
+def closed_now(y: np.ndarray, season_length: int, closed: tuple[int, ...]) -> tuple[int, ...]:
+    """The phases of ``closed`` (counted from ``y[0]``) that are zero or missing in each of their
+    last ``RECENT_CLOSED_CYCLES`` cycles of ``y``.
+
+    ``closed`` comes from :func:`closed_phases` over a long window, where a
+    phase closed for years stays closed after it reopened; the last cycles
+    say whether it still is.  Empty when ``y`` holds fewer cycles.
+    """
+    y = np.asarray(y, dtype=np.float64).ravel()
+    m = int(season_length)
+    if not closed or m < 2 or y.size < RECENT_CLOSED_CYCLES * m:
+        return ()
+    recent = y[-RECENT_CLOSED_CYCLES * m :]
+    phase = (y.size - recent.size + np.arange(recent.size)) % m
+    still = [p for p in closed if not np.any(np.isfinite(recent[phase == p]) & (recent[phase == p] != 0))]
+    return tuple(int(p) for p in still)
 
 
 def classify_demand(

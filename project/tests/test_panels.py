@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from project.calendars import infer_freq, is_stale, stale_limit, usual_gap
 from project.errors import InputError
-from project.forecasting.demand import classify_demand, closed_phases
+from project.forecasting.demand import classify_demand, closed_now, closed_phases
 from project.forecasting.models import make_model
+from project.incremental_training import update_series
 from project.preparation import prepare
 from project.training import TrainConfig, train, train_to_artifact
 from project.utils.selection import fit_series
@@ -139,6 +142,66 @@ def test_classification_reads_the_recent_window_and_closed_phases():
     week = np.tile([5.0, 6.0, 5.0, 7.0, 6.0, 0.0, 0.0], 10)
     assert closed_phases(week, 7) == (5, 6)
     assert closed_phases(week, 7, offset=2) == (0, 1)
+
+
+def test_closed_now_keeps_the_phases_still_closed():
+    week = np.tile([5.0, 6.0, 5.0, 7.0, 6.0, 0.0, 0.0], 20)
+    assert closed_now(week, 7, (5, 6)) == (5, 6)
+    reopened = week.copy()
+    reopened[-1] = 4.0  # the last Sunday had sales
+    assert closed_now(reopened, 7, (5, 6)) == (5,)
+    missing = week.copy()
+    missing[-2] = np.nan  # a missing Saturday is no evidence of an opening
+    assert closed_now(missing, 7, (5, 6)) == (5, 6)
+    assert closed_now(week[:21], 7, (5, 6)) == ()  # fewer than four cycles
+    assert closed_now(week, 7, ()) == ()
+
+
+def _call_centre(n: int = 280, seed: int = 4) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Calls on weekdays with a weekly shape and a drift, zero on Saturdays and Sundays."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2024-01-01", periods=n, freq="D")  # a Monday
+    shape = np.array([1.2, 1.0, 0.95, 0.9, 0.8, 0.0, 0.0])[ds.dayofweek]
+    y = shape * (30000 + 10 * np.arange(n) + rng.normal(0, 900, n))
+    return y, ds
+
+
+def test_closed_weekdays_are_forecast_as_zero_and_left_out_of_the_bands():
+    y, ds = _call_centre()
+    config = TrainConfig(candidates=("snaive", "ets", "theta")).for_freq("D")
+    on = fit_series("calls", y, ds, config)
+    off = fit_series("calls", y, ds, dataclasses.replace(config, closed_zero=False))
+    weekend = on.forecast["ds"].dt.dayofweek.to_numpy() >= 5
+    bands = [c for c in on.forecast.columns if c.startswith(("lo-", "hi-"))]
+    assert (on.forecast.loc[weekend, ["mean", *bands]] == 0).all().all()
+    assert (off.forecast.loc[weekend, "mean"] != 0).any()  # what the models leave without the rule
+    # the choice and the open days' forecast are the same with and without the rule
+    assert on.model == off.model
+    np.testing.assert_allclose(on.forecast.loc[~weekend, "mean"], off.forecast.loc[~weekend, "mean"])
+    assert (on.forecast.loc[~weekend, "lo-80"] < on.forecast.loc[~weekend, "mean"]).all()
+    # closed days' backtest errors do not calibrate the bands
+    n, h, w = y.size, int(config.horizon), on.conformal_errors.shape[0]
+    starts = [n - h - k * 7 for k in range(w)][::-1]
+    shut = np.stack([ds[s : s + h].dayofweek >= 5 for s in starts])
+    assert np.isnan(on.conformal_errors[shut]).all() and np.isfinite(on.conformal_errors[~shut]).all()
+    # an update refits and keeps the closed days at zero
+    more, more_ds = _call_centre(n=y.size + 7)
+    updated, info = update_series("calls", more, more_ds, on, config, 10.0)
+    assert info["action"].startswith("refit")
+    weekend = updated.forecast["ds"].dt.dayofweek.to_numpy() >= 5
+    assert (updated.forecast.loc[weekend, ["mean", *bands]] == 0).all().all()
+    newest = updated.conformal_errors[-1]  # the errors of the last h days, added by the update
+    closed = more_ds[-h:].dayofweek >= 5
+    assert np.isnan(newest[closed]).all() and np.isfinite(newest[~closed]).all()
+
+
+def test_a_weekday_that_reopened_gets_a_forecast_again():
+    y, ds = _call_centre()
+    y[np.flatnonzero(ds.dayofweek == 5)[-3:]] = [9000.0, 9500.0, 9800.0]  # open the last three Saturdays
+    result = fit_series("calls", y, ds, TrainConfig(candidates=("snaive", "ets")).for_freq("D"))
+    day = result.forecast["ds"].dt.dayofweek
+    assert (result.forecast.loc[day == 6, "mean"] == 0).all()
+    assert (result.forecast.loc[day == 5, "mean"] > 0).all()
 
 
 # --------------------------------------------------------------------------- intermittent models

@@ -57,6 +57,17 @@ demand rate a stock decision needs (MASE or MAE would rank a zero forecast
 first).  ``config.intermittent=False`` turns this off.  The class is kept in
 ``SeriesResult.demand``.
 
+**Closed days.**  A phase the demand check finds closed (a call centre's
+weekends, a bakery's Mondays: zero in at least 90 % of its cycles) and that
+is still closed in its last four cycles
+(:func:`~project.forecasting.demand.closed_now`) is forecast as zero, bands
+included (:func:`still_closed`, :func:`zero_closed`): additive seasonal
+models and their averages otherwise leave a few hundred calls on a Sunday.
+The backtest errors of those days are left out of the bands' calibration.
+The choice itself is not changed: candidates are still ranked on every
+backtest day, closed ones included.  ``config.closed_zero=False`` turns
+this off.
+
 **No short season.**  A smooth series whose day-to-day changes show no
 weekly rhythm (:func:`~project.forecasting.decomposition.season_detected`,
 the 90 % autocorrelation test on clipped first differences) is a random
@@ -106,7 +117,7 @@ import numpy as np
 import pandas as pd
 
 from ..forecasting.decomposition import LONG_SEASON, season_detected, variance_ratio
-from ..forecasting.demand import classify_demand
+from ..forecasting.demand import DemandProfile, classify_demand, closed_now
 from ..forecasting.guard import GuardedModel
 from ..forecasting.intervals import conformal_bands, dispersion_ratio, finite_frame
 from ..forecasting.models import make_model
@@ -127,6 +138,9 @@ __all__ = [
     "calibrated_bands",
     "widening",
     "error_growth",
+    "still_closed",
+    "closed_steps",
+    "zero_closed",
     "SELECTION_METRICS",
 ]
 
@@ -382,6 +396,33 @@ def _simple_fit(
         seconds=time.perf_counter() - started,
         demand=demand,
     )
+
+
+def still_closed(y: np.ndarray, demand: DemandProfile, config: Any) -> tuple[int, ...]:
+    """The phases (index modulo the season, counted from ``y[0]``) forecast as zero: those
+    :func:`~project.forecasting.demand.classify_demand` found closed that are still closed
+    (:func:`~project.forecasting.demand.closed_now`); none with ``closed_zero`` off."""
+    if not _param(config, "closed_zero", True) or not demand.closed:
+        return ()
+    return closed_now(y, int(_param(config, "season_length", 7)), demand.closed)
+
+
+def closed_steps(starts: Sequence[int] | int, h: int, season: int, phases: Sequence[int]) -> np.ndarray:
+    """``(len(starts), h)`` mask of the ``h`` steps from each index in ``starts`` that fall on ``phases``."""
+    first = np.atleast_1d(np.asarray(starts, dtype=np.int64))
+    index = first[:, None] + np.arange(int(h))[None, :]
+    return np.isin(index % max(int(season), 1), np.asarray(phases, dtype=np.int64))
+
+
+def zero_closed(pred: pd.DataFrame, shut: np.ndarray) -> pd.DataFrame:
+    """``pred`` with the mean and every band set to zero on the ``shut`` steps: a business
+    that is closed sells nothing, with certainty."""
+    if not np.any(shut):
+        return pred
+    pred = pred.copy()
+    cols = [c for c in pred.columns if c == "mean" or str(c).startswith(("lo-", "hi-"))]
+    pred.loc[pred.index[np.asarray(shut, dtype=bool)], cols] = 0.0
+    return pred
 
 
 def pooled_errors(errors: np.ndarray, radius: int = 3, growth: float = 0.0) -> np.ndarray:
@@ -665,6 +706,7 @@ def _fit_series(
         metric = SPARSE_METRIC
     seasonal = True
     unchosen: set[str] = set()
+    closed = still_closed(y, demand, config)
     trackers = None if demand.sparse else _random_walk_trackers(y[-max_train:], h, candidates, config)
     random_walk = trackers is not None
     if random_walk:
@@ -783,7 +825,8 @@ def _fit_series(
             errors[f"{name} (refit)"] = model.fallback_reason_
         fitted[name] = model
         preds.append(pred)
-    backtest_err = np.where(valid, act0 - means[chosen], np.nan)
+    # the forecast of a closed day is zero: its error says nothing about the open days' spread
+    backtest_err = np.where(valid & ~closed_steps(ends, h, season, closed), act0 - means[chosen], np.nan)
     single_native = combine == "single" and bool(fitted[members[0]].native_intervals)
     if single_native and not _param(config, "conformal_always", False):
         pred = preds[0]
@@ -796,7 +839,7 @@ def _fit_series(
         history = None if demand.sparse else y[start:]
         pred = calibrated_bands(mean, backtest_err, levels, nonnegative, config, history)
         method = f"conformal ({w} backtest windows)"
-    pred = finite_frame(pred, levels, nonnegative)
+    pred = finite_frame(zero_closed(pred, closed_steps(n, h, season, closed)[0]), levels, nonnegative)
     return SeriesResult(
         unique_id=uid,
         model=chosen,
