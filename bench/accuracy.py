@@ -206,6 +206,9 @@ def half(series: list, which: str | None) -> list:
     return sorted(keep, key=lambda s: s.uid)
 
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
 def _task(s: Series, origin: int, method: str, h: int, m: int, config, freq: str) -> dict:
     _quiet()
     n = len(s.y)
@@ -236,6 +239,7 @@ def _task(s: Series, origin: int, method: str, h: int, m: int, config, freq: str
         "mean": mean,
         "test": test,
         "scale": scale,
+        "weekday": s.ds[cut : cut + h].dayofweek.to_numpy() if freq == "D" else None,
     }
     if method == "automatic":
         row.update({k: fc.attrs.get(k) for k in ("errors", "interval", "model", "demand")})
@@ -322,7 +326,25 @@ def report(frame: pd.DataFrame, h: int, title: str, wall: float) -> pd.DataFrame
     if cover_rows:
         print("\ninterval coverage per horizon bucket (share of actuals inside the band):")
         print(pd.DataFrame(cover_rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        _weekday_coverage(frame[frame["method"] == "automatic"])
     return table
+
+
+def _weekday_coverage(part: pd.DataFrame) -> None:
+    """Coverage of the automatic bands per weekday of the target day (daily panels): a band of the
+    right width on average can still be too wide on quiet weekends and too narrow on busy Mondays."""
+    if part.empty or "weekday" not in part or part["weekday"].isna().any():
+        return
+    days = np.concatenate(part["weekday"].to_list())
+    rows = []
+    for lv in LEVELS:
+        if f"in{lv}" not in part or part[f"in{lv}"].isna().any():
+            continue
+        hits = np.concatenate(part[f"in{lv}"].to_list())
+        rows.append({"level": lv, **{name: hits[days == d].mean() for d, name in enumerate(WEEKDAYS)}})
+    if rows:
+        print("\ncoverage of the automatic bands per weekday of the target day:")
+        print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 def dates_check(series: list, freq: str, h: int, stale: str) -> None:
