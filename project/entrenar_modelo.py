@@ -301,6 +301,10 @@ def _main(args: argparse.Namespace) -> int:
             f"\n{len(walks)} series whose level wanders like a random walk (level-tracking models "
             f"only, without a weekly season): {', '.join(walks)}"
         )
+    closed = summary.series.loc[summary.series["closed_weekdays"] != "", ["unique_id", "closed_weekdays"]]
+    if len(closed):
+        days = ", ".join(f"{uid} ({d.replace(',', ', ')})" for uid, d in closed.itertuples(index=False))
+        print(f"\n{len(closed)} series forecast as zero on the weekdays they are closed: {days}")
     print(f"\nmodel artifact: {summary.output}")
     if ephemeral:
         print(

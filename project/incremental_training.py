@@ -49,6 +49,7 @@ from .utils.selection import (
     min_train_length,
     selection_score,
     still_closed,
+    weekdays_of,
     window_scale,
     zero_closed,
 )
@@ -186,6 +187,7 @@ def update_series(
         first_date=ds[0],
         last_date=ds[-1],
         conformal_errors=errors,
+        closed_weekdays=weekdays_of(ds, closed),
     )
     info["action"] = f"refit {stored.model} (selection kept)"
     return result, info

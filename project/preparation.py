@@ -92,6 +92,7 @@ from .errors import InputError
 __all__ = [
     "MISSING_POLICIES",
     "PreparedData",
+    "WEEKDAY_NAMES",
     "prepare",
     "prepare_future",
     "series_key",
@@ -596,7 +597,7 @@ def _classify(observed: np.ndarray, span: int) -> bool:
     return zero_share >= AUTO_ZERO_SHARE or near_zero or missing_share >= AUTO_MISSING_SHARE
 
 
-_WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _closed_weekdays(weekdays: np.ndarray, present: np.ndarray) -> list[int]:
@@ -717,7 +718,7 @@ def _complete_series(
         "zero_share": float(np.mean(finite == 0)) if finite.size else float("nan"),
         "negatives": int((y < 0).sum()),
         "policy": label,
-        "closed_weekdays": ",".join(_WEEKDAY_NAMES[d] for d in closed),
+        "closed_weekdays": ",".join(WEEKDAY_NAMES[d] for d in closed),
         "silence": silence,
         "usual_gap": gap,
         "stale": bool(stale),

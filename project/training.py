@@ -518,8 +518,10 @@ def horizon_errors_frame(result: TrainResult) -> Any:
 
 def series_frame(result: TrainResult, stale: Sequence[str] = ()) -> Any:
     """One row per series: chosen model, fallback, span, interval method, demand class,
-    random-walk and stale flags."""
+    random-walk flag, the weekdays forecast as zero (closed) and the stale flag."""
     import pandas as pd
+
+    from .preparation import WEEKDAY_NAMES
 
     stale = set(stale)
     return pd.DataFrame(
@@ -534,6 +536,9 @@ def series_frame(result: TrainResult, stale: Sequence[str] = ()) -> Any:
             "seconds": [round(r.seconds, 3) for r in result.results],
             "demand": [getattr(r, "demand", "") for r in result.results],
             "random_walk": [bool(getattr(r, "random_walk", False)) for r in result.results],
+            "closed_weekdays": [
+                ",".join(WEEKDAY_NAMES[d] for d in getattr(r, "closed_weekdays", ())) for r in result.results
+            ],
             "stale": [r.unique_id in stale for r in result.results],
         }
     )
@@ -661,6 +666,9 @@ def summarise(
         stale_series=stale,
         demand={r.unique_id: getattr(r, "demand", "") for r in result.results},
         random_walk_series=[r.unique_id for r in result.results if getattr(r, "random_walk", False)],
+        closed_weekdays={
+            r.unique_id: list(r.closed_weekdays) for r in result.results if getattr(r, "closed_weekdays", ())
+        },
         warnings=list(warnings),
         **dict(extra or {}),
     )

@@ -102,6 +102,30 @@ class TestTrainingRun(TransactionCase):
         self.assertEqual(job.model_version_id.version, 2)
         self.assertEqual(job.model_version_id.display_name, "Pageviews v2")
 
+    def test_closed_weekdays_are_flagged_and_forecast_as_zero(self):
+        import numpy as np
+        import pandas as pd
+
+        days = pd.date_range("2024-01-01", periods=210, freq="D")
+        open_days = days[days.dayofweek < 5]  # a call centre: no rows on weekends
+        values = 3000 + np.random.default_rng(5).normal(0, 90, len(open_days))
+        frame = pd.DataFrame({"date": open_days.strftime("%Y-%m-%d"), "page": "calls", "pageviews": values})
+        job = self.env["ai.training.job"].create(_fast(make_dataset(self.env, frame, name="Calls")))
+        job.action_queue()
+        job._job_cron_run()
+        self.assertEqual(job.state, "done", job.error_message)
+        version = job.model_version_id
+        self.assertEqual(json.loads(version.metadata_json)["closed_weekdays"], {"calls": [5, 6]})
+        html = str(version.series_flags_html)
+        self.assertIn("calls", html)
+        self.assertIn("Sat, Sun", html)
+        with zipfile.ZipFile(io.BytesIO(base64.b64decode(version.artifact_file))) as archive:
+            forecast = pd.read_csv(io.BytesIO(archive.read("forecast.csv")), parse_dates=["ds"])
+        weekend = forecast["ds"].dt.dayofweek >= 5
+        self.assertEqual(int(weekend.sum()), 2)
+        self.assertTrue((forecast.loc[weekend, ["yhat", "yhat_lower", "yhat_upper"]] == 0).all().all())
+        self.assertTrue((forecast.loc[~weekend, "yhat"] > 2000).all())
+
 
 @tagged("post_install", "-at_install")
 class TestTrainingFailures(TransactionCase):

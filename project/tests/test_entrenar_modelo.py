@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 
@@ -192,6 +193,36 @@ def test_cli_reports_random_walk_series_and_keeps_them_to_level_trackers(tmp_pat
     assert set(meta["metrics"]["candidates"]["fx"]) == {"naive", "theta", "mean(naive+theta)"}
     assert "snaive" in meta["metrics"]["candidates"]["shop"]
     assert "1 series whose level wanders like a random walk" in captured.out and ": fx" in captured.out
+
+
+def test_cli_forecasts_zero_on_the_weekdays_a_series_is_closed(tmp_path, capsys):
+    rng = np.random.default_rng(9)
+    days = pd.date_range("2023-01-02", periods=420, freq="D")  # a Monday
+    open_days = days[days.dayofweek < 5]  # the call centre sends no rows for weekends
+    calls = 3000 + rng.normal(0, 90, len(open_days))
+    shop = 300 + rng.normal(0, 9, len(days))
+    frame = pd.concat(
+        [
+            pd.DataFrame({"day": open_days.strftime("%Y-%m-%d"), "item": "calls", "value": calls}),
+            pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "item": "shop", "value": shop}),
+        ]
+    )
+    src = tmp_path / "calls.csv"
+    frame.round(2).to_csv(src, index=False)
+    out = tmp_path / "m.zip"
+    args = ["--input", str(src), "--date-col", "day", "--target-col", "value", "--series-cols", "item"]
+    code = main([*args, "--horizon", "14", "--candidates", "snaive,ets,theta", "--signing-key", "k",
+                 "--output", str(out), "-q"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == em.EXIT_OK, captured.err
+    archive = zipfile.ZipFile(out)
+    assert json.loads(archive.read("metadata.json"))["closed_weekdays"] == {"calls": [5, 6]}
+    forecast = pd.read_csv(io.BytesIO(archive.read("forecast.csv")), parse_dates=["ds"])
+    calls = forecast[forecast["item"] == "calls"]
+    weekend = calls["ds"].dt.dayofweek >= 5
+    assert weekend.sum() == 4 and (calls.loc[weekend, ["yhat", "yhat_lower", "yhat_upper"]] == 0).all().all()
+    assert (calls.loc[~weekend, "yhat"] > 2000).all()
+    assert "1 series forecast as zero on the weekdays they are closed: calls (Sat, Sun)" in captured.out
 
 
 def test_weekly_configuration_has_its_own_defaults():

@@ -174,6 +174,7 @@ def test_closed_weekdays_are_forecast_as_zero_and_left_out_of_the_bands():
     weekend = on.forecast["ds"].dt.dayofweek.to_numpy() >= 5
     bands = [c for c in on.forecast.columns if c.startswith(("lo-", "hi-"))]
     assert (on.forecast.loc[weekend, ["mean", *bands]] == 0).all().all()
+    assert on.closed_weekdays == (5, 6) and off.closed_weekdays == ()
     assert (off.forecast.loc[weekend, "mean"] != 0).any()  # what the models leave without the rule
     # the choice and the open days' forecast are the same with and without the rule
     assert on.model == off.model
@@ -187,7 +188,7 @@ def test_closed_weekdays_are_forecast_as_zero_and_left_out_of_the_bands():
     # an update refits and keeps the closed days at zero
     more, more_ds = _call_centre(n=y.size + 7)
     updated, info = update_series("calls", more, more_ds, on, config, 10.0)
-    assert info["action"].startswith("refit")
+    assert info["action"].startswith("refit") and updated.closed_weekdays == (5, 6)
     weekend = updated.forecast["ds"].dt.dayofweek.to_numpy() >= 5
     assert (updated.forecast.loc[weekend, ["mean", *bands]] == 0).all().all()
     newest = updated.conformal_errors[-1]  # the errors of the last h days, added by the update
@@ -202,6 +203,7 @@ def test_a_weekday_that_reopened_gets_a_forecast_again():
     day = result.forecast["ds"].dt.dayofweek
     assert (result.forecast.loc[day == 6, "mean"] == 0).all()
     assert (result.forecast.loc[day == 5, "mean"] > 0).all()
+    assert result.closed_weekdays == (6,)
 
 
 # --------------------------------------------------------------------------- intermittent models

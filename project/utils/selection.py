@@ -140,6 +140,7 @@ __all__ = [
     "error_growth",
     "still_closed",
     "closed_steps",
+    "weekdays_of",
     "zero_closed",
     "SELECTION_METRICS",
 ]
@@ -187,7 +188,9 @@ class SeriesResult:
     refitted (guarded) model; ``conformal_errors`` keeps the backtest errors of
     the chosen forecast (windows x h) so an update can recompute bands;
     ``horizon_errors`` has ``unique_id, model, horizon, mase`` (scaled error
-    per horizon step, averaged over cutoffs) for the same candidates.
+    per horizon step, averaged over cutoffs) for the same candidates;
+    ``closed_weekdays`` are the weekdays (0 = Monday) forecast as zero because
+    the series is still closed on them (daily data, see :func:`still_closed`).
     """
 
     unique_id: str
@@ -212,6 +215,7 @@ class SeriesResult:
     seasonal: bool = True
     horizon_errors: pd.DataFrame | None = None
     random_walk: bool = False
+    closed_weekdays: tuple[int, ...] = ()
 
 
 def ensemble_name(combine: str, members: Sequence[str]) -> str:
@@ -412,6 +416,13 @@ def closed_steps(starts: Sequence[int] | int, h: int, season: int, phases: Seque
     first = np.atleast_1d(np.asarray(starts, dtype=np.int64))
     index = first[:, None] + np.arange(int(h))[None, :]
     return np.isin(index % max(int(season), 1), np.asarray(phases, dtype=np.int64))
+
+
+def weekdays_of(ds: pd.DatetimeIndex, phases: Sequence[int]) -> tuple[int, ...]:
+    """The weekdays (0 = Monday) of ``phases`` counted from ``ds[0]``; empty unless ``ds`` is daily."""
+    if not len(phases) or len(ds) < 2 or _freq(ds) != pd.tseries.frequencies.to_offset("D"):
+        return ()
+    return tuple(sorted({(int(ds[0].dayofweek) + int(p)) % 7 for p in phases}))
 
 
 def zero_closed(pred: pd.DataFrame, shut: np.ndarray) -> pd.DataFrame:
@@ -863,4 +874,5 @@ def _fit_series(
         seasonal=seasonal,
         horizon_errors=pd.concat(by_day, ignore_index=True),
         random_walk=random_walk,
+        closed_weekdays=weekdays_of(ds, closed),
     )
