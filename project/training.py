@@ -121,9 +121,10 @@ class TrainConfig:
     days, 4 weeks or 3 months, see :mod:`project.utils.selection`);
     ``stale`` is the policy for stale series (:mod:`project.calendars`);
     ``intermittent`` sends sparse series to ``sparse_candidates`` (see
-    :mod:`project.utils.selection`); ``closed_zero`` forecasts the weekdays
-    a series is still closed on as zero (same module); ``season_test`` fits series without a
-    short season in their changes without seasonal models (same module);
+    :mod:`project.utils.selection`); ``closed_zero`` forecasts as zero the
+    phases a series is still closed on (weekdays for daily data, same module);
+    ``season_test`` fits series without a short season in their changes
+    without seasonal models (same module);
     ``random_walk_ratio`` (``None``: off) and ``random_walk_candidates``
     keep series whose level wanders like a random walk to level-tracking
     models (same module);
