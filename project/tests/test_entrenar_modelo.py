@@ -170,6 +170,19 @@ def test_cli_short_series_falls_back_and_reports_it(tmp_path, capsys):
     assert "tiny" in captured.err  # the short-series warning names it
 
 
+def _train_items(tmp_path, capsys, frame: pd.DataFrame, candidates: str):
+    """Train ``frame`` (``day, item, value``) through the CLI at h = 14; the zip and the captured output."""
+    src = tmp_path / "items.csv"
+    frame.to_csv(src, index=False)
+    out = tmp_path / "m.zip"
+    args = ["--input", str(src), "--date-col", "day", "--target-col", "value", "--series-cols", "item"]
+    code = main([*args, "--horizon", "14", "--candidates", candidates, "--signing-key", "k",
+                 "--output", str(out), "-q"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == em.EXIT_OK, captured.err
+    return out, captured
+
+
 def test_cli_reports_random_walk_series_and_keeps_them_to_level_trackers(tmp_path, capsys):
     rng = np.random.default_rng(8)
     ds = pd.date_range("2023-01-01", periods=500, freq="D").strftime("%Y-%m-%d")
@@ -180,14 +193,7 @@ def test_cli_reports_random_walk_series_and_keeps_them_to_level_trackers(tmp_pat
             pd.DataFrame({"day": ds, "item": "shop", "value": 300 + weekly + rng.normal(0, 5, 500)}),
         ]
     )
-    src = tmp_path / "mixed.csv"
-    frame.round(3).to_csv(src, index=False)
-    out = tmp_path / "m.zip"
-    args = ["--input", str(src), "--date-col", "day", "--target-col", "value", "--series-cols", "item"]
-    code = main([*args, "--horizon", "14", "--candidates", "naive,snaive,theta", "--signing-key", "k",
-                 "--output", str(out), "-q"])  # fmt: skip
-    captured = capsys.readouterr()
-    assert code == em.EXIT_OK, captured.err
+    out, captured = _train_items(tmp_path, capsys, frame.round(3), "naive,snaive,theta")
     meta = json.loads(zipfile.ZipFile(out).read("metadata.json"))
     assert meta["random_walk_series"] == ["fx"]
     assert set(meta["metrics"]["candidates"]["fx"]) == {"naive", "theta", "mean(naive+theta)"}
@@ -207,14 +213,7 @@ def test_cli_forecasts_zero_on_the_weekdays_a_series_is_closed(tmp_path, capsys)
             pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "item": "shop", "value": shop}),
         ]
     )
-    src = tmp_path / "calls.csv"
-    frame.round(2).to_csv(src, index=False)
-    out = tmp_path / "m.zip"
-    args = ["--input", str(src), "--date-col", "day", "--target-col", "value", "--series-cols", "item"]
-    code = main([*args, "--horizon", "14", "--candidates", "snaive,ets,theta", "--signing-key", "k",
-                 "--output", str(out), "-q"])  # fmt: skip
-    captured = capsys.readouterr()
-    assert code == em.EXIT_OK, captured.err
+    out, captured = _train_items(tmp_path, capsys, frame.round(2), "snaive,ets,theta")
     archive = zipfile.ZipFile(out)
     assert json.loads(archive.read("metadata.json"))["closed_weekdays"] == {"calls": [5, 6]}
     forecast = pd.read_csv(io.BytesIO(archive.read("forecast.csv")), parse_dates=["ds"])
