@@ -206,9 +206,6 @@ def half(series: list, which: str | None) -> list:
     return sorted(keep, key=lambda s: s.uid)
 
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
 def _task(s: Series, origin: int, method: str, h: int, m: int, config, freq: str) -> dict:
     _quiet()
     n = len(s.y)
@@ -333,6 +330,8 @@ def report(frame: pd.DataFrame, h: int, title: str, wall: float) -> pd.DataFrame
 def _weekday_coverage(part: pd.DataFrame) -> None:
     """Coverage of the automatic bands per weekday of the target day (daily panels): a band of the
     right width on average can still be too wide on quiet weekends and too narrow on busy Mondays."""
+    from project.preparation import WEEKDAY_NAMES
+
     if part.empty or "weekday" not in part or part["weekday"].isna().any():
         return
     days = np.concatenate(part["weekday"].to_list())
@@ -341,7 +340,7 @@ def _weekday_coverage(part: pd.DataFrame) -> None:
         if f"in{lv}" not in part or part[f"in{lv}"].isna().any():
             continue
         hits = np.concatenate(part[f"in{lv}"].to_list())
-        rows.append({"level": lv, **{name: hits[days == d].mean() for d, name in enumerate(WEEKDAYS)}})
+        rows.append({"level": lv, **{name: hits[days == d].mean() for d, name in enumerate(WEEKDAY_NAMES)}})
     if rows:
         print("\ncoverage of the automatic bands per weekday of the target day:")
         print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))

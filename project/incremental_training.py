@@ -86,14 +86,9 @@ def merge_history(history: Any, new: Any, regressors: Sequence[str] = (), freq: 
 
 
 def _newest_window_score(
-    stored: Any, y: Any, ds: Any, config: Any, X: pd.DataFrame | None = None, closed: tuple[int, ...] = ()
+    stored: Any, y: Any, ds: Any, config: Any, X: pd.DataFrame | None = None
 ) -> tuple[float, Any]:
-    """Backtest the stored choice on the last ``horizon`` days; (score, errors).
-
-    The score counts every day, as :func:`~project.utils.selection.fit_series`
-    ranks candidates; the errors on the ``closed`` phases are NaN, left out
-    of the bands as there.
-    """
+    """Backtest the stored choice on the last ``horizon`` days; (score, errors)."""
 
     h = int(config.horizon)
     n = len(y)
@@ -105,7 +100,6 @@ def _newest_window_score(
         model.fit(y[start:end], ds[start:end], _rows(X, start, end))
         preds.append(model.predict(h, level=(), X=_rows(X, end, n))["mean"].to_numpy(np.float64))
     combine = "median" if stored.combine == "median" else "mean"
-    shut = closed_steps(end, h, int(config.season_length), closed)[0]
     fc = getattr(np, combine)(preds, axis=0)
     actual = y[end:]
     valid = np.isfinite(actual)
@@ -113,7 +107,7 @@ def _newest_window_score(
     err = np.where(valid, act0 - fc, 0.0)
     scale = np.array([window_scale(y[start:end], int(config.season_length))])
     score = selection_score(err[None, :], act0[None, :], scale, str(config.metric))
-    return score, np.where(valid & ~shut, act0 - fc, np.nan)
+    return score, np.where(valid, act0 - fc, np.nan)
 
 
 def _rows(X: pd.DataFrame | None, start: int, stop: int) -> pd.DataFrame | None:
@@ -145,10 +139,7 @@ def update_series(
         result = fit_series(uid, y, ds, config, X, X_future)
         return result, {"action": "simple-model series: selection rerun"}
     stored_score = float(stored.scores.get(stored.model, np.inf))
-    season = int(config.season_length)
-    demand = classify_demand(y, season, window=int(config.max_train_days))
-    closed = still_closed(y, demand, config)
-    new_score, new_err = _newest_window_score(stored, y, ds, config, X, closed)
+    new_score, new_err = _newest_window_score(stored, y, ds, config, X)
     info = {"stored_score": stored_score, "newest_window_score": new_score, "metric": config.metric}
     if not np.isfinite(stored_score) or new_score > stored_score * (1 + float(degrade_threshold)):
         result = fit_series(uid, y, ds, config, X, X_future)
@@ -159,6 +150,10 @@ def update_series(
         info["previous_model"] = stored.model
         return result, info
     levels = tuple(int(v) for v in config.levels)
+    season = int(config.season_length)
+    closed = still_closed(y, classify_demand(y, season, window=int(config.max_train_days)), config)
+    # closed days are forecast as zero: their errors are left out of the bands, as in fit_series
+    new_err = np.where(closed_steps(len(y) - h, h, season, closed)[0], np.nan, new_err)
     start = max(0, len(y) - int(config.max_train_days))
     fitted, preds = {}, []
     for name in stored.members:
@@ -178,7 +173,7 @@ def update_series(
         mean = getattr(np, combine)([p["mean"].to_numpy(np.float64) for p in preds], axis=0)
         history = None if getattr(stored, "demand", "") in SPARSE_KINDS else y[start:]
         pred = calibrated_bands(mean, errors, levels, nonnegative, config, history)
-    pred = finite_frame(zero_closed(pred, closed_steps(len(y), h, season, closed)[0]), levels, nonnegative)
+    pred = finite_frame(zero_closed(pred, len(y), season, closed), levels, nonnegative)
     result = dataclasses.replace(
         stored,
         fitted=fitted,

@@ -425,14 +425,16 @@ def weekdays_of(ds: pd.DatetimeIndex, phases: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted({(int(ds[0].dayofweek) + int(p)) % 7 for p in phases}))
 
 
-def zero_closed(pred: pd.DataFrame, shut: np.ndarray) -> pd.DataFrame:
-    """``pred`` with the mean and every band set to zero on the ``shut`` steps: a business
-    that is closed sells nothing, with certainty."""
-    if not np.any(shut):
+def zero_closed(pred: pd.DataFrame, first: int, season: int, phases: Sequence[int]) -> pd.DataFrame:
+    """``pred`` (its rows the steps from index ``first`` on) with the mean and every band set to
+    zero on the steps that fall on ``phases``: a business that is closed sells nothing, with
+    certainty."""
+    shut = closed_steps(first, len(pred), season, phases)[0]
+    if not shut.any():
         return pred
     pred = pred.copy()
     cols = [c for c in pred.columns if c == "mean" or str(c).startswith(("lo-", "hi-"))]
-    pred.loc[pred.index[np.asarray(shut, dtype=bool)], cols] = 0.0
+    pred.loc[pred.index[shut], cols] = 0.0
     return pred
 
 
@@ -850,7 +852,7 @@ def _fit_series(
         history = None if demand.sparse else y[start:]
         pred = calibrated_bands(mean, backtest_err, levels, nonnegative, config, history)
         method = f"conformal ({w} backtest windows)"
-    pred = finite_frame(zero_closed(pred, closed_steps(n, h, season, closed)[0]), levels, nonnegative)
+    pred = finite_frame(zero_closed(pred, n, season, closed), levels, nonnegative)
     return SeriesResult(
         unique_id=uid,
         model=chosen,
