@@ -433,7 +433,7 @@ class ProphetForecaster(BaseForecaster):
             design = _regressor_matrix(X, self.regressors, h)
             for i, name in enumerate(self.regressors):
                 future[name] = design[:, i]
-        mean_z = self.model_.predict(future)["yhat"].to_numpy(np.float64)
+        mean_z = _prophet_mean(self.model_, future)
         if not levels:  # point forecast only (backtests): skip the simulation
             return back_transform(mean_z, self.log_), {}
         if self.model_.uncertainty_samples:
@@ -446,6 +446,21 @@ class ProphetForecaster(BaseForecaster):
             hi = np.quantile(samples, 0.5 + v / 200.0, axis=1)
             bounds[v] = (back_transform(lo, self.log_), back_transform(hi, self.log_))
         return back_transform(mean_z, self.log_), bounds
+
+
+def _prophet_mean(model: Any, future: pd.DataFrame) -> np.ndarray:
+    """Prophet's ``yhat`` without the simulation ``predict`` also runs for its bands.
+
+    ``yhat`` does not depend on the draws; the bands, when asked for, come
+    from one call to ``predictive_samples``, so the draws ``predict`` makes
+    are never used here.
+    """
+    samples = model.uncertainty_samples
+    model.uncertainty_samples = 0
+    try:
+        return model.predict(future)["yhat"].to_numpy(np.float64)
+    finally:
+        model.uncertainty_samples = samples
 
 
 class ThetaForecaster(BaseForecaster):

@@ -72,6 +72,25 @@ def test_prophet_contract_with_holidays(capfd):
     assert len(restored.predict(3, level=(80,))) == 3
 
 
+def test_prophet_point_forecast_skips_the_simulation_and_keeps_yhat():
+    pytest.importorskip("prophet")
+    y, ds = _synthetic(n=120)
+    model = make_model("prophet", uncertainty_samples=30).fit(y, ds)
+    future = pd.DataFrame({"ds": ds[-1] + pd.Timedelta(days=1) * np.arange(1, 8)})
+    expected = model.model_.predict(future)  # Prophet's own predict, with its draws
+    assert {"yhat_lower", "yhat_upper"} <= set(expected.columns)
+    draws = []
+    simulate = model.model_.predict_uncertainty
+    model.model_.predict_uncertainty = lambda *a, **k: draws.append(a) or simulate(*a, **k)
+    point = model.predict(7, level=())
+    assert not draws  # the point forecast of a backtest draws nothing
+    np.testing.assert_allclose(point["mean"].to_numpy(), np.maximum(expected["yhat"].to_numpy(), 0))
+    assert model.model_.uncertainty_samples == 30  # restored for the bands
+    banded = model.predict(7, level=(80,))
+    np.testing.assert_allclose(banded["mean"].to_numpy(), point["mean"].to_numpy())
+    assert (banded["hi-80"] > banded["lo-80"]).all()
+
+
 def _dump(obj):
     buffer = io.BytesIO()
     joblib.dump(obj, buffer)
