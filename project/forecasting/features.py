@@ -24,7 +24,7 @@ natively, other consumers can drop the rows.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -74,7 +74,8 @@ class FeatureConfig:
 
 
 def _as_index(ds: pd.DatetimeIndex | pd.Series | Sequence) -> pd.DatetimeIndex:
-    index = pd.DatetimeIndex(pd.to_datetime(ds))
+    # to_datetime walks an index it is given date by date; the design asks for it often
+    index = ds if isinstance(ds, pd.DatetimeIndex) else pd.DatetimeIndex(pd.to_datetime(ds))
     return index.normalize()
 
 
@@ -234,13 +235,22 @@ def _lag_block(
     windows: Sequence[int],
     season_length: int,
     prefix: str = "",
+    rolled: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, np.ndarray]:
+    """History columns for one horizon.
+
+    ``rolled`` (window -> :func:`_rolling` of ``values``) lets a caller that
+    builds many horizons compute each rolling window once: the rolling
+    statistics at the origin are those of the unshifted series, shifted.
+    """
     columns: dict[str, np.ndarray] = {}
     for lag in lags:
         columns[f"{prefix}lag{lag}"] = _shift(values, horizon + int(lag) - 1)
-    origin = _shift(values, horizon)
     for i, window in enumerate(windows):
-        mean, std = _rolling(origin, int(window))
+        if rolled is None:
+            mean, std = _rolling(_shift(values, horizon), int(window))
+        else:
+            mean, std = (_shift(part, horizon) for part in rolled[int(window)])
         columns[f"{prefix}rmean{window}"] = mean
         if i == 0:
             columns[f"{prefix}rstd{window}"] = std
@@ -352,12 +362,13 @@ def direct_design(
     n = len(index)
     horizons = [int(h) for h in horizons]
     columns: dict[str, list[np.ndarray]] = {}
+    rolled = {int(w): _rolling(y, int(w)) for w in config.windows}
     for h in horizons:
         block: dict[str, np.ndarray] = {
             "target_row": np.arange(n, dtype=np.int64),
             "horizon": np.full(n, h, dtype=np.int16),
         }
-        block.update(_lag_block(y, h, config.lags, config.windows, config.season_length))
+        block.update(_lag_block(y, h, config.lags, config.windows, config.season_length, rolled=rolled))
         block.update(known_cols)
         if exog is not None:
             x = exog_features(exog, h, config.known_exog, config.observed_exog)

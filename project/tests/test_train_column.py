@@ -106,6 +106,20 @@ def test_direct_design_does_not_leak_and_builds_prediction_rows(series):
     pd.testing.assert_frame_equal(pred, same)
 
 
+def test_direct_design_history_columns_match_lag_features_with_gaps(series):
+    """The design computes each rolling window once and shifts it per horizon: same values."""
+    y, ds = series
+    y = y.copy()
+    y[[3, 40, 41, 42, 90]] = np.nan  # gaps inside the rolling windows
+    config = FeatureConfig()
+    design = direct_design(y, ds, range(1, 29), config)
+    for horizon in (1, 5, 28):
+        block = design[design["horizon"] == horizon].reset_index(drop=True)
+        alone = lag_features(y, horizon=horizon, lags=config.lags, windows=config.windows)
+        for name in alone.columns:
+            np.testing.assert_array_equal(block[name].to_numpy(), alone[name].to_numpy(), err_msg=name)
+
+
 def test_exog_observed_columns_are_lagged_by_horizon():
     exog = pd.DataFrame({"promo": [0, 1, 0, 1, 1], "temp": [10.0, 11.0, 12.0, 13.0, 14.0]})
     out = exog_features(exog, horizon=2, known=("promo",), observed=("temp",))
