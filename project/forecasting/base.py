@@ -23,7 +23,7 @@ import pandas as pd
 
 from .intervals import DEFAULT_LEVELS, build_frame, check_levels
 
-__all__ = ["BaseForecaster", "clean_series", "use_log", "back_transform", "robust_sd"]
+__all__ = ["BaseForecaster", "clean_series", "day_index", "use_log", "back_transform", "robust_sd"]
 
 
 def clean_series(y: np.ndarray | Sequence[float]) -> np.ndarray:
@@ -60,6 +60,16 @@ def robust_sd(residuals: np.ndarray) -> float:
     return float(np.std(residuals, ddof=1))
 
 
+def day_index(ds: pd.DatetimeIndex | pd.Series | Sequence) -> pd.DatetimeIndex:
+    """``ds`` as a ``DatetimeIndex`` at midnight.
+
+    An index is used as it is: ``pd.to_datetime`` walks one it is given date
+    by date, and every fit and design of every backtest asks for this.
+    """
+    index = ds if isinstance(ds, pd.DatetimeIndex) else pd.DatetimeIndex(pd.to_datetime(ds))
+    return index.normalize()
+
+
 class BaseForecaster:
     """Shared bookkeeping: input cleaning, transform, output contract."""
 
@@ -80,7 +90,7 @@ class BaseForecaster:
             )
         if ds is None:
             ds = pd.date_range(end=pd.Timestamp("2000-01-01"), periods=len(values), freq="D")
-        ds = pd.DatetimeIndex(pd.to_datetime(ds)).normalize()
+        ds = day_index(ds)
         if len(ds) != len(values):
             raise ValueError(f"y has {len(values)} values but ds has {len(ds)} dates")
         self.n_obs_ = len(values)

@@ -31,6 +31,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from .base import day_index
+
 __all__ = [
     "FeatureConfig",
     "calendar_features",
@@ -73,19 +75,13 @@ class FeatureConfig:
     observed_exog: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _as_index(ds: pd.DatetimeIndex | pd.Series | Sequence) -> pd.DatetimeIndex:
-    # to_datetime walks an index it is given date by date; the design asks for it often
-    index = ds if isinstance(ds, pd.DatetimeIndex) else pd.DatetimeIndex(pd.to_datetime(ds))
-    return index.normalize()
-
-
 def calendar_features(ds: pd.DatetimeIndex | pd.Series | Sequence) -> pd.DataFrame:
     """Day of week, month, day of year, ISO week, month start/end and weekend flags.
 
     Integer-coded (not one-hot): tree models split on them directly and the
     frame stays narrow.
     """
-    index = _as_index(ds)
+    index = day_index(ds)
     return pd.DataFrame(
         {
             "dayofweek": index.dayofweek.astype(np.int8),
@@ -112,7 +108,7 @@ def fourier_terms(
     The phase is anchored on the Unix epoch, not on the first date, so the
     terms of a future date do not depend on where the training data starts.
     """
-    index = _as_index(ds)
+    index = day_index(ds)
     prefix = prefix or f"p{period:g}"
     t = (index.asi8 // 86_400_000_000_000).astype(np.float64)
     columns: dict[str, np.ndarray] = {}
@@ -135,7 +131,7 @@ def fourier_features(
     if yearly_order > 0:
         parts.append(fourier_terms(ds, YEARLY_PERIOD, yearly_order, prefix="year"))
     if not parts:
-        return pd.DataFrame(index=_as_index(ds))
+        return pd.DataFrame(index=day_index(ds))
     return pd.concat(parts, axis=1)
 
 
@@ -160,7 +156,7 @@ def holiday_features(
     can concatenate unconditionally.  An unknown country code raises
     ``ValueError`` naming it.
     """
-    index = _as_index(ds)
+    index = day_index(ds)
     if not country:
         return pd.DataFrame(index=index)
     if len(index) == 0:
@@ -192,7 +188,7 @@ def known_features(
     config: FeatureConfig = FeatureConfig(),
 ) -> pd.DataFrame:
     """All target-date features of ``config``: calendar, Fourier and holidays."""
-    index = _as_index(ds)
+    index = day_index(ds)
     parts = [pd.DataFrame(index=index)]
     if config.calendar:
         parts.append(calendar_features(index))
@@ -343,7 +339,7 @@ def direct_design(
     aligned on the extended calendar).
     """
     y = np.asarray(y, dtype=np.float64)
-    index = _as_index(ds)
+    index = day_index(ds)
     if len(index) != len(y):
         raise ValueError(f"y has {len(y)} values but ds has {len(index)} dates")
     if future:
