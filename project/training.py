@@ -18,10 +18,11 @@ the strongest single models on daily web/retail data for their cost, ``gbm``
 adds calendar/holiday structure the exponential-smoothing family cannot see
 and is the most different member of an ensemble, and the two naive models are
 the references a chosen model must beat (and win on random-walk-like series).
-``sarimax`` and ``prophet`` stay available (``candidates``); they are left out
-of the default because in the backtests of ``bench/accuracy.py`` they rarely
-win a series and never lift the automatic forecast, while Prophet costs
-seconds per fit and SARIMAX's search is the slowest step of the pipeline.
+``sarimax`` and ``prophet`` stay available (``candidates``).  SARIMAX rarely
+wins a series in the backtests of ``bench/accuracy.py`` and its search is the
+slowest step of the pipeline.  Prophet helps calendar-driven series (births,
+a call centre) but its four fits per series add about a third to the
+pipeline's time, beyond the speed target (``bench/README.md``).
 A smooth series whose level wanders like a random walk (prices, exchange
 rates) keeps to ``naive, ets, theta`` without a season
 (``random_walk_ratio``, :mod:`project.utils.selection`): seasonal naive

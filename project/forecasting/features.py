@@ -235,18 +235,17 @@ def _lag_block(
 ) -> dict[str, np.ndarray]:
     """History columns for one horizon.
 
-    ``rolled`` (window -> :func:`_rolling` of ``values``) lets a caller that
-    builds many horizons compute each rolling window once: the rolling
-    statistics at the origin are those of the unshifted series, shifted.
+    The rolling statistics at the origin are those of the unshifted series,
+    shifted by ``horizon``; ``rolled`` (window -> :func:`_rolling` of
+    ``values``) lets a caller that builds many horizons compute them once.
     """
+    if rolled is None:
+        rolled = {int(window): _rolling(values, int(window)) for window in windows}
     columns: dict[str, np.ndarray] = {}
     for lag in lags:
         columns[f"{prefix}lag{lag}"] = _shift(values, horizon + int(lag) - 1)
     for i, window in enumerate(windows):
-        if rolled is None:
-            mean, std = _rolling(_shift(values, horizon), int(window))
-        else:
-            mean, std = (_shift(part, horizon) for part in rolled[int(window)])
+        mean, std = (_shift(part, horizon) for part in rolled[int(window)])
         columns[f"{prefix}rmean{window}"] = mean
         if i == 0:
             columns[f"{prefix}rstd{window}"] = std
