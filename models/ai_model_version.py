@@ -187,7 +187,8 @@ class AiModelVersion(models.Model):
     @api.depends("metadata_json")
     def _compute_series_flags(self):
         """Per series, what the training found about its data (stale, demand
-        class, closed weekdays, a level that wanders like a random walk): only
+        class, closed weekdays, a level that wanders like a random walk, a
+        repeated yearly shape): only
         the series with a flag are listed."""
         demand_labels = {
             "smooth": _("Smooth"),
@@ -204,11 +205,13 @@ class AiModelVersion(models.Model):
             demand = metadata.get("demand") or {}
             closed = metadata.get("closed_weekdays") or {}
             walks = set(metadata.get("random_walk_series") or [])
+            yearly = set(metadata.get("yearly_series") or [])
             rows = []
-            for key in sorted(set(stale) | set(demand) | set(closed) | walks):
+            for key in sorted(set(stale) | set(demand) | set(closed) | walks | yearly):
                 kind = demand.get(key) or ""
                 days = closed.get(key) or []
-                if key not in stale and kind in ("", "smooth") and not days and key not in walks:
+                flagged = key in stale or key in walks or key in yearly
+                if not flagged and kind in ("", "smooth") and not days:
                     continue
                 rows.append(
                     {
@@ -217,17 +220,19 @@ class AiModelVersion(models.Model):
                         "demand": demand_labels.get(kind, kind),
                         "closed": ", ".join(weekdays[d] for d in days if isinstance(d, int) and 0 <= d < 7),
                         "walk": _("Yes") if key in walks else "",
+                        "yearly": _("Yes") if key in yearly else "",
                     }
                 )
             record.series_flags_html = json_table.records_table(
                 rows,
-                ["series", "stale", "demand", "closed", "walk"],
+                ["series", "stale", "demand", "closed", "walk", "yearly"],
                 {
                     "series": _("Series"),
                     "stale": _("Stale"),
                     "demand": _("Demand"),
                     "closed": _("Closed Weekdays"),
                     "walk": _("Random Walk"),
+                    "yearly": _("Yearly Shape"),
                 },
                 more_label=_("%s more rows"),
             ) or False

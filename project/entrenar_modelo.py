@@ -301,6 +301,12 @@ def _main(args: argparse.Namespace) -> int:
             f"\n{len(walks)} series whose level wanders like a random walk (level-tracking models "
             f"only, without a weekly season): {', '.join(walks)}"
         )
+    yearly = summary.metadata.get("yearly_series") or []
+    if yearly:
+        print(
+            f"\n{len(yearly)} series that repeat their yearly shape (ets and theta fitted around it): "
+            f"{', '.join(yearly)}"
+        )
     closed = summary.series.loc[summary.series["closed_weekdays"] != "", ["unique_id", "closed_weekdays"]]
     if len(closed):
         days = ", ".join(f"{uid} ({d.replace(',', ', ')})" for uid, d in closed.itertuples(index=False))

@@ -96,7 +96,9 @@ def _newest_window_score(
     start = max(0, end - int(config.max_train_days))
     preds = []
     for name in stored.members:
-        model = make_candidate(name, config, getattr(stored, "seasonal", True))
+        model = make_candidate(
+            name, config, getattr(stored, "seasonal", True), getattr(stored, "yearly", False)
+        )
         model.fit(y[start:end], ds[start:end], _rows(X, start, end))
         preds.append(model.predict(h, level=(), X=_rows(X, end, n))["mean"].to_numpy(np.float64))
     combine = "median" if stored.combine == "median" else "mean"
@@ -157,7 +159,9 @@ def update_series(
     start = max(0, len(y) - int(config.max_train_days))
     fitted, preds = {}, []
     for name in stored.members:
-        model = make_candidate(name, config, getattr(stored, "seasonal", True))
+        model = make_candidate(
+            name, config, getattr(stored, "seasonal", True), getattr(stored, "yearly", False)
+        )
         model.fit(y[start:], ds[start:], _rows(X, start, len(y)))
         fitted[name] = model
         preds.append(model.predict(h, levels, X=X_future))

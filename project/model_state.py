@@ -19,6 +19,8 @@ A state is a dict with the key ``"__state__"`` naming its kind:
   ``params`` (constructor arguments), ``fitted`` (attributes ending in ``_``);
 * ``"guarded"``: the parameters of :class:`~project.forecasting.guard.GuardedModel`
   and its fitted candidate, fallback and reason;
+* ``"yearly"``: the wrapped forecaster's state, the order and the fitted
+  values of :class:`~project.forecasting.yearly.YearlyAdjusted`;
 * ``"series_result"``: the fields of :class:`~project.utils.selection.SeriesResult`;
 * ``"train_config"``: the fields of :class:`~project.training.TrainConfig`.
 
@@ -51,6 +53,7 @@ def to_state(obj: Any) -> Any:
     """
     from .forecasting.base import BaseForecaster
     from .forecasting.guard import GuardedModel
+    from .forecasting.yearly import YearlyAdjusted
     from .training import TrainConfig
     from .utils.selection import SeriesResult
 
@@ -60,6 +63,8 @@ def to_state(obj: Any) -> Any:
         return [to_state(value) for value in obj]
     if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
         return tuple(to_state(value) for value in obj)
+    if isinstance(obj, YearlyAdjusted):
+        return _yearly_state(obj)
     if isinstance(obj, BaseForecaster):
         return _forecaster_state(obj)
     if isinstance(obj, GuardedModel):
@@ -113,6 +118,23 @@ def _forecaster_from_state(state: dict[str, Any]) -> Any:
     cls = MODELS[state["name"]]
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     model = cls(**{key: value for key, value in state["params"].items() if key in accepted})
+    vars(model).update(from_state(state["fitted"]))
+    return model
+
+
+def _yearly_state(model: Any) -> dict[str, Any]:
+    fitted = {key: value for key, value in vars(model).items() if key.endswith("_")}
+    return {
+        STATE_KEY: "yearly",
+        "params": {"model": to_state(model.model), "order": model.order},
+        "fitted": to_state(fitted),
+    }
+
+
+def _yearly_from_state(state: dict[str, Any]) -> Any:
+    from .forecasting.yearly import YearlyAdjusted
+
+    model = YearlyAdjusted(**from_state(state["params"]))
     vars(model).update(from_state(state["fitted"]))
     return model
 
@@ -189,6 +211,7 @@ def _train_config_from_state(state: dict[str, Any]) -> Any:
 _REBUILD = {
     "forecaster": _forecaster_from_state,
     "guarded": _guarded_from_state,
+    "yearly": _yearly_from_state,
     "series_result": _series_result_from_state,
     "train_config": _train_config_from_state,
 }

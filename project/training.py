@@ -124,6 +124,8 @@ class TrainConfig:
     ``intermittent`` sends sparse series to ``sparse_candidates`` (see
     :mod:`project.utils.selection`); ``closed_zero`` forecasts as zero the
     phases a series is still closed on (weekdays for daily data, same module);
+    ``yearly_adjust`` fits ``ets`` and ``theta`` around the yearly profile of a
+    daily series that repeats it (same module);
     ``season_test`` fits series without a short season in their changes
     without seasonal models (same module);
     ``random_walk_ratio`` (``None``: off) and ``random_walk_candidates``
@@ -160,6 +162,7 @@ class TrainConfig:
     stale: str = "own-end"
     intermittent: bool = True
     closed_zero: bool = True
+    yearly_adjust: bool = True
     season_test: bool = True
     random_walk_ratio: float | None = 0.5
     random_walk_candidates: tuple[str, ...] = ("naive", "ets", "theta")
@@ -538,6 +541,7 @@ def series_frame(result: TrainResult, stale: Sequence[str] = ()) -> Any:
             "seconds": [round(r.seconds, 3) for r in result.results],
             "demand": [getattr(r, "demand", "") for r in result.results],
             "random_walk": [bool(getattr(r, "random_walk", False)) for r in result.results],
+            "yearly": [bool(getattr(r, "yearly", False)) for r in result.results],
             "closed_weekdays": [
                 ",".join(WEEKDAY_NAMES[d] for d in getattr(r, "closed_weekdays", ())) for r in result.results
             ],
@@ -668,6 +672,7 @@ def summarise(
         stale_series=stale,
         demand={r.unique_id: getattr(r, "demand", "") for r in result.results},
         random_walk_series=[r.unique_id for r in result.results if getattr(r, "random_walk", False)],
+        yearly_series=[r.unique_id for r in result.results if getattr(r, "yearly", False)],
         closed_weekdays={
             r.unique_id: list(r.closed_weekdays) for r in result.results if getattr(r, "closed_weekdays", ())
         },

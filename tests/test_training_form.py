@@ -132,6 +132,7 @@ class TestSeriesFlags(TransactionCase):
             "demand": {"series 0": "smooth", "series 1": "lumpy", "series 2": "intermittent"},
             "closed_weekdays": {"series 2": [6]},
             "random_walk_series": ["series 3"],
+            "yearly_series": ["series 4"],
         }
         version._engine().write({"metadata_json": json.dumps(metadata), "dataset_id": dataset.id})
         self.assertEqual(version.stale_series_count, 1)
@@ -141,6 +142,8 @@ class TestSeriesFlags(TransactionCase):
         self.assertIn("Sun", html)
         self.assertIn("series 3", html, "a random-walk series is listed")
         self.assertIn("Random Walk", html)
+        self.assertIn("series 4", html, "a series with a yearly shape is listed")
+        self.assertIn("Yearly Shape", html)
         self.assertNotIn("series 0", html, "a series without a flag is not listed")
         self.assertEqual(self.env["ai.model.version"].search([("stale_series_count", ">", 0), ("id", "=", version.id)]), version)
         self.assertEqual(dataset.stale_series_count, 1)

@@ -186,6 +186,24 @@ def test_state_round_trip_forecasts_identically(name):
     pd.testing.assert_frame_equal(rebuilt.predict(H), guarded.predict(H))
 
 
+@pytest.mark.parametrize("name", ["ets", "theta"])
+def test_state_round_trip_of_a_yearly_adjusted_model(name):
+    from project.forecasting.yearly import YearlyAdjusted
+
+    rng = np.random.default_rng(1)
+    ds = pd.date_range("2021-01-01", periods=800, freq="D")
+    t = np.arange(800)
+    y = 200 + 40 * np.sin(2 * np.pi * t / 365.25) + rng.normal(0, 4, 800)
+    guarded = GuardedModel(YearlyAdjusted(make_model(name, season_length=7)), season_length=7).fit(y, ds)
+    assert guarded.fallback_reason_ is None
+    buffer = io.BytesIO()
+    joblib.dump(to_state(guarded), buffer)
+    rebuilt = from_state(joblib.load(io.BytesIO(buffer.getvalue())))
+    assert type(rebuilt.model) is YearlyAdjusted and rebuilt.model.name == name
+    np.testing.assert_array_equal(rebuilt.model.coef_, guarded.model.coef_)
+    pd.testing.assert_frame_equal(rebuilt.predict(H), guarded.predict(H))
+
+
 def test_state_refuses_an_object_of_ours_without_a_state():
     with pytest.raises(TypeError, match="FeatureConfig has no plain-data state"):
         to_state({"features": FeatureConfig()})

@@ -224,6 +224,24 @@ def test_cli_forecasts_zero_on_the_weekdays_a_series_is_closed(tmp_path, capsys)
     assert "1 series forecast as zero on the weekdays they are closed: calls (Sat, Sun)" in captured.out
 
 
+def test_cli_names_the_series_fitted_around_their_yearly_shape(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    days = pd.date_range("2021-01-01", periods=900, freq="D")
+    t = np.arange(len(days))
+    births = 500 + 80 * np.sin(2 * np.pi * t / 365.25) + rng.normal(0, 10, len(days))
+    price = 50 + np.cumsum(rng.normal(0, 1, len(days)))
+    frame = pd.concat(
+        [
+            pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "item": "births", "value": births}),
+            pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "item": "price", "value": price}),
+        ]
+    )
+    out, captured = _train_items(tmp_path, capsys, frame.round(2), "naive,ets,theta")
+    meta = json.loads(zipfile.ZipFile(out).read("metadata.json"))
+    assert meta["yearly_series"] == ["births"]
+    assert "1 series that repeat their yearly shape (ets and theta fitted around it): births" in captured.out
+
+
 def test_weekly_configuration_has_its_own_defaults():
     """The weekly defaults (chosen on M4 Weekly 1-100) apply to weekly data, never to daily data."""
     from project.training import DEFAULT_CANDIDATES, WEEKLY_CANDIDATES

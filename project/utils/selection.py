@@ -93,6 +93,17 @@ declared regressors (``gbm`` reads them), and by default for weekly data,
 where the weekly defaults already pool ``naive`` and the rule scored worse
 (``bench/README.md``).  ``SeriesResult.random_walk`` keeps the outcome.
 
+**Yearly shape.**  A smooth daily series whose last two years share their
+yearly shape (:func:`~project.forecasting.yearly.yearly_season`: Fourier
+profiles of each year correlate at 0.5 or more; births, weather, air
+quality) gets ``ets`` and ``theta`` fitted on the series less a smooth yearly
+profile, which is added back to their forecasts
+(:class:`~project.forecasting.yearly.YearlyAdjusted`): their level and
+trend otherwise follow the yearly cycle late.  Not for sparse or random-walk
+series, nor for weekly or monthly data (their yearly season is the
+models' own season).  ``config.yearly_adjust=False`` turns this off;
+``SeriesResult.yearly`` keeps the outcome so an update refits the same way.
+
 **Fallbacks** (reported in ``SeriesResult.fallback``):
 
 * all-zero series: ``naive`` (the forecast is zero with zero-width bands);
@@ -121,6 +132,7 @@ from ..forecasting.demand import DemandProfile, classify_demand, closed_now
 from ..forecasting.guard import GuardedModel
 from ..forecasting.intervals import conformal_bands, dispersion_ratio, finite_frame
 from ..forecasting.models import make_model
+from ..forecasting.yearly import YearlyAdjusted, yearly_season
 
 __all__ = [
     "SelectionSettings",
@@ -190,7 +202,9 @@ class SeriesResult:
     ``horizon_errors`` has ``unique_id, model, horizon, mase`` (scaled error
     per horizon step, averaged over cutoffs) for the same candidates;
     ``closed_weekdays`` are the weekdays (0 = Monday) forecast as zero because
-    the series is still closed on them (daily data, see :func:`still_closed`).
+    the series is still closed on them (daily data, see :func:`still_closed`);
+    ``yearly`` says whether ``ets`` and ``theta`` were fitted around the
+    series' yearly profile (see "Yearly shape" above).
     """
 
     unique_id: str
@@ -216,6 +230,7 @@ class SeriesResult:
     horizon_errors: pd.DataFrame | None = None
     random_walk: bool = False
     closed_weekdays: tuple[int, ...] = ()
+    yearly: bool = False
 
 
 def ensemble_name(combine: str, members: Sequence[str]) -> str:
@@ -243,6 +258,8 @@ def _param(config: Any, name: str, default: Any) -> Any:
     return default if value is None else value
 
 
+#: Candidates fitted around the yearly profile of a daily series that repeats it.
+YEARLY_ADJUSTABLE: tuple[str, ...] = ("ets", "theta")
 #: Candidates fitted without their seasonal part when the series shows no short season.
 DESEASONABLE: tuple[str, ...] = (
     "ets",
@@ -255,12 +272,14 @@ DESEASONABLE: tuple[str, ...] = (
 )
 
 
-def make_candidate(name: str, config: Any, seasonal: bool = True) -> Any:
+def make_candidate(name: str, config: Any, seasonal: bool = True, yearly: bool = False) -> Any:
     """A fresh guarded candidate with the config's per-model parameters.
 
     ``seasonal=False`` (no short season found, :func:`season_detected`) fits
     the models of :data:`DESEASONABLE` with ``season_length=1``; the guard's
-    seasonal-naive fallback keeps the real season.
+    seasonal-naive fallback keeps the real season.  ``yearly=True`` (a
+    yearly season found, :func:`~project.forecasting.yearly.yearly_season`)
+    fits the models of :data:`YEARLY_ADJUSTABLE` around the yearly profile.
     """
     season = int(_param(config, "season_length", 7))
     params: dict[str, Any] = {"season_length": season if seasonal or name not in DESEASONABLE else 1}
@@ -272,7 +291,10 @@ def make_candidate(name: str, config: Any, seasonal: bool = True) -> Any:
     if regressors:
         params["known_exog" if name == "gbm" else "regressors"] = regressors
     params.update(dict(_param(config, "model_params", {}).get(name, {})))
-    return GuardedModel(make_model(name, **params), fallback="snaive", season_length=season)
+    model = make_model(name, **params)
+    if yearly and name in YEARLY_ADJUSTABLE:
+        model = YearlyAdjusted(model)
+    return GuardedModel(model, fallback="snaive", season_length=season)
 
 
 def window_scale(train: np.ndarray, season_length: int) -> float:
@@ -730,6 +752,14 @@ def _fit_series(
         seasonal = season_detected(y[-max_train:], season)
         if not seasonal and any(c != "snaive" for c in candidates):
             unchosen.add("snaive")  # still backtested: its score stays in the metrics
+    # a daily series that repeats its yearly shape: ets and theta follow it, not lag it
+    yearly = (
+        season == 7
+        and not demand.sparse
+        and not random_walk
+        and bool(_param(config, "yearly_adjust", True))
+        and yearly_season(y[-max_train:], ds[-max_train:])
+    )
 
     if np.all(finite == 0):
         return _simple_fit(
@@ -769,7 +799,7 @@ def _fit_series(
         try:
             for i, e in enumerate(ends):
                 start = max(0, e - max_train)
-                model = make_candidate(name, config, seasonal)
+                model = make_candidate(name, config, seasonal, yearly)
                 model.fit(y[start:e], ds[start:e], _rows(X, start, e))
                 fc[i] = model.predict(h, level=(), X=_rows(X, e, e + h))["mean"].to_numpy(np.float64)
                 if model.fallback_reason_:
@@ -832,7 +862,7 @@ def _fit_series(
     fitted: dict[str, Any] = {}
     preds = []
     for name in members:
-        model = make_candidate(name, config, seasonal).fit(y[start:], ds[start:], _rows(X, start, n))
+        model = make_candidate(name, config, seasonal, yearly).fit(y[start:], ds[start:], _rows(X, start, n))
         pred = model.predict(h, levels, X=X_future)
         if model.fallback_reason_:
             errors[f"{name} (refit)"] = model.fallback_reason_
@@ -877,4 +907,5 @@ def _fit_series(
         horizon_errors=pd.concat(by_day, ignore_index=True),
         random_walk=random_walk,
         closed_weekdays=weekdays_of(ds, closed),
+        yearly=yearly,
     )
