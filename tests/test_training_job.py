@@ -127,6 +127,35 @@ class TestTrainingRun(TransactionCase):
         self.assertTrue((forecast.loc[~weekend, "yhat"] > 2000).all())
 
 
+    def test_a_series_with_a_yearly_shape_is_flagged_and_its_models_reload(self):
+        import numpy as np
+        import pandas as pd
+
+        from ..project.forecasting.yearly import YearlyAdjusted
+
+        days = pd.date_range("2022-01-01", periods=800, freq="D")
+        t = np.arange(len(days))
+        births = 500 + 80 * np.sin(2 * np.pi * t / 365.25) + np.random.default_rng(6).normal(0, 10, len(days))
+        frame = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "page": "births", "pageviews": births.round(1)})
+        dataset = make_dataset(self.env, frame, name="Births")
+        job = self.env["ai.training.job"].create(_fast(dataset, candidates="ets"))
+        job.action_queue()
+        job._job_cron_run()
+        self.assertEqual(job.state, "done", job.error_message)
+        version = job.model_version_id
+        self.assertEqual(json.loads(version.metadata_json)["yearly_series"], ["births"])
+        html = str(version.series_flags_html)
+        self.assertIn("births", html)
+        self.assertIn("Yearly Shape", html)
+        # the artifact rebuilds the adjusted ETS under Odoo's package name
+        loaded = model_artifact.load_artifact(version.sudo()._get_artifact_bytes(), version._get_signing_key())
+        fitted = loaded.model["series"]["births"].fitted
+        self.assertIn("ets", fitted)
+        self.assertIsInstance(fitted["ets"].model, YearlyAdjusted)
+        forecast = fitted["ets"].predict(7, level=(80,))
+        self.assertTrue(np.isfinite(forecast.to_numpy()).all())
+
+
 @tagged("post_install", "-at_install")
 class TestTrainingFailures(TransactionCase):
     @classmethod
