@@ -101,9 +101,14 @@ def from_state(obj: Any) -> Any:
 # --------------------------------------------------------------------------- forecasters
 
 
+def _fitted_values(model: Any) -> dict[str, Any]:
+    """A model's fitted attributes (names ending in ``_``, scikit-learn's convention)."""
+    return {key: value for key, value in vars(model).items() if key.endswith("_")}
+
+
 def _forecaster_state(model: Any) -> dict[str, Any]:
     params = model.get_params()
-    fitted = {key: value for key, value in vars(model).items() if key.endswith("_")}
+    fitted = _fitted_values(model)
     other = set(vars(model)) - set(params) - set(fitted)
     if other:
         raise TypeError(f"{type(model).__name__} holds {sorted(other)}: neither parameters nor fitted values")
@@ -123,11 +128,10 @@ def _forecaster_from_state(state: dict[str, Any]) -> Any:
 
 
 def _yearly_state(model: Any) -> dict[str, Any]:
-    fitted = {key: value for key, value in vars(model).items() if key.endswith("_")}
     return {
         STATE_KEY: "yearly",
         "params": {"model": to_state(model.model), "order": model.order},
-        "fitted": to_state(fitted),
+        "fitted": to_state(_fitted_values(model)),
     }
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from .base import BaseForecaster, day_index
 from .features import YEARLY_PERIOD, fourier_terms
+from .intervals import level_name
 
 __all__ = ["YEARLY_AGREEMENT", "YEARLY_ORDER", "YearlyAdjusted", "yearly_profile", "yearly_season"]
 
@@ -121,7 +122,8 @@ class YearlyAdjusted(BaseForecaster):
         if self.coef_ is not None:
             future = self.last_ds_ + pd.Timedelta(days=1) * np.arange(1, h + 1)
             shift = _terms(pd.DatetimeIndex(future), self.order) @ self.coef_
-        bounds = {
-            v: (frame[f"lo-{v:g}"].to_numpy() + shift, frame[f"hi-{v:g}"].to_numpy() + shift) for v in levels
-        }
+        bounds = {}
+        for v in levels:
+            name = level_name(v)
+            bounds[v] = (frame[f"lo-{name}"].to_numpy() + shift, frame[f"hi-{name}"].to_numpy() + shift)
         return frame["mean"].to_numpy() + shift, bounds

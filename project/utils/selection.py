@@ -752,15 +752,6 @@ def _fit_series(
         seasonal = season_detected(y[-max_train:], season)
         if not seasonal and any(c != "snaive" for c in candidates):
             unchosen.add("snaive")  # still backtested: its score stays in the metrics
-    # a daily series that repeats its yearly shape: ets and theta follow it, not lag it
-    yearly = (
-        season == 7
-        and not demand.sparse
-        and not random_walk
-        and bool(_param(config, "yearly_adjust", True))
-        and yearly_season(y[-max_train:], ds[-max_train:])
-    )
-
     if np.all(finite == 0):
         return _simple_fit(
             uid, y, ds, config, "naive", "all-zero series: zero forecast (naive)", started, demand.kind
@@ -777,6 +768,15 @@ def _fit_series(
             f"{min_train_length(config)}): {name} without selection"
         )
         return _simple_fit(uid, y, ds, config, name, reason, started, demand.kind)
+
+    # a daily series that repeats its yearly shape: ets and theta follow it, not lag it
+    yearly = (
+        season == 7
+        and not demand.sparse
+        and not random_walk
+        and bool(_param(config, "yearly_adjust", True))
+        and yearly_season(y[-max_train:], ds[-max_train:])
+    )
 
     # ---- windows: as many as asked for that leave min_train days of training
     n = y.size
