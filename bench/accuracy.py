@@ -308,8 +308,15 @@ def report(frame: pd.DataFrame, h: int, title: str, wall: float) -> pd.DataFrame
         by_domain = by_domain.loc[table.index]
         print("\nmean MASE per domain:")
         print(by_domain.to_string(float_format=lambda v: f"{v:.3f}"))
+    if _print_coverage(frame, table.index, h):
+        _weekday_coverage(frame[frame["method"] == "automatic"])
+    return table
+
+
+def _print_coverage(frame: pd.DataFrame, methods, h: int) -> bool:
+    """Print the share of actuals inside each method's bands per horizon bucket; False when none has bands."""
     cover_rows = []
-    for method in table.index:
+    for method in methods:
         part = frame[frame["method"] == method]
         for lv in LEVELS:
             col = f"in{lv}"
@@ -323,8 +330,7 @@ def report(frame: pd.DataFrame, h: int, title: str, wall: float) -> pd.DataFrame
     if cover_rows:
         print("\ninterval coverage per horizon bucket (share of actuals inside the band):")
         print(pd.DataFrame(cover_rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        _weekday_coverage(frame[frame["method"] == "automatic"])
-    return table
+    return bool(cover_rows)
 
 
 def _weekday_coverage(part: pd.DataFrame) -> None:
@@ -463,9 +469,15 @@ def _m4_task(
     h = len(test)
     ds = pd.date_range(end="2018-12-30", periods=len(y), freq="W-SUN")
     started = time.perf_counter()
+    bands = {}
     if method == "automatic":
         raw = pd.DataFrame({"ds": ds, "y": y})
-        fc = _automatic(raw, ds[-1], config, "W", h)["mean"].to_numpy(float)
+        pred = _automatic(raw, ds[-1], config, "W", h)
+        fc = pred["mean"].to_numpy(float)
+        bands = {
+            f"in{lv}": (pred[f"lo-{lv}"].to_numpy(float) <= test) & (test <= pred[f"hi-{lv}"].to_numpy(float))
+            for lv in LEVELS
+        }
     elif method == "naive2":
         fc = np.repeat(y[-1], h)  # Naive2 = naive on the seasonally adjusted series; m = 1 for weekly
     else:
@@ -486,6 +498,7 @@ def _m4_task(
         "mean": fc,
         "test": test,
         "scale": scale,
+        **bands,
     }
 
 
@@ -558,6 +571,7 @@ def _print_m4(frame: pd.DataFrame, title: str) -> None:
             f"\nOWA automatic = {owa:.3f} (target <= {TARGET_OWA}): "
             f"{'MET' if owa <= TARGET_OWA else 'NOT MET'}{best}"
         )
+    _print_coverage(frame, ["automatic"], len(frame["test"].iloc[0]))
 
 
 def run_m4(args: argparse.Namespace) -> int:
