@@ -175,8 +175,8 @@ def update_series(
     else:
         combine = "median" if stored.combine == "median" else "mean"
         mean = getattr(np, combine)([p["mean"].to_numpy(np.float64) for p in preds], axis=0)
-        history = None if getattr(stored, "demand", "") in SPARSE_KINDS else y[start:]
-        pred = calibrated_bands(mean, errors, levels, nonnegative, config, history)
+        sparse = getattr(stored, "demand", "") in SPARSE_KINDS
+        pred = calibrated_bands(mean, errors, levels, nonnegative, config, y[start:], sparse=sparse)
     pred = finite_frame(zero_closed(pred, len(y), season, closed), levels, nonnegative)
     result = dataclasses.replace(
         stored,

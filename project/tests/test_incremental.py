@@ -262,3 +262,21 @@ def test_merge_history_keeps_a_weekly_calendar():
     merged = merge_history(old, new, freq="W")
     assert list(merged["ds"].diff().dropna().dt.days) == [7, 7, 7, 7]
     assert np.isnan(merged["y"].iloc[3]) and merged["y"].iloc[4] == 5.0
+
+
+def test_an_update_keeps_one_band_width_for_an_intermittent_series(tmp_path):
+    rng = np.random.default_rng(8)
+    ds = pd.date_range("2024-01-01", periods=400)
+    sales = (rng.random(400) < 0.25) * rng.integers(1, 8, 400).astype(float)
+    table = pd.DataFrame({"day": ds.strftime("%Y-%m-%d"), "store": "slow", "sales": sales})
+    first, out = tmp_path / "model.zip", tmp_path / "updated.zip"
+    cols = {"date_col": "day", "target_col": "sales", "series_cols": ["store"]}
+    train_to_artifact(table.iloc[:393], first, config=TrainConfig(horizon=28), signing_key=KEY, **cols)
+    # a threshold no window reaches: the stored selection is kept and only re-banded
+    summary = update_artifact(first, table.iloc[393:], out, KEY, degrade_threshold=9.0, **cols)
+    assert "selection kept" in summary.metadata["update"]["series"]["slow"]["action"]
+    fc = load_artifact(out, KEY).forecast
+    open_days = fc["yhat"] > 0
+    width = (fc["yhat_upper"] - fc["yhat"])[open_days].to_numpy()
+    assert open_days.sum() >= 24 and width[0] > 0
+    assert np.ptp(width) == pytest.approx(0.0, abs=1e-9)

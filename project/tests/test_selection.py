@@ -411,6 +411,41 @@ def test_far_horizons_widen_when_the_level_drifted_less_than_usual():
     assert np.all(np.diff(factors) >= 0)
 
 
+def test_sparse_bands_take_one_width_from_every_backtest_error():
+    """Intermittent demand: one width at every horizon, the conformal quantile of all
+    the backtest errors, however the few windows' errors happen to vary by horizon
+    and however calm the last weeks were."""
+    from project.utils.selection import calibrated_bands
+
+    rng = np.random.default_rng(5)
+    errors = rng.poisson(0.4, (3, 28)) * rng.integers(1, 6, (3, 28)) - 0.8  # y - a flat rate
+    history = np.concatenate([rng.poisson(2.0, 900), np.zeros(42)])  # calm: a smooth series widens
+    config = _config(horizon=28, conformal_history=1095)
+    mean = np.full(28, 0.8)
+    sparse = calibrated_bands(mean, errors, (80, 95), True, config, history, sparse=True)
+    pooled = np.sort(np.abs(errors).ravel())
+    for level in (80, 95):
+        rank = min(pooled.size, int(np.ceil((pooled.size + 1) * level / 100)))
+        np.testing.assert_allclose(sparse[f"hi-{level}"] - mean, np.full(28, pooled[rank - 1]))
+    smooth = calibrated_bands(mean, errors, (80,), True, config, history)
+    assert np.ptp(smooth["hi-80"].to_numpy()) > 0  # neighbours pooled, grown, widened
+
+
+def test_an_intermittent_series_gets_the_same_band_width_at_every_horizon():
+    rng = np.random.default_rng(8)
+    n = 400
+    y = (rng.random(n) < 0.25) * rng.integers(1, 8, n).astype(float)
+    ds = pd.date_range("2024-01-01", periods=n)
+    result = fit_series("slow_product", y, ds, _config(horizon=28))
+    assert result.demand in ("intermittent", "lumpy")
+    fc = result.forecast
+    open_days = fc["mean"] > 0
+    for level in (80, 95):
+        width = (fc[f"hi-{level}"] - fc["mean"])[open_days].to_numpy()
+        assert open_days.sum() >= 24 and np.ptp(width) == pytest.approx(0.0, abs=1e-9)
+        assert width[0] > 0
+
+
 def test_weekly_forecast_reads_the_last_five_years_only():
     """Weeks before the weekly training window (260 weeks, plus the backtest windows) move nothing."""
     rng = np.random.default_rng(8)

@@ -528,6 +528,7 @@ def calibrated_bands(
     nonnegative: bool,
     config: Any,
     history: np.ndarray | None = None,
+    sparse: bool = False,
 ) -> pd.DataFrame:
     """Conformal bands of ``mean`` from backtest ``errors`` (windows x h) with the config's calibration.
 
@@ -541,18 +542,29 @@ def calibrated_bands(
     when the weeks the backtest windows cover were calmer than the last
     ``conformal_history`` values (never narrowed, at most ``MAX_WIDENING``
     times): the errors of a few recent, overlapping windows describe one short
-    regime, and out of sample the bands otherwise under-cover.  Callers pass
-    no history for sparse (intermittent or lumpy) series, whose changes
-    measure a demand rate the models already follow.
+    regime, and out of sample the bands otherwise under-cover.
+
+    A ``sparse`` series (intermittent or lumpy demand) gets one width for
+    every horizon, the conformal quantile of all its backtest errors, neither
+    grown nor widened: its Croston-type forecast is flat, the spread of
+    demand around a rate does not depend on how far ahead the day is, and
+    its changes measure the rate the models already follow.  Pooling only
+    neighbouring horizons and then keeping the widths non-decreasing would
+    widen the far horizons by the noise of a few windows.
     The settings were chosen on a validation panel the reported coverage is
     not measured on (``bench/README.md``).
     """
+    h_err = np.asarray(errors).shape[-1]
+    radius = int(_param(config, "conformal_radius", 7))
+    if sparse:
+        history, radius, growth = None, max(h_err - 1, 0), 0.0
+    else:
+        growth = error_growth(errors) if _param(config, "conformal_growth", True) else 0.0
     scale = float(_param(config, "conformal_scale", 1.0))
     scale = scale * widening(np.asarray(mean).size, history, config)
-    growth = error_growth(errors) if _param(config, "conformal_growth", True) else 0.0
     return conformal_bands(
         mean,
-        pooled_errors(errors, int(_param(config, "conformal_radius", 7)), growth),
+        pooled_errors(errors, radius, growth),
         levels,
         lower_bound=0.0 if nonnegative else None,
         nondecreasing=bool(_param(config, "conformal_nondecreasing", True)),
@@ -878,9 +890,9 @@ def _fit_series(
         mean = getattr(np, combine if combine != "single" else "mean")(
             [p["mean"].to_numpy(np.float64) for p in preds], axis=0
         )
-        # sparse series: the spread of their changes follows the demand rate the models track
-        history = None if demand.sparse else y[start:]
-        pred = calibrated_bands(mean, backtest_err, levels, nonnegative, config, history)
+        pred = calibrated_bands(
+            mean, backtest_err, levels, nonnegative, config, y[start:], sparse=demand.sparse
+        )
         method = f"conformal ({w} backtest windows)"
     pred = finite_frame(zero_closed(pred, n, season, closed), levels, nonnegative)
     return SeriesResult(
