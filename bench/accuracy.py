@@ -60,6 +60,7 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -243,12 +244,18 @@ def _task(s: Series, origin: int, method: str, h: int, m: int, config, freq: str
         row.update(
             {f"{side}-{lv}": fc[f"{side}-{lv}"].to_numpy(float) for lv in LEVELS for side in ("lo", "hi")}
         )
-    for lv in LEVELS:
-        if f"lo-{lv}" in fc:
-            row[f"in{lv}"] = (test >= fc[f"lo-{lv}"].to_numpy(float) - 1e-9) & (
-                test <= fc[f"hi-{lv}"].to_numpy(float) + 1e-9
-            )
+    row.update(_inside(fc, test))
     return row
+
+
+def _inside(fc: pd.DataFrame, test: np.ndarray) -> dict[str, np.ndarray]:
+    """``in80``, ``in95``: whether each actual lies inside the forecast's band (levels it has)."""
+    return {
+        f"in{lv}": (test >= fc[f"lo-{lv}"].to_numpy(float) - 1e-9)
+        & (test <= fc[f"hi-{lv}"].to_numpy(float) + 1e-9)
+        for lv in LEVELS
+        if f"lo-{lv}" in fc
+    }
 
 
 def _mean3(frame: pd.DataFrame) -> pd.DataFrame:
@@ -313,7 +320,7 @@ def report(frame: pd.DataFrame, h: int, title: str, wall: float) -> pd.DataFrame
     return table
 
 
-def _print_coverage(frame: pd.DataFrame, methods, h: int) -> bool:
+def _print_coverage(frame: pd.DataFrame, methods: Iterable[str], h: int) -> bool:
     """Print the share of actuals inside each method's bands per horizon bucket; False when none has bands."""
     cover_rows = []
     for method in methods:
@@ -474,10 +481,7 @@ def _m4_task(
         raw = pd.DataFrame({"ds": ds, "y": y})
         pred = _automatic(raw, ds[-1], config, "W", h)
         fc = pred["mean"].to_numpy(float)
-        bands = {
-            f"in{lv}": (pred[f"lo-{lv}"].to_numpy(float) <= test) & (test <= pred[f"hi-{lv}"].to_numpy(float))
-            for lv in LEVELS
-        }
+        bands = _inside(pred, test)
     elif method == "naive2":
         fc = np.repeat(y[-1], h)  # Naive2 = naive on the seasonally adjusted series; m = 1 for weekly
     else:

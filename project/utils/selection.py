@@ -554,11 +554,10 @@ def calibrated_bands(
     The settings were chosen on a validation panel the reported coverage is
     not measured on (``bench/README.md``).
     """
-    h_err = np.asarray(errors).shape[-1]
-    radius = int(_param(config, "conformal_radius", 7))
-    if sparse:
-        history, radius, growth = None, max(h_err - 1, 0), 0.0
+    if sparse:  # every horizon's errors lent to every horizon, as they are
+        history, radius, growth = None, max(np.asarray(errors).shape[-1] - 1, 0), 0.0
     else:
+        radius = int(_param(config, "conformal_radius", 7))
         growth = error_growth(errors) if _param(config, "conformal_growth", True) else 0.0
     scale = float(_param(config, "conformal_scale", 1.0))
     scale = scale * widening(np.asarray(mean).size, history, config)
