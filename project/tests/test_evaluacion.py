@@ -208,6 +208,38 @@ def test_evaluate_on_real_backtest(series):
     assert table.loc["1-7", "mase"] == pytest.approx(4.0)
 
 
+def test_evaluate_leaves_out_missing_actuals_and_scores_rmsse_per_cutoff():
+    cv = _cv_frame().assign(scale2=lambda f: f["scale"] ** 2)
+    first = cv["cutoff"] == pd.Timestamp("2024-01-10")
+    cv.loc[first & (cv["horizon"] > 1), "y"] = np.nan  # the first cutoff keeps only D+1
+    table = ev.evaluate(cv, metrics=("mase", "rmsse", "mae")).set_index("bucket")
+    # D+7: only the second cutoff has an actual (error 3, scale 4)
+    assert table.loc["D+7", "mase"] == pytest.approx(0.75)
+    assert table.loc["D+7", "rmsse"] == pytest.approx(0.75)
+    # 1-28: each cutoff its own scale, averaged; MAE over the 29 rows with an actual
+    assert table.loc["1-28", "mase"] == pytest.approx((1 / 2 + 3 / 4) / 2)
+    assert table.loc["1-28", "mae"] == pytest.approx((1 + 28 * 3) / 29)
+    without = ev.evaluate(cv.drop(columns="scale2"), metrics=("rmsse",))
+    assert without["rmsse"].isna().all()  # no squared scale, no RMSSE
+    cv["y"] = np.nan
+    assert ev.evaluate(cv, metrics=("mase", "mae"))[["mase", "mae"]].isna().all().all()
+
+
+def test_error_by_horizon_averages_each_step_over_cutoffs():
+    cv = _cv_frame()
+    first = cv["cutoff"] == pd.Timestamp("2024-01-10")
+    cv.loc[first & (cv["horizon"] == 2), "y"] = np.nan
+    cv.loc[first & (cv["horizon"] == 3), "scale"] = 0.0  # no scale: out of MASE, not of MAE
+    cv.loc[cv["horizon"] == 4, "y"] = np.nan
+    table = ev.error_by_horizon(cv.sample(frac=1.0, random_state=0))  # row order does not matter
+    assert table["horizon"].tolist() == list(range(1, 29))
+    by = table.set_index("horizon")
+    assert by.loc[1, "mae"] == pytest.approx(2.0) and by.loc[1, "mase"] == pytest.approx(0.625)
+    assert by.loc[2, "mae"] == pytest.approx(3.0) and by.loc[2, "mase"] == pytest.approx(0.75)
+    assert by.loc[3, "mae"] == pytest.approx(2.0) and by.loc[3, "mase"] == pytest.approx(0.75)
+    assert np.isnan(by.loc[4, "mae"]) and np.isnan(by.loc[4, "mase"])
+
+
 # --------------------------------------------------------------------------- report
 
 

@@ -297,30 +297,32 @@ def _levels(cv: pd.DataFrame) -> list[int]:
     return sorted(int(c[3:]) for c in cv.columns if c.startswith("lo-") and f"hi-{c[3:]}" in cv.columns)
 
 
-def _bucket_metrics(part: pd.DataFrame, metrics: Iterable[str], levels: list[int]) -> dict[str, float]:
-    y, f = part["y"].to_numpy(float), part["mean"].to_numpy(float)
-    ok = np.isfinite(y)
-    part, y, f = part[ok], y[ok], f[ok]
+def _per_cutoff(part: Mapping[str, np.ndarray], metric: Callable[..., float], scale: str) -> float:
+    """``metric`` on each cutoff's rows with that cutoff's ``scale``, averaged over the finite ones."""
+    if scale not in part:
+        return float("nan")
+    codes, cutoffs = pd.factorize(part["cutoff"], sort=True)
+    values = []
+    for code in range(len(cutoffs)):
+        rows = codes == code
+        values.append(metric(part["y"][rows], part["mean"][rows], scale=float(part[scale][rows][0])))
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")
+
+
+def _bucket_metrics(
+    part: Mapping[str, np.ndarray], metrics: Iterable[str], levels: list[int]
+) -> dict[str, float]:
+    """One bucket's metrics from its rows, one array per column (the rows with an actual count)."""
+    ok = np.isfinite(part["y"])
+    part = {name: values[ok] for name, values in part.items()}
+    y, f = part["y"], part["mean"]
     row: dict[str, float] = {}
     for name in metrics:
         if name == "mase":
-            per_cutoff = [
-                mase(g["y"], g["mean"], scale=float(g["scale"].iloc[0]))
-                for _, g in part.groupby("cutoff", sort=True)
-            ]
-            finite = [v for v in per_cutoff if np.isfinite(v)]
-            row["mase"] = float(np.mean(finite)) if finite else float("nan")
+            row["mase"] = _per_cutoff(part, mase, "scale")
         elif name == "rmsse":
-            per_cutoff = (
-                [
-                    rmsse(g["y"], g["mean"], scale=float(g["scale2"].iloc[0]))
-                    for _, g in part.groupby("cutoff", sort=True)
-                ]
-                if "scale2" in part.columns
-                else []
-            )
-            finite = [v for v in per_cutoff if np.isfinite(v)]
-            row["rmsse"] = float(np.mean(finite)) if finite else float("nan")
+            row["rmsse"] = _per_cutoff(part, rmsse, "scale2")
         elif name in ("coverage", "winkler"):
             for lv in levels:
                 lo, hi = part[f"lo-{lv}"], part[f"hi-{lv}"]
@@ -368,29 +370,53 @@ def evaluate(
     h = int(cv["horizon"].max())
     buckets = default_buckets(h) if buckets is None else dict(buckets)
     levels = _levels(cv)
+    columns = ["cutoff", "y", "mean", "scale"]
+    columns += [c for c in ("scale2",) if c in cv.columns]
+    columns += [f"{side}-{lv}" for lv in levels for side in ("lo", "hi")]
     groups = cv.groupby("unique_id", sort=True) if "unique_id" in cv.columns else [(None, cv)]
     rows = []
     for uid, series in groups:
+        # plain arrays: a bucket's rows are a mask, not a frame (selection scores every candidate)
+        values = {c: series[c].to_numpy() if c == "cutoff" else series[c].to_numpy(float) for c in columns}
+        horizon = series["horizon"].to_numpy()
         for label, (first, last) in buckets.items():
             if first > h:
                 continue
-            part = series[(series["horizon"] >= first) & (series["horizon"] <= last)]
+            inside = (horizon >= first) & (horizon <= last)
             row: dict[str, Any] = {} if uid is None else {"unique_id": uid}
             row["bucket"] = label
-            row.update(_bucket_metrics(part, metrics, levels))
+            row.update(_bucket_metrics({c: v[inside] for c, v in values.items()}, metrics, levels))
             rows.append(row)
     return pd.DataFrame(rows)
 
 
 def error_by_horizon(cv: pd.DataFrame) -> pd.DataFrame:
-    """MAE and scaled MAE (MAE / scale, averaged over cutoffs) per horizon step."""
-    frame = cv.assign(abs_error=(cv["y"] - cv["mean"]).abs())
-    frame["scaled"] = frame["abs_error"] / frame["scale"].where(frame["scale"] > 0)
-    return (
-        frame.groupby("horizon", sort=True)
-        .agg(mae=("abs_error", "mean"), mase=("scaled", "mean"))
-        .reset_index()
+    """MAE and scaled MAE (MAE / scale, averaged over cutoffs) per horizon step.
+
+    Missing actuals (NaN) are left out of a step's means, as are cutoffs
+    without a positive scale from its scaled one.
+    """
+    steps, codes = np.unique(cv["horizon"].to_numpy(), return_inverse=True)
+    abs_error = np.abs(cv["y"].to_numpy(float) - cv["mean"].to_numpy(float))
+    scale = cv["scale"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = abs_error / np.where(scale > 0, scale, np.nan)
+    return pd.DataFrame(
+        {
+            "horizon": steps,
+            "mae": _group_mean(codes, abs_error, steps.size),
+            "mase": _group_mean(codes, scaled, steps.size),
+        }
     )
+
+
+def _group_mean(codes: np.ndarray, values: np.ndarray, groups: int) -> np.ndarray:
+    """Mean of ``values`` per group code, NaN left out (NaN for a group without a value)."""
+    kept = ~np.isnan(values)
+    total = np.bincount(codes[kept], weights=values[kept], minlength=groups)
+    count = np.bincount(codes[kept], minlength=groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 # --------------------------------------------------------------------------- report
