@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,7 @@ import pandas as pd
 SENSORS = {"pm2.5": "pm25", "DEWP": "dew_point", "TEMP": "temperature", "PRES": "pressure", "Iws": "wind"}
 
 
-def _frame(series: str, domain: str, ds, y) -> pd.DataFrame:
+def series_frame(series: str, domain: str, ds, y) -> pd.DataFrame:
     dates = pd.DatetimeIndex(pd.to_datetime(ds)).normalize()
     return pd.DataFrame({"series": series, "domain": domain, "ds": dates, "y": np.asarray(y, float)})
 
@@ -45,31 +46,39 @@ def report_panel(src: Path) -> pd.DataFrame:
     frames = []
     for name in ("max", "min"):
         raw = pd.read_csv(src / f"daily-{name}-temperatures.csv")
-        frames.append(_frame(f"melbourne_{name}_temp", "weather station", raw["Date"], raw.iloc[:, 1]))
+        frames.append(series_frame(f"melbourne_{name}_temp", "weather station", raw["Date"], raw.iloc[:, 1]))
     raw = pd.read_csv(src / "daily-total-female-births.csv")
-    frames.append(_frame("births_california_1959", "births per day", raw["Date"], raw["Births"]))
+    frames.append(series_frame("births_california_1959", "births per day", raw["Date"], raw["Births"]))
     raw = pd.read_csv(src / "pollution.csv")
     raw["ds"] = pd.to_datetime(raw[["year", "month", "day"]])
     daily = raw.groupby("ds")[list(SENSORS)].mean()
     for column, label in SENSORS.items():
         values = daily[column].dropna()
-        frames.append(_frame(f"beijing_{label}", "air-quality station", values.index, values.to_numpy()))
+        frames.append(
+            series_frame(f"beijing_{label}", "air-quality station", values.index, values.to_numpy())
+        )
     raw = pd.read_csv(src / "example_pedestrians_covid.csv")
-    frames.append(_frame("melbourne_pedestrians", "pedestrian counts", raw["ds"], raw["y"]))
+    frames.append(series_frame("melbourne_pedestrians", "pedestrian counts", raw["ds"], raw["y"]))
     for name in ("peyton_manning", "R"):
         raw = pd.read_csv(src / f"example_wp_log_{name}.csv")
         views = np.round(np.exp(raw["y"].to_numpy(float)))
-        frames.append(_frame(f"wikipedia_{name}", "web traffic", raw["ds"], views))
+        frames.append(series_frame(f"wikipedia_{name}", "web traffic", raw["ds"], views))
+    return long_panel(frames)
+
+
+def long_panel(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``frames`` of :func:`series_frame` as one panel, sorted by series and date, one row per day."""
     panel = pd.concat(frames, ignore_index=True)
     return panel.sort_values(["series", "ds"]).drop_duplicates(["series", "ds"]).reset_index(drop=True)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("src", type=Path, help="folder holding the seven source files")
+def write_panel(build: Callable[[Path], pd.DataFrame], description: str, sources: str) -> int:
+    """Command line of a panel script: ``SRC OUTPUT``; writes the CSV and prints each series' span."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("src", type=Path, help=f"folder holding the {sources} source files")
     parser.add_argument("output", type=Path, help="long CSV to write")
     args = parser.parse_args()
-    panel = report_panel(args.src)
+    panel = build(args.src)
     panel.to_csv(args.output, index=False)
     spans = panel.groupby("series")["ds"].agg(["min", "max", "count"])
     print(spans.to_string())
@@ -77,4 +86,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(write_panel(report_panel, __doc__.split("\n\n")[0], "seven"))

@@ -29,12 +29,15 @@ Usage (``SRC`` holds ``transactions.csv``, ``day.csv`` and
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from report_panel import long_panel, series_frame, write_panel  # noqa: E402
 
 #: Favorita stores in the panel: every sixth store number, from the first.
 STORES = tuple(range(1, 55, 6))
@@ -44,11 +47,6 @@ MIN_HOURS = 20
 TRAFFIC_FROM = "2016-04-28"
 
 
-def _frame(series: str, domain: str, ds, y) -> pd.DataFrame:
-    dates = pd.DatetimeIndex(pd.to_datetime(ds)).normalize()
-    return pd.DataFrame({"series": series, "domain": domain, "ds": dates, "y": np.asarray(y, float)})
-
-
 def _stores(path: Path) -> list[pd.DataFrame]:
     raw = pd.read_csv(path)
     raw["ds"] = pd.to_datetime(raw["date"], format="%m/%d/%Y")
@@ -56,7 +54,9 @@ def _stores(path: Path) -> list[pd.DataFrame]:
     for store in STORES:
         part = raw[raw["store_nbr"] == store]
         frames.append(
-            _frame(f"favorita_store_{store:02d}", "store tickets per day", part["ds"], part["transactions"])
+            series_frame(
+                f"favorita_store_{store:02d}", "store tickets per day", part["ds"], part["transactions"]
+            )
         )
     return frames
 
@@ -65,7 +65,7 @@ def _bike_rentals(path: Path) -> list[pd.DataFrame]:
     raw = pd.read_csv(path)
     dates = raw["dteday"] if "dteday" in raw else raw["dateday"]
     return [
-        _frame(f"bike_rentals_{kind}", "bike rentals per day", dates, raw[kind])
+        series_frame(f"bike_rentals_{kind}", "bike rentals per day", dates, raw[kind])
         for kind in ("casual", "registered")
     ]
 
@@ -76,7 +76,7 @@ def _traffic(path: Path) -> pd.DataFrame:
     hourly = raw.drop_duplicates("t")
     daily = hourly.groupby(hourly["t"].dt.normalize())["traffic_volume"].agg(["mean", "size"])
     daily = daily[(daily["size"] >= MIN_HOURS) & (daily.index >= pd.Timestamp(TRAFFIC_FROM))]
-    return _frame(
+    return series_frame(
         "i94_westbound_vehicles", "highway traffic sensor", daily.index, np.round(24 * daily["mean"])
     )
 
@@ -88,21 +88,8 @@ def retail_panel(src: Path) -> pd.DataFrame:
         *_bike_rentals(src / "day.csv"),
         _traffic(src / "Metro_Interstate_Traffic_Volume.csv"),
     ]
-    panel = pd.concat(frames, ignore_index=True)
-    return panel.sort_values(["series", "ds"]).drop_duplicates(["series", "ds"]).reset_index(drop=True)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("src", type=Path, help="folder holding the three source files")
-    parser.add_argument("output", type=Path, help="long CSV to write")
-    args = parser.parse_args()
-    panel = retail_panel(args.src)
-    panel.to_csv(args.output, index=False)
-    spans = panel.groupby("series")["ds"].agg(["min", "max", "count"])
-    print(spans.to_string())
-    return 0
+    return long_panel(frames)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(write_panel(retail_panel, __doc__.split("\n\n")[0], "three"))
