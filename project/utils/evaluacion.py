@@ -313,7 +313,7 @@ def _per_cutoff(part: Mapping[str, np.ndarray], metric: Callable[..., float], sc
 def _bucket_metrics(
     part: Mapping[str, np.ndarray], metrics: Iterable[str], levels: list[int]
 ) -> dict[str, float]:
-    """One bucket's metrics from its rows, one array per column (the rows with an actual count)."""
+    """One bucket's metrics from its columns as arrays; rows without an actual are left out."""
     ok = np.isfinite(part["y"])
     part = {name: values[ok] for name, values in part.items()}
     y, f = part["y"], part["mean"]
