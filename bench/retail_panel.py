@@ -49,7 +49,8 @@ TRAFFIC_FROM = "2016-04-28"
 
 def _stores(path: Path) -> list[pd.DataFrame]:
     raw = pd.read_csv(path)
-    raw["ds"] = pd.to_datetime(raw["date"], format="%m/%d/%Y")
+    iso = str(raw["date"].iloc[0])[4:5] == "-"  # Kaggle's file: 2013-01-01; the copy: 1/1/2013
+    raw["ds"] = pd.to_datetime(raw["date"], format="ISO8601" if iso else "%m/%d/%Y")
     frames = []
     for store in STORES:
         part = raw[raw["store_nbr"] == store]
