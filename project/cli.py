@@ -21,9 +21,10 @@ code                        meaning
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .errors import ArtifactError, InputError
@@ -101,6 +102,22 @@ def configure_logging(args: argparse.Namespace | bool, default: int = logging.WA
     if level > logging.DEBUG:
         for name in _NOISY_LOGGERS:
             logging.getLogger(name).setLevel(max(level, logging.WARNING))
+
+
+@contextlib.contextmanager
+def quieter(name: str, level: int = logging.WARNING) -> Iterator[None]:
+    """Logger ``name`` at ``level`` or above for the block, then as it was.
+
+    For a tool that reports a library's messages itself, once, where the
+    user reads them: the log would show each of them twice.
+    """
+    log = logging.getLogger(name)
+    before = log.level
+    log.setLevel(max(level, log.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        log.setLevel(before)
 
 
 def _say(prefix: str, message: object) -> None:

@@ -18,13 +18,14 @@ Exit codes: ``EXIT_OK`` (0), ``EXIT_FAILURE`` (1, an unexpected error),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, run_tool, tool_parser
+from .cli import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_OK, quieter, run_tool, tool_parser
 from .errors import ArtifactError, InputError
 from .training import (
     DEFAULT_CANDIDATES,
@@ -222,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(args: argparse.Namespace) -> int:
     import secrets
 
+    from . import preparation
     from .model_artifact import SIGNING_KEY_ENV, file_sha256, resolve_signing_key
     from .utils.datos import read_table
 
@@ -277,19 +279,23 @@ def _main(args: argparse.Namespace) -> int:
     if future is not None and not config.regressors:
         raise InputError("--future is only read with --regressors (the columns known in advance)")
     progress, close = _progress_callback("training")
+    # the data's warnings (stale series, outages...) come back in the summary and are printed
+    # once, below; -v also shows them as they are found
+    found = contextlib.nullcontext() if args.verbose else quieter(preparation.__name__)
     try:
-        summary = train_to_artifact(
-            frame,
-            output,
-            date_col=date_col,
-            target_col=target_col,
-            series_cols=series_cols,
-            config=config,
-            signing_key=key,
-            source_sha256=file_sha256(source),
-            progress=progress,
-            future=future,
-        )
+        with found:
+            summary = train_to_artifact(
+                frame,
+                output,
+                date_col=date_col,
+                target_col=target_col,
+                series_cols=series_cols,
+                config=config,
+                signing_key=key,
+                source_sha256=file_sha256(source),
+                progress=progress,
+                future=future,
+            )
     finally:
         close()
     for message in summary.metadata.get("warnings", []):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import zipfile
 
 import numpy as np
@@ -168,6 +169,24 @@ def test_cli_short_series_falls_back_and_reports_it(tmp_path, capsys):
     meta = json.loads(zipfile.ZipFile(out).read("metadata.json"))
     assert "too short" in meta["fallbacks"]["tiny"]
     assert "tiny" in captured.err  # the short-series warning names it
+
+
+def test_cli_prints_each_data_warning_once(tmp_path, capsys, caplog):
+    # store B stopped 60 days before the end of the file: stale, flagged by preparation
+    frame = pd.concat([_frame(stores=("A",)), _frame(n=60, stores=("B",))], ignore_index=True)
+    src = tmp_path / "s.csv"
+    frame.to_csv(src, index=False)
+    args = ["--input", str(src), "--date-col", "day", "--target-col", "sales", "--series-cols", "store",
+            "--horizon", "14", "--candidates", FAST, "--cv-windows", "2", "--signing-key", "k"]  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    assert main([*args, "--output", str(tmp_path / "m.zip")]) == em.EXIT_OK
+    err = capsys.readouterr().err
+    assert err.count("series 'B' is stale") == 1  # the warning line after training
+    assert not [r for r in caplog.records if "is stale" in r.getMessage()]
+    assert logging.getLogger("project.preparation").level == logging.NOTSET  # left as it was
+    caplog.clear()
+    assert main([*args, "--output", str(tmp_path / "v.zip"), "-v"]) == em.EXIT_OK
+    assert [r for r in caplog.records if "is stale" in r.getMessage()]  # -v: logged as found, too
 
 
 def _train_items(tmp_path, capsys, frame: pd.DataFrame, candidates: str):
