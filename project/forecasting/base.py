@@ -23,7 +23,16 @@ import pandas as pd
 
 from .intervals import DEFAULT_LEVELS, build_frame, check_levels
 
-__all__ = ["BaseForecaster", "clean_series", "day_index", "use_log", "back_transform", "robust_sd"]
+__all__ = [
+    "BaseForecaster",
+    "back_transform",
+    "clean_series",
+    "dates_after",
+    "day_index",
+    "robust_sd",
+    "step_of",
+    "use_log",
+]
 
 
 def clean_series(y: np.ndarray | Sequence[float]) -> np.ndarray:
@@ -68,6 +77,24 @@ def day_index(ds: pd.DatetimeIndex | pd.Series | Sequence) -> pd.DatetimeIndex:
     """
     index = ds if isinstance(ds, pd.DatetimeIndex) else pd.DatetimeIndex(pd.to_datetime(ds))
     return index.normalize()
+
+
+def step_of(ds: pd.DatetimeIndex) -> pd.DateOffset:
+    """The series' step: daily unless the dates say otherwise (weekly, or month starts/ends)."""
+    if len(ds) >= 2:
+        delta = ds[-1] - ds[-2]
+        if delta >= pd.Timedelta(days=28) and (ds[-2:].day == 1).all():
+            return pd.offsets.MonthBegin()
+        if delta >= pd.Timedelta(days=28) and ds[-2:].is_month_end.all():
+            return pd.offsets.MonthEnd()
+        if delta != pd.Timedelta(days=1):
+            return pd.tseries.frequencies.to_offset(delta)
+    return pd.tseries.frequencies.to_offset("D")
+
+
+def dates_after(last: pd.Timestamp, step: pd.DateOffset | pd.Timedelta, periods: int) -> pd.DatetimeIndex:
+    """The ``periods`` dates after ``last``, ``step`` apart (a month is a calendar month, not 30 days)."""
+    return pd.DatetimeIndex([last + step * k for k in range(1, int(periods) + 1)])
 
 
 class BaseForecaster:

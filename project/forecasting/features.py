@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from .base import day_index
+from .base import dates_after, day_index, step_of
 
 __all__ = [
     "FeatureConfig",
@@ -333,16 +333,16 @@ def direct_design(
     the origin ``t - h`` plus the target date's known features, a ``horizon``
     column and ``target_row`` (the position of the target date, ``0 ..
     len(y) + future - 1``).  ``future`` extra rows (dates after ``ds[-1]``,
-    ``y`` unknown) are appended so prediction rows come out of the same code as
-    training rows.  ``exog`` must then cover those future dates too (its rows
-    aligned on the extended calendar).
+    one step of the series apart, ``y`` unknown) are appended so prediction
+    rows come out of the same code as training rows.  ``exog`` must then
+    cover those future dates too (its rows aligned on the extended calendar).
     """
     y = np.asarray(y, dtype=np.float64)
     index = day_index(ds)
     if len(index) != len(y):
         raise ValueError(f"y has {len(y)} values but ds has {len(index)} dates")
     if future:
-        extra = pd.date_range(index[-1] + pd.Timedelta(days=1), periods=future, freq="D")
+        extra = dates_after(index[-1], step_of(index), future)  # the series' own step
         index = index.append(extra)
         y = np.concatenate([y, np.full(future, np.nan)])
     known = known_features(index, config)

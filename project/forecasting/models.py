@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .base import BaseForecaster, back_transform, robust_sd, use_log
+from .base import BaseForecaster, back_transform, dates_after, robust_sd, step_of, use_log
 from .decomposition import LONG_SEASON, seasonal_indices, ses_sse
 from .gbm import GBMForecaster
 from .intervals import normal_bounds, z_value
@@ -423,12 +423,13 @@ class ProphetForecaster(BaseForecaster):
                 frame[name] = design[:, i]
         model.fit(frame)
         self.model_ = model
-        self.step_ = ds[-1] - ds[-2] if len(ds) >= 2 else pd.Timedelta(days=1)
+        self.step_ = step_of(pd.DatetimeIndex(ds))
 
     def _predict(self, h, levels, X):
         _quiet_prophet()
+        # artifacts of earlier versions hold a Timedelta step; both kinds work here
         step = getattr(self, "step_", pd.Timedelta(days=1))
-        future = pd.DataFrame({"ds": self.last_ds_ + step * np.arange(1, h + 1)})
+        future = pd.DataFrame({"ds": dates_after(self.last_ds_, step, h)})
         if self.regressors:
             design = _regressor_matrix(X, self.regressors, h)
             for i, name in enumerate(self.regressors):

@@ -404,3 +404,49 @@ def test_prophet_yearly_term_without_the_short_history_warning(caplog):
     short = make_model("prophet", uncertainty_samples=0)
     short.fit(*_synthetic(n=120))
     assert "yearly" not in short.model_.seasonalities
+
+
+# ---------------------------------------------------------------- dates of the forecast steps
+
+
+@pytest.mark.parametrize(
+    ("freq", "expected"),
+    [
+        ("D", ["2020-01-31", "2020-02-01"]),
+        ("W-SUN", ["2020-08-02", "2020-08-09"]),
+        ("MS", ["2022-07-01", "2022-08-01"]),
+        ("ME", ["2022-07-31", "2022-08-31"]),
+    ],
+)
+def test_forecast_dates_follow_the_series_step(freq, expected):
+    from project.forecasting.base import dates_after, step_of
+
+    ds = pd.date_range("2020-01-01", periods=30, freq=freq)
+    assert list(dates_after(ds[-1], step_of(ds), 2).strftime("%Y-%m-%d")) == expected
+
+
+def test_direct_design_dates_the_future_rows_one_step_of_the_series_apart():
+    from project.forecasting.features import FeatureConfig, direct_design
+
+    config = FeatureConfig(season_length=1, weekly_order=0, yearly_order=0)
+    weekly = pd.date_range("2020-01-05", periods=60, freq="W-SUN")
+    design = direct_design(np.arange(60.0), weekly, [1, 2], config, future=3)
+    future = design[design["target_row"] >= 60]
+    assert (future["dayofweek"] == 6).all()  # Sundays, like every week of the history
+    assert future.loc[future["horizon"] == 1, "month"].tolist() == [2, 3, 3]  # Feb 23, Mar 1, Mar 8
+    monthly = pd.date_range("2015-01-01", periods=60, freq="MS")
+    design = direct_design(np.arange(60.0), monthly, [1], config, future=3)
+    future = design[design["target_row"] >= 60]
+    assert future["month"].tolist() == [1, 2, 3] and (future["is_month_start"] == 1).all()
+
+
+def test_prophet_steps_monthly_data_by_calendar_months():
+    pytest.importorskip("prophet")
+    from project.forecasting.base import dates_after
+
+    ds = pd.date_range("2016-01-01", periods=48, freq="MS")
+    y = 100 + 40 * (ds.month == 12) + np.random.default_rng(0).normal(0, 2, 48)
+    model = make_model("prophet", uncertainty_samples=0).fit(y, ds)
+    future = dates_after(model.last_ds_, model.step_, 12)
+    assert (future.day == 1).all() and future[-1] == pd.Timestamp("2020-12-01")  # not 30 days apart
+    assert len(model.predict(12, ())) == 12

@@ -127,6 +127,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from ..forecasting.base import dates_after, step_of
 from ..forecasting.decomposition import LONG_SEASON, season_detected, variance_ratio
 from ..forecasting.demand import DemandProfile, classify_demand, closed_now
 from ..forecasting.guard import GuardedModel
@@ -442,7 +443,7 @@ def closed_steps(starts: Sequence[int] | int, h: int, season: int, phases: Seque
 
 def weekdays_of(ds: pd.DatetimeIndex, phases: Sequence[int]) -> tuple[int, ...]:
     """The weekdays (0 = Monday) of ``phases`` counted from ``ds[0]``; empty unless ``ds`` is daily."""
-    if not len(phases) or len(ds) < 2 or _freq(ds) != pd.tseries.frequencies.to_offset("D"):
+    if not len(phases) or len(ds) < 2 or step_of(ds) != pd.tseries.frequencies.to_offset("D"):
         return ()
     return tuple(sorted({(int(ds[0].dayofweek) + int(p)) % 7 for p in phases}))
 
@@ -605,26 +606,12 @@ def widening(h: int, history: np.ndarray | None, config: Any) -> np.ndarray:
 
 def forecast_frame(uid: str, ds: pd.DatetimeIndex, pred: pd.DataFrame, h: int) -> pd.DataFrame:
     """``unique_id, ds, horizon`` plus the forecast columns, dated one step after another from ``ds[-1]``."""
-    step = _freq(ds)
-    future = pd.DatetimeIndex([ds[-1] + step * k for k in range(1, h + 1)])
+    future = dates_after(ds[-1], step_of(ds), h)
     frame = pred.reset_index(drop=True).copy()
     frame.insert(0, "horizon", np.arange(1, h + 1))
     frame.insert(0, "ds", future)
     frame.insert(0, "unique_id", uid)
     return frame
-
-
-def _freq(ds: pd.DatetimeIndex) -> pd.DateOffset:
-    """The series' step: daily unless the dates say otherwise (weekly, or month starts/ends)."""
-    if len(ds) >= 2:
-        delta = ds[-1] - ds[-2]
-        if delta >= pd.Timedelta(days=28) and (ds[-2:].day == 1).all():
-            return pd.offsets.MonthBegin()
-        if delta >= pd.Timedelta(days=28) and ds[-2:].is_month_end.all():
-            return pd.offsets.MonthEnd()
-        if delta != pd.Timedelta(days=1):
-            return pd.tseries.frequencies.to_offset(delta)
-    return pd.tseries.frequencies.to_offset("D")
 
 
 def fit_series(
