@@ -189,6 +189,23 @@ def test_cli_prints_each_data_warning_once(tmp_path, capsys, caplog):
     assert [r for r in caplog.records if "is stale" in r.getMessage()]  # -v: logged as found, too
 
 
+@pytest.mark.parametrize("horizon", ["1", "3"])
+def test_cli_trains_a_short_horizon(tmp_path, capsys, horizon):
+    src = tmp_path / "sales.csv"
+    _frame().to_csv(src, index=False)
+    out = tmp_path / "m.zip"
+    code = main(
+        [
+            "--input", str(src), "--date-col", "day", "--target-col", "sales", "--series-cols", "store",
+            "--horizon", horizon, "--signing-key", "k", "--output", str(out), "-q",
+        ]
+    )  # fmt: skip
+    assert code == em.EXIT_OK, capsys.readouterr().err
+    with zipfile.ZipFile(out) as archive:
+        forecast = pd.read_csv(io.BytesIO(archive.read("forecast.csv")))
+    assert forecast.groupby("unique_id").size().eq(int(horizon)).all()
+
+
 def _train_items(tmp_path, capsys, frame: pd.DataFrame, candidates: str):
     """Train ``frame`` (``day, item, value``) through the CLI at h = 14; the zip and the captured output."""
     src = tmp_path / "items.csv"

@@ -147,6 +147,32 @@ def test_random_walk_series_keeps_to_level_trackers():
     assert not other.random_walk and {"snaive", "gbm"} <= set(other.scores)
 
 
+def test_random_walk_rule_reads_four_weeks_of_changes_whatever_the_horizon():
+    n = 700
+    rng = np.random.default_rng(12)
+    demand = 100 + rng.normal(0, 5, n)  # noise around a level that holds
+    walk = 500 + np.cumsum(rng.normal(0, 3, n))
+    config = _config(candidates=("naive", "snaive", "ets", "theta"))
+    for h in (1, 3, 7):  # over one step any series' variance ratio is 1
+        short = dataclasses.replace(config, horizon=h)
+        assert not fit_series("shop", demand, _dates(n), short).random_walk
+        assert fit_series("price", walk, _dates(n), short).random_walk
+
+
+def test_short_horizons_get_bands_from_the_horizons_they_have():
+    from project.utils.selection import pooled_errors
+
+    errors = np.arange(1.0, 10.0).reshape(3, 3)
+    pooled = pooled_errors(errors, radius=7)  # wider than the horizon: only shifts of 1 and 2 lend
+    assert pooled.shape == (15, 3)
+    assert np.array_equal(pooled, pooled_errors(errors, radius=2), equal_nan=True)
+    rng = np.random.default_rng(5)
+    y = 100 + 10 * np.sin(np.arange(300)) + rng.normal(0, 3, 300)
+    for h in (1, 3, 6):
+        result = fit_series("s", y, _dates(300), _config(horizon=h))
+        _check_contract(result, h)
+
+
 def test_random_walk_settings_are_validated_and_off_for_weekly_data():
     from project.errors import InputError
 

@@ -80,8 +80,9 @@ keeps the outcome so an update refits the same way.
 
 **Random-walk levels.**  A smooth series whose level wanders over the
 horizon as a random walk's does (the variance ratio of
-:func:`~project.forecasting.decomposition.variance_ratio` over ``h`` steps
-above ``config.random_walk_ratio``, default 0.5; prices, exchange rates)
+:func:`~project.forecasting.decomposition.variance_ratio` over ``h`` steps,
+at least :data:`RANDOM_WALK_MIN_LAG`, above ``config.random_walk_ratio``,
+default 0.5; prices, exchange rates)
 is backtested on the level trackers among its candidates only
 (``config.random_walk_candidates``, default ``naive, ets, theta``), fitted
 without a season.  Seasonal naive and ``gbm`` rarely hold there out of
@@ -169,6 +170,9 @@ SPARSE_CANDIDATES: tuple[str, ...] = ("croston", "tsb", "adida", "imapa")
 SPARSE_METRIC = "rmsse"
 #: Candidates of a series whose level wanders like a random walk (see the module's docstring).
 RANDOM_WALK_CANDIDATES: tuple[str, ...] = ("naive", "ets", "theta")
+#: Fewest steps the random-walk rule's variance ratio is taken over (the daily horizon it was
+#: chosen at): over fewer, noise and a walk look alike, and over one step the ratio is 1.
+RANDOM_WALK_MIN_LAG = 28
 
 
 class SelectionSettings(Protocol):
@@ -478,8 +482,9 @@ def pooled_errors(errors: np.ndarray, radius: int = 3, growth: float = 0.0) -> n
         errors = errors[None, :]
     h = errors.shape[1]
     steps = np.arange(1, h + 1, dtype=np.float64)
+    reach = max(min(int(radius), h - 1), 0)  # a shift of h or more lends nothing (and h can be short)
     rows = []
-    for shift in range(-radius, radius + 1):
+    for shift in range(-reach, reach + 1):
         shifted = np.full_like(errors, np.nan)
         if shift >= 0:
             shifted[:, : h - shift] = errors[:, shift:] * (steps[: h - shift] / steps[shift:]) ** growth
@@ -699,7 +704,7 @@ def _random_walk_trackers(
         return None
     allowed = _param(config, "random_walk_candidates", RANDOM_WALK_CANDIDATES)
     trackers = tuple(c for c in candidates if c in allowed)
-    if trackers and variance_ratio(recent, h) > float(limit):
+    if trackers and variance_ratio(recent, max(int(h), RANDOM_WALK_MIN_LAG)) > float(limit):
         return trackers
     return None
 
