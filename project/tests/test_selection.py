@@ -185,6 +185,20 @@ def test_random_walk_settings_are_validated_and_off_for_weekly_data():
     assert TrainConfig(freq="W", random_walk_ratio=0.7).for_freq().random_walk_ratio == 0.7
 
 
+def test_a_seasonal_monthly_series_is_not_taken_for_a_random_walk():
+    # a ski shop's months, 18 months ahead: over 18 steps (half a year out of phase) the
+    # season alone lifts the variance ratio above the limit (0.515); over 28 it does not (0.268)
+    rng = np.random.default_rng(0)
+    n, season = 116, np.array([10.6, 10.6, 6, 4, 2, 1.4, 1.4, 1.7, 2.1, 3, 4.8, 7.3])
+    ds = pd.date_range(end="2000-12-01", periods=n, freq="MS")
+    y = 1000 * season[ds.month - 1] * rng.lognormal(0, 0.05, n)
+    config = TrainConfig(freq="M", horizon=18, candidates=("naive", "snaive", "ets", "theta")).for_freq()
+    result = fit_series("shop", y, ds, config)
+    assert not result.random_walk
+    months = result.forecast["ds"].dt.month.to_numpy() - 1
+    assert np.corrcoef(result.forecast["mean"], season[months])[0, 1] > 0.95
+
+
 def test_ensemble_kept_only_when_it_wins_the_backtest():
     n = 182
     rng = np.random.default_rng(2)
