@@ -313,9 +313,7 @@ def _per_cutoff(part: Mapping[str, np.ndarray], metric: Callable[..., float], sc
 def _bucket_metrics(
     part: Mapping[str, np.ndarray], metrics: Iterable[str], levels: list[int]
 ) -> dict[str, float]:
-    """One bucket's metrics from its columns as arrays; rows without an actual are left out."""
-    ok = np.isfinite(part["y"])
-    part = {name: values[ok] for name, values in part.items()}
+    """One bucket's metrics from its columns as arrays (the rows that have an actual)."""
     y, f = part["y"], part["mean"]
     row: dict[str, float] = {}
     for name in metrics:
@@ -379,10 +377,11 @@ def evaluate(
         # plain arrays: a bucket's rows are a mask, not a frame (selection scores every candidate)
         values = {c: series[c].to_numpy() if c == "cutoff" else series[c].to_numpy(float) for c in columns}
         horizon = series["horizon"].to_numpy()
+        scored = np.isfinite(values["y"])  # rows without an actual are left out of every metric
         for label, (first, last) in buckets.items():
             if first > h:
                 continue
-            inside = (horizon >= first) & (horizon <= last)
+            inside = scored & (horizon >= first) & (horizon <= last)
             row: dict[str, Any] = {} if uid is None else {"unique_id": uid}
             row["bucket"] = label
             row.update(_bucket_metrics({c: v[inside] for c, v in values.items()}, metrics, levels))
