@@ -97,15 +97,20 @@ def conformal_bands(
     without any finite error borrows the nearest earlier one (zero width if
     none).  Bands are monotone in the level and
     ``lo <= mean <= hi``; ``lower_bound`` (e.g. ``0.0`` for counts) clips them.
-    ``nondecreasing`` makes each horizon's width at least that of every
-    earlier horizon: uncertainty does not shrink with the distance, and the
-    few (overlapping) backtest windows otherwise under-cover the far
-    horizons by chance.  ``scale`` (a number, or one per horizon) multiplies
+    ``nondecreasing`` replaces the widths by the closest non-decreasing
+    sequence (isotonic regression, each horizon weighted by its number of
+    errors): uncertainty does not shrink with the distance, and a few
+    overlapping backtest windows otherwise under-cover some far horizons by
+    chance.  A running maximum would also be non-decreasing, but it carries
+    the widest quantile's noise to every later horizon and over-covers.
+    ``scale`` (a number, or one per horizon) multiplies
     the half-widths: errors of a few recent, overlapping windows are less
     dispersed than those of the future they stand for, and a factor
     calibrated on data the forecasts are not scored on restores the nominal
     coverage.
     """
+    from sklearn.isotonic import isotonic_regression
+
     mean = np.asarray(mean, dtype=np.float64).ravel()
     h = mean.size
     levels = check_levels(levels)
@@ -132,7 +137,7 @@ def conformal_bands(
             rank = min(n, math.ceil((n + 1) * value / 100.0 - 1e-9))
             widths[k] = np.sort(err[finite[:, k], k])[max(rank, 1) - 1]
         if nondecreasing:
-            widths = np.maximum.accumulate(widths)
+            widths = isotonic_regression(widths, sample_weight=np.maximum(count, 1))
         widths = np.maximum(widths * np.broadcast_to(np.asarray(scale, dtype=np.float64), (h,)), widths_prev)
         widths_prev = widths
         bounds[value] = (mean - widths, mean + widths)
